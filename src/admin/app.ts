@@ -1,0 +1,69 @@
+// The admin HTTP API (fastify): health, and the event log by recipient or message.
+// Everything but /healthz requires an admin bearer token; tokens are compared in constant time.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { AdminToken } from '../config/types.js';
+import type { EventLog } from '../store/event-log.js';
+import type { Spool } from '../queue/spool.js';
+
+export interface AdminDeps {
+  tokens: () => AdminToken[];
+  events: EventLog;
+  spool: Spool;
+  /** True while store and listeners are up. */
+  healthy: () => { ok: boolean; checks: Record<string, boolean> };
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}
+
+/** The name of the admin token in the Authorization header, or undefined. */
+export function adminTokenName(req: FastifyRequest, tokens: AdminToken[]): string | undefined {
+  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return undefined;
+  const given = digest(m[1]!);
+  let found: string | undefined;
+  for (const t of tokens) if (timingSafeEqual(given, digest(t.token))) found = t.name;
+  return found;
+}
+
+export function createAdminApp(deps: AdminDeps): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+
+  app.get('/healthz', async (_req, reply) => {
+    const h = deps.healthy();
+    return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'unavailable', checks: h.checks });
+  });
+
+  app.register(async (api) => {
+    api.addHook('onRequest', async (req, reply) => {
+      if (!adminTokenName(req, deps.tokens())) {
+        return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid admin bearer token is required' });
+      }
+    });
+
+    api.get('/events', {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: {
+            recipient: { type: 'string', minLength: 3, maxLength: 320 },
+            msgId: { type: 'string', minLength: 1, maxLength: 64 },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+          additionalProperties: false,
+        },
+      },
+    }, async (req) => {
+      const q = req.query as { recipient?: string; msgId?: string; limit: number };
+      if (q.recipient) return { events: await deps.events.byRecipient(q.recipient, { limit: q.limit }) };
+      if (q.msgId) return { events: await deps.events.byMessage(q.msgId, { limit: q.limit }) };
+      return { events: await deps.events.recent({ limit: q.limit }) };
+    });
+
+    api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));
+  }, { prefix: '/api/v1' });
+
+  return app;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// The `mailgate` command: serve, check-config, history. Exit codes: 0 ok, 1 runtime error, 2 usage or invalid config.
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { Config } from './config/types.js';
+import { startMailgate } from './main.js';
+import { EventLog } from './store/event-log.js';
+import { openStore } from './store/level.js';
+import type { QueueEvent } from './queue/types.js';
+
+const USAGE = `usage: mailgate <command> [options]
+
+commands:
+  serve          --config FILE          run the relay
+  check-config   --config FILE          validate a config file and exit
+  history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
+`;
+
+const DEFAULT_CONFIG = 'config/mailgate.yaml';
+
+function readConfig(file: string): Config {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${file}: invalid configuration\n${err.issues.map((i) => `  ${i}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function serve(file: string): Promise<void> {
+  const config = readConfig(file);
+  const log = pino({
+    level: config.logLevel,
+    base: { pid: process.pid },
+    redact: { paths: ['password', 'pass', 'token', '*.password', '*.pass', '*.token', 'auth.*'], censor: '[redacted]' },
+  });
+  let running: Awaited<ReturnType<typeof startMailgate>>;
+  try {
+    running = await startMailgate(config, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'mailgate could not start');
+    log.flush();
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'signal received');
+    running.stop().then(
+      () => { log.flush(); process.exit(0); },
+      (err: Error) => { log.error({ err: err.message }, 'unclean shutdown'); log.flush(); process.exit(1); },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => log.warn('SIGHUP: configuration reload is not supported yet; restart to apply changes'));
+  process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
+}
+
+function formatEvent(e: QueueEvent): string {
+  const reply = e.reply ? `${e.reply.code}${e.reply.enhanced ? ` ${e.reply.enhanced}` : ''} ${e.reply.text}` : '';
+  return [new Date(e.time).toISOString(), e.type.padEnd(9), e.msgId, e.tenant, e.recipient, e.upstream ?? '-', reply].join('  ');
+}
+
+async function history(file: string, address: string, json: boolean, token?: string): Promise<void> {
+  const config = readConfig(file);
+  let events: QueueEvent[];
+  try {
+    const store = await openStore(config.dataDir);
+    try {
+      events = await new EventLog(store).byRecipient(address);
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'STORE_LOCKED') throw err;
+    // mailgate is running and holds the store: ask its admin API instead.
+    const bearer = token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token;
+    if (!bearer) throw new Error('the store is in use by a running mailgate; pass --token or set MAILGATE_TOKEN to query its admin API');
+    const { host, port } = config.listen.admin;
+    const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}/api/v1/events?recipient=${encodeURIComponent(address)}&limit=1000`, {
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    if (!res.ok) throw new Error(`admin API answered ${res.status}`);
+    events = ((await res.json()) as { events: QueueEvent[] }).events;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(events)}\n`);
+  } else if (events.length === 0) {
+    process.stdout.write(`no mail to ${address} in the event log\n`);
+  } else {
+    process.stdout.write(`${events.map(formatEvent).join('\n')}\n`);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean', default: false },
+      token: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  const file = values.config ?? DEFAULT_CONFIG;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    process.exit(command || values.help ? 0 : 2);
+  }
+  switch (command) {
+    case 'serve':
+      return serve(file);
+    case 'check-config':
+      readConfig(file);
+      process.stdout.write(`${file}: ok\n`);
+      return;
+    case 'history':
+      if (!rest[0]) {
+        process.stderr.write(USAGE);
+        process.exit(2);
+      }
+      return history(file, rest[0], values.json ?? false, values.token);
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  process.stderr.write(`mailgate: ${err.message}\n`);
+  process.exit(1);
+});

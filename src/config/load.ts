@@ -1,0 +1,661 @@
+// Config loading: YAML text → validated, resolved `Config` (defaults, secrets from inline/…File/…Env,
+// hashed tenant passwords, cross-references), or a ConfigError listing every issue as `path: message`.
+
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { z } from 'zod';
+import {
+  type Cidr,
+  type Parsed,
+  isEmailAddress,
+  isHostname,
+  parseCidr,
+  parseDnsServer,
+  parseDuration,
+  parseListenAddress,
+  parseSize,
+} from './formats.js';
+import { hashPassword } from './password.js';
+import type { AdminToken, Config, ListenAddress, Tenant, TenantDomain, Upstream } from './types.js';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly issues: string[];
+
+  constructor(issues: string[]) {
+    super(issues.join('\n'));
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+export interface ParseOptions {
+  /** Directory that relative paths (dataDir, …File) resolve against. */
+  baseDir: string;
+  /** Where …Env secrets are looked up. */
+  env: NodeJS.ProcessEnv;
+}
+
+/** Reads and parses a config file; relative paths in it resolve against the current directory. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const baseDir = process.cwd();
+  const abs = path.resolve(baseDir, file);
+  let text: string;
+  try {
+    text = fs.readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`config: cannot read ${abs} (${errorCode(err)})`]);
+  }
+  return parseConfig(text, { baseDir, env });
+}
+
+export function parseConfig(yamlText: string, opts: ParseOptions): Config {
+  const root = parseYaml(yamlText);
+  return new Resolver(opts).resolve(root);
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML
+
+function parseYaml(text: string): unknown {
+  const lineCounter = new LineCounter();
+  // prettyErrors is off on purpose: it quotes the offending source line, which may hold a secret.
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter, merge: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((err) => {
+        const { line, col } = lineCounter.linePos(err.pos[0]);
+        const message =
+          err.code === 'MULTIPLE_DOCS' ? 'the config must be a single YAML document' : err.message.split('\n')[0];
+        return `config: YAML syntax error at line ${line}, column ${col}: ${message}`;
+      }),
+    );
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    throw new ConfigError([`config: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths and issue messages
+
+type Path = readonly (string | number)[];
+
+export function formatPath(p: Path): string {
+  let out = '';
+  for (const seg of p) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? seg : `.${seg}`;
+  }
+  return out === '' ? 'config' : out;
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  switch (typeof value) {
+    case 'object':
+      return 'a mapping';
+    case 'string':
+      return 'text';
+    case 'number':
+      return 'a number';
+    case 'boolean':
+      return 'true/false';
+    default:
+      return typeof value;
+  }
+}
+
+const EXPECTED: Record<string, string> = {
+  object: 'a mapping',
+  array: 'a list',
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+};
+
+/** Zod messages in operator terms. Never quotes the input: it may be a secret. */
+const errorMap: z.core.$ZodErrorMap = (iss) => {
+  switch (iss.code) {
+    case 'invalid_type':
+      if (iss.input === undefined) return 'is required';
+      return `expected ${EXPECTED[iss.expected] ?? iss.expected}, got ${describeType(iss.input)}`;
+    case 'invalid_value':
+      return `must be one of: ${iss.values.map(String).join(', ')}`;
+    case 'too_small': {
+      const min = Number(iss.minimum);
+      if (iss.origin === 'string') return min <= 1 ? 'must not be empty' : `must be at least ${min} characters`;
+      if (iss.origin === 'array') return `must have at least ${min} ${min === 1 ? 'entry' : 'entries'}`;
+      return `must be at least ${min}`;
+    }
+    case 'too_big': {
+      const max = Number(iss.maximum);
+      if (iss.origin === 'string') return `must be at most ${max} characters`;
+      if (iss.origin === 'array') return `must have at most ${max} entries`;
+      return `must be at most ${max}`;
+    }
+    default:
+      return undefined;
+  }
+};
+
+function errorCode(err: unknown): string {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A non-empty name as written, trimmed; undefined for anything else (the schema reports those). */
+function rawName(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas (structure and value formats; secrets and cross-references are checked afterwards)
+
+/** A field whose value is parsed by one of the format parsers. */
+function formatted<T>(parse: (value: unknown) => Parsed<T>) {
+  return z.unknown().transform((value, ctx): T => {
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'is required' });
+      return z.NEVER;
+    }
+    const result = parse(value);
+    if (result.ok) return result.value;
+    ctx.addIssue({ code: 'custom', message: result.error });
+    return z.NEVER;
+  });
+}
+
+function stringFormat<T>(parse: (value: string) => Parsed<T>) {
+  return z
+    .string()
+    .trim()
+    .transform((value, ctx): T => {
+      const result = parse(value);
+      if (result.ok) return result.value;
+      ctx.addIssue({ code: 'custom', message: result.error });
+      return z.NEVER;
+    });
+}
+
+const nonEmpty = z.string().trim().min(1);
+const positiveInt = z.int().min(1);
+const port = z.int().min(1).max(65535);
+const duration = formatted(parseDuration);
+const hostname = stringFormat((v) =>
+  isHostname(v) ? { ok: true, value: v } : { ok: false, error: `"${v}" is not a valid hostname` },
+);
+const domain = stringFormat((v) =>
+  isHostname(v) ? { ok: true, value: v.toLowerCase() } : { ok: false, error: `"${v}" is not a valid domain name` },
+);
+const host = stringFormat((v) =>
+  isHostname(v) || net.isIP(v) !== 0
+    ? { ok: true, value: v }
+    : { ok: false, error: `"${v}" is neither a hostname nor an IP address` },
+);
+const selector = stringFormat((v) =>
+  isHostname(v) ? { ok: true, value: v } : { ok: false, error: `"${v}" is not a valid DKIM selector` },
+);
+const emailAddress = stringFormat((v) =>
+  isEmailAddress(v) ? { ok: true, value: v } : { ok: false, error: `invalid e-mail address "${v}"` },
+);
+const mailbox = z.strictObject({ address: emailAddress, name: nonEmpty.optional() });
+
+type SecretShape<K extends string> = { [P in K]: z.ZodOptional<z.ZodString> } & {
+  [P in `${K}File` | `${K}Env`]: z.ZodOptional<z.ZodString>;
+};
+
+/** The three forms of a secret field: inline `k`, `kFile` (path) and `kEnv` (variable name). */
+function secret<K extends string>(key: K): SecretShape<K> {
+  return {
+    [key]: z.string().optional(),
+    [`${key}File`]: nonEmpty.optional(),
+    [`${key}Env`]: nonEmpty.optional(),
+  } as SecretShape<K>;
+}
+
+const ROOT_KEYS = [
+  'dataDir',
+  'logLevel',
+  'listen',
+  'tls',
+  'limits',
+  'queue',
+  'dns',
+  'system',
+  'admin',
+  'upstreams',
+  'tenants',
+  'shutdownGrace',
+] as const;
+
+const rootSchema = z.strictObject(Object.fromEntries(ROOT_KEYS.map((k) => [k, z.unknown().optional()])));
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const listenSchema = z.strictObject({
+  submission: formatted(parseListenAddress).prefault('127.0.0.1:2525'),
+  inbound: formatted(parseListenAddress).prefault('127.0.0.1:2526'),
+  admin: formatted(parseListenAddress).prefault('127.0.0.1:8025'),
+});
+
+const tlsSchema = z.strictObject({ ...secret('key'), ...secret('cert') });
+
+const limitsSchema = z.strictObject({
+  maxMessageSize: formatted(parseSize).prefault(26214400),
+  maxRecipients: positiveInt.default(100),
+  idleTimeout: duration.prefault('5m'),
+  maxConnections: positiveInt.default(500),
+});
+
+const queueSchema = z.strictObject({
+  retrySchedule: z.array(duration).min(1).prefault(['1m', '5m', '15m', '1h', '4h']),
+  maxAge: duration.prefault('3d'),
+  concurrency: positiveInt.default(100),
+});
+
+const dnsSchema = z.strictObject({ servers: z.array(stringFormat(parseDnsServer)).default([]) });
+
+const systemSchema = z.strictObject({
+  hostname: hostname.optional(),
+  sender: mailbox,
+  bounceDomain: domain,
+  dkim: z.strictObject({ domain, selector, ...secret('privateKey') }).optional(),
+  upstream: nonEmpty.default('direct'),
+});
+
+const adminSchema = z.strictObject({
+  tokens: z.array(z.strictObject({ name: nonEmpty, ...secret('token') })).default([]),
+});
+
+const upstreamName = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 characters of letters, digits, ".", "-" and "_"');
+
+const mxUpstreamSchema = z.strictObject({
+  name: upstreamName,
+  type: z.literal('mx'),
+  port: port.default(25),
+  maxConnections: positiveInt.default(10),
+  requireTls: z.boolean().default(false),
+});
+
+const smtpUpstreamSchema = z.strictObject({
+  name: upstreamName,
+  type: z.literal('smtp').default('smtp'),
+  host,
+  port: port.optional(),
+  tls: z.enum(['none', 'starttls', 'implicit']).default('starttls'),
+  tlsVerify: z.boolean().default(true),
+  auth: z.strictObject({ user: nonEmpty, ...secret('password') }).optional(),
+  maxConnections: positiveInt.default(10),
+});
+
+const DEFAULT_SMTP_PORT = { none: 25, starttls: 587, implicit: 465 } as const;
+
+const tenantSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1-64 characters of a-z, 0-9, "-" and "_"'),
+  name: nonEmpty,
+  auth: z.array(z.strictObject({ user: nonEmpty, ...secret('password') })).default([]),
+  networks: z.array(stringFormat(parseCidr)).default([]),
+  from: mailbox.optional(),
+  domains: z
+    .array(
+      z.strictObject({
+        domain,
+        dkim: z.strictObject({ selector, ...secret('privateKey') }).optional(),
+      }),
+    )
+    .default([]),
+  upstream: nonEmpty.optional(),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Resolution
+
+interface ResolvedSecret {
+  value: string;
+  /** Path of the form that supplied it (…, …File or …Env), where follow-up issues belong. */
+  at: Path;
+}
+
+class Resolver {
+  private readonly issues: string[] = [];
+
+  constructor(private readonly opts: ParseOptions) {}
+
+  private issue(at: Path, message: string): void {
+    this.issues.push(`${formatPath(at)}: ${message}`);
+  }
+
+  /** Validates one value against a schema; issues are recorded under `at`. */
+  private check<S extends z.ZodType>(schema: S, value: unknown, at: Path): z.output<S> | undefined {
+    const result = schema.safeParse(value, { error: errorMap });
+    if (result.success) return result.data;
+    for (const iss of result.error.issues) {
+      const where = [...at, ...(iss.path as (string | number)[])];
+      if (iss.code === 'unrecognized_keys') {
+        for (const key of iss.keys) this.issue([...where, key], 'unknown key');
+      } else {
+        this.issue(where, iss.message);
+      }
+    }
+    return undefined;
+  }
+
+  /** A section that may be omitted: absent or empty (`listen:` with every line commented out) means all defaults. */
+  private section<S extends z.ZodType>(schema: S, value: unknown, at: Path): z.output<S> | undefined {
+    return this.check(schema, value === undefined || value === null ? {} : value, at);
+  }
+
+  private list(value: unknown, at: Path): unknown[] {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) {
+      this.issue(at, `expected a list, got ${describeType(value)}`);
+      return [];
+    }
+    return value;
+  }
+
+  private secret(obj: Record<string, unknown>, key: string, at: Path): ResolvedSecret | undefined {
+    const forms = [key, `${key}File`, `${key}Env`];
+    const given = forms.filter((f) => obj[f] !== undefined);
+    if (given.length !== 1) {
+      this.issue(
+        [...at, key],
+        given.length === 0
+          ? `is required (give one of ${forms.join(', ')})`
+          : `give only one of ${given.join(', ')}`,
+      );
+      return undefined;
+    }
+    const form = given[0]!;
+    const formAt = [...at, form];
+    const fail = (message: string): undefined => {
+      this.issue(formAt, message);
+    };
+    const raw = obj[form] as string;
+    let value: string;
+    if (form === key) {
+      value = raw;
+      if (value === '') return fail('must not be empty');
+    } else if (form.endsWith('File')) {
+      const file = path.resolve(this.opts.baseDir, raw);
+      try {
+        value = fs.readFileSync(file, 'utf8').replace(/[\r\n]+$/, '');
+      } catch (err) {
+        return fail(`cannot read ${file} (${errorCode(err)})`);
+      }
+      if (value === '') return fail(`${file} is empty`);
+    } else {
+      const env = this.opts.env[raw];
+      if (env === undefined) return fail(`environment variable ${raw} is not set`);
+      if (env === '') return fail(`environment variable ${raw} is empty`);
+      value = env;
+    }
+    return { value, at: formAt };
+  }
+
+  private privateKey(obj: Record<string, unknown>, at: Path): string | undefined {
+    const s = this.secret(obj, 'privateKey', at);
+    if (!s) return undefined;
+    try {
+      createPrivateKey(s.value);
+    } catch {
+      this.issue(s.at, 'is not a PEM private key');
+      return undefined;
+    }
+    return s.value;
+  }
+
+  resolve(input: unknown): Config {
+    const rootValue = input === null || input === undefined ? {} : input;
+    if (!isRecord(rootValue)) throw new ConfigError([`config: expected a mapping at the top level, got ${describeType(rootValue)}`]);
+    this.check(rootSchema, rootValue, []);
+    const root = rootValue;
+
+    const dataDir = this.check(nonEmpty.default('./data'), root.dataDir, ['dataDir']);
+    const logLevel = this.check(z.enum(LOG_LEVELS).default('info'), root.logLevel, ['logLevel']);
+    const shutdownGrace = this.check(duration.prefault('10s'), root.shutdownGrace, ['shutdownGrace']);
+    const listen = this.section(listenSchema, root.listen, ['listen']);
+    const limits = this.section(limitsSchema, root.limits, ['limits']);
+    const queue = this.section(queueSchema, root.queue, ['queue']);
+    const dns = this.section(dnsSchema, root.dns, ['dns']);
+    const system = this.check(systemSchema, root.system, ['system']);
+    const admin = this.section(adminSchema, root.admin, ['admin']);
+
+    if (listen) this.checkListen(listen);
+
+    const tls = root.tls === undefined || root.tls === null ? undefined : this.resolveTls(root.tls);
+
+    let systemDkim: Config['system']['dkim'];
+    if (system?.dkim) {
+      const privateKey = this.privateKey(system.dkim, ['system', 'dkim']);
+      if (privateKey) systemDkim = { domain: system.dkim.domain, selector: system.dkim.selector, privateKey };
+    }
+
+    const tokens: AdminToken[] = [];
+    const tokenNames = new Map<string, string>();
+    admin?.tokens.forEach((t, i) => {
+      const at: Path = ['admin', 'tokens', i];
+      const seen = tokenNames.get(t.name);
+      if (seen) this.issue([...at, 'name'], `token name "${t.name}" is already used at ${seen}`);
+      else tokenNames.set(t.name, formatPath(at));
+      const s = this.secret(t, 'token', at);
+      if (!s) return;
+      if (s.value.length < 16) this.issue(s.at, 'must be at least 16 characters');
+      else tokens.push({ name: t.name, token: s.value });
+    });
+
+    const upstreams = this.resolveUpstreams(root.upstreams);
+    const knownUpstreams = new Set(upstreams.names);
+    knownUpstreams.add('direct');
+
+    // References are checked on the raw values too, so they are reported even when the rest of
+    // their section has issues of its own.
+    const systemUpstream = system?.upstream ?? rawName(isRecord(root.system) ? root.system.upstream : undefined);
+    if (systemUpstream !== undefined && !knownUpstreams.has(systemUpstream)) {
+      this.issue(['system', 'upstream'], `unknown upstream "${systemUpstream}"`);
+    }
+
+    const tenants = this.resolveTenants(root.tenants, knownUpstreams);
+
+    if (this.issues.length > 0) throw new ConfigError(this.issues);
+
+    // Every section above parsed without issues, so none of these is undefined.
+    const list = upstreams.list;
+    if (!list.some((u) => u.name === 'direct')) {
+      list.push({ name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, source: 'config' });
+    }
+
+    return {
+      dataDir: path.resolve(this.opts.baseDir, dataDir!),
+      logLevel: logLevel!,
+      listen: listen!,
+      ...(tls ? { tls } : {}),
+      limits: limits!,
+      queue: queue!,
+      dns: dns!,
+      system: {
+        hostname: system!.hostname ?? os.hostname(),
+        sender: system!.sender,
+        bounceDomain: system!.bounceDomain,
+        ...(systemDkim ? { dkim: systemDkim } : {}),
+        upstream: system!.upstream,
+      },
+      admin: { tokens },
+      upstreams: list,
+      tenants: tenants.map((t) => ({
+        ...t.tenant,
+        auth: t.passwords.map(({ user, password }) => ({ user, ...hashPassword(password) })),
+      })),
+      shutdownGrace: shutdownGrace!,
+    };
+  }
+
+  private checkListen(listen: Record<'submission' | 'inbound' | 'admin', ListenAddress>): void {
+    const seen = new Map<string, string>();
+    for (const name of ['submission', 'inbound', 'admin'] as const) {
+      const { host, port: p } = listen[name];
+      if (p === 0) continue;
+      const key = `${host}|${p}`;
+      const other = seen.get(key);
+      if (other) this.issue(['listen', name], `same address as listen.${other}`);
+      else seen.set(key, name);
+    }
+  }
+
+  private resolveTls(value: unknown): Config['tls'] {
+    const tls = this.check(tlsSchema, value, ['tls']);
+    if (!tls) return undefined;
+    const key = this.secret(tls, 'key', ['tls']);
+    const cert = this.secret(tls, 'cert', ['tls']);
+    if (key) {
+      try {
+        createPrivateKey(key.value);
+      } catch {
+        this.issue(key.at, 'is not a PEM private key');
+      }
+    }
+    if (cert) {
+      try {
+        new X509Certificate(cert.value);
+      } catch {
+        this.issue(cert.at, 'is not a PEM certificate');
+      }
+    }
+    return key && cert ? { key: Buffer.from(key.value), cert: Buffer.from(cert.value) } : undefined;
+  }
+
+  private resolveUpstreams(value: unknown): { list: Upstream[]; names: string[] } {
+    const list: Upstream[] = [];
+    const names: string[] = [];
+    const firstAt = new Map<string, string>();
+    this.list(value, ['upstreams']).forEach((raw, i) => {
+      const at: Path = ['upstreams', i];
+      // Names count even when the rest of the entry is broken, so references to it don't pile up issues.
+      if (isRecord(raw) && typeof raw.name === 'string') {
+        const name = raw.name.trim();
+        names.push(name);
+        const seen = firstAt.get(name);
+        if (seen) this.issue([...at, 'name'], `upstream "${name}" is already declared at ${seen}`);
+        else firstAt.set(name, formatPath(at));
+      }
+      if (isRecord(raw) && raw.type === 'mx') {
+        const u = this.check(mxUpstreamSchema, raw, at);
+        if (u) list.push({ ...u, source: 'config' });
+        return;
+      }
+      if (isRecord(raw) && raw.type !== undefined && raw.type !== 'smtp') {
+        this.issue([...at, 'type'], 'must be one of: smtp, mx');
+        return;
+      }
+      const u = this.check(smtpUpstreamSchema, raw, at);
+      if (!u) return;
+      let auth: { user: string; password: string } | undefined;
+      if (u.auth) {
+        const password = this.secret(u.auth, 'password', [...at, 'auth']);
+        if (password) auth = { user: u.auth.user, password: password.value };
+      }
+      list.push({
+        name: u.name,
+        type: 'smtp',
+        host: u.host,
+        port: u.port ?? DEFAULT_SMTP_PORT[u.tls],
+        tls: u.tls,
+        tlsVerify: u.tlsVerify,
+        ...(auth ? { auth } : {}),
+        maxConnections: u.maxConnections,
+        source: 'config',
+      });
+    });
+    return { list, names };
+  }
+
+  private resolveTenants(
+    value: unknown,
+    knownUpstreams: Set<string>,
+  ): { tenant: Omit<Tenant, 'auth'>; passwords: { user: string; password: string }[] }[] {
+    const out: { tenant: Omit<Tenant, 'auth'>; passwords: { user: string; password: string }[] }[] = [];
+    const ids = new Map<string, string>();
+    const users = new Map<string, string>();
+    const networks = new Map<string, string>();
+    const domains = new Map<string, string>();
+
+    this.list(value, ['tenants']).forEach((raw, i) => {
+      const at: Path = ['tenants', i];
+      if (isRecord(raw)) {
+        if (typeof raw.id === 'string') {
+          const seen = ids.get(raw.id);
+          if (seen) this.issue([...at, 'id'], `tenant id "${raw.id}" is already used at ${seen}`);
+          else ids.set(raw.id, formatPath(at));
+        }
+        const empty = (v: unknown) => v === undefined || v === null || (Array.isArray(v) && v.length === 0);
+        if (empty(raw.auth) && empty(raw.networks)) this.issue(at, 'needs auth or networks');
+        const upstream = rawName(raw.upstream);
+        if (upstream !== undefined && !knownUpstreams.has(upstream)) {
+          this.issue([...at, 'upstream'], `unknown upstream "${upstream}"`);
+        }
+      }
+      const t = this.check(tenantSchema, raw, at);
+      if (!t) return;
+
+      const passwords: { user: string; password: string }[] = [];
+      t.auth.forEach((cred, j) => {
+        const credAt: Path = [...at, 'auth', j];
+        const seen = users.get(cred.user);
+        if (seen) this.issue([...credAt, 'user'], `SMTP user "${cred.user}" is already defined at ${seen}`);
+        else users.set(cred.user, formatPath(credAt));
+        const password = this.secret(cred, 'password', credAt);
+        if (password) passwords.push({ user: cred.user, password: password.value });
+      });
+
+      t.networks.forEach((cidr: Cidr, j) => {
+        const seen = networks.get(cidr.networkKey);
+        if (seen) this.issue([...at, 'networks', j], `network ${cidr.text} is already assigned at ${seen}`);
+        else networks.set(cidr.networkKey, formatPath([...at, 'networks', j]));
+      });
+
+      const tenantDomains: TenantDomain[] = [];
+      t.domains.forEach((d, j) => {
+        const domainAt: Path = [...at, 'domains', j];
+        const seen = domains.get(d.domain);
+        if (seen) this.issue([...domainAt, 'domain'], `domain "${d.domain}" is already claimed at ${seen}`);
+        else domains.set(d.domain, formatPath(domainAt));
+        if (!d.dkim) {
+          tenantDomains.push({ domain: d.domain });
+          return;
+        }
+        const privateKey = this.privateKey(d.dkim, [...domainAt, 'dkim']);
+        if (privateKey) tenantDomains.push({ domain: d.domain, dkim: { selector: d.dkim.selector, privateKey } });
+      });
+
+      out.push({
+        tenant: {
+          id: t.id,
+          name: t.name,
+          networks: t.networks.map((n: Cidr) => n.text),
+          ...(t.from ? { from: t.from } : {}),
+          domains: tenantDomains,
+          ...(t.upstream !== undefined ? { upstream: t.upstream } : {}),
+          source: 'config',
+        },
+        passwords,
+      });
+    });
+    return out;
+  }
+}

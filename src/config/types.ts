@@ -1,0 +1,110 @@
+// The resolved configuration: what the rest of mailgate reads after config/load.ts has
+// parsed the YAML, read every secret (inline, …File, …Env) and checked cross-references.
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface TlsConfig {
+  key: Buffer;
+  cert: Buffer;
+}
+
+export type UpstreamTls = 'none' | 'starttls' | 'implicit';
+
+export interface SmtpUpstream {
+  name: string;
+  type: 'smtp';
+  host: string;
+  port: number;
+  tls: UpstreamTls;
+  /** Verify the upstream's certificate (default true; false for self-signed test hosts). */
+  tlsVerify: boolean;
+  auth?: { user: string; password: string };
+  /** Parallel connections to this upstream. */
+  maxConnections: number;
+  /** Where the upstream came from: config-declared upstreams are read-only through the API. */
+  source: 'config' | 'store';
+}
+
+export interface MxUpstream {
+  name: string;
+  type: 'mx';
+  /** Port of the recipients' MX hosts: 25 in production; tests point it at a loopback sink. */
+  port: number;
+  /** Parallel connections per MX host. */
+  maxConnections: number;
+  /** Require verified TLS; default is opportunistic STARTTLS without verification (RFC 7435). */
+  requireTls: boolean;
+  source: 'config' | 'store';
+}
+
+export type Upstream = SmtpUpstream | MxUpstream;
+
+export interface TenantCredential {
+  user: string;
+  /** scrypt hash of the password, computed at load time; the clear text is not kept. */
+  passwordHash: Buffer;
+  passwordSalt: Buffer;
+}
+
+export interface TenantDomain {
+  domain: string;
+  dkim?: { selector: string; privateKey: string };
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  auth: TenantCredential[];
+  /** CIDRs whose clients are this tenant without AUTH. */
+  networks: string[];
+  from?: { address: string; name?: string };
+  domains: TenantDomain[];
+  /** Upstream name; undefined means the system upstream. */
+  upstream?: string;
+  source: 'config' | 'store';
+}
+
+export interface AdminToken {
+  name: string;
+  token: string;
+}
+
+export interface Config {
+  /** Absolute path of the data directory (LevelDB and spool segments). */
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  listen: { submission: ListenAddress; inbound: ListenAddress; admin: ListenAddress };
+  tls?: TlsConfig;
+  limits: {
+    maxMessageSize: number;
+    maxRecipients: number;
+    /** Idle SMTP connection timeout, ms. */
+    idleTimeout: number;
+    maxConnections: number;
+  };
+  queue: {
+    /** Delays in ms before attempt 2, 3, …; the last one repeats. */
+    retrySchedule: number[];
+    /** Age in ms after which an undelivered message expires as failed. */
+    maxAge: number;
+    /** Messages in delivery at once, over all upstreams. */
+    concurrency: number;
+  };
+  /** DNS servers for MX lookups ("127.0.0.1:5353"); empty means the system's resolv.conf. */
+  dns: { servers: string[] };
+  system: {
+    hostname: string;
+    sender: { address: string; name?: string };
+    bounceDomain: string;
+    dkim?: { domain: string; selector: string; privateKey: string };
+    upstream: string;
+  };
+  admin: { tokens: AdminToken[] };
+  upstreams: Upstream[];
+  tenants: Tenant[];
+  /** Grace period in ms for in-flight deliveries on SIGTERM. */
+  shutdownGrace: number;
+}

@@ -1,0 +1,141 @@
+// Hands a prepared message to its upstream: a pooled nodemailer transport per configured SMTP
+// upstream, or direct delivery to each recipient domain's MX hosts. Reports per recipient.
+import type { Resolver } from 'node:dns/promises';
+import type { Readable } from 'node:stream';
+import nodemailer from 'nodemailer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
+import type { Logger } from 'pino';
+import type { MxUpstream, SmtpUpstream, Upstream } from '../config/types.js';
+import { resolveMx } from './mx.js';
+import { sendTransaction, type Envelope, type SmtpTransport } from './smtp-client.js';
+import type { RecipientResult } from './types.js';
+
+const IDLE_POOL_MS = 120_000;
+
+interface PoolEntry {
+  transport: SmtpTransport;
+  lastUsed: number;
+  /** Fingerprint of the settings it was built from, so a changed upstream gets a new pool. */
+  settings: string;
+}
+
+export interface DelivererOptions {
+  hostname: string;
+  resolver: Resolver;
+  log: Logger;
+  now?: () => number;
+}
+
+export class Deliverer {
+  private readonly pools = new Map<string, PoolEntry>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: DelivererOptions) {
+    this.now = opts.now ?? Date.now;
+    this.sweeper = setInterval(() => this.sweep(), 30_000);
+    this.sweeper.unref();
+  }
+
+  /** Delivers one message to its recipients; `openBody` is called once per SMTP transaction. */
+  async deliver(upstream: Upstream, envelope: Envelope, openBody: () => Readable): Promise<RecipientResult[]> {
+    if (upstream.type === 'smtp') {
+      return sendTransaction(this.smtpPool(upstream), envelope, openBody(), upstream.name);
+    }
+    const byDomain = new Map<string, string[]>();
+    for (const rcpt of envelope.to) {
+      const domain = rcpt.slice(rcpt.lastIndexOf('@') + 1).toLowerCase();
+      byDomain.set(domain, [...(byDomain.get(domain) ?? []), rcpt]);
+    }
+    const parts = await Promise.all(
+      [...byDomain].map(([domain, to]) => this.deliverToDomain(upstream, domain, { from: envelope.from, to }, openBody)),
+    );
+    return parts.flat();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    for (const p of this.pools.values()) p.transport.close();
+    this.pools.clear();
+  }
+
+  private async deliverToDomain(upstream: MxUpstream, domain: string, envelope: Envelope, openBody: () => Readable): Promise<RecipientResult[]> {
+    const route = await resolveMx(this.opts.resolver, domain);
+    if (!route.ok) {
+      return envelope.to.map((recipient) => ({ recipient, outcome: route.outcome, reply: route.reply, upstream: upstream.name, code: route.code }));
+    }
+    let last: RecipientResult[] = [];
+    for (const host of route.hosts) {
+      for (const address of host.addresses) {
+        const label = `${upstream.name}/${host.name}`;
+        const results = await sendTransaction(this.mxPool(upstream, host.name, address), envelope, openBody(), label);
+        last = results;
+        // Try the next host only when this one could not be reached or refused the session (421).
+        const unreachable = results.every((r) => r.code === 'UPSTREAM_UNREACHABLE' || r.code === 'UPSTREAM_TLS_FAILED' || r.reply.code === 421);
+        if (!unreachable) return results;
+        this.opts.log.debug({ domain, host: host.name, address }, 'MX host unreachable, trying next');
+      }
+    }
+    return last;
+  }
+
+  private smtpPool(u: SmtpUpstream): SmtpTransport {
+    const settings = JSON.stringify([u.host, u.port, u.tls, u.tlsVerify, u.auth?.user, u.auth?.password, u.maxConnections]);
+    return this.pool(`smtp:${u.name}`, settings, () => ({
+      host: u.host,
+      port: u.port,
+      secure: u.tls === 'implicit',
+      requireTLS: u.tls === 'starttls',
+      ignoreTLS: u.tls === 'none',
+      tls: { rejectUnauthorized: u.tlsVerify, servername: u.host },
+      ...(u.auth ? { auth: { user: u.auth.user, pass: u.auth.password } } : {}),
+      maxConnections: u.maxConnections,
+    }));
+  }
+
+  private mxPool(u: MxUpstream, hostName: string, address: string): SmtpTransport {
+    const settings = JSON.stringify([u.port, u.requireTls, u.maxConnections]);
+    return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({
+      host: address,
+      port: u.port,
+      secure: false,
+      requireTLS: u.requireTls,
+      // Opportunistic STARTTLS (RFC 7435): encrypt when offered, do not insist on a valid certificate.
+      tls: { rejectUnauthorized: u.requireTls, servername: hostName },
+      maxConnections: u.maxConnections,
+    }));
+  }
+
+  private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>): SmtpTransport {
+    const existing = this.pools.get(key);
+    if (existing && existing.settings === settings) {
+      existing.lastUsed = this.now();
+      return existing.transport;
+    }
+    existing?.transport.close();
+    const transport = nodemailer.createTransport({
+      name: this.opts.hostname,
+      maxMessages: 1000,
+      connectionTimeout: 30_000,
+      greetingTimeout: 30_000,
+      socketTimeout: 300_000,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      logger: false,
+      ...options(),
+      pool: true,
+    } as SMTPPool.Options) as SmtpTransport;
+    this.pools.set(key, { transport, lastUsed: this.now(), settings });
+    return transport;
+  }
+
+  private sweep(): void {
+    const cutoff = this.now() - IDLE_POOL_MS;
+    for (const [key, p] of this.pools) {
+      if (p.lastUsed < cutoff) {
+        p.transport.close();
+        this.pools.delete(key);
+      }
+    }
+  }
+}

@@ -1,0 +1,72 @@
+// Where direct delivery goes: the recipient domain's MX hosts by preference (equal preferences
+// shuffled), the domain itself when it has no MX (RFC 5321 §5.1), nothing for a null MX (RFC 7505).
+// DNS answers that mean "this will never work" fail; DNS trouble defers.
+import type { Resolver } from 'node:dns/promises';
+import net from 'node:net';
+import type { SmtpReply } from '../queue/types.js';
+
+export interface MxHost {
+  /** Host name as published (for TLS SNI and logs). */
+  name: string;
+  addresses: string[];
+}
+
+export type MxRoute =
+  | { ok: true; hosts: MxHost[] }
+  | { ok: false; outcome: 'failed' | 'deferred'; reply: SmtpReply; code: string };
+
+const NOT_FOUND = new Set(['ENOTFOUND', 'NXDOMAIN']);
+const NO_DATA = new Set(['ENODATA']);
+
+function dnsCode(err: unknown): string {
+  return (err as { code?: string }).code ?? 'EUNKNOWN';
+}
+
+/** Resolves the delivery route for one recipient domain. */
+export async function resolveMx(resolver: Resolver, domain: string, random: () => number = Math.random): Promise<MxRoute> {
+  const literal = /^\[(?:IPv6:)?([^\]]+)\]$/i.exec(domain);
+  if (literal && net.isIP(literal[1]!)) return { ok: true, hosts: [{ name: literal[1]!, addresses: [literal[1]!] }] };
+
+  let names: string[];
+  try {
+    const mx = await resolver.resolveMx(domain);
+    if (mx.length === 1 && (mx[0]!.exchange === '' || mx[0]!.exchange === '.')) {
+      return fail('failed', 556, '5.1.10', `domain ${domain} does not accept mail (null MX)`, 'DOMAIN_NULL_MX');
+    }
+    names = mx
+      .map((m) => ({ ...m, r: random() }))
+      .sort((a, b) => a.priority - b.priority || a.r - b.r)
+      .map((m) => m.exchange.replace(/\.$/, ''));
+  } catch (err) {
+    const code = dnsCode(err);
+    if (NOT_FOUND.has(code)) {
+      return fail('failed', 550, '5.1.2', `domain ${domain} does not exist (DNS: no such domain)`, 'DOMAIN_NOT_FOUND');
+    }
+    if (!NO_DATA.has(code)) {
+      return fail('deferred', 451, '4.4.3', `DNS lookup of MX for ${domain} failed (${code})`, 'DNS_TEMPORARY');
+    }
+    names = [domain]; // no MX records: the domain's own address is the implicit MX
+  }
+
+  const hosts: MxHost[] = [];
+  let temporary = false;
+  for (const name of names) {
+    const addresses: string[] = [];
+    for (const lookup of [resolver.resolve4.bind(resolver), resolver.resolve6.bind(resolver)]) {
+      try {
+        addresses.push(...(await lookup(name)));
+      } catch (err) {
+        const code = dnsCode(err);
+        if (!NOT_FOUND.has(code) && !NO_DATA.has(code)) temporary = true;
+      }
+    }
+    if (addresses.length > 0) hosts.push({ name, addresses });
+  }
+  if (hosts.length > 0) return { ok: true, hosts };
+  if (temporary) return fail('deferred', 451, '4.4.3', `DNS lookup of the mail hosts of ${domain} failed`, 'DNS_TEMPORARY');
+  return fail('failed', 550, '5.4.4', `no address found for the mail hosts of ${domain} (${names.join(', ')})`, 'DOMAIN_NO_MAIL_HOST');
+}
+
+function fail(outcome: 'failed' | 'deferred', code: number, enhanced: string, text: string, errCode: string): MxRoute {
+  return { ok: false, outcome, reply: { code, enhanced, text }, code: errCode };
+}

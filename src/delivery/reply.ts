@@ -1,0 +1,67 @@
+// Turns what an upstream said (or how the connection failed) into an SmtpReply and an outcome:
+// 2xx delivered, 4xx and network errors deferred, 5xx failed. Pure functions.
+import type { SmtpReply } from '../queue/types.js';
+import type { Outcome } from './types.js';
+
+/** Splits "550 5.1.1 <x@y>: Recipient address rejected" into code, enhanced code and text. Multi-line replies are joined. */
+export function parseReply(response: string, fallbackCode = 0): SmtpReply {
+  const lines = response.split(/\r?\n/).filter((l) => l.length > 0);
+  let code = fallbackCode;
+  let enhanced: string | undefined;
+  const texts: string[] = [];
+  for (const line of lines) {
+    const m = /^([2-5]\d\d)(?:[ -]|$)(?:([245]\.\d{1,3}\.\d{1,3})(?: |$))?(.*)$/.exec(line);
+    if (m) {
+      code = Number(m[1]);
+      enhanced ??= m[2];
+      texts.push(m[3]!);
+    } else {
+      texts.push(line);
+    }
+  }
+  return { code, ...(enhanced ? { enhanced } : {}), text: texts.join(' ').trim() };
+}
+
+export function outcomeOf(code: number): Outcome {
+  if (code >= 200 && code < 300) return 'delivered';
+  if (code >= 500 && code < 600) return 'failed';
+  return 'deferred';
+}
+
+/** The shape of errors nodemailer's SMTP connection raises. */
+export interface SmtpClientError extends Error {
+  code?: string;
+  response?: string;
+  responseCode?: number;
+  recipient?: string;
+  rejectedErrors?: SmtpClientError[];
+  rejected?: string[];
+}
+
+export interface ErrorVerdict {
+  reply: SmtpReply;
+  outcome: Outcome;
+  code: string;
+}
+
+/**
+ * Judges an error that ended a whole transaction. Only a real 5xx from the server fails
+ * recipients; authentication, TLS and network problems are our side's or the path's fault
+ * and defer, so a fixed upstream setting still delivers the mail.
+ */
+export function judgeError(err: SmtpClientError, where: string): ErrorVerdict {
+  if (err.responseCode && err.response) {
+    const reply = parseReply(err.response, err.responseCode);
+    if (err.code === 'EAUTH') {
+      return { reply, outcome: 'deferred', code: 'UPSTREAM_AUTH_FAILED' };
+    }
+    const outcome = outcomeOf(reply.code);
+    return { reply, outcome, code: outcome === 'failed' ? 'UPSTREAM_REJECTED' : 'UPSTREAM_DEFERRED' };
+  }
+  const tls = err.code === 'ETLS' || /tls|certificate|ssl/i.test(err.message);
+  return {
+    reply: { code: 451, enhanced: tls ? '4.7.5' : '4.4.1', text: `${where}: ${err.message}` },
+    outcome: 'deferred',
+    code: tls ? 'UPSTREAM_TLS_FAILED' : 'UPSTREAM_UNREACHABLE',
+  };
+}

@@ -1,0 +1,13 @@
+// Envelope address checks shared by every way into the queue.
+
+/** True for a usable envelope address: local@domain, no spaces or control characters, RFC 5321 lengths. UTF-8 allowed (SMTPUTF8). */
+export function isValidAddress(address: string): boolean {
+  if (address.length > 254) return false;
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || at === address.length - 1) return false;
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  if (local.length > 64 || /[\s<>()\\,;:"\x00-\x1f\x7f]/.test(local.replace(/^"(.*)"$/, 'x'))) return false;
+  if (/^\[.+\]$/.test(domain)) return true;
+  return /^(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+[\p{L}\p{N}-]{2,63}$/u.test(domain);
+}

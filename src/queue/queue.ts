@@ -1,0 +1,88 @@
+// submit(): the only way into the queue. Policy checks, canonicalised body to the spool,
+// record + "accepted" events made durable by group commit, then handed to the scheduler.
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { EventLog } from '../store/event-log.js';
+import { isValidAddress } from './address.js';
+import { CanonicalStream } from './canonical-stream.js';
+import { newQueueId } from './ids.js';
+import type { Scheduler } from './scheduler.js';
+import type { Spool, StagedBody } from './spool.js';
+import type { MessageRecord, MessageSource, QueueEvent } from './types.js';
+
+export class SubmitError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export interface SubmitInput {
+  tenant: string;
+  envelope: { from: string; to: string[] };
+  body: Readable;
+  source: MessageSource;
+}
+
+export interface QueueDeps {
+  spool: Spool;
+  events: EventLog;
+  scheduler: Scheduler;
+  limits: { maxMessageSize: number; maxRecipients: number };
+  log: Logger;
+  now?: () => number;
+}
+
+export class MailQueue {
+  private readonly now: () => number;
+  accepted = 0;
+
+  constructor(private readonly deps: QueueDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Stores the message durably and schedules it; resolves with its queue id only once it is on disk. */
+  async submit(input: SubmitInput): Promise<{ id: string }> {
+    const { envelope, tenant } = input;
+    if (envelope.to.length === 0) throw new SubmitError('NO_RECIPIENTS', 'no recipients');
+    if (envelope.to.length > this.deps.limits.maxRecipients) {
+      throw new SubmitError('TOO_MANY_RECIPIENTS', `too many recipients (limit ${this.deps.limits.maxRecipients})`);
+    }
+    for (const rcpt of envelope.to) {
+      if (!isValidAddress(rcpt)) throw new SubmitError('INVALID_RECIPIENT', `invalid recipient address: ${rcpt}`);
+    }
+    if (envelope.from !== '' && !isValidAddress(envelope.from)) {
+      throw new SubmitError('INVALID_SENDER', `invalid sender address: ${envelope.from}`);
+    }
+
+    const createdAt = this.now();
+    const id = newQueueId(createdAt);
+    const canonical = new CanonicalStream();
+    const [staged] = await Promise.all([
+      this.deps.spool.stage(id, canonical, this.deps.limits.maxMessageSize),
+      pipeline(input.body, canonical),
+    ]) as [StagedBody, void];
+    const headers = canonical.headers();
+    const record: MessageRecord = {
+      id,
+      tenant,
+      createdAt,
+      dueAt: createdAt,
+      attempts: 0,
+      envelope: { from: envelope.from, to: [...envelope.to] },
+      recipients: envelope.to.map((address) => ({ address, status: 'queued', attempts: 0, updatedAt: createdAt })),
+      size: staged.size,
+      body: staged.ref,
+      ...(headers.messageId ? { messageId: headers.messageId } : {}),
+      ...(headers.subject ? { subject: headers.subject } : {}),
+      source: input.source,
+      state: 'queued',
+    };
+    const events: QueueEvent[] = envelope.to.map((recipient) => ({ time: createdAt, type: 'accepted', msgId: id, tenant, recipient }));
+    await this.deps.spool.enqueue(record, staged, events.flatMap((e) => this.deps.events.ops(e)));
+    this.accepted++;
+    this.deps.log.info({ msgId: id, tenant, from: envelope.from, nrcpt: envelope.to.length, size: staged.size, messageId: headers.messageId }, 'message accepted');
+    this.deps.scheduler.push(record);
+    return { id };
+  }
+}

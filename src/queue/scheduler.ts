@@ -1,0 +1,157 @@
+// The scheduler owns time: it hands fresh messages straight to delivery, reads due retries from
+// the schedule index, bounds concurrency, applies the retry policy and records every outcome.
+import type { Logger } from 'pino';
+import type { RecipientResult } from '../delivery/types.js';
+import type { EventLog } from '../store/event-log.js';
+import { applyAttempt, expire, type RetryPolicy } from './retry.js';
+import type { Spool } from './spool.js';
+import type { MessageRecord } from './types.js';
+
+export interface SchedulerDeps {
+  spool: Spool;
+  events: EventLog;
+  /** Prepares and delivers a message to its pending recipients; must not throw for SMTP trouble. */
+  deliverMessage: (record: MessageRecord, recipients: string[]) => Promise<RecipientResult[]>;
+  policy: RetryPolicy;
+  concurrency: number;
+  log: Logger;
+  now?: () => number;
+  /** How often the schedule index is read for due retries (ms). */
+  pollInterval?: number;
+}
+
+interface ReadyItem {
+  id: string;
+  record?: MessageRecord;
+}
+
+export class Scheduler {
+  private readonly ready: ReadyItem[] = [];
+  private readonly claimed = new Set<string>();
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private running = false;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  private scanning = false;
+  private readonly now: () => number;
+  readonly counters = { delivered: 0, deferred: 0, failed: 0, expired: 0 };
+
+  constructor(private readonly deps: SchedulerDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  start(): void {
+    this.running = true;
+    void this.scan();
+    this.timer = setInterval(() => void this.scan(), this.deps.pollInterval ?? 1000);
+    this.timer.unref();
+  }
+
+  /** A message that was just made durable: deliver it now, without a round trip through the index. */
+  push(record: MessageRecord): void {
+    if (this.claimed.has(record.id)) return;
+    this.claimed.add(record.id);
+    this.ready.push({ id: record.id, record });
+    this.pump();
+  }
+
+  /** Makes a queued message due now (operator "flush"). */
+  wake(): void {
+    void this.scan();
+  }
+
+  get stats(): { ready: number; inFlight: number } {
+    return { ready: this.ready.length, inFlight: this.inFlight.size };
+  }
+
+  /** Stops taking work and waits up to `graceMs` for deliveries in flight; the rest retry after restart. */
+  async stop(graceMs: number): Promise<{ abandoned: number }> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.ready.length = 0;
+    let timeout: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => { timeout = setTimeout(resolve, graceMs); });
+    await Promise.race([Promise.allSettled([...this.inFlight.values()]), grace]);
+    clearTimeout(timeout);
+    const abandoned = this.inFlight.size;
+    this.closed = true;
+    return { abandoned };
+  }
+
+  private pump(): void {
+    while (this.running && this.inFlight.size < this.deps.concurrency && this.ready.length > 0) {
+      const item = this.ready.shift()!;
+      const run = this.run(item)
+        .catch((err: Error) => this.deps.log.error({ msgId: item.id, err: err.message }, 'delivery attempt could not be recorded; it will be retried'))
+        .finally(() => {
+          this.inFlight.delete(item.id);
+          this.claimed.delete(item.id);
+          this.pump();
+          if (this.ready.length === 0 && this.inFlight.size < this.deps.concurrency) void this.scan();
+        });
+      this.inFlight.set(item.id, run);
+    }
+  }
+
+  private async run(item: ReadyItem): Promise<void> {
+    const record = item.record ?? (await this.deps.spool.get(item.id));
+    const now = this.now();
+    // A scan may have read a schedule entry that a just-finished attempt replaced.
+    if (!record || record.state === 'done' || (!item.record && record.dueAt > now)) return;
+    const log = this.deps.log.child({ msgId: record.id, tenant: record.tenant });
+    const pending = record.recipients.filter((r) => r.status === 'queued' || r.status === 'deferred').map((r) => r.address);
+
+    if (record.attempts > 0 && now >= record.createdAt + this.deps.policy.maxAge) {
+      const next = expire(record, now);
+      await this.commit(record, next.record, next.events);
+      this.counters.expired += next.events.length;
+      log.warn({ to: pending, status: 'expired' }, 'message expired in queue');
+      return;
+    }
+
+    let results: RecipientResult[];
+    try {
+      results = await this.deps.deliverMessage(record, pending);
+    } catch (err) {
+      results = pending.map((recipient) => ({
+        recipient, outcome: 'deferred' as const, upstream: 'internal', code: 'INTERNAL_ERROR',
+        reply: { code: 451, enhanced: '4.3.0', text: `local error: ${(err as Error).message}` },
+      }));
+    }
+    if (this.closed) return; // shutdown grace ran out: the schedule entry stays, so it is retried after restart
+    const next = applyAttempt(record, results, this.now(), this.deps.policy);
+    await this.commit(record, next.record, next.events);
+    for (const ev of next.events) {
+      this.counters[ev.type as 'delivered' | 'deferred' | 'failed' | 'expired']++;
+      const r = ev.reply;
+      log.info(
+        { to: ev.recipient, upstream: ev.upstream, status: ev.type, attempt: ev.attempt, delay: now - record.createdAt, reply: r ? `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}` : undefined },
+        'delivery attempt',
+      );
+    }
+  }
+
+  private async commit(prev: MessageRecord, next: MessageRecord, events: Parameters<EventLog['ops']>[0][]): Promise<void> {
+    await this.deps.spool.update(next, prev.dueAt, events.flatMap((e) => this.deps.events.ops(e)));
+  }
+
+  private async scan(): Promise<void> {
+    if (!this.running || this.scanning) return;
+    const room = this.deps.concurrency * 4 - this.ready.length;
+    if (room <= 0) return;
+    this.scanning = true;
+    try {
+      const due = await this.deps.spool.due(this.now(), room + this.claimed.size);
+      for (const { id } of due) {
+        if (this.claimed.has(id)) continue;
+        this.claimed.add(id);
+        this.ready.push({ id });
+      }
+      this.pump();
+    } catch (err) {
+      this.deps.log.error({ err: (err as Error).message }, 'reading the schedule failed');
+    } finally {
+      this.scanning = false;
+    }
+  }
+}

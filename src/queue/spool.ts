@@ -1,0 +1,282 @@
+// The durable spool: message bodies in append-only segment files (large ones in files of their
+// own), message records and the due-time schedule in LevelDB, all made durable by group commit.
+// A segment file is deleted once every message in it has reached a final state.
+import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import { sortableTime, type Store, type WriteOp } from '../store/level.js';
+import type { GroupCommit } from '../store/group-commit.js';
+import type { BodyRef, MessageRecord } from './types.js';
+
+/** Bodies up to this size are buffered and appended to a shared segment; larger ones stream to their own file. */
+export const INLINE_BODY_LIMIT = 1024 * 1024;
+const SEGMENT_SIZE = 64 * 1024 * 1024;
+
+export class MessageTooLargeError extends Error {
+  readonly code = 'MESSAGE_TOO_LARGE';
+  constructor(readonly limit: number) {
+    super(`message exceeds the size limit of ${limit} bytes`);
+  }
+}
+
+/** A body written to disk but not yet durable: it becomes so when its record is committed. */
+export interface StagedBody {
+  ref: BodyRef;
+  size: number;
+  file: FileHandle;
+  /** A new directory entry was created (segment or own file) and the directory needs an fsync. */
+  newEntry: boolean;
+}
+
+interface Segment {
+  n: number;
+  file: FileHandle;
+  size: number;
+  live: number;
+}
+
+export function dueKey(dueAt: number, id: string): string {
+  return `${sortableTime(dueAt)}!${id}`;
+}
+
+export class Spool {
+  private readonly segments = new Map<number, Segment>();
+  private current: Segment | undefined;
+  private nextSegment = 1;
+  private opening: Promise<Segment> | undefined;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly store: Store,
+    private readonly commit: GroupCommit,
+    private readonly log: Logger,
+  ) {}
+
+  /** Opens the spool directory and reconciles it with the records: orphaned body files are removed. */
+  static async open(dir: string, store: Store, commit: GroupCommit, log: Logger): Promise<Spool> {
+    await fs.mkdir(dir, { recursive: true });
+    const spool = new Spool(dir, store, commit, log);
+    await spool.recover();
+    return spool;
+  }
+
+  /** fsync of the spool directory, so that new file names survive a power cut. */
+  async syncDir(): Promise<void> {
+    const fh = await fs.open(this.dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Writes a body (not yet durable). Throws MessageTooLargeError after draining the stream if it exceeds maxSize. */
+  async stage(id: string, body: Readable, maxSize: number): Promise<StagedBody> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let own: { file: FileHandle; name: string } | undefined;
+    let tooLarge = false;
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (tooLarge || size > maxSize) {
+          tooLarge = true;
+          continue; // keep reading so the SMTP client gets its reply after DATA
+        }
+        if (own) {
+          await own.file.write(chunk);
+        } else {
+          chunks.push(chunk);
+          if (size > INLINE_BODY_LIMIT) {
+            const name = `msg-${id}.eml`;
+            own = { file: await fs.open(path.join(this.dir, name), 'wx'), name };
+            await own.file.writev(chunks);
+            chunks.length = 0;
+          }
+        }
+      }
+    } catch (err) {
+      if (own) await this.discardOwnFile(own.file, own.name);
+      throw err;
+    }
+    if (tooLarge) {
+      if (own) await this.discardOwnFile(own.file, own.name);
+      throw new MessageTooLargeError(maxSize);
+    }
+    if (own) return { ref: { kind: 'file', name: own.name, length: size }, size, file: own.file, newEntry: true };
+    return this.appendToSegment(Buffer.concat(chunks, size));
+  }
+
+  /** Makes a new message durable: body, record, schedule entry and any extra ops (events) in one group commit. */
+  async enqueue(record: MessageRecord, staged: StagedBody, extraOps: WriteOp[]): Promise<void> {
+    const ops: WriteOp[] = [
+      { type: 'put', sublevel: this.store.messages, key: record.id, value: record },
+      { type: 'put', sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' },
+      ...extraOps,
+    ];
+    try {
+      await this.commit.commit(ops, [staged.file], staged.newEntry);
+    } catch (err) {
+      await this.release(staged.ref);
+      throw err;
+    }
+    if (staged.ref.kind === 'file') await staged.file.close();
+  }
+
+  /** Drops a staged body whose record was never committed. */
+  async abandon(staged: StagedBody): Promise<void> {
+    if (staged.ref.kind === 'file') await staged.file.close().catch(() => undefined);
+    await this.release(staged.ref);
+  }
+
+  /** Stores a changed record (new due time or final state). Once final, the body is released. */
+  async update(record: MessageRecord, previousDueAt: number, extraOps: WriteOp[]): Promise<void> {
+    const ops: WriteOp[] = [
+      { type: 'put', sublevel: this.store.messages, key: record.id, value: record },
+      { type: 'del', sublevel: this.store.due, key: dueKey(previousDueAt, record.id) },
+    ];
+    if (record.state === 'queued') {
+      ops.push({ type: 'put', sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' });
+    }
+    ops.push(...extraOps);
+    await this.commit.commit(ops);
+    if (record.state === 'done') await this.release(record.body);
+  }
+
+  async get(id: string): Promise<MessageRecord | undefined> {
+    return (await this.store.messages.get(id)) as MessageRecord | undefined;
+  }
+
+  /** Ids of messages due at or before `now`, earliest first. */
+  async due(now: number, limit: number): Promise<Array<{ id: string; dueAt: number }>> {
+    const out: Array<{ id: string; dueAt: number }> = [];
+    for await (const key of this.store.due.keys({ lte: `${sortableTime(now)}!\xff`, limit })) {
+      const sep = key.indexOf('!');
+      out.push({ dueAt: Number(key.slice(0, sep)), id: key.slice(sep + 1) });
+    }
+    return out;
+  }
+
+  /** Due time of the earliest scheduled message, if any. */
+  async nextDue(): Promise<number | undefined> {
+    for await (const key of this.store.due.keys({ limit: 1 })) return Number(key.slice(0, key.indexOf('!')));
+    return undefined;
+  }
+
+  /** Number of messages not yet done (a full scan of the schedule: for status, not hot paths). */
+  async depth(): Promise<number> {
+    let n = 0;
+    for await (const _ of this.store.due.keys()) n++;
+    return n;
+  }
+
+  openBody(ref: BodyRef): Readable {
+    if (ref.kind === 'file') return createReadStream(path.join(this.dir, ref.name));
+    if (ref.length === 0) return createReadStream(this.segmentPath(ref.segment), { start: 1, end: 0 });
+    return createReadStream(this.segmentPath(ref.segment), { start: ref.offset, end: ref.offset + ref.length - 1 });
+  }
+
+  async close(): Promise<void> {
+    await this.commit.idle();
+    for (const seg of this.segments.values()) await seg.file.close().catch(() => undefined);
+    this.segments.clear();
+    this.current = undefined;
+  }
+
+  private segmentPath(n: number): string {
+    return path.join(this.dir, `seg-${n.toString().padStart(8, '0')}.dat`);
+  }
+
+  private async appendToSegment(data: Buffer): Promise<StagedBody> {
+    let seg = this.current;
+    let newEntry = false;
+    if (!seg || (seg.size > 0 && seg.size + data.length > SEGMENT_SIZE)) {
+      seg = await this.rotate();
+      newEntry = true;
+    }
+    // Reserve the range synchronously; positional writes may then run concurrently.
+    const offset = seg.size;
+    seg.size += data.length;
+    seg.live++;
+    try {
+      if (data.length > 0) await seg.file.write(data, 0, data.length, offset);
+    } catch (err) {
+      seg.live--;
+      throw err;
+    }
+    return { ref: { kind: 'segment', segment: seg.n, offset, length: data.length }, size: data.length, file: seg.file, newEntry };
+  }
+
+  private rotate(): Promise<Segment> {
+    this.opening ??= (async () => {
+      const n = this.nextSegment++;
+      const file = await fs.open(this.segmentPath(n), 'wx');
+      const seg: Segment = { n, file, size: 0, live: 0 };
+      this.segments.set(n, seg);
+      const previous = this.current;
+      this.current = seg;
+      this.opening = undefined;
+      if (previous && previous.live === 0) await this.removeSegment(previous);
+      return seg;
+    })();
+    return this.opening;
+  }
+
+  private async release(ref: BodyRef): Promise<void> {
+    if (ref.kind === 'file') {
+      await fs.unlink(path.join(this.dir, ref.name)).catch(() => undefined);
+      return;
+    }
+    const seg = this.segments.get(ref.segment);
+    if (!seg) return;
+    seg.live--;
+    if (seg.live <= 0 && seg !== this.current) await this.removeSegment(seg);
+  }
+
+  private async removeSegment(seg: Segment): Promise<void> {
+    this.segments.delete(seg.n);
+    await seg.file.close().catch(() => undefined);
+    await fs.unlink(this.segmentPath(seg.n)).catch(() => undefined);
+    this.log.debug({ segment: seg.n }, 'spool segment removed');
+  }
+
+  private async discardOwnFile(file: FileHandle, name: string): Promise<void> {
+    await file.close().catch(() => undefined);
+    await fs.unlink(path.join(this.dir, name)).catch(() => undefined);
+  }
+
+  /** Rebuilds live counts from the schedule and removes body files no queued message refers to. */
+  private async recover(): Promise<void> {
+    const liveSegments = new Map<number, number>();
+    const liveFiles = new Set<string>();
+    for await (const key of this.store.due.keys()) {
+      const id = key.slice(key.indexOf('!') + 1);
+      const rec = (await this.store.messages.get(id)) as MessageRecord | undefined;
+      if (!rec) continue;
+      if (rec.body.kind === 'file') liveFiles.add(rec.body.name);
+      else liveSegments.set(rec.body.segment, (liveSegments.get(rec.body.segment) ?? 0) + 1);
+    }
+    let maxN = 0;
+    for (const name of await fs.readdir(this.dir)) {
+      const seg = /^seg-(\d+)\.dat$/.exec(name);
+      if (seg) {
+        const n = Number(seg[1]);
+        maxN = Math.max(maxN, n);
+        const live = liveSegments.get(n) ?? 0;
+        if (live === 0) {
+          await fs.unlink(path.join(this.dir, name));
+        } else {
+          const file = await fs.open(path.join(this.dir, name), 'r');
+          const { size } = await file.stat();
+          this.segments.set(n, { n, file, size, live });
+        }
+      } else if (/^msg-.*\.eml$/.test(name) && !liveFiles.has(name)) {
+        await fs.unlink(path.join(this.dir, name));
+      }
+    }
+    this.nextSegment = maxN + 1;
+  }
+}

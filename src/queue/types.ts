@@ -1,0 +1,67 @@
+// Shapes of what the queue keeps: message records, per-recipient state, upstream replies.
+// Pure data, shared by spool, scheduler, delivery and the event log.
+
+/** An SMTP reply as the remote side gave it (or as we synthesised it for network errors). */
+export interface SmtpReply {
+  code: number;
+  /** RFC 3463 enhanced status code, e.g. "5.1.1", when the reply carried one. */
+  enhanced?: string;
+  text: string;
+}
+
+export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'failed';
+
+export interface RecipientState {
+  address: string;
+  status: RecipientStatus;
+  attempts: number;
+  lastReply?: SmtpReply;
+  /** Upstream (or MX host) that gave lastReply. */
+  lastUpstream?: string;
+  updatedAt: number;
+}
+
+/** Where a message body lives: a slice of a shared segment file, or a file of its own (large messages). */
+export type BodyRef =
+  | { kind: 'segment'; segment: number; offset: number; length: number }
+  | { kind: 'file'; name: string; length: number };
+
+export interface MessageSource {
+  kind: 'smtp' | 'api' | 'tracking';
+  /** SMTP AUTH user, when the client authenticated. */
+  user?: string;
+  remoteAddress?: string;
+}
+
+export interface MessageRecord {
+  id: string;
+  tenant: string;
+  createdAt: number;
+  /** When the scheduler should next look at it; 0 once every recipient is final. */
+  dueAt: number;
+  attempts: number;
+  envelope: { from: string; to: string[] };
+  recipients: RecipientState[];
+  size: number;
+  body: BodyRef;
+  messageId?: string;
+  subject?: string;
+  source: MessageSource;
+  /** 'done' once every recipient is delivered or failed. */
+  state: 'queued' | 'done';
+}
+
+export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired';
+
+export interface QueueEvent {
+  time: number;
+  type: EventType;
+  msgId: string;
+  tenant: string;
+  recipient: string;
+  upstream?: string;
+  reply?: SmtpReply;
+  attempt?: number;
+  /** Stable error code for failures, e.g. UPSTREAM_REJECTED, MESSAGE_EXPIRED. */
+  code?: string;
+}

@@ -1,0 +1,74 @@
+// The inbound listener (MX of system.bounceDomain): accepts mail only for the bounce domain,
+// never relays, needs no AUTH. Accepted messages are kept durably under <dataDir>/inbound for
+// the bounce processor; anything addressed elsewhere is refused.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createWriteStream } from 'node:fs';
+import { SMTPServer } from 'smtp-server';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import { newQueueId } from '../queue/ids.js';
+import { smtpError } from './errors.js';
+import { plainAddress } from './tenant-access.js';
+
+/** Inbound mail is bounce and report traffic: small. */
+const INBOUND_MAX_SIZE = 10 * 1024 * 1024;
+
+export function createInboundServer(config: Config, log: Logger): SMTPServer {
+  const dir = path.join(config.dataDir, 'inbound');
+  const bounceDomain = config.system.bounceDomain.toLowerCase();
+  return new SMTPServer({
+    name: config.system.hostname,
+    banner: 'mailgate ESMTP',
+    size: INBOUND_MAX_SIZE,
+    authOptional: true,
+    disabledCommands: config.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
+    ...(config.tls ? { key: config.tls.key, cert: config.tls.cert } : { hideSTARTTLS: true }),
+    disableReverseLookup: true,
+    maxClients: 100,
+    socketTimeout: 60_000,
+    closeTimeout: config.shutdownGrace,
+    logger: false,
+
+    onRcptTo(address, session, callback) {
+      const domain = address.address.slice(address.address.lastIndexOf('@') + 1).toLowerCase();
+      if (domain !== bounceDomain) {
+        log.warn({ remote: plainAddress(session.remoteAddress), to: address.address }, 'inbound: relay denied');
+        return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
+      }
+      if (session.envelope.rcptTo.length >= 10) return callback(smtpError(452, '4.5.3 Too many recipients'));
+      callback();
+    },
+
+    onData(stream, session, callback) {
+      const id = newQueueId();
+      const file = path.join(dir, `${id}.eml`);
+      const envelope = { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address) };
+      (async () => {
+        await fs.mkdir(dir, { recursive: true });
+        const out = createWriteStream(file, { flags: 'wx' });
+        out.write(`X-Mailgate-Envelope: ${JSON.stringify(envelope).replace(/[\r\n]/g, ' ')}\r\n`);
+        await pipeline(stream, out);
+        if ((stream as { sizeExceeded?: boolean }).sizeExceeded) {
+          await fs.unlink(file);
+          throw smtpError(552, `5.3.4 Message size exceeds fixed limit of ${INBOUND_MAX_SIZE} bytes`);
+        }
+        const fh = await fs.open(file, 'r+');
+        await fh.sync();
+        await fh.close();
+      })().then(
+        () => {
+          log.info({ inboundId: id, from: envelope.from, to: envelope.to }, 'inbound message stored');
+          callback(null, `2.0.0 Ok: queued as ${id}`);
+        },
+        (err: Error & { responseCode?: number }) => {
+          if (err.responseCode) return callback(err);
+          log.error({ err: err.message }, 'inbound: could not store message');
+          fs.unlink(file).catch(() => undefined);
+          callback(smtpError(451, '4.3.0 Temporary local problem, please try again later'));
+        },
+      );
+    },
+  });
+}

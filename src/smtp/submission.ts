@@ -1,0 +1,113 @@
+// The submission listener: legacy shop apps connect here. AUTH PLAIN/LOGIN per tenant or a
+// trusted source network; everyone else is refused relaying. Accepted DATA goes through
+// submit() and is answered 250 only once it is durable.
+import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import { isValidAddress } from '../queue/address.js';
+import { SubmitError, type MailQueue } from '../queue/queue.js';
+import { MessageTooLargeError } from '../queue/spool.js';
+import { plainAddress, type Identity, type TenantAccess } from './tenant-access.js';
+import { smtpError } from './errors.js';
+
+export interface SubmissionDeps {
+  config: Config;
+  access: () => TenantAccess;
+  queue: MailQueue;
+  log: Logger;
+}
+
+interface SessionUser {
+  tenantId: string;
+  user: string;
+}
+
+/** The identity of a session: its AUTH user if it authenticated, else its source network. */
+function identify(deps: SubmissionDeps, session: SMTPServerSession): Identity | undefined {
+  const access = deps.access();
+  const authed = session.user as SessionUser | undefined;
+  if (authed) {
+    const tenant = access.tenant(authed.tenantId);
+    return tenant ? { tenant, user: authed.user } : undefined;
+  }
+  return access.byNetwork(session.remoteAddress);
+}
+
+export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
+  const { config, log } = deps;
+  const tls = config.tls;
+  return new SMTPServer({
+    name: config.system.hostname,
+    banner: 'mailgate ESMTP',
+    size: config.limits.maxMessageSize,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: true,
+    // Without TLS configured, legacy apps can only send plain AUTH; with it, AUTH needs STARTTLS first.
+    allowInsecureAuth: !tls,
+    ...(tls ? { key: tls.key, cert: tls.cert } : { disabledCommands: ['STARTTLS'], hideSTARTTLS: true }),
+    disableReverseLookup: true,
+    maxClients: config.limits.maxConnections,
+    socketTimeout: config.limits.idleTimeout,
+    closeTimeout: config.shutdownGrace,
+    logger: false,
+
+    onAuth(auth: SMTPServerAuthentication, session, callback) {
+      const identity = deps.access().authenticate(auth.username ?? '', auth.password ?? '');
+      if (!identity) {
+        log.warn({ remote: plainAddress(session.remoteAddress), user: auth.username, method: auth.method }, 'authentication failed');
+        return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
+      }
+      const user: SessionUser = { tenantId: identity.tenant.id, user: auth.username ?? '' };
+      callback(null, { user });
+    },
+
+    onMailFrom(address, _session, callback) {
+      if (address.address !== '' && !isValidAddress(address.address)) {
+        return callback(smtpError(553, '5.1.7 Bad sender address syntax'));
+      }
+      callback();
+    },
+
+    onRcptTo(address, session, callback) {
+      const identity = identify(deps, session);
+      if (!identity) {
+        log.warn({ remote: plainAddress(session.remoteAddress), to: address.address }, 'relay denied: client is not authenticated and not in a tenant network');
+        return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
+      }
+      if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
+        return callback(smtpError(452, '4.5.3 Too many recipients'));
+      }
+      if (!isValidAddress(address.address)) {
+        return callback(smtpError(553, '5.1.3 Bad recipient address syntax'));
+      }
+      callback();
+    },
+
+    onData(stream, session, callback) {
+      const identity = identify(deps, session);
+      if (!identity) {
+        stream.resume();
+        stream.on('end', () => callback(smtpError(554, '5.7.1 Relay access denied')));
+        return;
+      }
+      deps.queue
+        .submit({
+          tenant: identity.tenant.id,
+          envelope: { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address) },
+          body: stream,
+          source: { kind: 'smtp', remoteAddress: plainAddress(session.remoteAddress), ...(identity.user ? { user: identity.user } : {}) },
+        })
+        .then(
+          ({ id }) => callback(null, `2.0.0 Ok: queued as ${id}`),
+          (err: Error) => {
+            if (err instanceof MessageTooLargeError || (stream as { sizeExceeded?: boolean }).sizeExceeded) {
+              return callback(smtpError(552, `5.3.4 Message size exceeds fixed limit of ${config.limits.maxMessageSize} bytes`));
+            }
+            if (err instanceof SubmitError) return callback(smtpError(550, `5.5.0 ${err.message}`));
+            log.error({ err: err.message, code: (err as { code?: string }).code }, 'could not queue message');
+            callback(smtpError(451, '4.3.0 Temporary local problem, please try again later'));
+          },
+        );
+    },
+  });
+}

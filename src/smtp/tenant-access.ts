@@ -1,0 +1,63 @@
+// Who is sending: a tenant found by SMTP AUTH credentials or by the client's source network.
+// Anyone else is nobody, and nobody may relay.
+import net from 'node:net';
+import type { Tenant, TenantCredential } from '../config/types.js';
+import { verifyPassword } from '../config/password.js';
+
+export interface Identity {
+  tenant: Tenant;
+  /** The AUTH user, absent for network-trusted clients. */
+  user?: string;
+}
+
+/** Strips the IPv4-mapped prefix ("::ffff:10.0.0.1" → "10.0.0.1"). */
+export function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
+}
+
+export class TenantAccess {
+  private readonly users = new Map<string, { tenant: Tenant; cred: TenantCredential }>();
+  private readonly networks: Array<{ tenant: Tenant; list: net.BlockList }> = [];
+  private readonly byId = new Map<string, Tenant>();
+
+  constructor(tenants: Tenant[]) {
+    for (const tenant of tenants) {
+      this.byId.set(tenant.id, tenant);
+      for (const cred of tenant.auth) this.users.set(cred.user, { tenant, cred });
+      if (tenant.networks.length > 0) {
+        const list = new net.BlockList();
+        for (const cidr of tenant.networks) {
+          const [addr, bits] = cidr.split('/');
+          const type = net.isIPv6(addr!) ? 'ipv6' : 'ipv4';
+          list.addSubnet(addr!, bits === undefined ? (type === 'ipv6' ? 128 : 32) : Number(bits), type);
+        }
+        this.networks.push({ tenant, list });
+      }
+    }
+  }
+
+  tenant(id: string): Tenant | undefined {
+    return this.byId.get(id);
+  }
+
+  /** The tenant whose credentials these are, or undefined. Constant-time comparison; never logs the password. */
+  authenticate(user: string, password: string): Identity | undefined {
+    const entry = this.users.get(user);
+    if (!entry) {
+      // Spend comparable time on unknown users so they cannot be told apart from wrong passwords.
+      verifyPassword(DUMMY, user, password);
+      return undefined;
+    }
+    return verifyPassword(entry.cred, user, password) ? { tenant: entry.tenant, user } : undefined;
+  }
+
+  /** The tenant trusted by source network, or undefined. */
+  byNetwork(remoteAddress: string): Identity | undefined {
+    const addr = plainAddress(remoteAddress);
+    const type = net.isIPv6(addr) ? 'ipv6' : 'ipv4';
+    for (const { tenant, list } of this.networks) if (list.check(addr, type)) return { tenant };
+    return undefined;
+  }
+}
+
+const DUMMY: TenantCredential = { user: '', passwordHash: Buffer.alloc(32), passwordSalt: Buffer.alloc(16) };

@@ -1,0 +1,60 @@
+// The embedded LevelDB store: opens the database under dataDir and hands out the sublevels
+// that the queue, the event log and (later) tenants and suppression live in.
+import { Level } from 'level';
+import type { AbstractSublevel } from 'abstract-level';
+import path from 'node:path';
+import fs from 'node:fs/promises';
+
+export type Db = Level<string, unknown>;
+export type Sublevel = AbstractSublevel<Db, string | Buffer | Uint8Array, string, unknown>;
+/** One write in an atomic batch; `sublevel` names where it goes. */
+export type WriteOp =
+  | { type: 'put'; sublevel: Sublevel; key: string; value: unknown }
+  | { type: 'del'; sublevel: Sublevel; key: string };
+
+export interface Store {
+  db: Db;
+  /** msgId → MessageRecord */
+  messages: Sublevel;
+  /** "<dueAt, 15 digits>!<msgId>" → '' : the schedule, one entry per message not yet done */
+  due: Sublevel;
+  /** "<time>!<seq>" → QueueEvent */
+  events: Sublevel;
+  /** "<recipient>!<time>!<seq>" → QueueEvent */
+  eventsByRecipient: Sublevel;
+  /** "<msgId>!<time>!<seq>" → QueueEvent */
+  eventsByMessage: Sublevel;
+  close(): Promise<void>;
+}
+
+/** Opens (creating if needed) the LevelDB under `<dataDir>/db`. Fails with a clear error if another process holds it. */
+export async function openStore(dataDir: string): Promise<Store> {
+  const location = path.join(dataDir, 'db');
+  await fs.mkdir(location, { recursive: true });
+  const db: Db = new Level<string, unknown>(location, { valueEncoding: 'json' });
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause;
+    const detail = cause?.message ?? (err as Error).message;
+    const e = new Error(`cannot open store at ${location}: ${detail}` +
+      (/lock/i.test(detail) ? ' (is another mailgate running with this dataDir?)' : ''));
+    (e as Error & { code: string }).code = 'STORE_LOCKED';
+    throw e;
+  }
+  const json = { valueEncoding: 'json' } as const;
+  return {
+    db,
+    messages: db.sublevel<string, unknown>('msg', json),
+    due: db.sublevel<string, unknown>('due', json),
+    events: db.sublevel<string, unknown>('ev', json),
+    eventsByRecipient: db.sublevel<string, unknown>('evr', json),
+    eventsByMessage: db.sublevel<string, unknown>('evm', json),
+    close: () => db.close(),
+  };
+}
+
+/** Zero-padded decimal so that lexicographic order is numeric order. */
+export function sortableTime(ms: number): string {
+  return Math.max(0, Math.floor(ms)).toString().padStart(15, '0');
+}
