@@ -1,0 +1,68 @@
+// Crash safety: every message answered 250 survives SIGKILL and is delivered exactly once after restart.
+import net from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import { startSink, type Sink } from './helpers/smtp-sink.js';
+import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
+import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { sinkUpstream, testConfig } from './helpers/config.js';
+
+/** A TCP server that accepts connections and never says anything: deliveries hang in flight. */
+async function startTarpit(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => { sockets.add(s); s.on('error', () => undefined); s.on('close', () => sockets.delete(s)); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  };
+}
+
+describe('crash safety', () => {
+  let dir: string;
+  let mg: MailgateProcess | undefined;
+  let sink: Sink | undefined;
+  let tarpit: Awaited<ReturnType<typeof startTarpit>> | undefined;
+
+  afterAll(async () => {
+    await mg?.kill();
+    await sink?.close();
+    await tarpit?.close();
+    await removeDir(dir);
+  });
+
+  it('delivers every accepted message exactly once after SIGKILL and restart', async () => {
+    dir = await makeTempDir('mg-crash-');
+    tarpit = await startTarpit();
+    const tenants = ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: up }'];
+    const extra = 'queue: { retrySchedule: [1h], maxAge: 3d }';
+    mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({ dataDir: `${dir}/data`, upstreams: [sinkUpstream('up', tarpit.port)], tenants, extra })) });
+
+    const transport = nodemailer.createTransport({
+      host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true,
+      pool: true, maxConnections: 5, maxMessages: 10, auth: { user: 'shop', pass: 'correct-horse' },
+    });
+    const N = 60;
+    const sent = await Promise.all(Array.from({ length: N }, (_, i) => transport.sendMail({
+      from: 'orders@shop.test', to: `buyer${i}@example.test`, subject: `order ${i}`,
+      messageId: `<crash-${i}@shop.test>`, text: `order ${i}\n`.repeat(200),
+    })));
+    transport.close();
+    expect(sent.every((s) => /queued as/.test(s.response))).toBe(true);
+
+    expect(await mg.kill('SIGKILL')).toBeNull();
+    mg = undefined;
+
+    sink = await startSink();
+    mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({ dataDir: `${dir}/data`, upstreams: [sinkUpstream('up', sink.port)], tenants, extra })) });
+    await sink.waitFor(N, 20_000);
+    await new Promise((r) => setTimeout(r, 1500)); // anything extra would be a duplicate
+    expect(sink.messages).toHaveLength(N);
+    expect(new Set(sink.messages.map((m) => m.messageId))).toEqual(new Set(Array.from({ length: N }, (_, i) => `<crash-${i}@shop.test>`)));
+    for (const m of sink.messages) {
+      const i = /crash-(\d+)@/.exec(m.messageId!)![1];
+      expect(m.to).toEqual([`buyer${i}@example.test`]);
+      expect(m.raw.toString()).toContain(`order ${i}\r\n`.repeat(200));
+    }
+  });
+});

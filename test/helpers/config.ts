@@ -1,0 +1,35 @@
+// Test configs: a minimal valid mailgate.yaml on loopback with port 0 everywhere.
+
+export interface TestConfigOptions {
+  dataDir: string;
+  /** YAML list items for `upstreams:` (each a flow mapping). */
+  upstreams?: string[];
+  /** YAML list items for `tenants:`. */
+  tenants: string[];
+  systemUpstream?: string;
+  /** Extra top-level YAML appended verbatim (queue:, limits:, dns:, admin:, …). */
+  extra?: string;
+}
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export function testConfig(o: TestConfigOptions): string {
+  return [
+    `dataDir: ${o.dataDir}`,
+    'logLevel: info',
+    'listen: { submission: 127.0.0.1:0, inbound: 127.0.0.1:0, admin: 127.0.0.1:0 }',
+    `system: { hostname: relay.test, sender: { address: noreply@relay.test, name: Relay }, bounceDomain: bounces.relay.test, upstream: ${o.systemUpstream ?? 'direct'} }`,
+    `admin: { tokens: [ { name: ops, token: ${ADMIN_TOKEN} } ] }`,
+    'shutdownGrace: 3s',
+    `upstreams:${o.upstreams?.length ? '' : ' []'}`,
+    ...(o.upstreams ?? []).map((u) => `  - ${u}`),
+    'tenants:',
+    ...o.tenants.map((t) => `  - ${t}`),
+    o.extra ?? '',
+  ].join('\n');
+}
+
+/** A sink upstream entry for `upstreams:`. */
+export function sinkUpstream(name: string, port: number): string {
+  return `{ name: ${name}, host: 127.0.0.1, port: ${port}, tls: none }`;
+}

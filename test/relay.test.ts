@@ -1,0 +1,211 @@
+// End to end through a real mailgate process: SMTP client → mailgate → loopback sink upstream.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import { startSink, type Sink } from './helpers/smtp-sink.js';
+import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
+import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
+import { openDialogue } from './helpers/smtp-dialogue.js';
+
+interface Ev { type: string; recipient: string; msgId: string; upstream?: string; reply?: { code: number; enhanced?: string; text: string }; code?: string }
+
+async function events(mg: MailgateProcess, recipient: string): Promise<Ev[]> {
+  const res = await fetch(`${mg.adminUrl}/api/v1/events?recipient=${encodeURIComponent(recipient)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { events: Ev[] }).events;
+}
+
+async function waitForEvent(mg: MailgateProcess, recipient: string, type: string, timeoutMs = 10_000): Promise<Ev[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const evs = await events(mg, recipient);
+    if (evs.some((e) => e.type === type)) return evs;
+    if (Date.now() > deadline) throw new Error(`no ${type} event for ${recipient}; have ${JSON.stringify(evs)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function client(mg: MailgateProcess, auth?: { user: string; pass: string }, localAddress?: string) {
+  return nodemailer.createTransport({
+    host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true,
+    ...(auth ? { auth } : {}), ...(localAddress ? { localAddress } : {}),
+  });
+}
+
+describe('relay through a tenant upstream', () => {
+  let dir: string;
+  let sink: Sink;
+  let mg: MailgateProcess;
+
+  beforeAll(async () => {
+    dir = await makeTempDir('mg-relay-');
+    sink = await startSink({ rcptReply: (r) => (r.startsWith('nobody@') ? { code: 550, message: '5.1.1 <nobody@x.test>: Recipient address rejected: User unknown' } : undefined) });
+    const cfg = await writeConfig(dir, testConfig({
+      dataDir: `${dir}/data`,
+      upstreams: [sinkUpstream('shop-smtp', sink.port)],
+      tenants: [
+        '{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: shop-smtp }',
+        '{ id: legacy, name: Legacy Shop, networks: [ 127.0.0.2/32 ], upstream: shop-smtp }',
+      ],
+      extra: 'limits: { maxMessageSize: 20000, maxRecipients: 5 }\nqueue: { retrySchedule: [1s], maxAge: 1h }',
+    }));
+    mg = await startMailgate({ configFile: cfg });
+  });
+  afterEach(() => { sink.messages.length = 0; });
+  afterAll(async () => {
+    await mg?.kill();
+    await sink?.close();
+    await removeDir(dir);
+  });
+
+  it('relays body and recipients unchanged to the upstream and replies with the queue id', async () => {
+    const info = await client(mg, { user: 'shop', pass: 'correct-horse' }).sendMail({
+      envelope: { from: 'orders@shop.test', to: ['buyer@example.test', 'second@example.test'] },
+      raw: 'From: Shop <orders@shop.test>\r\nTo: buyer@example.test\r\nSubject: Your order\r\nMessage-ID: <order-1@shop.test>\r\n\r\nThank you for your order.\r\n.leading dot line\r\n',
+    });
+    expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-Z]{19}$/);
+    const [msg] = await sink.waitFor(1);
+    expect(msg!.from).toBe('orders@shop.test');
+    expect(msg!.to).toEqual(['buyer@example.test', 'second@example.test']);
+    expect(msg!.messageId).toBe('<order-1@shop.test>');
+    expect(msg!.raw.toString()).toContain('\r\n\r\nThank you for your order.\r\n.leading dot line\r\n');
+    const id = info.response.split(' ').pop();
+    const evs = await waitForEvent(mg, 'buyer@example.test', 'delivered');
+    expect(evs.map((e) => e.type)).toEqual(['accepted', 'delivered']);
+    expect(evs[1]).toMatchObject({ msgId: id, upstream: 'shop-smtp', reply: { code: 250 } });
+  });
+
+  it('refuses a wrong password with 535', async () => {
+    await expect(client(mg, { user: 'shop', pass: 'wrong' }).sendMail({ from: 'a@shop.test', to: 'b@example.test', text: 'x' }))
+      .rejects.toMatchObject({ responseCode: 535 });
+    await expect(client(mg, { user: 'nobody', pass: 'correct-horse' }).sendMail({ from: 'a@shop.test', to: 'b@example.test', text: 'x' }))
+      .rejects.toMatchObject({ responseCode: 535 });
+  });
+
+  it('refuses to relay for an unauthenticated client outside every tenant network', async () => {
+    const err = await client(mg).sendMail({ from: 'a@evil.test', to: 'victim@example.test', text: 'spam' }).catch((e: Error & { responseCode?: number; response?: string }) => e);
+    expect(err).toMatchObject({ responseCode: 554 });
+    expect((err as { response: string }).response).toMatch(/Relay access denied/);
+    expect(sink.messages).toHaveLength(0);
+  });
+
+  it('accepts a client of a trusted network without AUTH', async () => {
+    const info = await client(mg, undefined, '127.0.0.2').sendMail({ from: 'legacy@legacy.test', to: 'buyer2@example.test', subject: 'net', text: 'by network' });
+    expect(info.response).toMatch(/queued as/);
+    const [msg] = await sink.waitFor(1);
+    expect(msg!.to).toEqual(['buyer2@example.test']);
+  });
+
+  it('answers 552 to a message over the size limit and relays nothing', async () => {
+    const err = await client(mg, { user: 'shop', pass: 'correct-horse' })
+      .sendMail({ from: 'a@shop.test', to: 'big@example.test', text: 'x'.repeat(30_000) })
+      .catch((e: Error) => e);
+    expect(err).toMatchObject({ responseCode: 552 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.messages).toHaveLength(0);
+    expect(await events(mg, 'big@example.test')).toEqual([]);
+  });
+
+  it('fails one rejected recipient and delivers the other', async () => {
+    await client(mg, { user: 'shop', pass: 'correct-horse' }).sendMail({
+      envelope: { from: 'orders@shop.test', to: ['nobody@example.test', 'somebody@example.test'] },
+      raw: 'Subject: two\r\n\r\nbody\r\n',
+    });
+    const [msg] = await sink.waitFor(1);
+    expect(msg!.to).toEqual(['somebody@example.test']);
+    const failed = (await waitForEvent(mg, 'nobody@example.test', 'failed')).find((e) => e.type === 'failed')!;
+    expect(failed.reply).toEqual({ code: 550, enhanced: '5.1.1', text: '<nobody@x.test>: Recipient address rejected: User unknown' });
+    expect(failed.code).toBe('UPSTREAM_REJECTED');
+    await waitForEvent(mg, 'somebody@example.test', 'delivered');
+  });
+
+  it('advertises SIZE, PIPELINING, 8BITMIME and SMTPUTF8, and limits recipients', async () => {
+    const d = await openDialogue(mg.submission.port);
+    const [ehlo] = await d.send('EHLO client.test\r\n');
+    for (const ext of ['SIZE 20000', 'PIPELINING', '8BITMIME', 'SMTPUTF8', 'AUTH PLAIN LOGIN']) expect(ehlo).toContain(ext);
+    const auth = Buffer.from('\0shop\0correct-horse').toString('base64');
+    // Pipelined: one write, one reply per command.
+    const rcpts = Array.from({ length: 6 }, (_, i) => `RCPT TO:<r${i}@example.test>\r\n`).join('');
+    const replies = await d.send(`AUTH PLAIN ${auth}\r\nMAIL FROM:<a@shop.test>\r\n${rcpts}`, 8);
+    expect(replies[0]).toMatch(/^235/);
+    expect(replies.slice(2, 7).every((r) => r.startsWith('250'))).toBe(true);
+    expect(replies[7]).toMatch(/^452 4\.5\.3/);
+    await d.close();
+  });
+
+  it('relays an SMTPUTF8 message with 8-bit headers intact', async () => {
+    const d = await openDialogue(mg.submission.port);
+    await d.send('EHLO client.test\r\n');
+    await d.send(`AUTH PLAIN ${Buffer.from('\0shop\0correct-horse').toString('base64')}\r\n`);
+    await d.send('MAIL FROM:<bestellung@shop.test> SMTPUTF8 BODY=8BITMIME\r\n');
+    await d.send('RCPT TO:<käufer@example.test>\r\n');
+    await d.send('DATA\r\n');
+    const [done] = await d.send(Buffer.from('Subject: Bestätigung\r\nFrom: bestellung@shop.test\r\n\r\nGrüße\r\n.\r\n', 'utf8'));
+    expect(done).toMatch(/^250 2\.0\.0 Ok: queued as/);
+    await d.close();
+    const [msg] = await sink.waitFor(1);
+    expect(msg!.to).toEqual(['käufer@example.test']);
+    expect(msg!.raw.toString('utf8')).toContain('Subject: Bestätigung\r\n');
+    expect(msg!.raw.toString('utf8')).toContain('Grüße\r\n');
+  });
+
+  it('never lets bare-LF end-of-data tricks turn one DATA into two messages', async () => {
+    const d = await openDialogue(mg.submission.port);
+    await d.send('EHLO client.test\r\n');
+    await d.send(`AUTH PLAIN ${Buffer.from('\0shop\0correct-horse').toString('base64')}\r\n`);
+    await d.send('MAIL FROM:<a@shop.test>\r\n');
+    await d.send('RCPT TO:<smuggle@example.test>\r\n');
+    await d.send('DATA\r\n');
+    const smuggled =
+      'Subject: one\r\n\r\nfirst part\n.\nMAIL FROM:<evil@evil.test>\nRCPT TO:<victim@example.test>\nDATA\nsmuggled\n.\r' +
+      '\nmore\r.\r\nstill data\r\n.\r\n';
+    const [reply] = await d.send(smuggled);
+    expect(reply).toMatch(/^250 2\.0\.0 Ok: queued as/);
+    await d.close();
+    const [msg] = await sink.waitFor(1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sink.messages).toHaveLength(1);
+    expect(msg!.to).toEqual(['smuggle@example.test']);
+    const body = msg!.raw.toString();
+    expect(body).toContain('MAIL FROM:<evil@evil.test>');
+    expect(body).toContain('still data');
+    // What reached the upstream has only CRLF line ends.
+    expect(/[^\r]\n|\r[^\n]/.test(body)).toBe(false);
+    expect(await events(mg, 'victim@example.test')).toEqual([]);
+  });
+});
+
+describe('retries', () => {
+  let dir: string;
+  let mg: MailgateProcess;
+  let sink: Sink | undefined;
+
+  afterAll(async () => {
+    await mg?.kill();
+    await sink?.close();
+    await removeDir(dir);
+  });
+
+  it('defers while the upstream is down and delivers once it is back', async () => {
+    dir = await makeTempDir('mg-retry-');
+    const probe = await startSink();
+    const port = probe.port;
+    await probe.close();
+    const cfg = await writeConfig(dir, testConfig({
+      dataDir: `${dir}/data`,
+      upstreams: [sinkUpstream('flaky', port)],
+      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: flaky }'],
+      extra: 'queue: { retrySchedule: [1s], maxAge: 1h }',
+    }));
+    mg = await startMailgate({ configFile: cfg });
+    await client(mg, { user: 'shop', pass: 'correct-horse' }).sendMail({ from: 'a@shop.test', to: 'later@example.test', subject: 's', text: 'retry me' });
+    const deferred = (await waitForEvent(mg, 'later@example.test', 'deferred')).find((e) => e.type === 'deferred')!;
+    expect(deferred.code).toBe('UPSTREAM_UNREACHABLE');
+    expect(deferred.reply!.text).toMatch(/ECONNREFUSED/);
+    sink = await startSink({ port });
+    const [msg] = await sink.waitFor(1, 15_000);
+    expect(msg!.to).toEqual(['later@example.test']);
+    const evs = await waitForEvent(mg, 'later@example.test', 'delivered');
+    expect(evs.filter((e) => e.type === 'delivered')).toHaveLength(1);
+  });
+});
