@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
-import { startMailgate } from './main.js';
+import fs from 'node:fs/promises';
+import { runtimeInfoPath, startMailgate, type RuntimeInfo } from './main.js';
 import { EventLog } from './store/event-log.js';
 import { openStore } from './store/level.js';
 import type { QueueEvent } from './queue/types.js';
@@ -64,6 +65,18 @@ function formatEvent(e: QueueEvent): string {
   return [new Date(e.time).toISOString(), e.type.padEnd(9), e.msgId, e.tenant, e.recipient, e.upstream ?? '-', reply].join('  ');
 }
 
+/** host:port of the running server's admin API: from its runtime.json, else from the config. */
+async function adminAddress(config: Config): Promise<string> {
+  try {
+    const info = JSON.parse(await fs.readFile(runtimeInfoPath(config.dataDir), 'utf8')) as RuntimeInfo;
+    if (info.admin) return info.admin;
+  } catch {
+    // not written (older server) or unreadable: fall back to the configured address
+  }
+  const { host, port } = config.listen.admin;
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 async function history(file: string, address: string, json: boolean, token?: string): Promise<void> {
   const config = readConfig(file);
   let events: QueueEvent[];
@@ -79,8 +92,8 @@ async function history(file: string, address: string, json: boolean, token?: str
     // mailgate is running and holds the store: ask its admin API instead.
     const bearer = token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token;
     if (!bearer) throw new Error('the store is in use by a running mailgate; pass --token or set MAILGATE_TOKEN to query its admin API');
-    const { host, port } = config.listen.admin;
-    const res = await fetch(`http://${host.includes(':') ? `[${host}]` : host}:${port}/api/v1/events?recipient=${encodeURIComponent(address)}&limit=1000`, {
+    const admin = await adminAddress(config);
+    const res = await fetch(`http://${admin}/api/v1/events?recipient=${encodeURIComponent(address)}&limit=1000`, {
       headers: { authorization: `Bearer ${bearer}` },
     });
     if (!res.ok) throw new Error(`admin API answered ${res.status}`);

@@ -1,6 +1,7 @@
 // Composition root: opens the store and spool, wires queue → scheduler → delivery, starts the
 // submission, inbound and admin listeners, and shuts everything down cleanly.
 import { Resolver } from 'node:dns/promises';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -40,6 +41,22 @@ function listenSmtp(server: SMTPServer, at: ListenAddress): Promise<string> {
 
 function closeSmtp(server: SMTPServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+export interface RuntimeInfo {
+  pid: number;
+  submission: string;
+  inbound: string;
+  admin: string;
+}
+
+/** <dataDir>/runtime.json: where the running server listens, for the CLI (ports may be 0 in the config). */
+export function runtimeInfoPath(dataDir: string): string {
+  return path.join(dataDir, 'runtime.json');
+}
+
+async function writeRuntimeInfo(dataDir: string, info: RuntimeInfo): Promise<void> {
+  await fs.writeFile(runtimeInfoPath(dataDir), `${JSON.stringify(info)}\n`, { mode: 0o644 });
 }
 
 /** The upstream a message of this tenant leaves through. */
@@ -101,6 +118,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   const a = admin.server.address() as AddressInfo;
   addresses.admin = `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
   listening = true;
+  await writeRuntimeInfo(config.dataDir, { pid: process.pid, ...addresses });
   scheduler.start();
   log.info({ ...addresses, dataDir: config.dataDir }, 'mailgate ready');
 
@@ -123,6 +141,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
         await admin.close();
         await openSpool.close();
         await store.close();
+        await fs.rm(runtimeInfoPath(config.dataDir), { force: true });
         log.info('mailgate stopped');
       })();
       return stopping;

@@ -1,0 +1,89 @@
+// The operator's command line: check-config, history, clean shutdown on SIGTERM.
+import { afterAll, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import { runCli, startMailgate, writeConfig } from './helpers/mailgate-process.js';
+import { startSink } from './helpers/smtp-sink.js';
+import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
+
+const dirs: string[] = [];
+afterAll(async () => { for (const d of dirs) await removeDir(d); });
+
+describe('mailgate check-config', () => {
+  it('accepts the default config', async () => {
+    const r = await runCli(['check-config', '--config', 'config/mailgate.yaml']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('names the offending key and exits non-zero', async () => {
+    const dir = await makeTempDir('mg-cli-');
+    dirs.push(dir);
+    const file = await writeConfig(dir, testConfig({
+      dataDir: `${dir}/data`,
+      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, passwordEnv: MG_TEST_UNSET_VAR } ], upstream: x }'],
+      extra: 'queue: { retrySchedule: [1m, soon] }',
+    }));
+    delete process.env.MG_TEST_UNSET_VAR;
+    const r = await runCli(['check-config', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('tenants[0].upstream: unknown upstream "x"');
+    expect(r.stderr).toContain('tenants[0].auth[0].passwordEnv: environment variable MG_TEST_UNSET_VAR is not set');
+    expect(r.stderr).toContain('queue.retrySchedule[1]');
+  });
+
+  it('refuses to serve with an invalid config', async () => {
+    const dir = await makeTempDir('mg-cli-');
+    dirs.push(dir);
+    const file = await writeConfig(dir, 'dataDir: ./x\nsystem: { sender: { address: nope } }\n');
+    const r = await runCli(['serve', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('system.sender.address: invalid e-mail address "nope"');
+  });
+});
+
+describe('mailgate history and shutdown', () => {
+  it('answers what happened to mail for an address, from the running server and from the store', async () => {
+    const dir = await makeTempDir('mg-cli-');
+    dirs.push(dir);
+    const sink = await startSink({ rcptReply: (r) => (r.startsWith('typo@') ? { code: 550, message: '5.1.1 No such user' } : undefined) });
+    const file = await writeConfig(dir, testConfig({
+      dataDir: `${dir}/data`,
+      upstreams: [sinkUpstream('up', sink.port)],
+      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: up }'],
+    }));
+    const mg = await startMailgate({ configFile: file });
+    const t = nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'correct-horse' } });
+    await t.sendMail({ from: 'orders@shop.test', to: 'typo@example.test', subject: 'x', text: 'x' });
+    await mg.waitForLog((l) => l.msg === 'delivery attempt' && l.to === 'typo@example.test');
+
+    // Running: the store is locked, so the CLI asks the admin API (token from the config).
+    const live = await runCli(['history', '--config', file, 'typo@example.test']);
+    expect(live.code).toBe(0);
+    expect(live.stdout).toMatch(/accepted .*typo@example\.test/);
+    expect(live.stdout).toMatch(/failed .*typo@example\.test\s+up\s+550 5\.1\.1 No such user/);
+
+    expect(await mg.kill('SIGTERM')).toBe(0);
+    expect(mg.logs.some((l) => l.msg === 'mailgate stopped')).toBe(true);
+    await sink.close();
+
+    // Stopped: read straight from the store.
+    const offline = await runCli(['history', '--config', file, '--json', 'TYPO@example.test']);
+    expect(offline.code).toBe(0);
+    const evs = JSON.parse(offline.stdout) as Array<{ type: string; reply?: { code: number } }>;
+    expect(evs.map((e) => e.type)).toEqual(['accepted', 'failed']);
+    expect(evs[1]!.reply!.code).toBe(550);
+  });
+
+  it('the admin API requires a token and serves /healthz without one', async () => {
+    const dir = await makeTempDir('mg-cli-');
+    dirs.push(dir);
+    const file = await writeConfig(dir, testConfig({ dataDir: `${dir}/data`, tenants: ['{ id: shop, name: Shop, networks: [ 127.0.0.9/32 ] }'] }));
+    const mg = await startMailgate({ configFile: file });
+    expect((await fetch(`${mg.adminUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${mg.adminUrl}/api/v1/events`)).status).toBe(401);
+    expect((await fetch(`${mg.adminUrl}/api/v1/events`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
+    expect((await fetch(`${mg.adminUrl}/api/v1/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
+    expect(await mg.kill('SIGTERM')).toBe(0);
+  });
+});
