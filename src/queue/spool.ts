@@ -13,7 +13,7 @@ import type { BodyRef, MessageRecord } from './types.js';
 
 /** Bodies up to this size are buffered and appended to a shared segment; larger ones stream to their own file. */
 export const INLINE_BODY_LIMIT = 1024 * 1024;
-const SEGMENT_SIZE = 64 * 1024 * 1024;
+const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
 
 export class MessageTooLargeError extends Error {
   readonly code = 'MESSAGE_TOO_LARGE';
@@ -53,12 +53,13 @@ export class Spool {
     private readonly store: Store,
     private readonly commit: GroupCommit,
     private readonly log: Logger,
+    private readonly segmentSize: number,
   ) {}
 
   /** Opens the spool directory and reconciles it with the records: orphaned body files are removed. */
-  static async open(dir: string, store: Store, commit: GroupCommit, log: Logger): Promise<Spool> {
+  static async open(dir: string, store: Store, commit: GroupCommit, log: Logger, segmentSize = DEFAULT_SEGMENT_SIZE): Promise<Spool> {
     await fs.mkdir(dir, { recursive: true });
-    const spool = new Spool(dir, store, commit, log);
+    const spool = new Spool(dir, store, commit, log, segmentSize);
     await spool.recover();
     return spool;
   }
@@ -193,7 +194,7 @@ export class Spool {
   private async appendToSegment(data: Buffer): Promise<StagedBody> {
     let seg = this.current;
     let newEntry = false;
-    if (!seg || (seg.size > 0 && seg.size + data.length > SEGMENT_SIZE)) {
+    if (!seg || (seg.size > 0 && seg.size + data.length > this.segmentSize)) {
       seg = await this.rotate();
       newEntry = true;
     }

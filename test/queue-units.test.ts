@@ -1,0 +1,119 @@
+// Pure parts of the queue: retry policy, reply parsing, line-ending canonicalisation.
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { applyAttempt, expire, retryDelay } from '../src/queue/retry.js';
+import { judgeError, parseReply } from '../src/delivery/reply.js';
+import { CanonicalStream } from '../src/queue/canonical-stream.js';
+import { isValidAddress } from '../src/queue/address.js';
+import type { MessageRecord } from '../src/queue/types.js';
+import type { RecipientResult } from '../src/delivery/types.js';
+
+const MIN = 60_000;
+const policy = { retrySchedule: [MIN, 5 * MIN, 15 * MIN], maxAge: 60 * MIN };
+
+function record(to: string[], over: Partial<MessageRecord> = {}): MessageRecord {
+  return {
+    id: 'M1', tenant: 't', createdAt: 0, dueAt: 0, attempts: 0, envelope: { from: 'a@x.test', to },
+    recipients: to.map((address) => ({ address, status: 'queued', attempts: 0, updatedAt: 0 })),
+    size: 10, body: { kind: 'segment', segment: 1, offset: 0, length: 10 }, source: { kind: 'smtp' }, state: 'queued', ...over,
+  };
+}
+const res = (recipient: string, code: number, outcome: RecipientResult['outcome']): RecipientResult =>
+  ({ recipient, outcome, reply: { code, text: 't' }, upstream: 'up' });
+
+describe('retry policy', () => {
+  it('walks the schedule, repeats its last step, and jitters by ±10%', () => {
+    expect(retryDelay(1, policy.retrySchedule, () => 0.5)).toBe(MIN);
+    expect(retryDelay(2, policy.retrySchedule, () => 0.5)).toBe(5 * MIN);
+    expect(retryDelay(9, policy.retrySchedule, () => 0.5)).toBe(15 * MIN);
+    expect(retryDelay(1, policy.retrySchedule, () => 0)).toBe(0.9 * MIN);
+    expect(retryDelay(1, policy.retrySchedule, () => 1)).toBe(1.1 * MIN);
+  });
+
+  it('keeps each recipient apart: delivered, failed and deferred in one attempt', () => {
+    const { record: r, events } = applyAttempt(record(['a@x', 'b@x', 'c@x']), [res('a@x', 250, 'delivered'), res('b@x', 550, 'failed'), res('c@x', 451, 'deferred')], 1000, policy, () => 0.5);
+    expect(r.recipients.map((x) => x.status)).toEqual(['delivered', 'failed', 'deferred']);
+    expect(events.map((e) => e.type)).toEqual(['delivered', 'failed', 'deferred']);
+    expect(r.state).toBe('queued');
+    expect(r.dueAt).toBe(1000 + MIN);
+    expect(r.attempts).toBe(1);
+  });
+
+  it('is done when no recipient is pending', () => {
+    const { record: r } = applyAttempt(record(['a@x']), [res('a@x', 250, 'delivered')], 5, policy);
+    expect(r.state).toBe('done');
+    expect(r.dueAt).toBe(0);
+  });
+
+  it('never schedules past maxAge, and a deferral at maxAge expires', () => {
+    const late = applyAttempt(record(['a@x'], { attempts: 3 }), [res('a@x', 451, 'deferred')], 55 * MIN, policy, () => 0.5);
+    expect(late.record.dueAt).toBe(60 * MIN);
+    const expired = applyAttempt(late.record, [res('a@x', 451, 'deferred')], 60 * MIN, policy);
+    expect(expired.record.state).toBe('done');
+    expect(expired.events[0]).toMatchObject({ type: 'expired', code: 'MESSAGE_EXPIRED', reply: { code: 451 } });
+  });
+
+  it('expire() fails only the pending recipients, keeping their last reply', () => {
+    const rec = record(['a@x', 'b@x']);
+    rec.recipients[0]!.status = 'delivered';
+    rec.recipients[1]!.lastReply = { code: 421, text: 'try later' };
+    const { record: r, events } = expire(rec, 99);
+    expect(r.recipients.map((x) => x.status)).toEqual(['delivered', 'failed']);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ recipient: 'b@x', reply: { code: 421 } });
+  });
+});
+
+describe('SMTP replies', () => {
+  it('splits code, enhanced code and text, joining multi-line replies', () => {
+    expect(parseReply('550 5.1.1 <x@y>: Recipient address rejected')).toEqual({ code: 550, enhanced: '5.1.1', text: '<x@y>: Recipient address rejected' });
+    expect(parseReply('452-4.2.2 The email account that you tried to reach is over quota.\r\n452 4.2.2 Please direct the recipient to https://support.example'))
+      .toEqual({ code: 452, enhanced: '4.2.2', text: 'The email account that you tried to reach is over quota. Please direct the recipient to https://support.example' });
+    expect(parseReply('250 OK id=1abc')).toEqual({ code: 250, text: 'OK id=1abc' });
+  });
+
+  it('defers network, TLS and upstream-auth problems instead of failing the recipient', () => {
+    expect(judgeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ESOCKET' }), 'up')).toMatchObject({ outcome: 'deferred', code: 'UPSTREAM_UNREACHABLE' });
+    expect(judgeError(Object.assign(new Error('Invalid login'), { code: 'EAUTH', responseCode: 535, response: '535 5.7.8 Error: authentication failed' }), 'up'))
+      .toMatchObject({ outcome: 'deferred', code: 'UPSTREAM_AUTH_FAILED', reply: { code: 535, enhanced: '5.7.8' } });
+    expect(judgeError(Object.assign(new Error('x'), { code: 'EMESSAGE', responseCode: 554, response: '554 5.7.1 Spam message rejected' }), 'up'))
+      .toMatchObject({ outcome: 'failed', code: 'UPSTREAM_REJECTED' });
+  });
+});
+
+async function canonical(chunks: string[]): Promise<{ out: string; stream: CanonicalStream }> {
+  const stream = new CanonicalStream();
+  const parts: Buffer[] = [];
+  Readable.from(chunks.map((c) => Buffer.from(c, 'latin1'))).pipe(stream);
+  for await (const c of stream) parts.push(c as Buffer);
+  return { out: Buffer.concat(parts).toString('latin1'), stream };
+}
+
+describe('canonical line endings', () => {
+  it('turns bare LF and bare CR into CRLF, including across chunk boundaries', async () => {
+    expect((await canonical(['a\nb\rc\r\nd'])).out).toBe('a\r\nb\r\nc\r\nd');
+    expect((await canonical(['a\r', '\nb\r', 'c\r'])).out).toBe('a\r\nb\r\nc\r\n');
+    expect((await canonical(['\n.\n'])).out).toBe('\r\n.\r\n');
+  });
+
+  it('leaves a CRLF message byte for byte the same and counts its bytes', async () => {
+    const msg = 'Subject: x\r\n\r\nbody\r\n';
+    const { out, stream } = await canonical([msg.slice(0, 7), msg.slice(7)]);
+    expect(out).toBe(msg);
+    expect(stream.bytes).toBe(msg.length);
+  });
+
+  it('finds Message-ID and Subject in folded headers', async () => {
+    const { stream } = await canonical(['Subject: Your\r\n order\r\nmessage-id:\r\n <abc@shop>\r\n\r\nMessage-ID: <not-this>\r\n']);
+    expect(stream.headers()).toEqual({ subject: 'Your order', messageId: '<abc@shop>' });
+  });
+});
+
+describe('envelope addresses', () => {
+  it('accepts ordinary and UTF-8 addresses and refuses junk', () => {
+    for (const a of ['buyer@example.com', 'käufer@bücher.example', 'a+tag@sub.example.co.uk', 'x@[127.0.0.1]']) expect(isValidAddress(a), a).toBe(true);
+    for (const a of ['', 'no-at', '@example.com', 'a@', 'a b@example.com', 'a@example', 'a@-bad-.com', `${'x'.repeat(65)}@example.com`, 'a@exa\r\nmple.com']) {
+      expect(isValidAddress(a), a).toBe(false);
+    }
+  });
+});
