@@ -35,11 +35,12 @@ export async function openStore(dataDir: string): Promise<Store> {
   try {
     await db.open();
   } catch (err) {
-    const cause = (err as { cause?: Error }).cause;
+    const cause = (err as { cause?: Error & { code?: string } }).cause;
+    const locked = cause?.code === 'LEVEL_LOCKED';
     const detail = cause?.message ?? (err as Error).message;
     const e = new Error(`cannot open store at ${location}: ${detail}` +
-      (/lock/i.test(detail) ? ' (is another mailgate running with this dataDir?)' : ''));
-    (e as Error & { code: string }).code = 'STORE_LOCKED';
+      (locked ? ' (is another mailgate running with this dataDir?)' : ''));
+    (e as Error & { code: string }).code = locked ? 'STORE_LOCKED' : 'STORE_UNAVAILABLE';
     throw e;
   }
   const json = { valueEncoding: 'json' } as const;
