@@ -119,6 +119,23 @@ describe('relay through a tenant upstream', () => {
     await waitForEvent(mg, 'somebody@example.test', 'delivered');
   });
 
+  it('greets submission clients at once: an app that talks first is not refused as an early talker', async () => {
+    const net = await import('node:net');
+    const replies = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect(mg.submission.port, '127.0.0.1', () => sock.write('EHLO eager.test\r\n'));
+      let text = '';
+      sock.setEncoding('latin1');
+      sock.on('data', (c: string) => {
+        text += c;
+        if (/^250 /m.test(text) || /^[45]\d\d /m.test(text)) { sock.end(); resolve(text); }
+      });
+      sock.on('error', reject);
+    });
+    expect(replies).toMatch(/^220 /);
+    expect(replies).toMatch(/^250 /m);
+    expect(replies).not.toMatch(/too soon/i);
+  });
+
   it('advertises SIZE, PIPELINING, 8BITMIME and SMTPUTF8, and limits recipients', async () => {
     const d = await openDialogue(mg.submission.port);
     const [ehlo] = await d.send('EHLO client.test\r\n');

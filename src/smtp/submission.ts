@@ -9,6 +9,7 @@ import { SubmitError, type MailQueue } from '../queue/queue.js';
 import { MessageTooLargeError } from '../queue/spool.js';
 import { plainAddress, type Identity, type TenantAccess } from './tenant-access.js';
 import { smtpError } from './errors.js';
+import { greetWithoutDelay } from './greeting.js';
 
 export interface SubmissionDeps {
   config: Config;
@@ -36,7 +37,7 @@ function identify(deps: SubmissionDeps, session: SMTPServerSession): Identity | 
 export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
   const { config, log } = deps;
   const tls = config.tls;
-  return new SMTPServer({
+  const server = new SMTPServer({
     name: config.system.hostname,
     banner: 'mailgate ESMTP',
     size: config.limits.maxMessageSize,
@@ -110,4 +111,6 @@ export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
         );
     },
   });
+  greetWithoutDelay(server);
+  return server;
 }
