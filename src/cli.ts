@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `mailgate` command: serve, check-config, history. Exit codes: 0 ok, 1 runtime error, 2 usage or invalid config.
+import './threadpool.js';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config/load.js';

@@ -1,14 +1,13 @@
 // Composition root: opens the store and spool, wires queue → scheduler → delivery, starts the
 // submission, inbound and admin listeners, and shuts everything down cleanly.
-import { Resolver } from 'node:dns/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { SMTPServer } from 'smtp-server';
 import type { Config, ListenAddress, Upstream } from './config/types.js';
 import { createAdminApp } from './admin/app.js';
-import { Deliverer } from './delivery/deliverer.js';
+import { ThreadedDeliverer } from './delivery/threaded.js';
 import { MailQueue } from './queue/queue.js';
 import { Scheduler } from './queue/scheduler.js';
 import { Spool } from './queue/spool.js';
@@ -29,6 +28,8 @@ export interface RunningMailgate {
 }
 
 function listenSmtp(server: SMTPServer, at: ListenAddress): Promise<string> {
+  // Replies to pipelined commands go out at once, not after the client's delayed ACK.
+  server.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   return new Promise((resolve, reject) => {
     server.server.once('error', reject);
     server.listen(at.port, at.host, () => {
@@ -75,14 +76,12 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   spool = await Spool.open(path.join(config.dataDir, 'spool'), store, commit, log);
   const events = new EventLog(store);
 
-  const resolver = new Resolver({ timeout: 5000, tries: 2 });
-  if (config.dns.servers.length > 0) resolver.setServers(config.dns.servers);
-  const deliverer = new Deliverer({ hostname: config.system.hostname, resolver, log });
+  const deliverer = new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log);
   const openSpool = spool;
 
-  const deliverMessage = async (record: MessageRecord, recipients: string[]) => {
+  const deliverMessage = async (record: MessageRecord, recipients: string[], body?: Buffer) => {
     const upstream = upstreamFor(config, record.tenant);
-    return deliverer.deliver(upstream, { from: record.envelope.from, to: recipients }, () => openSpool.openBody(record.body));
+    return deliverer.deliver(upstream, { from: record.envelope.from, to: recipients }, body ? { kind: 'buffer', data: body } : openSpool.bodyLocation(record.body));
   };
 
   const scheduler = new Scheduler({

@@ -63,7 +63,7 @@ describe('relay through a tenant upstream', () => {
       envelope: { from: 'orders@shop.test', to: ['buyer@example.test', 'second@example.test'] },
       raw: 'From: Shop <orders@shop.test>\r\nTo: buyer@example.test\r\nSubject: Your order\r\nMessage-ID: <order-1@shop.test>\r\n\r\nThank you for your order.\r\n.leading dot line\r\n',
     });
-    expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-Z]{19}$/);
+    expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-Z]{20}$/);
     const [msg] = await sink.waitFor(1);
     expect(msg!.from).toBe('orders@shop.test');
     expect(msg!.to).toEqual(['buyer@example.test', 'second@example.test']);

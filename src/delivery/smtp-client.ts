@@ -17,7 +17,7 @@ export interface Envelope {
 export async function sendTransaction(
   transport: SmtpTransport,
   envelope: Envelope,
-  body: Readable,
+  body: Readable | Buffer,
   upstream: string,
 ): Promise<RecipientResult[]> {
   try {
@@ -30,7 +30,7 @@ export async function sendTransaction(
       return recipientRejected(rcpt, err, upstream);
     });
   } catch (e) {
-    body.destroy();
+    if (!Buffer.isBuffer(body)) body.destroy();
     const err = e as SmtpClientError;
     const rejected = indexRejections(err.rejectedErrors);
     if (rejected.size > 0) {

@@ -1,6 +1,11 @@
-// Queue ids: short, time-ordered, unguessable enough to be shown to users ("queued as …").
+// Queue ids: short, time-ordered, unique per process run and unguessable enough to be shown to
+// users ("queued as …"): milliseconds, a random per-process prefix and a counter.
 import { randomBytes } from 'node:crypto';
 
+const runPrefix = randomBytes(3).toString('hex').toUpperCase();
+let counter = 0;
+
 export function newQueueId(now: number = Date.now()): string {
-  return `${now.toString(36).toUpperCase().padStart(9, '0')}${randomBytes(5).toString('hex').toUpperCase()}`;
+  counter = (counter + 1) % 0x100000;
+  return `${now.toString(36).toUpperCase().padStart(9, '0')}${runPrefix}${counter.toString(16).toUpperCase().padStart(5, '0')}`;
 }

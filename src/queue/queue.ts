@@ -82,7 +82,7 @@ export class MailQueue {
     await this.deps.spool.enqueue(record, staged, events.flatMap((e) => this.deps.events.ops(e)));
     this.accepted++;
     this.deps.log.info({ msgId: id, tenant, from: envelope.from, nrcpt: envelope.to.length, size: staged.size, messageId: headers.messageId }, 'message accepted');
-    this.deps.scheduler.push(record);
+    this.deps.scheduler.push(record, staged.data);
     return { id };
   }
 }

@@ -11,7 +11,7 @@ export interface SchedulerDeps {
   spool: Spool;
   events: EventLog;
   /** Prepares and delivers a message to its pending recipients; must not throw for SMTP trouble. */
-  deliverMessage: (record: MessageRecord, recipients: string[]) => Promise<RecipientResult[]>;
+  deliverMessage: (record: MessageRecord, recipients: string[], body?: Buffer) => Promise<RecipientResult[]>;
   policy: RetryPolicy;
   concurrency: number;
   log: Logger;
@@ -23,7 +23,12 @@ export interface SchedulerDeps {
 interface ReadyItem {
   id: string;
   record?: MessageRecord;
+  /** The body, for fresh messages while the ready queue is short; otherwise read from the spool. */
+  body?: Buffer;
 }
+
+/** Fresh bodies are kept in memory only while fewer than this many messages wait. */
+const MAX_READY_BODIES = 2000;
 
 export class Scheduler {
   private readonly ready: ReadyItem[] = [];
@@ -33,6 +38,8 @@ export class Scheduler {
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
   private scanning = false;
+  /** The last scan stopped at its limit: more due entries may wait in the index. */
+  private moreDue = false;
   private readonly now: () => number;
   readonly counters = { delivered: 0, deferred: 0, failed: 0, expired: 0 };
 
@@ -48,10 +55,10 @@ export class Scheduler {
   }
 
   /** A message that was just made durable: deliver it now, without a round trip through the index. */
-  push(record: MessageRecord): void {
+  push(record: MessageRecord, body?: Buffer): void {
     if (this.claimed.has(record.id)) return;
     this.claimed.add(record.id);
-    this.ready.push({ id: record.id, record });
+    this.ready.push({ id: record.id, record, ...(body && this.ready.length < MAX_READY_BODIES ? { body } : {}) });
     this.pump();
   }
 
@@ -87,7 +94,7 @@ export class Scheduler {
           this.inFlight.delete(item.id);
           this.claimed.delete(item.id);
           this.pump();
-          if (this.ready.length === 0 && this.inFlight.size < this.deps.concurrency) void this.scan();
+          if (this.moreDue && this.ready.length === 0) void this.scan();
         });
       this.inFlight.set(item.id, run);
     }
@@ -111,7 +118,7 @@ export class Scheduler {
 
     let results: RecipientResult[];
     try {
-      results = await this.deps.deliverMessage(record, pending);
+      results = await this.deps.deliverMessage(record, pending, item.body);
     } catch (err) {
       results = pending.map((recipient) => ({
         recipient, outcome: 'deferred' as const, upstream: 'internal', code: 'INTERNAL_ERROR',
@@ -141,7 +148,9 @@ export class Scheduler {
     if (room <= 0) return;
     this.scanning = true;
     try {
-      const due = await this.deps.spool.due(this.now(), room + this.claimed.size);
+      const limit = room + this.claimed.size;
+      const due = await this.deps.spool.due(this.now(), limit);
+      this.moreDue = due.length === limit;
       for (const { id } of due) {
         if (this.claimed.has(id)) continue;
         this.claimed.add(id);

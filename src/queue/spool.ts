@@ -29,6 +29,8 @@ export interface StagedBody {
   file: FileHandle;
   /** A new directory entry was created (segment or own file) and the directory needs an fsync. */
   newEntry: boolean;
+  /** The bytes of a segment-stored body, so a first delivery attempt need not read them back. */
+  data?: Buffer;
 }
 
 interface Segment {
@@ -174,6 +176,12 @@ export class Spool {
     return n;
   }
 
+  /** Where a body's bytes are on disk (for a reader in another thread). */
+  bodyLocation(ref: BodyRef): { kind: 'file'; path: string; start: number; length: number } {
+    if (ref.kind === 'file') return { kind: 'file', path: path.join(this.dir, ref.name), start: 0, length: ref.length };
+    return { kind: 'file', path: this.segmentPath(ref.segment), start: ref.offset, length: ref.length };
+  }
+
   openBody(ref: BodyRef): Readable {
     if (ref.kind === 'file') return createReadStream(path.join(this.dir, ref.name));
     if (ref.length === 0) return createReadStream(this.segmentPath(ref.segment), { start: 1, end: 0 });
@@ -208,7 +216,7 @@ export class Spool {
       seg.live--;
       throw err;
     }
-    return { ref: { kind: 'segment', segment: seg.n, offset, length: data.length }, size: data.length, file: seg.file, newEntry };
+    return { ref: { kind: 'segment', segment: seg.n, offset, length: data.length }, size: data.length, file: seg.file, newEntry, data };
   }
 
   private rotate(): Promise<Segment> {

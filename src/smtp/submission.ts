@@ -52,6 +52,11 @@ export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
     closeTimeout: config.shutdownGrace,
     logger: false,
 
+    // Synchronous, so a session is ready the moment it is accepted (see greeting.ts).
+    onConnect(_session, callback) {
+      callback();
+    },
+
     onAuth(auth: SMTPServerAuthentication, session, callback) {
       const identity = deps.access().authenticate(auth.username ?? '', auth.password ?? '');
       if (!identity) {

@@ -1,0 +1,33 @@
+// Delivery thread: runs the Deliverer (nodemailer pools, MX lookups) off the main event loop, so
+// SMTP ingress and the spool use one core and outbound SMTP the other. Jobs and results are plain
+// data over postMessage; the main thread keeps all state and writes all records.
+import { Resolver } from 'node:dns/promises';
+import { createReadStream } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { Deliverer } from './deliverer.js';
+import type { DeliveryJob, WorkerReply, WorkerSetup } from './worker-protocol.js';
+
+const setup = workerData as WorkerSetup;
+const log = pino({ level: setup.logLevel, base: { pid: process.pid, thread: 'delivery' } });
+const resolver = new Resolver({ timeout: 5000, tries: 2 });
+if (setup.dnsServers.length > 0) resolver.setServers(setup.dnsServers);
+const deliverer = new Deliverer({ hostname: setup.hostname, resolver, log });
+
+function openBody(job: DeliveryJob) {
+  const b = job.body;
+  if (b.kind === 'buffer') return () => Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
+  if (b.length === 0) return () => Buffer.alloc(0);
+  return () => createReadStream(b.path, { start: b.start, end: b.start + b.length - 1 });
+}
+
+parentPort!.on('message', (msg: DeliveryJob | { close: true }) => {
+  if ('close' in msg) {
+    void deliverer.close().then(() => parentPort!.close());
+    return;
+  }
+  deliverer.deliver(msg.upstream, msg.envelope, openBody(msg)).then(
+    (results) => parentPort!.postMessage({ id: msg.id, results } satisfies WorkerReply),
+    (err: Error) => parentPort!.postMessage({ id: msg.id, error: err.message } satisfies WorkerReply),
+  );
+});
