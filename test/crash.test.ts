@@ -65,4 +65,27 @@ describe('crash safety', () => {
       expect(m.raw.toString()).toContain(`order ${i}\r\n`.repeat(200));
     }
   });
+
+  it('on SIGTERM abandons hanging deliveries within the grace period, exits 0, and delivers them after restart', async () => {
+    await mg?.kill('SIGKILL');
+    await sink?.close();
+    await removeDir(dir);
+    dir = await makeTempDir('mg-term-');
+    tarpit ??= await startTarpit();
+    const tenants = ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: up }'];
+    const extra = 'queue: { retrySchedule: [1h], maxAge: 3d }';
+    mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({ dataDir: `${dir}/data`, upstreams: [sinkUpstream('up', tarpit.port)], tenants, extra })) });
+    const transport = nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'correct-horse' } });
+    for (let i = 0; i < 5; i++) await transport.sendMail({ from: 'orders@shop.test', to: `t${i}@example.test`, subject: 's', messageId: `<term-${i}@shop.test>`, text: 'x' });
+    const started = Date.now();
+    expect(await mg.kill('SIGTERM')).toBe(0); // shutdownGrace is 3s in the test config
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(mg.logs.some((l) => l.msg === 'deliveries still in flight were abandoned; they retry after restart' && l.abandoned === 5)).toBe(true);
+    mg = undefined;
+
+    sink = await startSink();
+    mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({ dataDir: `${dir}/data`, upstreams: [sinkUpstream('up', sink.port)], tenants, extra })) });
+    await sink.waitFor(5, 10_000);
+    expect(new Set(sink.messages.map((m) => m.messageId))).toEqual(new Set([0, 1, 2, 3, 4].map((i) => `<term-${i}@shop.test>`)));
+  });
 });

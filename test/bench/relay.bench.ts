@@ -64,7 +64,7 @@ function parseArgs(argv: string[]): Options {
     perConn: 50,
     warmup: 200,
     timeoutS: 300,
-    logLevel: 'warn',
+    logLevel: 'info',
     ceilingOnly: false,
     keep: false,
     stockGreeting: false,
@@ -86,7 +86,7 @@ function parseArgs(argv: string[]): Options {
       case '--per-conn': o.perConn = Math.max(1, num('per-conn', val())); o.reuse = true; break;
       case '--warmup': o.warmup = num('warmup', val()); break;
       case '--timeout': o.timeoutS = Math.max(1, num('timeout', val())); break;
-      case '--log-level': o.logLevel = val() ?? 'warn'; break;
+      case '--log-level': o.logLevel = val() ?? 'info'; break;
       case '--ceiling-only': o.ceilingOnly = true; break;
       case '--keep': o.keep = true; break;
       case '--sink-stock-greeting': o.stockGreeting = true; break;
