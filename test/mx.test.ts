@@ -6,21 +6,10 @@ import { startSink, type Sink } from './helpers/smtp-sink.js';
 import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
 import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
-import { ADMIN_TOKEN, testConfig } from './helpers/config.js';
+import { testConfig } from './helpers/config.js';
+import { waitForEvent } from './helpers/events.js';
 
-interface Ev { type: string; upstream?: string; code?: string; reply?: { code: number; enhanced?: string; text: string } }
-
-async function finalEvent(mg: MailgateProcess, rcpt: string): Promise<Ev> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const res = await fetch(`${mg.adminUrl}/api/v1/events?recipient=${encodeURIComponent(rcpt)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    const evs = ((await res.json()) as { events: Ev[] }).events;
-    const final = evs.find((e) => e.type === 'delivered' || e.type === 'failed');
-    if (final) return final;
-    if (Date.now() > deadline) throw new Error(`no final event for ${rcpt}: ${JSON.stringify(evs)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const finalEvent = async (mg: MailgateProcess, rcpt: string) => (await waitForEvent(mg, rcpt, ['delivered', 'failed'])).match;
 
 describe('direct MX delivery', () => {
   let dir: string;

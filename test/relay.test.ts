@@ -4,26 +4,9 @@ import nodemailer from 'nodemailer';
 import { startSink, type Sink } from './helpers/smtp-sink.js';
 import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
-import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
+import { sinkUpstream, testConfig } from './helpers/config.js';
+import { eventsFor, waitForEvent } from './helpers/events.js';
 import { openDialogue } from './helpers/smtp-dialogue.js';
-
-interface Ev { type: string; recipient: string; msgId: string; upstream?: string; reply?: { code: number; enhanced?: string; text: string }; code?: string }
-
-async function events(mg: MailgateProcess, recipient: string): Promise<Ev[]> {
-  const res = await fetch(`${mg.adminUrl}/api/v1/events?recipient=${encodeURIComponent(recipient)}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { events: Ev[] }).events;
-}
-
-async function waitForEvent(mg: MailgateProcess, recipient: string, type: string, timeoutMs = 10_000): Promise<Ev[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const evs = await events(mg, recipient);
-    if (evs.some((e) => e.type === type)) return evs;
-    if (Date.now() > deadline) throw new Error(`no ${type} event for ${recipient}; have ${JSON.stringify(evs)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function client(mg: MailgateProcess, auth?: { user: string; pass: string }, localAddress?: string) {
   return nodemailer.createTransport({
@@ -70,7 +53,7 @@ describe('relay through a tenant upstream', () => {
     expect(msg!.messageId).toBe('<order-1@shop.test>');
     expect(msg!.raw.toString()).toContain('\r\n\r\nThank you for your order.\r\n.leading dot line\r\n');
     const id = info.response.split(' ').pop();
-    const evs = await waitForEvent(mg, 'buyer@example.test', 'delivered');
+    const { events: evs } = await waitForEvent(mg, 'buyer@example.test', 'delivered');
     expect(evs.map((e) => e.type)).toEqual(['accepted', 'delivered']);
     expect(evs[1]).toMatchObject({ msgId: id, upstream: 'shop-smtp', reply: { code: 250 } });
   });
@@ -103,7 +86,7 @@ describe('relay through a tenant upstream', () => {
     expect(err).toMatchObject({ responseCode: 552 });
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.messages).toHaveLength(0);
-    expect(await events(mg, 'big@example.test')).toEqual([]);
+    expect(await eventsFor(mg, 'big@example.test')).toEqual([]);
   });
 
   it('fails one rejected recipient and delivers the other', async () => {
@@ -113,7 +96,7 @@ describe('relay through a tenant upstream', () => {
     });
     const [msg] = await sink.waitFor(1);
     expect(msg!.to).toEqual(['somebody@example.test']);
-    const failed = (await waitForEvent(mg, 'nobody@example.test', 'failed')).find((e) => e.type === 'failed')!;
+    const { match: failed } = await waitForEvent(mg, 'nobody@example.test', 'failed');
     expect(failed.reply).toEqual({ code: 550, enhanced: '5.1.1', text: '<nobody@x.test>: Recipient address rejected: User unknown' });
     expect(failed.code).toBe('UPSTREAM_REJECTED');
     await waitForEvent(mg, 'somebody@example.test', 'delivered');
@@ -188,7 +171,7 @@ describe('relay through a tenant upstream', () => {
     expect(body).toContain('still data');
     // What reached the upstream has only CRLF line ends.
     expect(/[^\r]\n|\r[^\n]/.test(body)).toBe(false);
-    expect(await events(mg, 'victim@example.test')).toEqual([]);
+    expect(await eventsFor(mg, 'victim@example.test')).toEqual([]);
   });
 });
 
@@ -216,13 +199,13 @@ describe('retries', () => {
     }));
     mg = await startMailgate({ configFile: cfg });
     await client(mg, { user: 'shop', pass: 'correct-horse' }).sendMail({ from: 'a@shop.test', to: 'later@example.test', subject: 's', text: 'retry me' });
-    const deferred = (await waitForEvent(mg, 'later@example.test', 'deferred')).find((e) => e.type === 'deferred')!;
+    const { match: deferred } = await waitForEvent(mg, 'later@example.test', 'deferred');
     expect(deferred.code).toBe('UPSTREAM_UNREACHABLE');
     expect(deferred.reply!.text).toMatch(/ECONNREFUSED/);
     sink = await startSink({ port });
     const [msg] = await sink.waitFor(1, 15_000);
     expect(msg!.to).toEqual(['later@example.test']);
-    const evs = await waitForEvent(mg, 'later@example.test', 'delivered');
+    const { events: evs } = await waitForEvent(mg, 'later@example.test', 'delivered');
     expect(evs.filter((e) => e.type === 'delivered')).toHaveLength(1);
   });
 });
