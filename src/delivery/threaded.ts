@@ -29,10 +29,12 @@ export class ThreadedDeliverer {
     });
   }
 
+  /** Stops the thread: politely when idle; at once when deliveries are still pending (they are abandoned and retried after restart). */
   async close(): Promise<void> {
     this.closing = true;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.postMessage({ close: true });
+    if (this.pending.size > 0) void this.worker.terminate();
+    else this.worker.postMessage({ close: true });
     const timer = setTimeout(() => void this.worker.terminate(), 5000);
     await exited;
     clearTimeout(timer);
