@@ -6,6 +6,8 @@ import pino from 'pino';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/types.js';
 import fs from 'node:fs/promises';
+import { isHostname } from './config/formats.js';
+import { generateDkimKey, zoneTxt } from './identity/dkim-keys.js';
 import { runtimeInfoPath, startMailgate, type RuntimeInfo } from './main.js';
 import { EventLog } from './store/event-log.js';
 import { openStore } from './store/level.js';
@@ -17,6 +19,8 @@ commands:
   serve          --config FILE          run the relay
   check-config   --config FILE          validate a config file and exit
   history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
+  dkim generate  --domain D --selector S [--type rsa|ed25519] [--dir DIR] [--config FILE]
+                                        write a DKIM key (mode 0600) and print the DNS records to publish
 `;
 
 const DEFAULT_CONFIG = 'config/mailgate.yaml';
@@ -109,6 +113,25 @@ async function history(file: string, address: string, json: boolean, token?: str
   }
 }
 
+async function dkimGenerate(domain: string, selector: string, type: string, dir: string, configFile: string | undefined, json: boolean): Promise<void> {
+  if (type !== 'rsa' && type !== 'ed25519') {
+    process.stderr.write(`--type must be rsa or ed25519, not "${type}"\n`);
+    process.exit(2);
+  }
+  if (!isHostname(domain) || !/^[a-z0-9][a-z0-9._-]*$/i.test(selector)) {
+    process.stderr.write('--domain must be a domain name and --selector letters, digits, ".", "-" or "_"\n');
+    process.exit(2);
+  }
+  const spf = configFile ? readConfig(configFile).system.spf : { include: '_spf.<your relay hostname>' };
+  const key = await generateDkimKey({ domain: domain.toLowerCase(), selector, type, dir, spf });
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ file: key.file, records: key.records })}\n`);
+    return;
+  }
+  process.stdout.write(`private key written to ${key.file} (mode 0600)\n\nPublish these DNS records:\n\n`);
+  for (const r of key.records) process.stdout.write(`; ${r.purpose}\n${r.name}. IN TXT ${zoneTxt(r.value)}\n\n`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -117,6 +140,10 @@ async function main(argv: string[]): Promise<void> {
       config: { type: 'string', short: 'c' },
       json: { type: 'boolean', default: false },
       token: { type: 'string' },
+      domain: { type: 'string' },
+      selector: { type: 'string' },
+      type: { type: 'string' },
+      dir: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -139,6 +166,12 @@ async function main(argv: string[]): Promise<void> {
         process.exit(2);
       }
       return history(file, rest[0], values.json ?? false, values.token);
+    case 'dkim':
+      if (rest[0] !== 'generate' || !values.domain || !values.selector) {
+        process.stderr.write(USAGE);
+        process.exit(2);
+      }
+      return dkimGenerate(values.domain, values.selector, values.type ?? 'rsa', values.dir ?? 'config/keys', values.config, values.json ?? false);
     default:
       process.stderr.write(`unknown command "${command}"\n${USAGE}`);
       process.exit(2);

@@ -42,6 +42,35 @@ describe('mailgate check-config', () => {
   });
 });
 
+describe('mailgate dkim generate', () => {
+  it('writes a 0600 key and prints the DKIM, SPF and DMARC records for it; never overwrites', async () => {
+    const { createPrivateKey } = await import('node:crypto');
+    const fs = await import('node:fs/promises');
+    const { dkimRecord } = await import('../src/identity/dns-records.js');
+    const dir = await makeTempDir('mg-cli-');
+    dirs.push(dir);
+    const file = await writeConfig(dir, testConfig({ dataDir: `${dir}/data`, tenants: ['{ id: s, name: S, networks: [ 127.0.0.9/32 ] }'] }).replace(
+      'upstream: direct }', 'upstream: direct, spf: { include: _spf.relay.test, ip4: [ 192.0.2.10 ] } }'));
+    for (const type of ['rsa', 'ed25519']) {
+      const r = await runCli(['dkim', 'generate', '--domain', 'Shop.Example', '--selector', `s-${type}`, '--type', type, '--dir', `${dir}/keys`, '--config', file, '--json']);
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(r.stdout) as { file: string; records: Array<{ name: string; value: string }> };
+      expect((await fs.stat(out.file)).mode & 0o777).toBe(0o600);
+      const key = createPrivateKey(await fs.readFile(out.file));
+      expect(key.asymmetricKeyType).toBe(type);
+      if (type === 'rsa') expect(key.asymmetricKeyDetails?.modulusLength).toBe(2048);
+      expect(out.records).toEqual([
+        expect.objectContaining({ name: `s-${type}._domainkey.shop.example`, value: dkimRecord(key) }),
+        expect.objectContaining({ name: 'shop.example', value: 'v=spf1 include:_spf.relay.test ip4:192.0.2.10/32 ~all' }),
+        expect.objectContaining({ name: '_dmarc.shop.example', value: 'v=DMARC1; p=none; rua=mailto:dmarc@shop.example' }),
+      ]);
+    }
+    const again = await runCli(['dkim', 'generate', '--domain', 'shop.example', '--selector', 's-rsa', '--dir', `${dir}/keys`]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/exists already; a key is never overwritten/);
+  });
+});
+
 describe('mailgate history and shutdown', () => {
   it('answers what happened to mail for an address, from the running server and from the store', async () => {
     const dir = await makeTempDir('mg-cli-');

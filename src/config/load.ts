@@ -200,6 +200,12 @@ const hostname = stringFormat((v) =>
 const domain = stringFormat((v) =>
   isHostname(v) ? { ok: true, value: v.toLowerCase() } : { ok: false, error: `"${v}" is not a valid domain name` },
 );
+/** A DNS name that may contain "_" labels, as SPF include targets do (_spf.example.net). */
+const dnsName = stringFormat((v) =>
+  /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/i.test(v)
+    ? { ok: true, value: v.toLowerCase() }
+    : { ok: false, error: `"${v}" is not a valid DNS name` },
+);
 const host = stringFormat((v) =>
   isHostname(v) || net.isIP(v) !== 0
     ? { ok: true, value: v }
@@ -274,6 +280,11 @@ const systemSchema = z.strictObject({
   bounceDomain: domain,
   dkim: z.strictObject({ domain, selector, ...secret('privateKey') }).optional(),
   upstream: nonEmpty.default('direct'),
+  spf: z.strictObject({
+    include: dnsName.optional(),
+    ip4: z.array(stringFormat(parseCidr).transform((c) => c.text)).optional(),
+    ip6: z.array(stringFormat(parseCidr).transform((c) => c.text)).optional(),
+  }).optional(),
 });
 
 const adminSchema = z.strictObject({
@@ -495,6 +506,7 @@ class Resolver {
         bounceDomain: system!.bounceDomain,
         ...(systemDkim ? { dkim: systemDkim } : {}),
         upstream: system!.upstream,
+        spf: system!.spf ?? { include: `_spf.${system!.hostname ?? os.hostname()}` },
       },
       admin: { tokens },
       upstreams: list,

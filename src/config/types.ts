@@ -101,6 +101,8 @@ export interface Config {
     bounceDomain: string;
     dkim?: { domain: string; selector: string; privateKey: string };
     upstream: string;
+    /** What a tenant's SPF record must contain to authorise this relay (default include:_spf.<hostname>). */
+    spf: { include?: string; ip4?: string[]; ip6?: string[] };
   };
   admin: { tokens: AdminToken[] };
   upstreams: Upstream[];
