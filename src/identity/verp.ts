@@ -1,0 +1,28 @@
+// VERP return paths: the envelope sender names the message and the recipient and carries a
+// keyed MAC, so a bounce can be attributed without trusting its text and forgeries are ignored.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+const MAC_LENGTH = 10;
+
+function mac(secret: Buffer, msgId: string, index: number): string {
+  return createHmac('sha256', secret).update(`${msgId}.${index}`).digest('base64url').slice(0, MAC_LENGTH).toLowerCase().replace(/[^a-z0-9]/g, '0');
+}
+
+/** "b-<msgId>-<recipient index>-<mac>@<bounceDomain>" (lower case: some MTAs fold the local part). */
+export function verpAddress(secret: Buffer, msgId: string, index: number, bounceDomain: string): string {
+  return `b-${msgId.toLowerCase()}-${index}-${mac(secret, msgId.toLowerCase(), index)}@${bounceDomain}`;
+}
+
+/** Reads a VERP address back; undefined when it is not one of ours or its MAC does not match. */
+export function parseVerp(secret: Buffer, address: string, bounceDomain: string): { msgId: string; index: number } | undefined {
+  const at = address.lastIndexOf('@');
+  if (at < 0 || address.slice(at + 1).toLowerCase() !== bounceDomain.toLowerCase()) return undefined;
+  const m = /^b-([0-9a-z]+)-(\d{1,4})-([0-9a-z]+)$/i.exec(address.slice(0, at));
+  if (!m) return undefined;
+  const msgId = m[1]!.toLowerCase();
+  const index = Number(m[2]);
+  const expected = Buffer.from(mac(secret, msgId, index));
+  const given = Buffer.from(m[3]!.toLowerCase());
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
+  return { msgId: msgId.toUpperCase(), index };
+}
