@@ -1,5 +1,7 @@
 // Composition root: opens the store and spool, wires queue → scheduler → delivery, starts the
 // submission, inbound and admin listeners, and shuts everything down cleanly.
+import { randomBytes } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
@@ -8,6 +10,10 @@ import type { SMTPServer } from 'smtp-server';
 import type { Config, ListenAddress, Upstream } from './config/types.js';
 import { createAdminApp } from './admin/app.js';
 import { ThreadedDeliverer } from './delivery/threaded.js';
+import { DomainVerifier } from './identity/domain-verifier.js';
+import type { TraceInfo } from './identity/prepare.js';
+import type { IdentityInput } from './identity/sender-policy.js';
+import { verpAddress } from './identity/verp.js';
 import { MailQueue } from './queue/queue.js';
 import { Scheduler } from './queue/scheduler.js';
 import { Spool } from './queue/spool.js';
@@ -60,6 +66,19 @@ async function writeRuntimeInfo(dataDir: string, info: RuntimeInfo): Promise<voi
   await fs.writeFile(runtimeInfoPath(dataDir), `${JSON.stringify(info)}\n`, { mode: 0o644 });
 }
 
+/** The key of the VERP MACs: <dataDir>/verp.secret, created (0600) on first start. */
+async function loadVerpSecret(dataDir: string): Promise<Buffer> {
+  const file = path.join(dataDir, 'verp.secret');
+  try {
+    return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'hex');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;
+    const secret = randomBytes(32);
+    await fs.writeFile(file, `${secret.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    return secret;
+  }
+}
+
 /** The upstream a message of this tenant leaves through. */
 export function upstreamFor(config: Config, tenantId: string): Upstream {
   const tenant = config.tenants.find((t) => t.id === tenantId);
@@ -79,9 +98,39 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   const deliverer = new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log);
   const openSpool = spool;
 
+  const resolver = new Resolver({ timeout: 5000, tries: 2 });
+  if (config.dns.servers.length > 0) resolver.setServers(config.dns.servers);
+  const domains = new DomainVerifier(config, resolver, store.domains, log);
+  await domains.start();
+  const verpSecret = await loadVerpSecret(config.dataDir);
+  const systemDkim = config.system.dkim;
+
   const deliverMessage = async (record: MessageRecord, recipients: string[], body?: Buffer) => {
     const upstream = upstreamFor(config, record.tenant);
-    return deliverer.deliver(upstream, { from: record.envelope.from, to: recipients }, body ? { kind: 'buffer', data: body } : openSpool.bodyLocation(record.body));
+    const tenant = config.tenants.find((t) => t.id === record.tenant);
+    const identity: IdentityInput = {
+      tenant: {
+        id: record.tenant,
+        name: tenant?.name ?? record.tenant,
+        ...(tenant?.from?.name ? { fromName: tenant.from.name } : {}),
+        ...(tenant?.from?.address ? { fromAddress: tenant.from.address } : {}),
+        domains: tenant?.domains.map((d) => d.domain) ?? [],
+      },
+      verified: domains.verifiedSigners(),
+      unverifiedReasons: domains.reasons(),
+      system: { sender: config.system.sender, hostname: config.system.hostname, ...(systemDkim ? { dkim: systemDkim } : {}) },
+    };
+    const trace: TraceInfo = {
+      queueId: record.id,
+      hostname: config.system.hostname,
+      ...(record.source.helo ? { helo: record.source.helo } : {}),
+      ...(record.source.remoteAddress ? { ip: record.source.remoteAddress } : {}),
+      authenticated: Boolean(record.source.user),
+      secure: Boolean(record.source.secure),
+      date: record.createdAt,
+    };
+    const verp = recipients.map((r) => verpAddress(verpSecret, record.id, record.envelope.to.indexOf(r), config.system.bounceDomain));
+    return deliverer.deliver(upstream, { from: record.envelope.from, to: recipients }, body ? { kind: 'buffer', data: body } : openSpool.bodyLocation(record.body), { identity, trace, verp });
   };
 
   const scheduler = new Scheduler({
@@ -136,6 +185,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
         const { abandoned } = await scheduler.stop(config.shutdownGrace);
         if (abandoned > 0) log.warn({ abandoned }, 'deliveries still in flight were abandoned; they retry after restart');
         await closing;
+        domains.stop();
         await deliverer.close();
         await admin.close();
         await openSpool.close();

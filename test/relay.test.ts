@@ -41,18 +41,25 @@ describe('relay through a tenant upstream', () => {
     await removeDir(dir);
   });
 
-  it('relays body and recipients unchanged to the upstream and replies with the queue id', async () => {
+  it('relays the body unchanged, one VERP transaction per recipient, and replies with the queue id', async () => {
     const info = await client(mg, { user: 'shop', pass: 'correct-horse' }).sendMail({
       envelope: { from: 'orders@shop.test', to: ['buyer@example.test', 'second@example.test'] },
       raw: 'From: Shop <orders@shop.test>\r\nTo: buyer@example.test\r\nSubject: Your order\r\nMessage-ID: <order-1@shop.test>\r\n\r\nThank you for your order.\r\n.leading dot line\r\n',
     });
     expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-Z]{20}$/);
-    const [msg] = await sink.waitFor(1);
-    expect(msg!.from).toBe('orders@shop.test');
-    expect(msg!.to).toEqual(['buyer@example.test', 'second@example.test']);
-    expect(msg!.messageId).toBe('<order-1@shop.test>');
-    expect(msg!.raw.toString()).toContain('\r\n\r\nThank you for your order.\r\n.leading dot line\r\n');
-    const id = info.response.split(' ').pop();
+    const id = info.response.split(' ').pop()!;
+    const msgs = await sink.waitFor(2);
+    const byRcpt = new Map(msgs.map((m) => [m.to.join(','), m]));
+    expect([...byRcpt.keys()].sort()).toEqual(['buyer@example.test', 'second@example.test']);
+    const [first, second] = [byRcpt.get('buyer@example.test')!, byRcpt.get('second@example.test')!];
+    // The return path names message and recipient (VERP on the bounce domain).
+    expect(first.from).toMatch(new RegExp(`^b-${id.toLowerCase()}-0-[0-9a-z]{10}@bounces\\.relay\\.test$`));
+    expect(second.from).toMatch(new RegExp(`^b-${id.toLowerCase()}-1-[0-9a-z]{10}@bounces\\.relay\\.test$`));
+    for (const m of [first, second]) {
+      expect(m.messageId).toBe('<order-1@shop.test>');
+      expect(m.raw.toString()).toContain('\r\n\r\nThank you for your order.\r\n.leading dot line\r\n');
+      expect(m.raw.toString()).toMatch(/^Received: from [^\r]+\r\n\tby relay\.test \(mailgate\) with ESMTPA id /);
+    }
     const { events: evs } = await waitForEvent(mg, 'buyer@example.test', 'delivered');
     expect(evs.map((e) => e.type)).toEqual(['accepted', 'delivered']);
     expect(evs[1]).toMatchObject({ msgId: id, upstream: 'shop-smtp', reply: { code: 250 } });

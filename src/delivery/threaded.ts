@@ -4,10 +4,15 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Upstream } from '../config/types.js';
 import type { RecipientResult } from './types.js';
-import type { DeliveryJob, JobBody, WorkerReply, WorkerSetup } from './worker-protocol.js';
+import type { DeliveryJob, IdentitySummary, JobBody, WorkerReply, WorkerSetup } from './worker-protocol.js';
+
+export interface DeliveryOutcome {
+  results: RecipientResult[];
+  identity?: IdentitySummary;
+}
 
 interface Pending {
-  resolve: (r: RecipientResult[]) => void;
+  resolve: (r: DeliveryOutcome) => void;
   reject: (e: Error) => void;
 }
 
@@ -16,16 +21,20 @@ export class ThreadedDeliverer {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closing = false;
+  /** Consecutive early deaths: the restart delay grows with them so a broken thread cannot spin. */
+  private crashes = 0;
+  private alive = false;
 
   constructor(private readonly setup: WorkerSetup, private readonly log: Logger) {
     this.worker = this.spawn();
   }
 
-  deliver(upstream: Upstream, envelope: { from: string; to: string[] }, body: JobBody): Promise<RecipientResult[]> {
+  deliver(upstream: Upstream, envelope: { from: string; to: string[] }, body: JobBody, prepare?: DeliveryJob['prepare']): Promise<DeliveryOutcome> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (!this.alive) return reject(new Error('delivery thread is restarting'));
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, upstream, envelope, body } satisfies DeliveryJob);
+      this.worker.postMessage({ id, upstream, envelope, body, ...(prepare ? { prepare } : {}) } satisfies DeliveryJob);
     });
   }
 
@@ -48,14 +57,20 @@ export class ThreadedDeliverer {
       if (!p) return;
       this.pending.delete(reply.id);
       if ('error' in reply) p.reject(new Error(reply.error));
-      else p.resolve(reply.results);
+      else p.resolve({ results: reply.results, ...(reply.identity ? { identity: reply.identity } : {}) });
     });
     worker.on('error', (err) => this.log.error({ err: err.message }, 'delivery thread failed'));
+    const started = Date.now();
+    this.alive = true;
     worker.on('exit', (code) => {
+      this.alive = false;
       if (this.closing) return;
-      this.log.error({ code }, 'delivery thread exited; restarting it');
+      this.crashes = Date.now() - started < 10_000 ? this.crashes + 1 : 1;
+      const delay = Math.min(30_000, 250 * 2 ** (this.crashes - 1));
+      this.log.error({ code, restartInMs: delay }, 'delivery thread exited; restarting it');
       this.failAll(new Error(`delivery thread exited with code ${code}`));
-      this.worker = this.spawn();
+      const timer = setTimeout(() => { if (!this.closing) this.worker = this.spawn(); }, delay);
+      timer.unref();
     });
     worker.unref();
     return worker;

@@ -1,6 +1,8 @@
 // Messages between the main thread and the delivery thread.
 import type { Upstream } from '../config/types.js';
 import type { RecipientResult } from './types.js';
+import type { IdentityInput, IdentityPlan } from '../identity/sender-policy.js';
+import type { TraceInfo } from '../identity/prepare.js';
 
 export interface WorkerSetup {
   hostname: string;
@@ -17,6 +19,16 @@ export interface DeliveryJob {
   upstream: Upstream;
   envelope: { from: string; to: string[] };
   body: JobBody;
+  /** When present, the message is prepared (identity, headers, DKIM) and each recipient gets its own transaction with `verp[i]` as MAIL FROM. */
+  prepare?: { identity: IdentityInput; trace: TraceInfo; verp: string[] };
 }
 
-export type WorkerReply = { id: number; results: RecipientResult[] } | { id: number; error: string };
+/** What prepare decided, reported back for the message record. */
+export interface IdentitySummary {
+  mode: IdentityPlan['mode'];
+  reason?: string;
+  warning?: string;
+  dkimDomains: string[];
+}
+
+export type WorkerReply = { id: number; results: RecipientResult[]; identity?: IdentitySummary } | { id: number; error: string };

@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { Deliverer } from './deliverer.js';
+import { prepareMessage } from '../identity/prepare.js';
 import type { DeliveryJob, WorkerReply, WorkerSetup } from './worker-protocol.js';
 
 const setup = workerData as WorkerSetup;
@@ -21,13 +22,27 @@ function openBody(job: DeliveryJob) {
   return () => createReadStream(b.path, { start: b.start, end: b.start + b.length - 1 });
 }
 
+async function run(job: DeliveryJob): Promise<WorkerReply> {
+  if (!job.prepare) return { id: job.id, results: await deliverer.deliver(job.upstream, job.envelope, openBody(job)) };
+  const { identity, trace, verp } = job.prepare;
+  const prepared = await prepareMessage(job.body, identity, job.envelope.to.length === 1 ? { ...trace, recipient: job.envelope.to[0]! } : trace);
+  // One transaction per recipient: each has its own VERP return path.
+  const results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => prepared.open())));
+  const { plan } = prepared;
+  return {
+    id: job.id,
+    results: results.flat(),
+    identity: { mode: plan.mode, ...(plan.reason ? { reason: plan.reason } : {}), ...(plan.warning ? { warning: plan.warning } : {}), dkimDomains: plan.signers.map((s) => s.domain) },
+  };
+}
+
 parentPort!.on('message', (msg: DeliveryJob | { close: true }) => {
   if ('close' in msg) {
     void deliverer.close().then(() => parentPort!.close());
     return;
   }
-  deliverer.deliver(msg.upstream, msg.envelope, openBody(msg)).then(
-    (results) => parentPort!.postMessage({ id: msg.id, results } satisfies WorkerReply),
+  run(msg).then(
+    (reply) => parentPort!.postMessage(reply satisfies WorkerReply),
     (err: Error) => parentPort!.postMessage({ id: msg.id, error: err.message } satisfies WorkerReply),
   );
 });

@@ -2,7 +2,7 @@
 // its own domain (From kept, DKIM d= that domain) or the system sender with the tenant's name and
 // Reply-To set to the original From (DKIM d= the system domain). Pure: data in, a plan out.
 import addressparser from 'nodemailer/lib/addressparser/index.js';
-import { encodeWords } from 'nodemailer/lib/mime-funcs/index.js';
+import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
 import { fieldValue, findField, type HeaderField } from './headers.js';
 
 /** Mailbox providers whose domains a tenant can never verify: mail "from" them goes out as the system sender. */
@@ -50,7 +50,7 @@ export interface IdentityPlan {
 export function formatMailbox(name: string | undefined, address: string): string {
   const clean = (name ?? '').replace(/[\r\n\t]+/g, ' ').replace(/\s+/g, ' ').trim();
   if (!clean) return `<${address}>`;
-  if (/[^\x20-\x7e]/.test(clean)) return `${encodeWords(clean, 'Q', 52)} <${address}>`;
+  if (/[^\x20-\x7e]/.test(clean)) return `${mimeFuncs.encodeWords(clean, 'Q', 52)} <${address}>`;
   if (/^[\w !#$%&'*+\-/=?^`{|}~]+$/.test(clean)) return `${clean} <${address}>`;
   return `"${clean.replace(/(["\\])/g, '\\$1')}" <${address}>`;
 }

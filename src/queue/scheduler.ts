@@ -5,13 +5,13 @@ import type { RecipientResult } from '../delivery/types.js';
 import type { EventLog } from '../store/event-log.js';
 import { applyAttempt, expire, type RetryPolicy } from './retry.js';
 import type { Spool } from './spool.js';
-import type { MessageRecord } from './types.js';
+import type { IdentityDecision, MessageRecord, QueueEvent } from './types.js';
 
 export interface SchedulerDeps {
   spool: Spool;
   events: EventLog;
   /** Prepares and delivers a message to its pending recipients; must not throw for SMTP trouble. */
-  deliverMessage: (record: MessageRecord, recipients: string[], body?: Buffer) => Promise<RecipientResult[]>;
+  deliverMessage: (record: MessageRecord, recipients: string[], body?: Buffer) => Promise<{ results: RecipientResult[]; identity?: IdentityDecision }>;
   policy: RetryPolicy;
   concurrency: number;
   log: Logger;
@@ -117,8 +117,9 @@ export class Scheduler {
     }
 
     let results: RecipientResult[];
+    let identity: IdentityDecision | undefined;
     try {
-      results = await this.deps.deliverMessage(record, pending, item.body);
+      ({ results, identity } = await this.deps.deliverMessage(record, pending, item.body));
     } catch (err) {
       results = pending.map((recipient) => ({
         recipient, outcome: 'deferred' as const, upstream: 'internal', code: 'INTERNAL_ERROR',
@@ -127,7 +128,15 @@ export class Scheduler {
     }
     if (this.closed) return; // shutdown grace ran out: the schedule entry stays, so it is retried after restart
     const next = applyAttempt(record, results, this.now(), this.deps.policy);
-    await this.commit(record, next.record, next.events);
+    const events: QueueEvent[] = [...next.events];
+    if (identity) {
+      next.record.identity = identity;
+      if (identity.warning && record.attempts === 0) {
+        events.push({ time: this.now(), type: 'sender-rewritten', msgId: record.id, tenant: record.tenant, recipient: record.envelope.from, code: 'SENDER_REWRITTEN', detail: identity.warning });
+        log.warn({ reason: identity.reason }, identity.warning);
+      }
+    }
+    await this.commit(record, next.record, events);
     for (const ev of next.events) {
       this.counters[ev.type as 'delivered' | 'deferred' | 'failed' | 'expired']++;
       const r = ev.reply;

@@ -31,6 +31,18 @@ export interface MessageSource {
   /** SMTP AUTH user, when the client authenticated. */
   user?: string;
   remoteAddress?: string;
+  /** The name the client gave in EHLO/HELO. */
+  helo?: string;
+  /** The session was TLS-protected. */
+  secure?: boolean;
+}
+
+/** How prepare sent a message: under the tenant's own domain or as the system sender, and why. */
+export interface IdentityDecision {
+  mode: 'own-domain' | 'system-sender';
+  reason?: string;
+  warning?: string;
+  dkimDomains: string[];
 }
 
 export interface MessageRecord {
@@ -49,9 +61,11 @@ export interface MessageRecord {
   source: MessageSource;
   /** 'done' once every recipient is delivered or failed. */
   state: 'queued' | 'done';
+  /** The sender identity of the last attempt. */
+  identity?: IdentityDecision;
 }
 
-export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired';
+export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten';
 
 export interface QueueEvent {
   time: number;
@@ -64,4 +78,6 @@ export interface QueueEvent {
   attempt?: number;
   /** Stable error code for failures, e.g. UPSTREAM_REJECTED, MESSAGE_EXPIRED. */
   code?: string;
+  /** For sender-rewritten: why, and which DNS records would let mail go out under the tenant's domain. */
+  detail?: string;
 }

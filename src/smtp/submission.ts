@@ -101,7 +101,13 @@ export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
           tenant: identity.tenant.id,
           envelope: { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address) },
           body: stream,
-          source: { kind: 'smtp', remoteAddress: plainAddress(session.remoteAddress), ...(identity.user ? { user: identity.user } : {}) },
+          source: {
+            kind: 'smtp',
+            remoteAddress: plainAddress(session.remoteAddress),
+            ...(session.hostNameAppearsAs ? { helo: session.hostNameAppearsAs } : {}),
+            secure: session.secure,
+            ...(identity.user ? { user: identity.user } : {}),
+          },
         })
         .then(
           ({ id }) => callback(null, `2.0.0 Ok: queued as ${id}`),

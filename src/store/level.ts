@@ -24,6 +24,8 @@ export interface Store {
   eventsByRecipient: Sublevel;
   /** "<msgId>!<time>!<seq>" → QueueEvent */
   eventsByMessage: Sublevel;
+  /** sender domain → its last DNS check (DomainCheck) */
+  domains: Sublevel;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function openStore(dataDir: string): Promise<Store> {
     events: db.sublevel<string, unknown>('ev', json),
     eventsByRecipient: db.sublevel<string, unknown>('evr', json),
     eventsByMessage: db.sublevel<string, unknown>('evm', json),
+    domains: db.sublevel<string, unknown>('dom', json),
     close: () => db.close(),
   };
 }

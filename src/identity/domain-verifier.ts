@@ -1,0 +1,84 @@
+// Keeps every tenant sender domain's DNS verification current: checked at start, re-checked
+// periodically and on demand, results (with the time of the check) kept in LevelDB and memory.
+import { createPrivateKey } from 'node:crypto';
+import type { Resolver } from 'node:dns/promises';
+import type { Logger } from 'pino';
+import type { Config } from '../config/types.js';
+import type { Sublevel } from '../store/level.js';
+import { checkDomain, type DomainCheck } from './domain-check.js';
+import type { DkimKeyRef } from './sender-policy.js';
+
+const RECHECK_MS = 6 * 60 * 60 * 1000;
+
+export class DomainVerifier {
+  private readonly results = new Map<string, DomainCheck>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly config: Config,
+    private readonly resolver: Resolver,
+    private readonly store: Sublevel,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Loads earlier results, checks every domain once, then re-checks periodically. */
+  async start(): Promise<void> {
+    for await (const [domain, value] of this.store.iterator()) this.results.set(domain, value as DomainCheck);
+    await this.checkAll();
+    this.timer = setInterval(() => void this.checkAll(), RECHECK_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async checkAll(): Promise<void> {
+    await Promise.all(this.config.tenants.flatMap((t) => t.domains.map((d) => this.check(d.domain).catch((err: Error) =>
+      this.log.warn({ domain: d.domain, err: err.message }, 'sender domain check failed')))));
+  }
+
+  /** Checks one tenant domain now and stores the result. */
+  async check(domain: string): Promise<DomainCheck | undefined> {
+    const selectors = this.config.tenants
+      .flatMap((t) => t.domains)
+      .filter((d) => d.domain === domain && d.dkim)
+      .map((d) => ({ selector: d.dkim!.selector, key: createPrivateKey(d.dkim!.privateKey) }));
+    if (selectors.length === 0 && !this.config.tenants.some((t) => t.domains.some((d) => d.domain === domain))) return undefined;
+    const result = await checkDomain(this.resolver, { domain, selectors, spf: this.config.system.spf }, this.now());
+    this.results.set(domain, result);
+    await this.store.put(domain, result);
+    this.log.info({ domain, verified: result.verified, problems: problems(result) }, 'sender domain checked');
+    return result;
+  }
+
+  result(domain: string): DomainCheck | undefined {
+    return this.results.get(domain);
+  }
+
+  /** Per tenant domain: the signing keys whose DNS is verified (only for verified domains). */
+  verifiedSigners(): Record<string, DkimKeyRef[]> {
+    const out: Record<string, DkimKeyRef[]> = {};
+    for (const tenant of this.config.tenants) {
+      for (const d of tenant.domains) {
+        const r = this.results.get(d.domain);
+        if (!r?.verified || !d.dkim) continue;
+        const ok = r.dkim.find((k) => k.selector === d.dkim!.selector && k.ok);
+        if (ok) (out[d.domain] ??= []).push({ domain: d.domain, selector: d.dkim.selector, privateKey: d.dkim.privateKey });
+      }
+    }
+    return out;
+  }
+
+  /** Per unverified tenant domain: what is missing or wrong, in the words shown to the tenant. */
+  reasons(): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    for (const [domain, r] of this.results) if (!r.verified) out[domain] = problems(r);
+    return out;
+  }
+}
+
+function problems(r: DomainCheck): string[] {
+  return [r.spf, ...r.dkim, r.dmarc].filter((c) => !c.ok).map((c) => c.message);
+}

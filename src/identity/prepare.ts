@@ -1,0 +1,108 @@
+// prepare: turns a spooled message into what goes on the wire — sender identity decided and
+// applied to the header (From/Reply-To, Bcc removed, Message-ID added, our Received line), then
+// DKIM-signed. Reads only the header into memory; the body streams from the spool twice (hash, send).
+import { createReadStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { bodyHash, signatures } from './dkim.js';
+import { findField, makeField, serializeHeader, splitHeader, type HeaderField } from './headers.js';
+import { decideIdentity, type IdentityInput, type IdentityPlan } from './sender-policy.js';
+
+/** Header blocks larger than this are not parsed further (the rest is treated as body). */
+const MAX_HEAD = 256 * 1024;
+
+export type BodySource =
+  | { kind: 'buffer'; data: Uint8Array }
+  | { kind: 'file'; path: string; start: number; length: number };
+
+export interface TraceInfo {
+  queueId: string;
+  hostname: string;
+  helo?: string;
+  ip?: string;
+  authenticated: boolean;
+  secure: boolean;
+  recipient?: string;
+  date: number;
+}
+
+export interface PreparedMessage {
+  plan: IdentityPlan;
+  /** The message as sent, once per transaction (a fresh stream each call for spooled bodies). */
+  open(): Readable | Buffer;
+}
+
+function rfc5322Date(ms: number): string {
+  return new Date(ms).toUTCString().replace('GMT', '+0000');
+}
+
+export function receivedField(t: TraceInfo): HeaderField {
+  const helo = (t.helo ?? 'unknown').replace(/[^A-Za-z0-9.\-[\]:_]/g, '').slice(0, 255) || 'unknown';
+  const proto = `ESMTP${t.secure ? 'S' : ''}${t.authenticated ? 'A' : ''}`;
+  const from = t.ip ? `from ${helo} ([${t.ip.replace(/[^0-9a-fA-F.:]/g, '')}])` : `from ${helo}`;
+  const rcpt = t.recipient ? `\r\n\tfor <${t.recipient.replace(/[\r\n<>]/g, '')}>` : '';
+  return { key: 'received', raw: `Received: ${from}\r\n\tby ${t.hostname} (mailgate) with ${proto} id ${t.queueId}${rcpt}; ${rfc5322Date(t.date)}\r\n` };
+}
+
+/** Applies an identity plan and trace data to a parsed header. */
+export function rewriteHeader(fields: HeaderField[], plan: IdentityPlan, trace: TraceInfo): HeaderField[] {
+  const out = fields.filter((f) => f.key !== 'bcc');
+  if (plan.from) {
+    const i = out.findIndex((f) => f.key === 'from');
+    const field = makeField('From', plan.from);
+    if (i >= 0) out.splice(i, 1, field);
+    else out.push(field);
+    // A second From would let the original sender show through: keep only ours.
+    for (let j = out.length - 1; j >= 0; j--) if (out[j]!.key === 'from' && out[j] !== field) out.splice(j, 1);
+  }
+  if (plan.replyTo && !findField(out, 'reply-to')) {
+    const at = out.findIndex((f) => f.key === 'from');
+    out.splice(at + 1, 0, makeField('Reply-To', plan.replyTo));
+  }
+  if (!findField(out, 'message-id')) out.push(makeField('Message-ID', `<${trace.queueId.toLowerCase()}@${plan.idDomain}>`));
+  if (!findField(out, 'date')) out.push(makeField('Date', rfc5322Date(trace.date)));
+  return [receivedField(trace), ...out];
+}
+
+async function readHead(source: BodySource): Promise<Buffer> {
+  if (source.kind === 'buffer') return Buffer.from(source.data.buffer, source.data.byteOffset, Math.min(source.data.byteLength, MAX_HEAD));
+  const fh = await fs.open(source.path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(source.length, MAX_HEAD));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, source.start);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+function bodyFrom(source: BodySource, offset: number): () => Readable | Buffer {
+  if (source.kind === 'buffer') {
+    const data = Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength).subarray(offset);
+    return () => data;
+  }
+  const start = source.start + offset;
+  const end = source.start + source.length - 1;
+  return () => (end < start ? Readable.from([]) : createReadStream(source.path, { start, end }));
+}
+
+export async function prepareMessage(source: BodySource, identity: IdentityInput, trace: TraceInfo): Promise<PreparedMessage> {
+  const head = await readHead(source);
+  const { fields, bodyOffset } = splitHeader(head);
+  const plan = decideIdentity(fields, identity);
+  const header = rewriteHeader(fields, plan, trace);
+  const body = bodyFrom(source, bodyOffset);
+  const sigs = plan.signers.length > 0 ? signatures(header, await bodyHash(body()), plan.signers, new Date(trace.date)) : [];
+  const top = Buffer.concat([Buffer.from(sigs.join(''), 'latin1'), serializeHeader(header)]);
+  return {
+    plan,
+    open() {
+      const b = body();
+      if (Buffer.isBuffer(b)) return Buffer.concat([top, b]);
+      return Readable.from((async function* () {
+        yield top;
+        yield* b;
+      })());
+    },
+  };
+}
