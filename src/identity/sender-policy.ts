@@ -50,7 +50,7 @@ export interface IdentityPlan {
 export function formatMailbox(name: string | undefined, address: string): string {
   const clean = (name ?? '').replace(/[\r\n\t]+/g, ' ').replace(/\s+/g, ' ').trim();
   if (!clean) return `<${address}>`;
-  if (/[^\x20-\x7e]/.test(clean)) return `${mimeFuncs.encodeWords(clean, 'Q', 52)} <${address}>`;
+  if (/[^\x20-\x7e]/.test(clean)) return `${mimeFuncs.encodeWord(clean, 'Q', 52)} <${address}>`;
   if (/^[\w !#$%&'*+\-/=?^`{|}~]+$/.test(clean)) return `${clean} <${address}>`;
   return `"${clean.replace(/(["\\])/g, '\\$1')}" <${address}>`;
 }

@@ -1,0 +1,115 @@
+// Sender identity end to end, asserted on the bytes the upstream sink receives: verified tenant
+// domain, unverified domain, free-mail From, existing Reply-To, non-ASCII display name, header
+// injection through the display name. Signatures are checked with dkimpy against the loopback DNS.
+import { execFile } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import { dkimRecord } from '../src/identity/dns-records.js';
+import { startSink, getHeader, getHeaders, type Sink, type SinkMessage } from './helpers/smtp-sink.js';
+import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
+import { repoRoot, startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
+import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { sinkUpstream, testConfig } from './helpers/config.js';
+import { waitForEvent } from './helpers/events.js';
+
+const tenantKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const systemKey = generateKeyPairSync('ed25519').privateKey;
+
+function dkimVerify(dnsPort: number, raw: Buffer): Promise<Array<{ d: string; a: string; ok: boolean }>> {
+  return new Promise((resolve, reject) => {
+    const child = execFile('/usr/bin/python3', [path.join(repoRoot, 'test/tools/dkim-verify.py'), String(dnsPort)], (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') return reject(err);
+      if (stderr.trim()) return reject(new Error(stderr));
+      resolve(stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)));
+    });
+    child.stdin!.end(raw);
+  });
+}
+
+describe('sender identity', () => {
+  let dir: string;
+  let sink: Sink;
+  let dns: DnsServer;
+  let mg: MailgateProcess;
+  let seq = 0;
+
+  async function send(raw: string, from = 'orders@verified.test'): Promise<SinkMessage> {
+    const to = `buyer${++seq}@example.test`;
+    const t = nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'correct-horse' } });
+    await t.sendMail({ envelope: { from, to }, raw: Buffer.from(raw.replace(/\n/g, '\r\n'), 'utf8') });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const m = sink.messages.find((x) => x.to.includes(to));
+      if (m) return m;
+      if (Date.now() > deadline) throw new Error(`nothing for ${to}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  beforeAll(async () => {
+    dir = await makeTempDir('mg-ident-');
+    sink = await startSink();
+    dns = await startDnsServer({
+      'verified.test': { TXT: ['v=spf1 include:_spf.relay.test -all'] },
+      'mg1._domainkey.verified.test': { TXT: [dkimRecord(tenantKey)] },
+      '_dmarc.verified.test': { TXT: ['v=DMARC1; p=reject'] },
+      'unverified.test': { TXT: ['v=spf1 include:_spf.other.example -all'] },
+      'sys._domainkey.relay.test': { TXT: [dkimRecord(systemKey)] },
+    });
+    await fs.writeFile(path.join(dir, 'tenant.key'), tenantKey.export({ type: 'pkcs8', format: 'pem' }));
+    await fs.writeFile(path.join(dir, 'system.key'), systemKey.export({ type: 'pkcs8', format: 'pem' }));
+    const yaml = testConfig({
+      dataDir: `${dir}/data`,
+      upstreams: [sinkUpstream('up', sink.port)],
+      systemUpstream: 'up',
+      tenants: [`{ id: shop, name: "Bücher & Co", auth: [ { user: shop, password: correct-horse } ], upstream: up, domains: [
+        { domain: verified.test, dkim: { selector: mg1, privateKeyFile: ${dir}/tenant.key } },
+        { domain: unverified.test, dkim: { selector: mg1, privateKeyFile: ${dir}/tenant.key } } ] }`],
+      extra: `dns: { servers: [ "${dns.address}" ] }`,
+    }).replace('upstream: up }', `upstream: up, spf: { include: _spf.relay.test }, dkim: { domain: relay.test, selector: sys, privateKeyFile: ${dir}/system.key } }`);
+    mg = await startMailgate({ configFile: await writeConfig(dir, yaml) });
+  });
+  afterAll(async () => {
+    await mg?.kill();
+    await sink?.close();
+    await dns?.close();
+    await removeDir(dir);
+  });
+
+  it('keeps From for a verified tenant domain and signs with d= that domain', async () => {
+    const m = await send('From: Shop <orders@verified.test>\nTo: buyer@example.test\nSubject: Order 7\nBcc: secret@example.test\n\nThanks.\n');
+    expect(getHeader(m.headers, 'From')).toBe('Shop <orders@verified.test>');
+    expect(getHeader(m.headers, 'Reply-To')).toBeUndefined();
+    expect(getHeader(m.headers, 'Bcc')).toBeUndefined();
+    expect(getHeader(m.headers, 'Message-ID')).toMatch(/^<[0-9a-z]{20}@verified\.test>$/);
+    const sigs = await dkimVerify(dns.port, m.raw);
+    expect(sigs).toEqual([expect.objectContaining({ d: 'verified.test', a: 'rsa-sha256', ok: true })]);
+  });
+
+  it('sends an unverified domain as the system sender with Reply-To, and records a warning naming the missing records', async () => {
+    const m = await send('From: Shop <orders@unverified.test>\nTo: buyer@example.test\nSubject: Order 8\n\nThanks.\n', 'orders@unverified.test');
+    expect(getHeader(m.headers, 'From')).toBe('=?UTF-8?Q?B=C3=BCcher_=26_Co?= <noreply@relay.test>');
+    expect(getHeader(m.headers, 'Reply-To')).toBe('Shop <orders@unverified.test>');
+    expect(await dkimVerify(dns.port, m.raw)).toEqual([expect.objectContaining({ d: 'relay.test', a: 'ed25519-sha256', ok: true })]);
+    const { match } = await waitForEvent(mg, 'orders@unverified.test', 'sender-rewritten');
+    expect((match as unknown as { detail: string }).detail).toContain('the SPF record of unverified.test does not authorise this relay: add include:_spf.relay.test');
+    expect((match as unknown as { detail: string }).detail).toContain('no DKIM key at mg1._domainkey.unverified.test');
+  });
+
+  it('sends free-mail From as the system sender and keeps an existing Reply-To', async () => {
+    const m = await send('From: Shop Owner <shop.owner@gmail.com>\nReply-To: support@verified.test\nTo: b@example.test\nSubject: x\n\nx\n');
+    expect(getHeader(m.headers, 'From')).toBe('=?UTF-8?Q?B=C3=BCcher_=26_Co?= <noreply@relay.test>');
+    expect(getHeaders(m.headers, 'Reply-To')).toEqual(['support@verified.test']);
+  });
+
+  it('cannot be made to add a header through the display name', async () => {
+    const m = await send('From: =?UTF-8?Q?Evil=0D=0ABcc:_x@evil.test?= <orders@gmail.com>\nTo: b@example.test\nSubject: inject\n\nx\n');
+    expect(getHeader(m.headers, 'Bcc')).toBeUndefined();
+    expect(getHeaders(m.headers, 'From')).toHaveLength(1);
+    expect(getHeader(m.headers, 'Reply-To')).toBe('=?UTF-8?Q?Evil=0D=0ABcc:_x@evil.test?= <orders@gmail.com>');
+    expect(m.raw.toString('latin1')).not.toMatch(/^Bcc:/im);
+  });
+});
