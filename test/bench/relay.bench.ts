@@ -23,7 +23,9 @@
 // --sink-stock-greeting keeps it. Any smtp-server listener that keeps it is capped at about
 // conns x 10 msg/s when clients send one message per connection.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { cpus } from 'node:os';
 import path from 'node:path';
@@ -48,6 +50,8 @@ interface Options {
   timeoutS: number;
   logLevel: string;
   ceilingOnly: boolean;
+  /** Also run mailgate with DKIM signing (rsa-2048); on by default, --no-dkim skips it. */
+  dkim: boolean;
   keep: boolean;
   /** Keep smtp-server's fixed 100 ms pre-greeting delay in the bench sink (default: skipped). */
   stockGreeting: boolean;
@@ -66,6 +70,7 @@ function parseArgs(argv: string[]): Options {
     timeoutS: 300,
     logLevel: 'info',
     ceilingOnly: false,
+    dkim: true,
     keep: false,
     stockGreeting: false,
   };
@@ -88,6 +93,7 @@ function parseArgs(argv: string[]): Options {
       case '--timeout': o.timeoutS = Math.max(1, num('timeout', val())); break;
       case '--log-level': o.logLevel = val() ?? 'info'; break;
       case '--ceiling-only': o.ceilingOnly = true; break;
+      case '--no-dkim': o.dkim = false; break;
       case '--keep': o.keep = true; break;
       case '--sink-stock-greeting': o.stockGreeting = true; break;
       case '--cli': o.cli = path.resolve(val() ?? fail('--cli needs a path')); break;
@@ -505,7 +511,7 @@ function percentile(sorted: Float64Array, p: number): number {
 // ---------------------------------------------------------------- one measured run
 
 interface RunResult {
-  target: 'mailgate' | 'ceiling';
+  target: 'mailgate' | 'mailgate-dkim' | 'ceiling';
   count: number;
   e2eMsgsPerSec: number;
   injectMsgsPerSec: number;
@@ -600,7 +606,7 @@ async function waitWithProgress(sink: SinkProcess, count: number, label: string,
 
 // ---------------------------------------------------------------- mailgate run
 
-function benchConfig(dataDir: string, sinkPort: number, logLevel: string): string {
+function benchConfig(dataDir: string, sinkPort: number, logLevel: string, dkimKeyFile?: string): string {
   return `# written by test/bench/relay.bench.ts
 dataDir: ${JSON.stringify(dataDir)}
 logLevel: ${logLevel}
@@ -611,7 +617,7 @@ system:
   sender: { address: noreply@relay.example.net, name: Relay }
   bounceDomain: bounces.relay.example.net
   upstream: sink
-upstreams:
+${dkimKeyFile ? `  dkim: { domain: relay.example.net, selector: bench, privateKeyFile: ${JSON.stringify(dkimKeyFile)} }\n` : ''}upstreams:
   - { name: sink, host: 127.0.0.1, port: ${sinkPort}, tls: none, maxConnections: 20 }
 tenants:
   - id: bench
@@ -622,13 +628,20 @@ tenants:
 `;
 }
 
-async function runMailgate(opts: Options, body: Buffer, abort: AbortSignal): Promise<RunResult> {
+async function runMailgate(opts: Options, body: Buffer, abort: AbortSignal, dkim = false): Promise<RunResult> {
+  const label = dkim ? 'mailgate-dkim' : 'mailgate';
   const sink = await startSinkProcess(opts.stockGreeting);
   cleanups.push(() => sink.close());
   const dir = await makeTempDir('mailgate-bench-');
   if (!opts.keep) cleanups.push(() => removeDir(dir));
   else process.stderr.write(`keeping ${dir}\n`);
-  const configFile = await writeConfig(dir, benchConfig(path.join(dir, 'data'), sink.port, opts.logLevel));
+  let keyFile: string | undefined;
+  if (dkim) {
+    // Every bench message is "from" a domain the tenant does not own, so all are signed with the system key.
+    keyFile = path.join(dir, 'dkim-rsa2048.key');
+    await writeFile(keyFile, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  }
+  const configFile = await writeConfig(dir, benchConfig(path.join(dir, 'data'), sink.port, opts.logLevel, keyFile));
   let mg: MailgateProcess;
   try {
     mg = await startMailgate({ configFile, ...(opts.cli ? { cliPath: opts.cli } : {}) });
@@ -642,8 +655,8 @@ async function runMailgate(opts: Options, body: Buffer, abort: AbortSignal): Pro
   cleanups.push(async () => {
     await mg.kill('SIGTERM', 10_000);
   });
-  process.stderr.write(`[mailgate] pid ${mg.pid}, submission ${mg.submission.host}:${mg.submission.port}, sink ${sink.port}\n`);
-  const result = await measure('mailgate', mg.submission.port, mg.pid, sink, opts, body, abort);
+  process.stderr.write(`[${label}] pid ${mg.pid}, submission ${mg.submission.host}:${mg.submission.port}, sink ${sink.port}\n`);
+  const result = await measure(label, mg.submission.port, mg.pid, sink, opts, body, abort);
   const code = await mg.kill('SIGTERM', 10_000);
   if (code !== 0) process.stderr.write(`[mailgate] exited with code ${String(code)}\n`);
   const warnings = mg.logs.filter((l) => typeof l.level === 'number' && l.level >= 40 && l.msg !== 'mailgate ready');
@@ -670,7 +683,7 @@ function fmt(n: number, digits = 0): string {
 function printTable(rows: RunResult[]): void {
   const header = ['run', 'e2e msg/s', 'inject msg/s', 'p50 ms', 'p99 ms', 'max ms', 'RSS peak MiB', 'HWM MiB', 'CPU ms/msg', 'sink CPU ms/msg', 'gen CPU ms/msg', 'retries'];
   const data = rows.map((r) => [
-    r.target === 'ceiling' ? 'ceiling (direct to sink)' : 'mailgate',
+    r.target === 'ceiling' ? 'ceiling (direct to sink)' : r.target === 'mailgate-dkim' ? 'mailgate + DKIM rsa-2048' : 'mailgate',
     fmt(r.e2eMsgsPerSec),
     fmt(r.injectMsgsPerSec),
     fmt(r.latencyP50Ms, 2),
@@ -716,6 +729,7 @@ async function main(): Promise<void> {
   try {
     const work = (async () => {
       if (!opts.ceilingOnly) rows.push(await runMailgate(opts, body, abort.signal));
+      if (!opts.ceilingOnly && opts.dkim) rows.push(await runMailgate(opts, body, abort.signal, true));
       rows.push(await runCeiling(opts, body, abort.signal));
     })();
     await Promise.race([work, aborted]);
@@ -730,6 +744,8 @@ async function main(): Promise<void> {
   const ceiling = rows.find((r) => r.target === 'ceiling')!;
   const ratio = mg ? mg.e2eMsgsPerSec / ceiling.e2eMsgsPerSec : null;
   if (ratio !== null) process.stdout.write(`mailgate/ceiling (e2e msg/s): ${fmt(ratio, 3)}\n`);
+  const mgDkim = rows.find((r) => r.target === 'mailgate-dkim');
+  if (mg && mgDkim) process.stdout.write(`mailgate with DKIM / without (e2e msg/s): ${fmt(mgDkim.e2eMsgsPerSec / mg.e2eMsgsPerSec, 3)}\n`);
   const round = (r: RunResult): Record<string, number | string> =>
     Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 1000) / 1000 : v]));
   process.stdout.write(
@@ -743,6 +759,7 @@ async function main(): Promise<void> {
       warmup: opts.warmup,
       node: process.version,
       mailgate: mg ? round(mg) : null,
+      mailgateDkim: mgDkim ? round(mgDkim) : null,
       ceiling: round(ceiling),
       ratio: ratio === null ? null : Math.round(ratio * 1000) / 1000,
     }) + '\n',
