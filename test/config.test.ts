@@ -416,8 +416,8 @@ describe('secrets', () => {
     expect(config.upstreams[0]).toMatchObject({ auth: { user: 'shop', password: 'upstream-pass' } });
     const t = config.tenants[0]!;
     expect(t.domains).toEqual([
-      { domain: 'shop.example', dkim: { selector: 'mg1', privateKey: DKIM_KEY } },
-      { domain: 'other.example' },
+      { domain: 'shop.example', dkim: [{ selector: 'mg1', privateKey: DKIM_KEY }] },
+      { domain: 'other.example', dkim: [] },
     ]);
     expect(t.auth.map((c) => c.user)).toEqual(['a', 'b']);
     expect(verifyPassword(t.auth[0]!, 'a', 'a-pass')).toBe(true);

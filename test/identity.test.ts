@@ -17,6 +17,7 @@ import { waitForEvent } from './helpers/events.js';
 
 const tenantKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const systemKey = generateKeyPairSync('ed25519').privateKey;
+const tenantEdKey = generateKeyPairSync('ed25519').privateKey;
 
 function dkimVerify(dnsPort: number, raw: Buffer): Promise<Array<{ d: string; a: string; ok: boolean }>> {
   return new Promise((resolve, reject) => {
@@ -58,16 +59,25 @@ describe('sender identity', () => {
       '_dmarc.verified.test': { TXT: ['v=DMARC1; p=reject'] },
       'unverified.test': { TXT: ['v=spf1 include:_spf.other.example -all'] },
       'sys._domainkey.relay.test': { TXT: [dkimRecord(systemKey)] },
+      // Two keys published: both sign. rotate.test publishes only the old selector: the new one waits.
+      'dual.test': { TXT: ['v=spf1 include:_spf.relay.test -all'] },
+      'r1._domainkey.dual.test': { TXT: [dkimRecord(tenantKey)] },
+      'e1._domainkey.dual.test': { TXT: [dkimRecord(tenantEdKey)] },
+      'rotate.test': { TXT: ['v=spf1 include:_spf.relay.test -all'] },
+      'old._domainkey.rotate.test': { TXT: [dkimRecord(tenantKey)] },
     });
     await fs.writeFile(path.join(dir, 'tenant.key'), tenantKey.export({ type: 'pkcs8', format: 'pem' }));
     await fs.writeFile(path.join(dir, 'system.key'), systemKey.export({ type: 'pkcs8', format: 'pem' }));
+    await fs.writeFile(path.join(dir, 'tenant-ed.key'), tenantEdKey.export({ type: 'pkcs8', format: 'pem' }));
     const yaml = testConfig({
       dataDir: `${dir}/data`,
       upstreams: [sinkUpstream('up', sink.port)],
       systemUpstream: 'up',
       tenants: [`{ id: shop, name: "Bücher & Co", auth: [ { user: shop, password: correct-horse } ], upstream: up, domains: [
         { domain: verified.test, dkim: { selector: mg1, privateKeyFile: ${dir}/tenant.key } },
-        { domain: unverified.test, dkim: { selector: mg1, privateKeyFile: ${dir}/tenant.key } } ] }`],
+        { domain: unverified.test, dkim: { selector: mg1, privateKeyFile: ${dir}/tenant.key } },
+        { domain: dual.test, dkim: [ { selector: r1, privateKeyFile: ${dir}/tenant.key }, { selector: e1, privateKeyFile: ${dir}/tenant-ed.key } ] },
+        { domain: rotate.test, dkim: [ { selector: old, privateKeyFile: ${dir}/tenant.key }, { selector: new, privateKeyFile: ${dir}/tenant-ed.key } ] } ] }`],
       extra: `dns: { servers: [ "${dns.address}" ] }`,
     }).replace('upstream: up }', `upstream: up, spf: { include: _spf.relay.test }, dkim: { domain: relay.test, selector: sys, privateKeyFile: ${dir}/system.key } }`);
     mg = await startMailgate({ configFile: await writeConfig(dir, yaml) });
@@ -103,6 +113,21 @@ describe('sender identity', () => {
     const m = await send('From: Shop Owner <shop.owner@gmail.com>\nReply-To: support@verified.test\nTo: b@example.test\nSubject: x\n\nx\n');
     expect(getHeader(m.headers, 'From')).toBe('=?UTF-8?Q?B=C3=BCcher_=26_Co?= <noreply@relay.test>');
     expect(getHeaders(m.headers, 'Reply-To')).toEqual(['support@verified.test']);
+  });
+
+  it('signs with rsa and ed25519 when both keys are configured and published', async () => {
+    const m = await send('From: orders@dual.test\nTo: b@example.test\nSubject: two keys\n\nx\n', 'orders@dual.test');
+    expect(getHeader(m.headers, 'From')).toBe('orders@dual.test');
+    const sigs = await dkimVerify(dns.port, m.raw);
+    expect(sigs.map((x) => [x.d, x.a, x.ok])).toEqual([['dual.test', 'rsa-sha256', true], ['dual.test', 'ed25519-sha256', true]]);
+  });
+
+  it('during key rotation signs only with the selector whose record is published', async () => {
+    const m = await send('From: orders@rotate.test\nTo: b@example.test\nSubject: rotation\n\nx\n', 'orders@rotate.test');
+    expect(getHeader(m.headers, 'From')).toBe('orders@rotate.test');
+    const sigs = await dkimVerify(dns.port, m.raw);
+    expect(sigs.map((x) => [x.d, x.ok])).toEqual([['rotate.test', true]]);
+    expect(getHeaders(m.headers, 'DKIM-Signature')[0]).toMatch(/s=old;/);
   });
 
   it('cannot be made to add a header through the display name', async () => {

@@ -327,7 +327,11 @@ const tenantSchema = z.strictObject({
     .array(
       z.strictObject({
         domain,
-        dkim: z.strictObject({ selector, ...secret('privateKey') }).optional(),
+        // One key, or several: rsa + ed25519 side by side, or old + new selector during rotation.
+        dkim: z.union([
+          z.strictObject({ selector, ...secret('privateKey') }),
+          z.array(z.strictObject({ selector, ...secret('privateKey') })).min(1).max(4),
+        ]).optional(),
       }),
     )
     .default([]),
@@ -648,11 +652,18 @@ class Resolver {
         if (seen) this.issue([...domainAt, 'domain'], `domain "${d.domain}" is already claimed at ${seen}`);
         else domains.set(d.domain, formatPath(domainAt));
         if (!d.dkim) {
-          tenantDomains.push({ domain: d.domain });
+          tenantDomains.push({ domain: d.domain, dkim: [] });
           return;
         }
-        const privateKey = this.privateKey(d.dkim, [...domainAt, 'dkim']);
-        if (privateKey) tenantDomains.push({ domain: d.domain, dkim: { selector: d.dkim.selector, privateKey } });
+        const keys = Array.isArray(d.dkim) ? d.dkim : [d.dkim];
+        const dkim: Array<{ selector: string; privateKey: string }> = [];
+        keys.forEach((k, n) => {
+          const keyAt: Path = Array.isArray(d.dkim) ? [...domainAt, 'dkim', n] : [...domainAt, 'dkim'];
+          if (dkim.some((x) => x.selector === k.selector)) this.issue([...keyAt, 'selector'], `selector "${k.selector}" is listed twice`);
+          const privateKey = this.privateKey(k, keyAt);
+          if (privateKey) dkim.push({ selector: k.selector, privateKey });
+        });
+        tenantDomains.push({ domain: d.domain, dkim });
       });
 
       out.push({

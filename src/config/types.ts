@@ -51,7 +51,8 @@ export interface TenantCredential {
 
 export interface TenantDomain {
   domain: string;
-  dkim?: { selector: string; privateKey: string };
+  /** Signing keys (rsa and/or ed25519; two selectors during rotation). Each signs once its DNS record is verified. */
+  dkim: Array<{ selector: string; privateKey: string }>;
 }
 
 export interface Tenant {

@@ -43,8 +43,8 @@ export class DomainVerifier {
   async check(domain: string): Promise<DomainCheck | undefined> {
     const selectors = this.config.tenants
       .flatMap((t) => t.domains)
-      .filter((d) => d.domain === domain && d.dkim)
-      .map((d) => ({ selector: d.dkim!.selector, key: createPrivateKey(d.dkim!.privateKey) }));
+      .filter((d) => d.domain === domain)
+      .flatMap((d) => d.dkim.map((k) => ({ selector: k.selector, key: createPrivateKey(k.privateKey) })));
     if (selectors.length === 0 && !this.config.tenants.some((t) => t.domains.some((d) => d.domain === domain))) return undefined;
     const result = await checkDomain(this.resolver, { domain, selectors, spf: this.config.system.spf }, this.now());
     this.results.set(domain, result);
@@ -63,9 +63,11 @@ export class DomainVerifier {
     for (const tenant of this.config.tenants) {
       for (const d of tenant.domains) {
         const r = this.results.get(d.domain);
-        if (!r?.verified || !d.dkim) continue;
-        const ok = r.dkim.find((k) => k.selector === d.dkim!.selector && k.ok);
-        if (ok) (out[d.domain] ??= []).push({ domain: d.domain, selector: d.dkim.selector, privateKey: d.dkim.privateKey });
+        if (!r?.verified) continue;
+        // Only keys whose DNS record is verified sign: a new selector starts signing once published.
+        for (const key of d.dkim) {
+          if (r.dkim.some((k) => k.selector === key.selector && k.ok)) (out[d.domain] ??= []).push({ domain: d.domain, ...key });
+        }
       }
     }
     return out;
