@@ -79,7 +79,7 @@ function writeTemp(name: string, contents: string): string {
 }
 
 describe('default config', () => {
-  it('config/mailgate.yaml loads with no edits', () => {
+  it('config/mailgate.yaml loads with no edits', async () => {
     const config = loadConfig('config/mailgate.yaml', {});
     expect(config.dataDir).toBe(path.resolve(process.cwd(), 'data'));
     expect(config.logLevel).toBe('info');
@@ -118,8 +118,8 @@ describe('default config', () => {
     expect(demo.auth).toHaveLength(1);
     expect(demo.auth[0]!.user).toBe('demo');
     expect(JSON.stringify(demo)).not.toContain('demo-password');
-    expect(verifyPassword(demo.auth[0]!, 'demo', 'demo-password')).toBe(true);
-    expect(verifyPassword(demo.auth[0]!, 'demo', 'wrong')).toBe(false);
+    expect(await verifyPassword(demo.auth[0]!, 'demo', 'demo-password')).toBe(true);
+    expect(await verifyPassword(demo.auth[0]!, 'demo', 'wrong')).toBe(false);
     expect(config.shutdownGrace).toBe(10_000);
   });
 
@@ -372,7 +372,7 @@ describe('validation issues', () => {
 });
 
 describe('secrets', () => {
-  it('reads inline, …File and …Env forms; files lose their trailing newline', () => {
+  it('reads inline, …File and …Env forms; files lose their trailing newline', async () => {
     const tokenFile = writeTemp('admin.token', 'file-token-0123456789\n');
     const keyFile = writeTemp('dkim.key', DKIM_KEY);
     writeTemp('tls.key', TLS_KEY);
@@ -420,14 +420,14 @@ describe('secrets', () => {
       { domain: 'other.example', dkim: [] },
     ]);
     expect(t.auth.map((c) => c.user)).toEqual(['a', 'b']);
-    expect(verifyPassword(t.auth[0]!, 'a', 'a-pass')).toBe(true);
-    expect(verifyPassword(t.auth[1]!, 'b', 'b-pass')).toBe(true);
+    expect(await verifyPassword(t.auth[0]!, 'a', 'a-pass')).toBe(true);
+    expect(await verifyPassword(t.auth[1]!, 'b', 'b-pass')).toBe(true);
   });
 
-  it('resolves relative …File paths against baseDir', () => {
+  it('resolves relative …File paths against baseDir', async () => {
     writeTemp('rel.pass', 'rel-secret\r\n');
     const config = parse(base({ tenants: [tenant({ auth: [{ user: 'rel', passwordFile: 'rel.pass' }] })] }));
-    expect(verifyPassword(config.tenants[0]!.auth[0]!, 'rel', 'rel-secret')).toBe(true);
+    expect(await verifyPassword(config.tenants[0]!.auth[0]!, 'rel', 'rel-secret')).toBe(true);
   });
 
   it('reports unreadable files and unset variables at the form used', () => {
@@ -498,26 +498,26 @@ describe('secrets', () => {
 });
 
 describe('passwords', () => {
-  it('hashes with a random salt and verifies in constant time', () => {
+  it('hashes with a random salt and verifies in constant time', async () => {
     const a = hashPassword('pw');
     const b = hashPassword('pw');
     expect(a.passwordHash).toHaveLength(32);
     expect(a.passwordSalt).toHaveLength(16);
     expect(a.passwordHash.equals(b.passwordHash)).toBe(false);
-    expect(verifyPassword(a, 'u', 'pw')).toBe(true);
-    expect(verifyPassword(a, 'u', 'pw')).toBe(true); // from the cache
-    expect(verifyPassword(a, 'u', 'pW')).toBe(false);
-    expect(verifyPassword(b, 'u', 'pw')).toBe(true);
-    expect(verifyPassword(b, 'u', 'other')).toBe(false);
+    expect(await verifyPassword(a, 'u', 'pw')).toBe(true);
+    expect(await verifyPassword(a, 'u', 'pw')).toBe(true); // from the cache
+    expect(await verifyPassword(a, 'u', 'pW')).toBe(false);
+    expect(await verifyPassword(b, 'u', 'pw')).toBe(true);
+    expect(await verifyPassword(b, 'u', 'other')).toBe(false);
   });
 
-  it('serves repeated successful verifications from the cache', () => {
+  it('serves repeated successful verifications from the cache', async () => {
     const cred = hashPassword('cached-pw');
     const t0 = performance.now();
-    expect(verifyPassword(cred, 'c', 'cached-pw')).toBe(true);
+    expect(await verifyPassword(cred, 'c', 'cached-pw')).toBe(true);
     const first = performance.now() - t0;
     const t1 = performance.now();
-    for (let i = 0; i < 20; i++) expect(verifyPassword(cred, 'c', 'cached-pw')).toBe(true);
+    for (let i = 0; i < 20; i++) expect(await verifyPassword(cred, 'c', 'cached-pw')).toBe(true);
     const twenty = performance.now() - t1;
     expect(twenty).toBeLessThan(first * 2);
   });

@@ -111,8 +111,8 @@ describe('canonical line endings', () => {
 
 describe('envelope addresses', () => {
   it('accepts ordinary and UTF-8 addresses and refuses junk', () => {
-    for (const a of ['buyer@example.com', 'käufer@bücher.example', 'a+tag@sub.example.co.uk', 'x@[127.0.0.1]']) expect(isValidAddress(a), a).toBe(true);
-    for (const a of ['', 'no-at', '@example.com', 'a@', 'a b@example.com', 'a@example', 'a@-bad-.com', `${'x'.repeat(65)}@example.com`, 'a@exa\r\nmple.com']) {
+    for (const a of ['buyer@example.com', 'käufer@bücher.example', 'a+tag@sub.example.co.uk']) expect(isValidAddress(a), a).toBe(true);
+    for (const a of ['x@[127.0.0.1]', 'x@[foo]', '', 'no-at', '@example.com', 'a@', 'a b@example.com', 'a@example', 'a@-bad-.com', `${'x'.repeat(65)}@example.com`, 'a@exa\r\nmple.com']) {
       expect(isValidAddress(a), a).toBe(false);
     }
   });

@@ -109,6 +109,16 @@ describe('relay through a tenant upstream', () => {
     await waitForEvent(mg, 'somebody@example.test', 'delivered');
   });
 
+  it('records a rejected internationalised address as failed, never as delivered', async () => {
+    await client(mg, { user: 'shop', pass: 'correct-horse' }).sendMail({
+      envelope: { from: 'orders@shop.test', to: ['nobody@müller.example', 'max@müller.example'] },
+      raw: 'Subject: idn\r\n\r\nbody\r\n',
+    });
+    const { match } = await waitForEvent(mg, 'nobody@müller.example', ['failed', 'delivered']);
+    expect(match).toMatchObject({ type: 'failed', reply: { code: 550 } });
+    expect((await waitForEvent(mg, 'max@müller.example', ['failed', 'delivered'])).match.type).toBe('delivered');
+  });
+
   it('greets submission clients at once: an app that talks first is not refused as an early talker', async () => {
     const net = await import('node:net');
     const replies = await new Promise<string>((resolve, reject) => {

@@ -1,7 +1,8 @@
 // Tenant SMTP passwords: scrypt hashing at config load and constant-time verification at AUTH,
 // with a bounded in-process cache of successful verifications so per-message connections stay cheap.
 
-import { createHmac, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, scrypt,
+  scryptSync, timingSafeEqual } from 'node:crypto';
 
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
@@ -31,7 +32,8 @@ function cacheId(cred: PasswordHash, user: string, password: string): string {
     .digest('base64');
 }
 
-export function verifyPassword(cred: PasswordHash, user: string, password: string): boolean {
+/** Checks a password; scrypt runs on libuv's pool, so failed logins do not stall the event loop. */
+export async function verifyPassword(cred: PasswordHash, user: string, password: string): Promise<boolean> {
   const id = cacheId(cred, user, password);
   if (verified.has(id)) {
     // Refresh: a Map iterates in insertion order, so re-inserting keeps busy entries young.
@@ -39,7 +41,8 @@ export function verifyPassword(cred: PasswordHash, user: string, password: strin
     verified.set(id, true);
     return true;
   }
-  const candidate = scryptSync(password, cred.passwordSalt, cred.passwordHash.length || KEY_LENGTH, SCRYPT_OPTIONS);
+  const candidate = await new Promise<Buffer>((resolve, reject) =>
+    scrypt(password, cred.passwordSalt, cred.passwordHash.length || KEY_LENGTH, SCRYPT_OPTIONS, (err, key) => (err ? reject(err) : resolve(key))));
   const match = candidate.length === cred.passwordHash.length && timingSafeEqual(candidate, cred.passwordHash);
   if (match) {
     // Failed attempts are never cached.

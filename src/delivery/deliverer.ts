@@ -126,7 +126,9 @@ export class Deliverer {
       port: u.port,
       secure: false,
       requireTLS: u.requireTls,
-      // Opportunistic STARTTLS (RFC 7435): encrypt when offered, do not insist on a valid certificate.
+      // Opportunistic STARTTLS (RFC 7435): encrypt when offered, do not insist on a valid certificate,
+      // and carry on in plaintext when the server's STARTTLS fails (as Postfix's "may" level does).
+      opportunisticTLS: !u.requireTls,
       tls: { rejectUnauthorized: u.requireTls, servername: hostName },
       maxConnections: u.maxConnections,
     }));

@@ -1,6 +1,7 @@
 // One SMTP transaction through a nodemailer transport (pooled), reported per recipient:
 // the upstream's exact reply for each address, so one rejected recipient never fails the others.
 import type { Readable } from 'node:stream';
+import { domainToASCII } from 'node:url';
 import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { judgeError, outcomeOf, parseReply, type SmtpClientError } from './reply.js';
@@ -24,10 +25,15 @@ export async function sendTransaction(
     const info = await transport.sendMail({ envelope: { from: envelope.from, to: envelope.to }, raw: body });
     const delivered = parseReply(String(info.response ?? '250 OK'), 250);
     const rejected = indexRejections((info as { rejectedErrors?: SmtpClientError[] }).rejectedErrors);
+    const accepted = new Set((info.accepted ?? []).map((a) => wireForm(String(a))));
     return envelope.to.map((rcpt) => {
-      const err = rejected.get(rcpt.toLowerCase());
-      if (!err) return { recipient: rcpt, outcome: outcomeOf(delivered.code), reply: delivered, upstream };
-      return recipientRejected(rcpt, err, upstream);
+      const err = rejected.get(wireForm(rcpt));
+      if (err) return recipientRejected(rcpt, err, upstream);
+      // Delivered only when the server accepted exactly this address; anything unmatched is retried, never assumed sent.
+      if (accepted.has(wireForm(rcpt)) || (envelope.to.length === 1 && accepted.size === 1 && rejected.size === 0)) {
+        return { recipient: rcpt, outcome: outcomeOf(delivered.code), reply: delivered, upstream };
+      }
+      return { recipient: rcpt, outcome: 'deferred', upstream, code: 'UPSTREAM_UNCONFIRMED', reply: { code: 451, enhanced: '4.3.0', text: `the upstream's answer did not confirm ${rcpt}` } };
     });
   } catch (e) {
     if (!Buffer.isBuffer(body)) body.destroy();
@@ -36,7 +42,7 @@ export async function sendTransaction(
     if (rejected.size > 0) {
       // Every recipient was refused at RCPT time, each with its own reply.
       return envelope.to.map((rcpt) => {
-        const r = rejected.get(rcpt.toLowerCase());
+        const r = rejected.get(wireForm(rcpt));
         return r ? recipientRejected(rcpt, r, upstream) : { recipient: rcpt, ...judgeError(err, upstream), upstream };
       });
     }
@@ -45,9 +51,23 @@ export async function sendTransaction(
   }
 }
 
+/** An address as nodemailer puts it on the wire: IDN domain in ASCII (punycode), lower case, no quotes. */
+export function wireForm(address: string): string {
+  const at = address.lastIndexOf('@');
+  const local = address.slice(0, at).replace(/^"(.*)"$/, '$1');
+  const domain = address.slice(at + 1);
+  let ascii = domain;
+  try {
+    ascii = domainToASCII(domain) || domain;
+  } catch {
+    // keep as written
+  }
+  return `${local}@${ascii}`.toLowerCase();
+}
+
 function indexRejections(errors: SmtpClientError[] | undefined): Map<string, SmtpClientError> {
   const map = new Map<string, SmtpClientError>();
-  for (const e of errors ?? []) if (e.recipient) map.set(e.recipient.toLowerCase(), e);
+  for (const e of errors ?? []) if (e.recipient) map.set(wireForm(e.recipient), e);
   return map;
 }
 

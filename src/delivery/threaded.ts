@@ -24,6 +24,7 @@ export class ThreadedDeliverer {
   /** Consecutive early deaths: the restart delay grows with them so a broken thread cannot spin. */
   private crashes = 0;
   private alive = false;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly setup: WorkerSetup, private readonly log: Logger) {
     this.worker = this.spawn();
@@ -41,6 +42,11 @@ export class ThreadedDeliverer {
   /** Stops the thread: politely when idle; at once when deliveries are still pending (they are abandoned and retried after restart). */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (!this.alive) {
+      this.failAll(new Error('delivery thread stopped'));
+      return;
+    }
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     if (this.pending.size > 0) void this.worker.terminate();
     else this.worker.postMessage({ close: true });
@@ -69,8 +75,8 @@ export class ThreadedDeliverer {
       const delay = Math.min(30_000, 250 * 2 ** (this.crashes - 1));
       this.log.error({ code, restartInMs: delay }, 'delivery thread exited; restarting it');
       this.failAll(new Error(`delivery thread exited with code ${code}`));
-      const timer = setTimeout(() => { if (!this.closing) this.worker = this.spawn(); }, delay);
-      timer.unref();
+      this.restartTimer = setTimeout(() => { if (!this.closing) this.worker = this.spawn(); }, delay);
+      this.restartTimer.unref();
     });
     worker.unref();
     return worker;

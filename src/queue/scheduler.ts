@@ -27,8 +27,8 @@ interface ReadyItem {
   body?: Buffer;
 }
 
-/** Fresh bodies are kept in memory only while fewer than this many messages wait. */
-const MAX_READY_BODIES = 2000;
+/** Fresh bodies are kept in memory for their first attempt only up to this many bytes in all. */
+const MAX_READY_BODY_BYTES = 64 * 1024 * 1024;
 
 export class Scheduler {
   private readonly ready: ReadyItem[] = [];
@@ -40,6 +40,7 @@ export class Scheduler {
   private scanning = false;
   /** The last scan stopped at its limit: more due entries may wait in the index. */
   private moreDue = false;
+  private readyBodyBytes = 0;
   private readonly now: () => number;
   readonly counters = { delivered: 0, deferred: 0, failed: 0, expired: 0 };
 
@@ -58,7 +59,9 @@ export class Scheduler {
   push(record: MessageRecord, body?: Buffer): void {
     if (this.claimed.has(record.id)) return;
     this.claimed.add(record.id);
-    this.ready.push({ id: record.id, record, ...(body && this.ready.length < MAX_READY_BODIES ? { body } : {}) });
+    const keep = body !== undefined && this.readyBodyBytes + body.length <= MAX_READY_BODY_BYTES;
+    if (keep) this.readyBodyBytes += body.length;
+    this.ready.push({ id: record.id, record, ...(keep ? { body } : {}) });
     this.pump();
   }
 
@@ -88,6 +91,7 @@ export class Scheduler {
   private pump(): void {
     while (this.running && this.inFlight.size < this.deps.concurrency && this.ready.length > 0) {
       const item = this.ready.shift()!;
+      if (item.body) this.readyBodyBytes -= item.body.length;
       const run = this.run(item)
         .catch((err: Error) => this.deps.log.error({ msgId: item.id, err: err.message }, 'delivery attempt could not be recorded; it will be retried'))
         .finally(() => {

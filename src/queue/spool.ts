@@ -40,6 +40,16 @@ interface Segment {
   live: number;
 }
 
+/** Writes all of `data` (Node does not retry short writes, which a nearly full disk can produce). */
+async function writeFully(file: FileHandle, data: Buffer, position: number | null): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await file.write(data, done, data.length - done, position === null ? null : position + done);
+    if (bytesWritten <= 0) throw new Error('short write to the spool (disk full?)');
+    done += bytesWritten;
+  }
+}
+
 export function dueKey(dueAt: number, id: string): string {
   return `${sortableTime(dueAt)}!${id}`;
 }
@@ -61,6 +71,8 @@ export class Spool {
   /** Opens the spool directory and reconciles it with the records: orphaned body files are removed. */
   static async open(dir: string, store: Store, commit: GroupCommit, log: Logger, segmentSize = DEFAULT_SEGMENT_SIZE): Promise<Spool> {
     await fs.mkdir(dir, { recursive: true });
+    const parent = await fs.open(path.dirname(dir), 'r');
+    await parent.sync().finally(() => parent.close());
     const spool = new Spool(dir, store, commit, log, segmentSize);
     await spool.recover();
     return spool;
@@ -90,13 +102,13 @@ export class Spool {
           continue; // keep reading so the SMTP client gets its reply after DATA
         }
         if (own) {
-          await own.file.write(chunk);
+          await writeFully(own.file, chunk, null);
         } else {
           chunks.push(chunk);
           if (size > INLINE_BODY_LIMIT) {
             const name = `msg-${id}.eml`;
             own = { file: await fs.open(path.join(this.dir, name), 'wx'), name };
-            await own.file.writev(chunks);
+            for (const c of chunks) await writeFully(own.file, c, null);
             chunks.length = 0;
           }
         }
@@ -123,6 +135,7 @@ export class Spool {
     try {
       await this.commit.commit(ops, [staged.file], staged.newEntry);
     } catch (err) {
+      if (staged.ref.kind === 'file') await staged.file.close().catch(() => undefined);
       await this.release(staged.ref);
       throw err;
     }
@@ -204,14 +217,13 @@ export class Spool {
     let newEntry = false;
     if (!seg || (seg.size > 0 && seg.size + data.length > this.segmentSize)) {
       seg = await this.rotate();
-      newEntry = true;
     }
     // Reserve the range synchronously; positional writes may then run concurrently.
     const offset = seg.size;
     seg.size += data.length;
     seg.live++;
     try {
-      if (data.length > 0) await seg.file.write(data, 0, data.length, offset);
+      await writeFully(seg.file, data, offset);
     } catch (err) {
       seg.live--;
       throw err;
@@ -223,6 +235,8 @@ export class Spool {
     this.opening ??= (async () => {
       const n = this.nextSegment++;
       const file = await fs.open(this.segmentPath(n), 'wx');
+      // The new name must be durable before any message in it can be acknowledged.
+      await this.syncDir();
       const seg: Segment = { n, file, size: 0, live: 0 };
       this.segments.set(n, seg);
       const previous = this.current;

@@ -3,6 +3,7 @@
 // the bounce processor; anything addressed elsewhere is refused.
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import { SMTPServer } from 'smtp-server';
@@ -49,8 +50,16 @@ export function createInboundServer(config: Config, log: Logger): SMTPServer {
         await fs.mkdir(dir, { recursive: true });
         const out = createWriteStream(file, { flags: 'wx' });
         out.write(`X-Mailgate-Envelope: ${JSON.stringify(envelope).replace(/[\r\n]/g, ' ')}\r\n`);
-        await pipeline(stream, out);
-        if ((stream as { sizeExceeded?: boolean }).sizeExceeded) {
+        // Past the limit the rest is read and dropped, never written: an oversize sender cannot fill the disk.
+        let seen = 0;
+        const capped = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            seen += chunk.length;
+            done(null, seen > INBOUND_MAX_SIZE ? undefined : chunk);
+          },
+        });
+        await pipeline(stream, capped, out);
+        if (seen > INBOUND_MAX_SIZE || (stream as { sizeExceeded?: boolean }).sizeExceeded) {
           await fs.unlink(file);
           throw smtpError(552, `5.3.4 Message size exceeds fixed limit of ${INBOUND_MAX_SIZE} bytes`);
         }

@@ -58,13 +58,17 @@ export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
     },
 
     onAuth(auth: SMTPServerAuthentication, session, callback) {
-      const identity = deps.access().authenticate(auth.username ?? '', auth.password ?? '');
-      if (!identity) {
-        log.warn({ remote: plainAddress(session.remoteAddress), user: auth.username, method: auth.method }, 'authentication failed');
-        return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
-      }
-      const user: SessionUser = { tenantId: identity.tenant.id, user: auth.username ?? '' };
-      callback(null, { user });
+      deps.access().authenticate(auth.username ?? '', auth.password ?? '').then((identity) => {
+        if (!identity) {
+          log.warn({ remote: plainAddress(session.remoteAddress), user: auth.username, method: auth.method }, 'authentication failed');
+          return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
+        }
+        const user: SessionUser = { tenantId: identity.tenant.id, user: auth.username ?? '' };
+        callback(null, { user });
+      }, (err: Error) => {
+        log.error({ err: err.message }, 'authentication error');
+        callback(smtpError(454, '4.7.0 Temporary authentication failure'));
+      });
     },
 
     onMailFrom(address, _session, callback) {

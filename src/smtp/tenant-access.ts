@@ -41,14 +41,14 @@ export class TenantAccess {
   }
 
   /** The tenant whose credentials these are, or undefined. Constant-time comparison; never logs the password. */
-  authenticate(user: string, password: string): Identity | undefined {
+  async authenticate(user: string, password: string): Promise<Identity | undefined> {
     const entry = this.users.get(user);
     if (!entry) {
       // Spend comparable time on unknown users so they cannot be told apart from wrong passwords.
-      verifyPassword(DUMMY, user, password);
+      await verifyPassword(DUMMY, user, password);
       return undefined;
     }
-    return verifyPassword(entry.cred, user, password) ? { tenant: entry.tenant, user } : undefined;
+    return (await verifyPassword(entry.cred, user, password)) ? { tenant: entry.tenant, user } : undefined;
   }
 
   /** The tenant trusted by source network, or undefined. */
