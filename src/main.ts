@@ -152,6 +152,8 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   let listening = false;
   const admin = createAdminApp({
     tokens: () => config.admin.tokens,
+    domains,
+    tenantDomains: () => config.tenants.flatMap((t) => t.domains.map((d) => ({ tenant: t.id, domain: d.domain }))),
     events,
     spool,
     healthy: () => ({ ok: listening, checks: { store: store.db.status === 'open', submission: listening, inbound: listening } }),

@@ -29,7 +29,7 @@ VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEAsJlvhFAg25NyGa3XyMhH
 -----END CERTIFICATE-----
 `;
 
-const DKIM_KEY = generateKeyPairSync('rsa', { modulusLength: 1024 })
+const DKIM_KEY = generateKeyPairSync('rsa', { modulusLength: 2048 })
   .privateKey.export({ type: 'pkcs8', format: 'pem' })
   .toString();
 
@@ -520,5 +520,16 @@ describe('passwords', () => {
     for (let i = 0; i < 20; i++) expect(await verifyPassword(cred, 'c', 'cached-pw')).toBe(true);
     const twenty = performance.now() - t1;
     expect(twenty).toBeLessThan(first * 2);
+  });
+});
+
+describe('DKIM keys in the config', () => {
+  it('refuses RSA keys under 2048 bits and non-DKIM key types', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const yaml = (key: string) => `system: { sender: { address: a@relay.test }, bounceDomain: b.relay.test, dkim: { domain: relay.test, selector: s, privateKeyEnv: K } }\ntenants: [ { id: t, name: T, networks: [ 10.0.0.1 ] } ]\n`;
+    expect(() => parseConfig(yaml(small), { baseDir: '/', env: { K: small } })).toThrow('system.dkim.privateKeyEnv: is a 1024-bit RSA key; DKIM keys must have at least 2048 bits');
+    expect(() => parseConfig(yaml(ec), { baseDir: '/', env: { K: ec } })).toThrow('system.dkim.privateKeyEnv: is a ec key; DKIM keys must be rsa or ed25519');
   });
 });

@@ -12,7 +12,7 @@ import { startSink, getHeader, getHeaders, type Sink, type SinkMessage } from '.
 import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
 import { repoRoot, startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
-import { sinkUpstream, testConfig } from './helpers/config.js';
+import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
 import { waitForEvent } from './helpers/events.js';
 
 const tenantKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
@@ -128,6 +128,26 @@ describe('sender identity', () => {
     const sigs = await dkimVerify(dns.port, m.raw);
     expect(sigs.map((x) => [x.d, x.ok])).toEqual([['rotate.test', true]]);
     expect(getHeaders(m.headers, 'DKIM-Signature')[0]).toMatch(/s=old;/);
+  });
+
+  it("shows each domain's DNS state over the admin API and re-checks on demand", async () => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const list = (await (await fetch(`${mg.adminUrl}/api/v1/domains`, { headers: auth })).json()) as { domains: Array<{ domain: string; check: { verified: boolean; checkedAt: number } }> };
+    const unverified = list.domains.find((d) => d.domain === 'unverified.test')!;
+    expect(unverified.check.verified).toBe(false);
+    // The tenant publishes the missing records; "check now" sees them.
+    dns.set('unverified.test', { TXT: ['v=spf1 include:_spf.relay.test -all'] });
+    dns.set('mg1._domainkey.unverified.test', { TXT: [dkimRecord(tenantKey)] });
+    const res = await fetch(`${mg.adminUrl}/api/v1/domains/unverified.test/verify`, { method: 'POST', headers: auth });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { check: { verified: boolean; checkedAt: number; dmarc: { message: string } } };
+    expect(body.check.verified).toBe(true);
+    expect(body.check.checkedAt).toBeGreaterThan(unverified.check.checkedAt);
+    expect(body.check.dmarc.message).toBe('no DMARC record at _dmarc.unverified.test: publish TXT "v=DMARC1; p=none; rua=mailto:dmarc@unverified.test" (recommended; start with p=none)');
+    expect((await fetch(`${mg.adminUrl}/api/v1/domains/nope.test/verify`, { method: 'POST', headers: auth })).status).toBe(404);
+    // From now on mail from that domain keeps its From.
+    const m = await send('From: orders@unverified.test\nTo: b@example.test\nSubject: now verified\n\nx\n', 'orders@unverified.test');
+    expect(getHeader(m.headers, 'From')).toBe('orders@unverified.test');
   });
 
   it('cannot be made to add a header through the display name', async () => {

@@ -5,9 +5,13 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AdminToken } from '../config/types.js';
 import type { EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
+import type { DomainVerifier } from '../identity/domain-verifier.js';
 
 export interface AdminDeps {
   tokens: () => AdminToken[];
+  domains: DomainVerifier;
+  /** Every configured tenant sender domain, with its tenant. */
+  tenantDomains: () => Array<{ tenant: string; domain: string }>;
   events: EventLog;
   spool: Spool;
   /** True while store and listeners are up. */
@@ -60,6 +64,20 @@ export function createAdminApp(deps: AdminDeps): FastifyInstance {
       if (q.recipient) return { events: await deps.events.byRecipient(q.recipient, { limit: q.limit }) };
       if (q.msgId) return { events: await deps.events.byMessage(q.msgId, { limit: q.limit }) };
       return { events: await deps.events.recent({ limit: q.limit }) };
+    });
+
+    // Sender domains: DNS state, the records to publish, and a re-check on demand.
+    api.get('/domains', async () => ({
+      domains: deps.tenantDomains().map(({ tenant, domain }) => ({ tenant, domain, check: deps.domains.result(domain) ?? null })),
+    }));
+
+    api.post('/domains/:domain/verify', {
+      schema: { params: { type: 'object', properties: { domain: { type: 'string', minLength: 1, maxLength: 253 } }, required: ['domain'] } },
+    }, async (req, reply) => {
+      const { domain } = req.params as { domain: string };
+      const entry = deps.tenantDomains().find((d) => d.domain === domain.toLowerCase());
+      if (!entry) return reply.code(404).send({ error: 'NOT_FOUND', message: `${domain} is not a sender domain of any tenant` });
+      return { tenant: entry.tenant, domain: entry.domain, check: await deps.domains.check(entry.domain) };
     });
 
     api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));

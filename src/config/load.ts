@@ -427,10 +427,21 @@ class Resolver {
   private privateKey(obj: Record<string, unknown>, at: Path): string | undefined {
     const s = this.secret(obj, 'privateKey', at);
     if (!s) return undefined;
+    let key;
     try {
-      createPrivateKey(s.value);
+      key = createPrivateKey(s.value);
     } catch {
       this.issue(s.at, 'is not a PEM private key');
+      return undefined;
+    }
+    const type = key.asymmetricKeyType;
+    const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (type === 'rsa' && bits < 2048) {
+      this.issue(s.at, `is a ${bits}-bit RSA key; DKIM keys must have at least 2048 bits (mailgate dkim generate makes one)`);
+      return undefined;
+    }
+    if (type !== 'rsa' && type !== 'ed25519') {
+      this.issue(s.at, `is a ${type ?? 'unknown'} key; DKIM keys must be rsa or ed25519`);
       return undefined;
     }
     return s.value;
