@@ -2,7 +2,7 @@
 import type { Upstream } from '../config/types.js';
 import type { RecipientResult } from './types.js';
 import type { IdentityInput, IdentityPlan } from '../identity/sender-policy.js';
-import type { TraceInfo } from '../identity/prepare.js';
+import type { BodySource, TraceInfo } from '../identity/prepare.js';
 
 export interface WorkerSetup {
   hostname: string;
@@ -10,9 +10,8 @@ export interface WorkerSetup {
   logLevel: string;
 }
 
-export type JobBody =
-  | { kind: 'buffer'; data: Uint8Array }
-  | { kind: 'file'; path: string; start: number; length: number };
+/** Where the worker finds the body: in the job, or a byte range of a spool file. */
+export type JobBody = BodySource;
 
 export interface DeliveryJob {
   id: number;
