@@ -8,6 +8,7 @@ import type { Config } from './config/types.js';
 import fs from 'node:fs/promises';
 import { isHostname } from './config/formats.js';
 import { generateDkimKey, zoneTxt } from './identity/dkim-keys.js';
+import { parseFiles } from './bounces/cli.js';
 import { runtimeInfoPath, startMailgate, type RuntimeInfo } from './main.js';
 import { EventLog } from './store/event-log.js';
 import { openStore } from './store/level.js';
@@ -19,6 +20,7 @@ commands:
   serve          --config FILE          run the relay
   check-config   --config FILE          validate a config file and exit
   history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
+  bounces parse  [FILE|mbox|-]...       how mailgate reads bounces: one JSON line per bounced recipient
   dkim generate  --domain D --selector S [--type rsa|ed25519] [--dir DIR] [--config FILE]
                                         write a DKIM key (mode 0600) and print the DNS records to publish
 `;
@@ -166,6 +168,12 @@ async function main(argv: string[]): Promise<void> {
         process.exit(2);
       }
       return history(file, rest[0], values.json ?? false, values.token);
+    case 'bounces':
+      if (rest[0] !== 'parse') {
+        process.stderr.write(USAGE);
+        process.exit(2);
+      }
+      return parseFiles(rest.slice(1), (line) => process.stdout.write(`${line}\n`));
     case 'dkim':
       if (rest[0] !== 'generate' || !values.domain || !values.selector) {
         process.stderr.write(USAGE);

@@ -1,0 +1,58 @@
+// `mailgate bounces parse FILE...`: what mailgate makes of bounce messages, one JSON line per
+// bounced recipient (or one "none" line). Reads files, mbox files and standard input ("-" or no
+// file); a file that cannot be read or parsed gets a line with an "error", never a crash.
+import fs from 'node:fs/promises';
+import { parseBounce } from './parse.js';
+
+/** Splits an mbox ("From " separator lines, ">From " unescaped); a plain message comes back whole. */
+export function splitMbox(data: Buffer): Buffer[] {
+  const text = data.toString('latin1');
+  if (!text.startsWith('From ')) return [data];
+  return text
+    .split(/(?:^|\r?\n|\r)From [^\r\n]*(?:\r?\n|\r)/)
+    .filter((m) => m.trim().length > 0)
+    .map((m) => Buffer.from(m.replace(/^>(>*From )/gm, '$1'), 'latin1'));
+}
+
+async function readInput(file: string): Promise<Buffer> {
+  if (file !== '-') return fs.readFile(file);
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function parseFiles(files: string[], write: (line: string) => void): Promise<void> {
+  for (const file of files.length > 0 ? files : ['-']) {
+    let data: Buffer;
+    try {
+      data = await readInput(file);
+    } catch (err) {
+      write(JSON.stringify({ file, error: `cannot read: ${(err as Error).message}` }));
+      continue;
+    }
+    if (data.toString('latin1').trim().length === 0) {
+      write(JSON.stringify({ file, error: 'empty input' }));
+      continue;
+    }
+    const messages = splitMbox(data);
+    for (const [i, msg] of messages.entries()) {
+      const name = messages.length > 1 ? `${file}#${i + 1}` : file;
+      try {
+        const report = await parseBounce(msg);
+        if (report.recipients.length === 0) {
+          write(JSON.stringify({ file: name, class: 'none', kind: report.kind }));
+          continue;
+        }
+        for (const r of report.recipients) {
+          write(JSON.stringify({
+            file: name, recipient: r.recipient, class: r.class, reason: r.reason, status: r.status ?? null, action: r.action ?? null,
+            replyCode: r.replyCode ?? null, remoteMta: r.remoteMta ?? null, diagnostic: r.diagnostic ?? null, feedbackType: r.feedbackType ?? null,
+            kind: report.kind, messageId: report.original.messageId ?? null,
+          }));
+        }
+      } catch (err) {
+        write(JSON.stringify({ file: name, error: `cannot parse: ${(err as Error).message}` }));
+      }
+    }
+  }
+}

@@ -1,0 +1,255 @@
+// Reads a message that came back to the bounce domain and says what it is: an RFC 3464 DSN, a
+// non-standard MTA bounce, an RFC 5965 ARF complaint, an auto-reply, or none of those — with one
+// entry per failed recipient (class, reason, status, diagnostic) and what identifies the original
+// message (Message-ID, X-Order-Id / X-Reference) for when the VERP token is missing.
+import { simpleParser, type ParsedMail, type Attachment } from 'mailparser';
+import { classifyFailure, replyCodeInText, statusInText, type BounceClass } from './classify.js';
+
+export interface BouncedRecipient {
+  recipient: string;
+  class: BounceClass;
+  reason: string;
+  status?: string;
+  action?: string;
+  replyCode?: number;
+  remoteMta?: string;
+  diagnostic?: string;
+  feedbackType?: string;
+}
+
+export type BounceKind = 'dsn' | 'non-standard' | 'arf' | 'auto-reply' | 'none';
+
+export interface OriginalRef {
+  messageId?: string;
+  orderId?: string;
+  reference?: string;
+  to?: string;
+  from?: string;
+}
+
+export interface BounceReport {
+  kind: BounceKind;
+  recipients: BouncedRecipient[];
+  original: OriginalRef;
+  subject?: string;
+  from?: string;
+}
+
+/** Any mix of CRLF, LF and CR-only line ends becomes CRLF, so all three parse the same. */
+export function normalizeLineEnds(raw: Buffer): Buffer {
+  const text = raw.toString('latin1');
+  if (!/\r(?!\n)|(?<!\r)\n/.test(text)) return raw;
+  return Buffer.from(text.replace(/\r\n|\r|\n/g, '\r\n'), 'latin1');
+}
+
+const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\u0080-\uFFFF-]+@[A-Za-z0-9\u0080-\uFFFF](?:[A-Za-z0-9\u0080-\uFFFF-]*[A-Za-z0-9\u0080-\uFFFF])?(?:\.[A-Za-z0-9\u0080-\uFFFF](?:[A-Za-z0-9\u0080-\uFFFF-]*[A-Za-z0-9\u0080-\uFFFF])?)+/g;
+
+/** Splits "name: value" field groups separated by blank lines (DSN and ARF bodies). */
+export function fieldGroups(text: string): Array<Map<string, string>> {
+  const groups: Array<Map<string, string>> = [];
+  for (const block of text.replace(/\r\n/g, '\n').split(/\n[ \t]*\n/)) {
+    const fields = new Map<string, string>();
+    let last: string | undefined;
+    for (const line of block.split('\n')) {
+      if (/^[ \t]/.test(line) && last) {
+        fields.set(last, `${fields.get(last)} ${line.trim()}`);
+        continue;
+      }
+      const m = /^([A-Za-z0-9-]+)\s*:\s*(.*)$/.exec(line);
+      if (m) {
+        last = m[1]!.toLowerCase();
+        fields.set(last, fields.has(last) ? `${fields.get(last)} ${m[2]!.trim()}` : m[2]!.trim());
+      }
+    }
+    if (fields.size > 0) groups.push(fields);
+  }
+  return groups;
+}
+
+/** "rfc822; a@b" → "a@b"; "smtp; 550 …" → "550 …". */
+function stripType(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const v = value.replace(/^[A-Za-z0-9-]+\s*;\s*/, '').trim();
+  return v.replace(/^<(.*)>$/, '$1') || undefined;
+}
+
+function headerOf(parsed: ParsedMail, name: string): string | undefined {
+  const v = parsed.headers.get(name.toLowerCase());
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && 'text' in (v as object)) return String((v as { text: string }).text);
+  if (typeof v === 'object' && 'value' in (v as object)) return String((v as { value: string }).value);
+  return String(v);
+}
+
+function attachmentText(a: Attachment): string {
+  return a.content.toString('utf8');
+}
+
+const ORIGINAL_TYPES = ['message/rfc822', 'text/rfc822-headers', 'message/global', 'message/global-headers', 'message/rfc822-headers'];
+
+/** Header fields of the returned original message (attached, or inline after the bounce text). */
+function originalRef(parsed: ParsedMail, text: string): OriginalRef {
+  const att = parsed.attachments.find((a) => ORIGINAL_TYPES.includes(a.contentType.toLowerCase()));
+  const source = att ? attachmentText(att) : text;
+  const head = att ? source.split(/\r?\n\r?\n/)[0]! : source;
+  const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.+(?:\\r?\\n[ \\t].+)*)`, 'im').exec(head)?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim();
+  const addr = (v: string | undefined) => v?.match(EMAIL)?.[0];
+  return {
+    ...(field('Message-ID') ? { messageId: /<[^>]+>/.exec(field('Message-ID')!)?.[0] ?? field('Message-ID') } : {}),
+    ...(field('X-Order-Id') ? { orderId: field('X-Order-Id') } : {}),
+    ...(field('X-Reference') ? { reference: field('X-Reference') } : {}),
+    ...(addr(field('To')) ? { to: addr(field('To')) } : {}),
+    ...(addr(field('From')) ? { from: addr(field('From')) } : {}),
+  };
+}
+
+function failed(recipient: string, input: { status?: string; action?: string; diagnostic?: string; replyCode?: number; remoteMta?: string }): BouncedRecipient {
+  const diagnostic = input.diagnostic?.replace(/\s+/g, ' ').trim();
+  const remoteMta = input.remoteMta ?? (diagnostic ? /\bhost\s+([A-Za-z0-9.-]+\.[A-Za-z]{2,})\s*\[[^\]]+\]/.exec(diagnostic)?.[1] : undefined);
+  const status = input.status ?? (diagnostic ? statusInText(diagnostic) : undefined);
+  const replyCode = input.replyCode ?? (diagnostic ? replyCodeInText(diagnostic) : undefined);
+  const derivedStatus = status ?? (replyCode ? `${String(replyCode)[0]}.0.0` : input.action?.toLowerCase() === 'delayed' ? '4.0.0' : undefined);
+  const c = classifyFailure({ status: derivedStatus, replyCode, action: input.action, diagnostic });
+  return {
+    recipient: recipient.toLowerCase(),
+    class: c.class,
+    reason: c.reason,
+    ...(derivedStatus ? { status: derivedStatus } : {}),
+    ...(input.action ? { action: input.action.toLowerCase() } : {}),
+    ...(replyCode ? { replyCode } : {}),
+    ...(remoteMta ? { remoteMta } : {}),
+    ...(diagnostic ? { diagnostic: diagnostic.slice(0, 1000) } : {}),
+  };
+}
+
+function parseArf(parsed: ParsedMail, text: string): BounceReport | undefined {
+  const report = parsed.attachments.find((a) => a.contentType.toLowerCase() === 'message/feedback-report');
+  const ctype = headerOf(parsed, 'content-type') ?? '';
+  if (!report && !/report-type\s*=\s*"?feedback-report/i.test(ctype)) return undefined;
+  const fields = report ? fieldGroups(attachmentText(report))[0] ?? new Map<string, string>() : new Map<string, string>();
+  const feedbackType = (fields.get('feedback-type') ?? 'abuse').toLowerCase().trim();
+  const original = originalRef(parsed, text);
+  const recipient = stripType(fields.get('original-rcpt-to')) ?? original.to ?? stripType(fields.get('removal-recipient'));
+  return {
+    kind: 'arf',
+    original,
+    recipients: recipient
+      ? [{ recipient: recipient.toLowerCase(), class: 'complaint', reason: feedbackType, feedbackType, ...(fields.get('source-ip') ? { remoteMta: fields.get('source-ip')! } : {}) }]
+      : [],
+  };
+}
+
+function parseDsn(parsed: ParsedMail, text: string): BounceReport | undefined {
+  const part = parsed.attachments.find((a) => ['message/delivery-status', 'message/global-delivery-status'].includes(a.contentType.toLowerCase()));
+  if (!part) return undefined;
+  const groups = fieldGroups(attachmentText(part));
+  const perMessage = groups.find((g) => g.has('reporting-mta') || g.has('arrival-date')) ?? new Map<string, string>();
+  const recipients: BouncedRecipient[] = [];
+  for (const g of groups) {
+    const recipient = stripType(g.get('final-recipient')) ?? stripType(g.get('original-recipient'));
+    if (!recipient || !recipient.includes('@')) continue;
+    const action = g.get('action')?.toLowerCase().trim();
+    if (action && ['delivered', 'relayed', 'expanded'].includes(action)) continue;
+    const diagnostic = stripType(g.get('diagnostic-code')) ?? g.get('x-postfix-diagnostic') ?? undefined;
+    const status = /^\d\.\d{1,3}\.\d{1,3}/.exec(g.get('status') ?? '')?.[0];
+    // A DSN without a diagnostic: the human-readable part usually says why.
+    const why = diagnostic ?? windowFor(recipient, text) ?? text.slice(0, 600);
+    recipients.push(failed(recipient, {
+      ...(status ? { status } : {}),
+      ...(action ? { action } : {}),
+      diagnostic: why,
+      ...(stripType(g.get('remote-mta')) ? { remoteMta: stripType(g.get('remote-mta'))! } : perMessage.get('reporting-mta') ? { remoteMta: stripType(perMessage.get('reporting-mta'))! } : {}),
+    }));
+  }
+  return { kind: recipients.length > 0 ? 'dsn' : 'none', recipients, original: originalRef(parsed, text) };
+}
+
+const BOUNCE_FROM = /mailer-daemon|postmaster|mail delivery (system|subsystem)|mail ?administrator|mailerdaemon|delivery[- ]?(status|notification)|microsoftexchange|nobody@|notify@|bounce/i;
+const BOUNCE_SUBJECT = /undeliver|undelivered|delivery (status notification|failure|failed|has failed|problem|incomplete|report)|returned mail|failure notice|mail delivery failed|non[- ]?deliver|could not be delivered|not delivered|delivery unsuccessful|mail (system )?error|permanent error|warning: message .* delayed|delayed mail|не доставлено|недоставленное|недоставлен|ошибка доставки|unzustellbar|nicht zustellbar|zustellung fehlgeschlagen|fehlgeschlagen|non remis|non recapitabile|onbestelbaar|devuelto|no entregado/i;
+/** Where the bounce text ends and the returned original begins. */
+const ORIGINAL_START = /^(-{2,}\s*)?(this is a copy of the message|below this line is a copy|original message follows|-+ ?original message ?-+|the original message (was|is)|----- ?(returned|original) (message|mail)|message headers follow|--- the header of the original message|исходное сообщение|original-nachricht|ursprüngliche nachricht|\s*-{3,} (the )?(original|returned) )/im;
+
+const IGNORED_LOCAL = /^(mailer-daemon|postmaster|noreply|no-reply|abuse|fbl)$/i;
+
+/** The text following the first mention of `recipient`, up to the next recipient-looking line. */
+function windowFor(recipient: string, text: string): string | undefined {
+  const i = text.toLowerCase().indexOf(recipient.toLowerCase());
+  if (i < 0) return undefined;
+  const after = text.slice(i + recipient.length, i + recipient.length + 1200);
+  // Stop at the next paragraph that names another address.
+  const cut = after.search(/\n\s*\n\s*(<?[^\s@<>]+@[^\s@<>]+>?)\s*(:|\n|$)/);
+  return (cut > 0 ? after.slice(0, cut) : after).trim() || undefined;
+}
+
+function looksLikeBounce(parsed: ParsedMail, text: string): boolean {
+  const from = headerOf(parsed, 'from') ?? '';
+  const subject = parsed.subject ?? '';
+  const returnPath = headerOf(parsed, 'return-path') ?? '';
+  if (BOUNCE_SUBJECT.test(subject)) return true;
+  if (BOUNCE_FROM.test(from) && /fail|error|deliver|return|reject|недостав|zustell/i.test(`${subject} ${text.slice(0, 2000)}`)) return true;
+  return /^<?>?$/.test(returnPath.trim()) && /(could not|couldn'?t|wasn'?t|was not|cannot|can'?t) be delivered|delivery (to the following|has failed)|permanent(ly)? (fatal )?error|the following address(es)? (had|failed)|this is the (mail system|qmail-send program)|mail delivery software/i.test(text);
+}
+
+function parseNonStandard(parsed: ParsedMail, text: string, ownAddresses: Set<string>): BounceReport | undefined {
+  if (!looksLikeBounce(parsed, text)) return undefined;
+  const original = originalRef(parsed, text);
+  const cutAt = text.search(ORIGINAL_START);
+  const body = cutAt > 0 ? text.slice(0, cutAt) : text;
+  const fromAddr = (headerOf(parsed, 'from') ?? '').match(EMAIL)?.[0]?.toLowerCase();
+  const found: string[] = [];
+  for (const m of body.matchAll(EMAIL)) {
+    const a = m[0].replace(/[.]+$/, '').toLowerCase();
+    const local = a.slice(0, a.lastIndexOf('@'));
+    if (IGNORED_LOCAL.test(local) || a === fromAddr || ownAddresses.has(a) || found.includes(a)) continue;
+    if (original.from && a === original.from.toLowerCase()) continue;
+    found.push(a);
+  }
+  const recipients = found.length > 0 ? found : original.to ? [original.to.toLowerCase()] : [];
+  const diag = (r: string) => (found.length > 1 ? windowFor(r, body) : undefined) ?? diagnosticLines(body) ?? body.slice(0, 800);
+  return {
+    kind: recipients.length > 0 ? 'non-standard' : 'none',
+    original,
+    recipients: recipients.map((r) => failed(r, { diagnostic: diag(r) })),
+  };
+}
+
+/** The lines of a bounce text that carry the remote server's answer (SMTP codes and wording). */
+function diagnosticLines(text: string): string | undefined {
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const interesting = lines.filter((l) => /\b[245]\d\d\b|\b[245]\.\d{1,3}\.\d{1,3}\b|said:|error|reason|unknown|not exist|full|quota|rejected|denied|blocked|expired|delay|unreachable|not found|недостав|не существует|переполнен|unbekannt|voll/i.test(l));
+  return interesting.length > 0 ? interesting.slice(0, 12).join(' ') : undefined;
+}
+
+const AUTO_SUBJECT = /^(auto(matic)?[- ]?(reply|response|antwort|answer)|automatische antwort|out of (the )?office|ooo\b|abwesenheit|autoreply|auto-reply|автоответ|автоматический ответ|vacation|absence|réponse automatique|risposta automatica|respuesta automática|i am (currently )?(out|away)|away from (the )?office|ich bin (nicht|bis))/i;
+const OOO = /out of (the )?office|ooo\b|abwesen|vacation|urlaub|absence|away|отпуск|нет на месте|not in the office|außer haus|holiday/i;
+
+function parseAutoReply(parsed: ParsedMail, text: string): BounceReport | undefined {
+  const autoSubmitted = (headerOf(parsed, 'auto-submitted') ?? '').toLowerCase();
+  const subject = parsed.subject ?? '';
+  const flagged = (autoSubmitted !== '' && autoSubmitted !== 'no') || headerOf(parsed, 'x-autoreply') !== undefined ||
+    headerOf(parsed, 'x-autorespond') !== undefined || /auto[_-]?reply/i.test(headerOf(parsed, 'precedence') ?? '') ||
+    (headerOf(parsed, 'x-auto-response-suppress') !== undefined && AUTO_SUBJECT.test(subject));
+  if (!flagged && !AUTO_SUBJECT.test(subject.replace(/^(re|aw|fw|fwd)\s*:\s*/i, ''))) return undefined;
+  const from = (headerOf(parsed, 'from') ?? '').match(EMAIL)?.[0]?.toLowerCase();
+  const reason = OOO.test(`${subject} ${text.slice(0, 1000)}`) ? 'out-of-office' : 'auto-reply';
+  return { kind: 'auto-reply', original: originalRef(parsed, text), recipients: from ? [{ recipient: from, class: 'auto-reply', reason }] : [] };
+}
+
+/**
+ * Parses one message. `ownAddresses` are our own addresses (the VERP recipient, the system
+ * sender) that must never be taken for a bounced recipient. Never throws for bad input.
+ */
+export async function parseBounce(raw: Buffer, ownAddresses: Iterable<string> = []): Promise<BounceReport> {
+  const parsed = await simpleParser(normalizeLineEnds(raw), { skipImageLinks: true, skipTextLinks: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
+  const text = (parsed.text ?? '').replace(/\r\n/g, '\n');
+  const own = new Set([...ownAddresses].map((a) => a.toLowerCase()));
+  for (const to of (headerOf(parsed, 'to') ?? '').match(EMAIL) ?? []) own.add(to.toLowerCase());
+  const report = parseArf(parsed, text) ?? parseDsn(parsed, text) ?? parseNonStandard(parsed, text, own) ?? parseAutoReply(parsed, text);
+  const base = report ?? { kind: 'none' as const, recipients: [], original: originalRef(parsed, text) };
+  return {
+    ...base,
+    ...(parsed.subject ? { subject: parsed.subject } : {}),
+    ...(parsed.from?.value[0]?.address ? { from: parsed.from.value[0].address } : {}),
+  };
+}
