@@ -1,7 +1,16 @@
 // Retry policy as pure functions: the delay before the next attempt, and how one attempt's
 // per-recipient results change a message record (deferred, failed, expired, done).
 import type { RecipientResult } from '../delivery/types.js';
-import type { MessageRecord, QueueEvent } from './types.js';
+import { classifyFailure } from '../bounces/classify.js';
+import type { MessageRecord, QueueEvent, SmtpReply } from './types.js';
+
+/** The classifier's verdict on an upstream reply, so delivery failures and bounces read alike. */
+function verdict(reply: SmtpReply | undefined, code: string | undefined): { class: string; reason: string } {
+  if (code === 'MESSAGE_EXPIRED') return { class: 'soft', reason: 'expired' };
+  if (!reply) return { class: 'soft', reason: 'temporary' };
+  const c = classifyFailure({ replyCode: reply.code, diagnostic: reply.text, ...(reply.enhanced ? { status: reply.enhanced } : {}) });
+  return { class: c.class, reason: c.reason };
+}
 
 export interface RetryPolicy {
   /** Delays in ms before attempt 2, 3, …; the last one repeats. */
@@ -37,14 +46,14 @@ export function applyAttempt(
       return { ...updated, status: 'delivered' as const };
     }
     if (res.outcome === 'failed') {
-      events.push({ ...base, type: 'failed', code: res.code ?? 'UPSTREAM_REJECTED' });
+      events.push({ ...base, type: 'failed', code: res.code ?? 'UPSTREAM_REJECTED', ...verdict(res.reply, res.code) });
       return { ...updated, status: 'failed' as const };
     }
     if (now >= expiresAt) {
-      events.push({ ...base, type: 'expired', code: 'MESSAGE_EXPIRED' });
+      events.push({ ...base, type: 'expired', code: 'MESSAGE_EXPIRED', ...verdict(res.reply, 'MESSAGE_EXPIRED') });
       return { ...updated, status: 'failed' as const };
     }
-    events.push({ ...base, type: 'deferred', code: res.code ?? 'UPSTREAM_DEFERRED' });
+    events.push({ ...base, type: 'deferred', code: res.code ?? 'UPSTREAM_DEFERRED', ...verdict(res.reply, res.code) });
     return { ...updated, status: 'deferred' as const };
   });
   const pending = recipients.some((r) => r.status === 'queued' || r.status === 'deferred');
@@ -59,7 +68,7 @@ export function expire(record: MessageRecord, now: number): { record: MessageRec
     if (r.status === 'delivered' || r.status === 'failed') return r;
     events.push({
       time: now, type: 'expired', msgId: record.id, tenant: record.tenant, recipient: r.address,
-      upstream: r.lastUpstream, reply: r.lastReply, code: 'MESSAGE_EXPIRED',
+      upstream: r.lastUpstream, reply: r.lastReply, code: 'MESSAGE_EXPIRED', class: 'soft', reason: 'expired',
     });
     return { ...r, status: 'failed' as const, updatedAt: now };
   });

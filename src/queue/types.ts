@@ -78,6 +78,9 @@ export interface QueueEvent {
   attempt?: number;
   /** Stable error code for failures, e.g. UPSTREAM_REJECTED, MESSAGE_EXPIRED. */
   code?: string;
+  /** For failures: the bounce classifier's verdict on the reply (hard/soft/policy…, user-unknown, mailbox-full…). */
+  class?: string;
+  reason?: string;
   /** For sender-rewritten: why, and which DNS records would let mail go out under the tenant's domain. */
   detail?: string;
 }

@@ -8,6 +8,8 @@ export interface Ev {
   msgId: string;
   upstream?: string;
   code?: string;
+  class?: string;
+  reason?: string;
   reply?: { code: number; enhanced?: string; text: string };
 }
 
