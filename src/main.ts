@@ -22,6 +22,8 @@ import { createInboundServer } from './smtp/inbound.js';
 import { createSubmissionServer } from './smtp/submission.js';
 import { TenantAccess } from './smtp/tenant-access.js';
 import { EventLog } from './store/event-log.js';
+import { SuppressionList } from './store/suppression.js';
+import { BounceProcessor } from './bounces/processor.js';
 import { GroupCommit } from './store/group-commit.js';
 import { openStore } from './store/level.js';
 
@@ -141,11 +143,17 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     concurrency: config.queue.concurrency,
     log,
   });
-  const queue = new MailQueue({ spool, events, scheduler, limits: config.limits, log });
+  const suppression = new SuppressionList(store);
+  const queue = new MailQueue({ spool, events, suppression, scheduler, limits: config.limits, log });
+  const bounces = new BounceProcessor({ spool, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log });
+  const inboundDir = path.join(config.dataDir, 'inbound');
+  const processInbound = (file: string) => {
+    bounces.processFile(file).catch((err: Error) => log.error({ file, err: err.message }, 'inbound message could not be processed; it is kept and retried at the next start'));
+  };
   const access = new TenantAccess(config.tenants);
 
   const submission = createSubmissionServer({ config, access: () => access, queue, log });
-  const inbound = createInboundServer(config, log);
+  const inbound = createInboundServer(config, log, processInbound);
   for (const [name, server] of [['submission', submission], ['inbound', inbound]] as const) {
     server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
   }
@@ -170,6 +178,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   listening = true;
   await writeRuntimeInfo(config.dataDir, { pid: process.pid, ...addresses });
   scheduler.start();
+  void bounces.processBacklog(inboundDir);
   log.info({ ...addresses, dataDir: config.dataDir }, 'mailgate ready');
 
   let stopping: Promise<void> | undefined;

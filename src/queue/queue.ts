@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { EventLog } from '../store/event-log.js';
+import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import { isValidAddress } from './address.js';
 import { CanonicalStream } from './canonical-stream.js';
 import { newQueueId } from './ids.js';
@@ -26,6 +27,7 @@ export interface SubmitInput {
 
 export interface QueueDeps {
   spool: Spool;
+  suppression: SuppressionList;
   events: EventLog;
   scheduler: Scheduler;
   limits: { maxMessageSize: number; maxRecipients: number };
@@ -55,6 +57,11 @@ export class MailQueue {
       throw new SubmitError('INVALID_SENDER', `invalid sender address: ${envelope.from}`);
     }
 
+    const suppressed = new Map<string, SuppressionEntry>();
+    for (const rcpt of envelope.to) {
+      const entry = await this.deps.suppression.get(tenant, rcpt);
+      if (entry) suppressed.set(rcpt, entry);
+    }
     const createdAt = this.now();
     const id = newQueueId(createdAt);
     const canonical = new CanonicalStream();
@@ -70,19 +77,26 @@ export class MailQueue {
       dueAt: createdAt,
       attempts: 0,
       envelope: { from: envelope.from, to: [...envelope.to] },
-      recipients: envelope.to.map((address) => ({ address, status: 'queued', attempts: 0, updatedAt: createdAt })),
+      recipients: envelope.to.map((address) => ({ address, status: suppressed.has(address) ? 'failed' : 'queued', attempts: 0, updatedAt: createdAt })),
       size: staged.size,
       body: staged.ref,
       ...(headers.messageId ? { messageId: headers.messageId } : {}),
       ...(headers.subject ? { subject: headers.subject } : {}),
       source: input.source,
-      state: 'queued',
+      state: suppressed.size === envelope.to.length ? 'done' : 'queued',
     };
+    if (record.state === 'done') record.dueAt = 0;
     const events: QueueEvent[] = envelope.to.map((recipient) => ({ time: createdAt, type: 'accepted', msgId: id, tenant, recipient }));
+    for (const [recipient, entry] of suppressed) {
+      events.push({
+        time: createdAt, type: 'failed', msgId: id, tenant, recipient, code: 'RECIPIENT_SUPPRESSED', class: entry.class, reason: entry.reason,
+        detail: `not sent: ${recipient} is on the suppression list since ${new Date(entry.time).toISOString()} (${entry.class}/${entry.reason}${entry.msgId ? `, message ${entry.msgId}` : ''})`,
+      });
+    }
     await this.deps.spool.enqueue(record, staged, events.flatMap((e) => this.deps.events.ops(e)));
     this.accepted++;
     this.deps.log.info({ msgId: id, tenant, from: envelope.from, nrcpt: envelope.to.length, size: staged.size, messageId: headers.messageId }, 'message accepted');
-    this.deps.scheduler.push(record, staged.data);
+    if (record.state === 'queued') this.deps.scheduler.push(record, staged.data);
     return { id };
   }
 }

@@ -129,7 +129,8 @@ export class Spool {
   async enqueue(record: MessageRecord, staged: StagedBody, extraOps: WriteOp[]): Promise<void> {
     const ops: WriteOp[] = [
       { type: 'put', sublevel: this.store.messages, key: record.id, value: record },
-      { type: 'put', sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' },
+      // A message that needs no delivery (every recipient suppressed) gets no schedule entry.
+      ...(record.state === 'queued' ? [{ type: 'put' as const, sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' }] : []),
       ...extraOps,
     ];
     try {
@@ -140,6 +141,7 @@ export class Spool {
       throw err;
     }
     if (staged.ref.kind === 'file') await staged.file.close();
+    if (record.state === 'done') await this.release(staged.ref);
   }
 
   /** Drops a staged body whose record was never committed. */

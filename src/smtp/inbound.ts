@@ -16,7 +16,10 @@ import { plainAddress } from './tenant-access.js';
 /** Inbound mail is bounce and report traffic: small. */
 const INBOUND_MAX_SIZE = 10 * 1024 * 1024;
 
-export function createInboundServer(config: Config, log: Logger): SMTPServer {
+/** Called once a message is durably stored, with its file; the SMTP reply does not wait for it. */
+export type InboundHandler = (file: string) => void;
+
+export function createInboundServer(config: Config, log: Logger, onStored: InboundHandler = () => undefined): SMTPServer {
   const dir = path.join(config.dataDir, 'inbound');
   const bounceDomain = config.system.bounceDomain.toLowerCase();
   return new SMTPServer({
@@ -34,7 +37,8 @@ export function createInboundServer(config: Config, log: Logger): SMTPServer {
 
     onRcptTo(address, session, callback) {
       const domain = address.address.slice(address.address.lastIndexOf('@') + 1).toLowerCase();
-      if (domain !== bounceDomain) {
+      const local = address.address.slice(0, address.address.lastIndexOf('@')).toLowerCase();
+      if (domain !== bounceDomain || !(/^b-[0-9a-z-]+$/.test(local) || ['postmaster', 'abuse', 'fbl'].includes(local))) {
         log.warn({ remote: plainAddress(session.remoteAddress), to: address.address }, 'inbound: relay denied');
         return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
       }
@@ -70,6 +74,7 @@ export function createInboundServer(config: Config, log: Logger): SMTPServer {
         () => {
           log.info({ inboundId: id, from: envelope.from, to: envelope.to }, 'inbound message stored');
           callback(null, `2.0.0 Ok: queued as ${id}`);
+          onStored(file);
         },
         (err: Error & { responseCode?: number }) => {
           if (err.responseCode) return callback(err);

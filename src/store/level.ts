@@ -26,6 +26,8 @@ export interface Store {
   eventsByMessage: Sublevel;
   /** sender domain → its last DNS check (DomainCheck) */
   domains: Sublevel;
+  /** "<tenant>!<address>" → SuppressionEntry */
+  suppression: Sublevel;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function openStore(dataDir: string): Promise<Store> {
     eventsByRecipient: db.sublevel<string, unknown>('evr', json),
     eventsByMessage: db.sublevel<string, unknown>('evm', json),
     domains: db.sublevel<string, unknown>('dom', json),
+    suppression: db.sublevel<string, unknown>('sup', json),
     close: () => db.close(),
   };
 }

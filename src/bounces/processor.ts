@@ -1,0 +1,123 @@
+// What happens to a message that reached the bounce domain: parse it, attribute it to the
+// original message and recipient through the VERP token (forgeries are logged and ignored),
+// record a bounced / complained / auto-replied event for the tenant, and suppress the address
+// after a hard bounce or a complaint.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { EventLog } from '../store/event-log.js';
+import type { GroupCommit } from '../store/group-commit.js';
+import type { SuppressionList } from '../store/suppression.js';
+import type { Spool } from '../queue/spool.js';
+import type { QueueEvent } from '../queue/types.js';
+import { parseVerp } from '../identity/verp.js';
+import { parseBounce, type BouncedRecipient } from './parse.js';
+
+/** Hard-bounce reasons that say the address itself is bad; these suppress it. */
+const SUPPRESSING = new Set(['user-unknown', 'host-unknown', 'mailbox-disabled', 'bad-address']);
+
+export interface BounceProcessorDeps {
+  spool: Spool;
+  events: EventLog;
+  suppression: SuppressionList;
+  commit: GroupCommit;
+  verpSecret: Buffer;
+  bounceDomain: string;
+  log: Logger;
+  now?: () => number;
+}
+
+export type ProcessResult =
+  | { status: 'recorded'; msgId: string; recipient: string; class: string; reason: string }
+  | { status: 'ignored'; why: string };
+
+export class BounceProcessor {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: BounceProcessorDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Parses and records one inbound message; never throws for bad input. */
+  async process(raw: Buffer, envelope: { from: string; to: string[] }): Promise<ProcessResult> {
+    const { log } = this.deps;
+    let token: { msgId: string; index: number } | undefined;
+    for (const rcpt of envelope.to) {
+      const local = rcpt.slice(0, rcpt.lastIndexOf('@'));
+      if (!/^b-/i.test(local)) continue;
+      token = parseVerp(this.deps.verpSecret, rcpt, this.deps.bounceDomain);
+      if (!token) {
+        log.warn({ to: rcpt, from: envelope.from }, 'forged bounce ignored: the VERP token does not verify');
+        return { status: 'ignored', why: 'forged VERP token' };
+      }
+      break;
+    }
+    let report;
+    try {
+      report = await parseBounce(raw, envelope.to);
+    } catch (err) {
+      log.warn({ err: (err as Error).message, to: envelope.to }, 'inbound message could not be parsed');
+      return { status: 'ignored', why: 'unparseable' };
+    }
+    if (report.recipients.length === 0) {
+      log.info({ to: envelope.to, subject: report.subject, kind: report.kind }, 'inbound message is not a bounce');
+      return { status: 'ignored', why: 'not a bounce' };
+    }
+    if (!token) {
+      log.warn({ to: envelope.to, messageId: report.original.messageId, kind: report.kind }, 'bounce without VERP token not attributed');
+      return { status: 'ignored', why: 'no VERP token' };
+    }
+    const record = await this.deps.spool.get(token.msgId);
+    const address = record?.envelope.to[token.index];
+    if (!record || !address) {
+      log.warn({ msgId: token.msgId, index: token.index }, 'bounce for an unknown message ignored');
+      return { status: 'ignored', why: 'unknown message' };
+    }
+    const entry: BouncedRecipient = report.recipients.find((r) => r.recipient === address.toLowerCase()) ?? report.recipients[0]!;
+    const time = this.now();
+    const type: QueueEvent['type'] = entry.class === 'complaint' ? 'complained' : entry.class === 'auto-reply' ? 'auto-replied' : 'bounced';
+    const event: QueueEvent = {
+      time, type, msgId: record.id, tenant: record.tenant, recipient: address,
+      code: type === 'complained' ? 'RECIPIENT_COMPLAINED' : type === 'auto-replied' ? 'AUTO_REPLY' : 'RECIPIENT_BOUNCED',
+      class: entry.class, reason: entry.reason,
+      ...(entry.diagnostic || entry.replyCode ? { reply: { code: entry.replyCode ?? 0, ...(entry.status ? { enhanced: entry.status } : {}), text: entry.diagnostic ?? '' } } : {}),
+      ...(entry.remoteMta ? { upstream: entry.remoteMta } : {}),
+    };
+    const ops = this.deps.events.ops(event);
+    const suppress = entry.class === 'complaint' || (entry.class === 'hard' && SUPPRESSING.has(entry.reason));
+    if (suppress) {
+      ops.push(...this.deps.suppression.addOps({
+        tenant: record.tenant, address, class: entry.class, reason: entry.reason, time, msgId: record.id,
+        source: entry.class === 'complaint' ? 'complaint' : 'bounce', ...(entry.diagnostic ? { diagnostic: entry.diagnostic.slice(0, 500) } : {}),
+      }));
+    }
+    await this.deps.commit.commit(ops);
+    log.info({ msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress }, `inbound ${type}`);
+    return { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason };
+  }
+
+  /** Processes a stored inbound file (first line: X-Mailgate-Envelope) and removes it. */
+  async processFile(file: string): Promise<ProcessResult> {
+    const data = await fs.readFile(file);
+    const nl = data.indexOf('\n');
+    const first = data.subarray(0, nl).toString('utf8');
+    const m = /^X-Mailgate-Envelope: (.*)\r?$/.exec(first);
+    const envelope = m ? (JSON.parse(m[1]!) as { from: string; to: string[] }) : { from: '', to: [] };
+    const result = await this.process(m ? data.subarray(nl + 1) : data, envelope);
+    await fs.unlink(file).catch(() => undefined);
+    return result;
+  }
+
+  /** Processes inbound files left over from before a restart. */
+  async processBacklog(dir: string): Promise<void> {
+    let names: string[] = [];
+    try {
+      names = (await fs.readdir(dir)).filter((n) => n.endsWith('.eml'));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      await this.processFile(path.join(dir, name)).catch((err: Error) => this.deps.log.error({ file: name, err: err.message }, 'inbound message could not be processed'));
+    }
+  }
+}

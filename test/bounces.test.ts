@@ -1,0 +1,89 @@
+// Bounces end to end: a message relayed through mailgate, its DSN delivered over SMTP to the
+// inbound listener, the error log entry, and suppression of the next message to that address.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import { startSink, type Sink } from './helpers/smtp-sink.js';
+import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
+import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { sinkUpstream, testConfig } from './helpers/config.js';
+import { eventsFor, waitForEvent } from './helpers/events.js';
+
+function dsn(to: string, recipient: string, status: string, diagnostic: string): string {
+  return [
+    'Return-Path: <>', 'From: MAILER-DAEMON@mx.example.com (Mail Delivery System)', `To: ${to}`,
+    'Subject: Undelivered Mail Returned to Sender', 'Auto-Submitted: auto-replied', 'MIME-Version: 1.0',
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"', '',
+    '--B1', 'Content-Type: text/plain', '', 'This is the mail system at host mx.example.com.', '',
+    `<${recipient}>: host mx.example.com[192.0.2.1] said: ${diagnostic}`, '',
+    '--B1', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.example.com', '',
+    `Final-Recipient: rfc822; ${recipient}`, 'Action: failed', `Status: ${status}`, `Diagnostic-Code: smtp; ${diagnostic}`, '',
+    '--B1', 'Content-Type: text/rfc822-headers', '', 'Message-ID: <orig-1@shop.test>', `To: ${recipient}`, '', '--B1--', '',
+  ].join('\r\n');
+}
+
+describe('bounces', () => {
+  let dir: string;
+  let sink: Sink;
+  let mg: MailgateProcess;
+  const submit = () => nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'correct-horse' } });
+  const inbound = () => nodemailer.createTransport({ host: mg.inbound.host, port: mg.inbound.port, secure: false, ignoreTLS: true });
+
+  beforeAll(async () => {
+    dir = await makeTempDir('mg-bounce-');
+    sink = await startSink();
+    mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({
+      dataDir: `${dir}/data`,
+      upstreams: [sinkUpstream('up', sink.port)],
+      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: up }'],
+    })) });
+  });
+  afterAll(async () => {
+    await mg?.kill();
+    await sink?.close();
+    await removeDir(dir);
+  });
+
+  it('records a DSN for a relayed message as a hard bounce and suppresses the next message to that address', async () => {
+    await submit().sendMail({ from: 'orders@shop.test', to: 'gone@example.com', subject: 'Order 1', text: 'x' });
+    const [relayed] = await sink.waitFor(1);
+    const verp = relayed!.from;
+    expect(verp).toMatch(/^b-.+@bounces\.relay\.test$/);
+
+    await inbound().sendMail({ envelope: { from: '', to: verp }, raw: dsn(verp, 'gone@example.com', '5.1.1', '550 5.1.1 <gone@example.com>: Recipient address rejected: User unknown') });
+    const { match } = await waitForEvent(mg, 'gone@example.com', 'bounced');
+    expect(match).toMatchObject({ tenant: 'shop', class: 'hard', reason: 'user-unknown', code: 'RECIPIENT_BOUNCED', reply: { code: 550, enhanced: '5.1.1' } });
+
+    const info = await submit().sendMail({ from: 'orders@shop.test', to: 'gone@example.com', subject: 'Order 2', text: 'x' });
+    expect(info.response).toMatch(/^250 /); // legacy apps must not break: the SMTP session still succeeds
+    const { match: suppressed } = await waitForEvent(mg, 'gone@example.com', 'failed');
+    expect(suppressed).toMatchObject({ code: 'RECIPIENT_SUPPRESSED', class: 'hard', reason: 'user-unknown' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.messages).toHaveLength(1);
+  });
+
+  it('ignores a bounce whose VERP token does not verify, and a soft bounce does not suppress', async () => {
+    sink.messages.length = 0;
+    await submit().sendMail({ from: 'orders@shop.test', to: 'full@example.com', subject: 'Order 3', text: 'x' });
+    const [relayed] = await sink.waitFor(1);
+    const forged = relayed!.from.replace(/-([0-9a-z]{10})@/, '-aaaaaaaaaa@');
+    await inbound().sendMail({ envelope: { from: '', to: forged }, raw: dsn(forged, 'full@example.com', '5.1.1', '550 5.1.1 unknown') });
+    await mg.waitForLog((l) => l.msg === 'forged bounce ignored: the VERP token does not verify');
+    await inbound().sendMail({ envelope: { from: '', to: relayed!.from }, raw: dsn(relayed!.from, 'full@example.com', '5.2.2', '552 5.2.2 Mailbox full') });
+    const { match } = await waitForEvent(mg, 'full@example.com', 'bounced');
+    expect(match).toMatchObject({ class: 'soft', reason: 'mailbox-full' });
+    expect((await eventsFor(mg, 'full@example.com')).filter((e) => e.type === 'bounced')).toHaveLength(1);
+    await submit().sendMail({ from: 'orders@shop.test', to: 'full@example.com', subject: 'Order 4', text: 'x' });
+    await sink.waitFor(2);
+  });
+
+  it('refuses relaying and non-bounce addresses on the inbound listener, and survives malformed and large bounces', async () => {
+    await expect(inbound().sendMail({ from: 'x@evil.test', to: 'victim@example.com', text: 'spam' })).rejects.toMatchObject({ responseCode: 554 });
+    await expect(inbound().sendMail({ from: 'x@evil.test', to: 'random@bounces.relay.test', text: 'x' })).rejects.toMatchObject({ responseCode: 554 });
+    const malformed = 'From: MAILER-DAEMON@x.test\r\nSubject: Undelivered Mail\r\nContent-Type: multipart/report; boundary="nope\r\n\r\n--nope\r\nContent-Type: message/delivery-status\r\n\r\nFinal-Recipient: rfc822;';
+    await inbound().sendMail({ envelope: { from: '', to: 'postmaster@bounces.relay.test' }, raw: malformed });
+    const big = `From: MAILER-DAEMON@x.test\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n${'x'.repeat(998)}\r\n`.repeat(9000);
+    await inbound().sendMail({ envelope: { from: '', to: 'postmaster@bounces.relay.test' }, raw: big });
+    await mg.waitForLog((l) => typeof l.msg === 'string' && /not attributed|not a bounce|could not be parsed/.test(l.msg as string) && mg.logs.filter((x) => x.msg === 'inbound message stored').length >= 2, 20_000);
+    expect((await fetch(`${mg.adminUrl}/healthz`)).status).toBe(200);
+  });
+});
