@@ -76,6 +76,13 @@ describe('bounces', () => {
     await sink.waitFor(2);
   });
 
+  it('records a likely typo in a recipient domain with the suggestion, and still sends', async () => {
+    await submit().sendMail({ from: 'orders@shop.test', to: 'anna@htmail.com', subject: 'Order 5', text: 'x' });
+    const { match } = await waitForEvent(mg, 'anna@htmail.com', 'warning');
+    expect(match).toMatchObject({ code: 'RECIPIENT_DOMAIN_TYPO', detail: 'the domain of anna@htmail.com looks like a typo: did you mean anna@hotmail.com?' });
+    await waitForEvent(mg, 'anna@htmail.com', 'delivered');
+  });
+
   it('refuses relaying and non-bounce addresses on the inbound listener, and survives malformed and large bounces', async () => {
     await expect(inbound().sendMail({ from: 'x@evil.test', to: 'victim@example.com', text: 'spam' })).rejects.toMatchObject({ responseCode: 554 });
     await expect(inbound().sendMail({ from: 'x@evil.test', to: 'random@bounces.relay.test', text: 'x' })).rejects.toMatchObject({ responseCode: 554 });

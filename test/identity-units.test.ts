@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseVerp, verpAddress } from '../src/identity/verp.js';
 import { fieldValue, splitHeader } from '../src/identity/headers.js';
 import { decideIdentity, formatMailbox, type IdentityInput } from '../src/identity/sender-policy.js';
+import { suggestDomain } from '../src/bounces/typo.js';
 
 const secret = Buffer.alloc(32, 1);
 
@@ -56,5 +57,17 @@ describe('identity decision', () => {
     expect(decideIdentity(head('a@shop.test'), input)).toMatchObject({ mode: 'own-domain', idDomain: 'shop.test' });
     expect(decideIdentity(head('a@gmail.com'), input)).toMatchObject({ mode: 'system-sender', reason: 'gmail.com is a free-mail domain, which cannot authorise other senders', replyTo: 'a@gmail.com' });
     expect(decideIdentity(head('a@other.test'), input)).toMatchObject({ mode: 'system-sender', from: 'Demo Shop <noreply@relay.test>', idDomain: 'relay.test' });
+  });
+});
+
+describe('recipient domain typos', () => {
+  it('suggests the major provider one edit away, and nothing for real or unrelated domains', () => {
+    expect(suggestDomain('htmail.com')).toBe('hotmail.com');
+    expect(suggestDomain('gmial.com')).toBe('gmail.com');
+    expect(suggestDomain('yandx.ru')).toBe('yandex.ru');
+    expect(suggestDomain('gmail.co')).toBe('gmail.com');
+    expect(suggestDomain('GMAIL.COM')).toBeUndefined();
+    expect(suggestDomain('shop.example')).toBeUndefined();
+    expect(suggestDomain('mail.ru')).toBeUndefined();
   });
 });

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { EventLog } from '../store/event-log.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import { isValidAddress } from './address.js';
+import { suggestDomain } from '../bounces/typo.js';
 import { CanonicalStream } from './canonical-stream.js';
 import { newQueueId } from './ids.js';
 import type { Scheduler } from './scheduler.js';
@@ -87,6 +88,12 @@ export class MailQueue {
     };
     if (record.state === 'done') record.dueAt = 0;
     const events: QueueEvent[] = envelope.to.map((recipient) => ({ time: createdAt, type: 'accepted', msgId: id, tenant, recipient }));
+    for (const recipient of envelope.to) {
+      const suggestion = suggestDomain(recipient.slice(recipient.lastIndexOf('@') + 1));
+      if (!suggestion) continue;
+      const fixed = `${recipient.slice(0, recipient.lastIndexOf('@'))}@${suggestion}`;
+      events.push({ time: createdAt, type: 'warning', msgId: id, tenant, recipient, code: 'RECIPIENT_DOMAIN_TYPO', detail: `the domain of ${recipient} looks like a typo: did you mean ${fixed}?` });
+    }
     for (const [recipient, entry] of suppressed) {
       events.push({
         time: createdAt, type: 'failed', msgId: id, tenant, recipient, code: 'RECIPIENT_SUPPRESSED', class: entry.class, reason: entry.reason,

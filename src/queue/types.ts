@@ -65,7 +65,7 @@ export interface MessageRecord {
   identity?: IdentityDecision;
 }
 
-export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied';
+export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning';
 
 export interface QueueEvent {
   time: number;

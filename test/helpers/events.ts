@@ -10,6 +10,7 @@ export interface Ev {
   code?: string;
   class?: string;
   reason?: string;
+  detail?: string;
   reply?: { code: number; enhanced?: string; text: string };
 }
 
