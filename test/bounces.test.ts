@@ -5,7 +5,7 @@ import nodemailer from 'nodemailer';
 import { startSink, type Sink } from './helpers/smtp-sink.js';
 import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
-import { sinkUpstream, testConfig } from './helpers/config.js';
+import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
 import { eventsFor, waitForEvent } from './helpers/events.js';
 
 function dsn(to: string, recipient: string, status: string, diagnostic: string): string {
@@ -59,6 +59,14 @@ describe('bounces', () => {
     expect(suppressed).toMatchObject({ code: 'RECIPIENT_SUPPRESSED', class: 'hard', reason: 'user-unknown' });
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.messages).toHaveLength(1);
+
+    // The tenant's error log, newest first, and its counter.
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const page = (await (await fetch(`${mg.adminUrl}/api/v1/errors?tenant=shop&limit=10`, { headers: auth })).json()) as { events: Array<{ type: string; code?: string; recipient: string }> };
+    expect(page.events.slice(0, 2).map((e) => [e.type, e.code])).toEqual([['failed', 'RECIPIENT_SUPPRESSED'], ['bounced', 'RECIPIENT_BOUNCED']]);
+    const count = (await (await fetch(`${mg.adminUrl}/api/v1/errors/count?tenant=shop&since=0`, { headers: auth })).json()) as { count: number };
+    expect(count.count).toBe(2);
+    expect((await fetch(`${mg.adminUrl}/api/v1/errors?tenant=shop&class=bogus`, { headers: auth })).status).toBe(400);
   });
 
   it('ignores a bounce whose VERP token does not verify, and a soft bounce does not suppress', async () => {

@@ -80,6 +80,42 @@ export function createAdminApp(deps: AdminDeps): FastifyInstance {
       return { tenant: entry.tenant, domain: entry.domain, check: await deps.domains.check(entry.domain) };
     });
 
+    api.get('/errors', {
+      schema: {
+        querystring: {
+          type: 'object',
+          required: ['tenant'],
+          properties: {
+            tenant: { type: 'string', minLength: 1, maxLength: 64 },
+            since: { type: 'integer', minimum: 0 },
+            until: { type: 'integer', minimum: 0 },
+            class: { type: 'string', enum: ['hard', 'soft', 'policy', 'complaint', 'auto-reply'] },
+            cursor: { type: 'string', maxLength: 200 },
+            limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+          },
+          additionalProperties: false,
+        },
+      },
+    }, async (req) => {
+      const q = req.query as { tenant: string; since?: number; until?: number; class?: string; cursor?: string; limit: number };
+      if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { events: [] };
+      return deps.events.errors(q.tenant, q);
+    });
+
+    api.get('/errors/count', {
+      schema: {
+        querystring: {
+          type: 'object',
+          required: ['tenant', 'since'],
+          properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, since: { type: 'integer', minimum: 0 } },
+          additionalProperties: false,
+        },
+      },
+    }, async (req) => {
+      const q = req.query as { tenant: string; since: number };
+      return { tenant: q.tenant, since: q.since, count: await deps.events.countErrors(q.tenant, q.since) };
+    });
+
     api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));
   }, { prefix: '/api/v1' });
 

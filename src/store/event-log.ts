@@ -8,6 +8,21 @@ export interface EventQuery {
   limit?: number;
 }
 
+/** Event types that belong in a tenant's error log. */
+export const ERROR_TYPES = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'sender-rewritten']);
+
+export interface ErrorQuery {
+  /** Only events at or after this time (ms). */
+  since?: number;
+  /** Only events before this time (ms). */
+  until?: number;
+  /** Only this class (hard, soft, policy, complaint, …). */
+  class?: string;
+  /** Continue after this cursor (from the previous page). */
+  cursor?: string;
+  limit?: number;
+}
+
 export class EventLog {
   private seq = 0;
   private readonly run = randomBytes(3).toString('hex');
@@ -17,11 +32,38 @@ export class EventLog {
   /** The writes that record `event`; the caller commits them together with the state change. */
   ops(event: QueueEvent): WriteOp[] {
     const suffix = `${sortableTime(event.time)}!${this.run}${(this.seq++).toString(36).padStart(6, '0')}`;
-    return [
+    const ops: WriteOp[] = [
       { type: 'put', sublevel: this.store.events, key: suffix, value: event },
       { type: 'put', sublevel: this.store.eventsByRecipient, key: `${event.recipient.toLowerCase()}!${suffix}`, value: event },
       { type: 'put', sublevel: this.store.eventsByMessage, key: `${event.msgId}!${suffix}`, value: event },
     ];
+    // Keyed tenant first, then time: a tenant's newest page and "errors since" are one range read.
+    if (ERROR_TYPES.has(event.type)) ops.push({ type: 'put', sublevel: this.store.errors, key: `${event.tenant}!${suffix}`, value: event });
+    return ops;
+  }
+
+  /** A tenant's error log, newest first, with a cursor for the next page. */
+  async errors(tenant: string, q: ErrorQuery = {}): Promise<{ events: QueueEvent[]; cursor?: string }> {
+    const limit = q.limit ?? 50;
+    const lower = `${tenant}!${sortableTime(q.since ?? 0)}`;
+    const upper = q.cursor ? q.cursor : `${tenant}!${q.until !== undefined ? sortableTime(q.until) : '\xff'}`;
+    const events: QueueEvent[] = [];
+    let last: string | undefined;
+    for await (const [key, value] of this.store.errors.iterator({ gte: lower, lt: upper, reverse: true })) {
+      const ev = value as QueueEvent;
+      last = key;
+      if (q.class && ev.class !== q.class) continue;
+      events.push(ev);
+      if (events.length >= limit) break;
+    }
+    return { events, ...(events.length >= limit && last ? { cursor: last } : {}) };
+  }
+
+  /** How many error-log events a tenant has had since `since` (the red counter). */
+  async countErrors(tenant: string, since: number): Promise<number> {
+    let n = 0;
+    for await (const _ of this.store.errors.keys({ gte: `${tenant}!${sortableTime(since)}`, lt: `${tenant}!\xff` })) n++;
+    return n;
   }
 
   /** Events for one recipient address (case-insensitive), oldest first. */

@@ -28,6 +28,8 @@ export interface Store {
   domains: Sublevel;
   /** "<tenant>!<address>" → SuppressionEntry */
   suppression: Sublevel;
+  /** The error log: "<tenant>!<time>!<seq>" → QueueEvent, for failures, deferrals, bounces, complaints, warnings */
+  errors: Sublevel;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function openStore(dataDir: string): Promise<Store> {
     eventsByMessage: db.sublevel<string, unknown>('evm', json),
     domains: db.sublevel<string, unknown>('dom', json),
     suppression: db.sublevel<string, unknown>('sup', json),
+    errors: db.sublevel<string, unknown>('err', json),
     close: () => db.close(),
   };
 }
