@@ -145,7 +145,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   });
   const suppression = new SuppressionList(store);
   const queue = new MailQueue({ spool, events, suppression, scheduler, limits: config.limits, log });
-  const bounces = new BounceProcessor({ spool, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log });
+  const bounces = new BounceProcessor({ spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log });
   const inboundDir = path.join(config.dataDir, 'inbound');
   const processInbound = (file: string) => {
     bounces.processFile(file).catch((err: Error) => log.error({ file, err: err.message }, 'inbound message could not be processed; it is kept and retried at the next start'));

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { EventLog } from '../store/event-log.js';
 import type { GroupCommit } from '../store/group-commit.js';
+import type { Store } from '../store/level.js';
 import type { SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
 import type { QueueEvent } from '../queue/types.js';
@@ -15,9 +16,20 @@ import { parseBounce, type BouncedRecipient } from './parse.js';
 
 /** Hard-bounce reasons that say the address itself is bad; these suppress it. */
 const SUPPRESSING = new Set(['user-unknown', 'host-unknown', 'mailbox-disabled', 'bad-address']);
+/** Soft bounces that say something about the mailbox (not greylisting or rate limits) count towards suppression. */
+const SOFT_COUNTING = new Set(['mailbox-full', 'expired', 'temporary']);
+/** A mailbox that keeps soft-bouncing this many times, over at least this long, is suppressed. */
+export const SOFT_LIMIT = { count: 3, spanMs: 3 * 24 * 60 * 60 * 1000 };
+
+interface SoftCount {
+  first: number;
+  last: number;
+  count: number;
+}
 
 export interface BounceProcessorDeps {
   spool: Spool;
+  store: Store;
   events: EventLog;
   suppression: SuppressionList;
   commit: GroupCommit;
@@ -63,14 +75,24 @@ export class BounceProcessor {
       log.info({ to: envelope.to, subject: report.subject, kind: report.kind }, 'inbound message is not a bounce');
       return { status: 'ignored', why: 'not a bounce' };
     }
-    if (!token) {
+    let record;
+    let address: string | undefined;
+    if (token) {
+      record = await this.deps.spool.get(token.msgId);
+      address = record?.envelope.to[token.index];
+    } else if (report.original.messageId) {
+      // Sent back to From or Reply-To instead of the return path: find the message by its Message-ID.
+      const id = await this.deps.spool.byMessageId(report.original.messageId);
+      record = id ? await this.deps.spool.get(id) : undefined;
+      address = record?.envelope.to.find((to) => report.recipients.some((r) => r.recipient === to.toLowerCase()))
+        ?? (record?.envelope.to.length === 1 ? record.envelope.to[0] : undefined);
+    }
+    if (!token && !record) {
       log.warn({ to: envelope.to, messageId: report.original.messageId, kind: report.kind }, 'bounce without VERP token not attributed');
       return { status: 'ignored', why: 'no VERP token' };
     }
-    const record = await this.deps.spool.get(token.msgId);
-    const address = record?.envelope.to[token.index];
     if (!record || !address) {
-      log.warn({ msgId: token.msgId, index: token.index }, 'bounce for an unknown message ignored');
+      log.warn({ msgId: token?.msgId, messageId: report.original.messageId }, 'bounce for an unknown message ignored');
       return { status: 'ignored', why: 'unknown message' };
     }
     const entry: BouncedRecipient = report.recipients.find((r) => r.recipient === address.toLowerCase()) ?? report.recipients[0]!;
@@ -84,7 +106,14 @@ export class BounceProcessor {
       ...(entry.remoteMta ? { upstream: entry.remoteMta } : {}),
     };
     const ops = this.deps.events.ops(event);
-    const suppress = entry.class === 'complaint' || (entry.class === 'hard' && SUPPRESSING.has(entry.reason));
+    let suppress = entry.class === 'complaint' || (entry.class === 'hard' && SUPPRESSING.has(entry.reason));
+    if (entry.class === 'soft' && SOFT_COUNTING.has(entry.reason)) {
+      const key = `${record.tenant}!${address.toLowerCase()}`;
+      const prev = (await this.deps.store.softBounces.get(key)) as SoftCount | undefined;
+      const next: SoftCount = prev ? { first: prev.first, last: time, count: prev.count + 1 } : { first: time, last: time, count: 1 };
+      suppress = next.count >= SOFT_LIMIT.count && next.last - next.first >= SOFT_LIMIT.spanMs;
+      ops.push(suppress ? { type: 'del', sublevel: this.deps.store.softBounces, key } : { type: 'put', sublevel: this.deps.store.softBounces, key, value: next });
+    }
     if (suppress) {
       ops.push(...this.deps.suppression.addOps({
         tenant: record.tenant, address, class: entry.class, reason: entry.reason, time, msgId: record.id,

@@ -131,6 +131,7 @@ export class Spool {
       { type: 'put', sublevel: this.store.messages, key: record.id, value: record },
       // A message that needs no delivery (every recipient suppressed) gets no schedule entry.
       ...(record.state === 'queued' ? [{ type: 'put' as const, sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' }] : []),
+      ...(record.messageId ? [{ type: 'put' as const, sublevel: this.store.messageIds, key: record.messageId.toLowerCase(), value: record.id }] : []),
       ...extraOps,
     ];
     try {
@@ -162,6 +163,13 @@ export class Spool {
     ops.push(...extraOps);
     await this.commit.commit(ops);
     if (record.state === 'done') await this.release(record.body);
+  }
+
+  /** The queue id of the message sent with this Message-ID (ours or the app's), if any. */
+  async byMessageId(messageId: string): Promise<string | undefined> {
+    const ours = /^<([0-9a-z]{20})@/i.exec(messageId);
+    if (ours) return ours[1]!.toUpperCase();
+    return (await this.store.messageIds.get(messageId.toLowerCase())) as string | undefined;
   }
 
   async get(id: string): Promise<MessageRecord | undefined> {

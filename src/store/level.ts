@@ -28,6 +28,10 @@ export interface Store {
   domains: Sublevel;
   /** "<tenant>!<address>" → SuppressionEntry */
   suppression: Sublevel;
+  /** "<Message-ID>" → msgId, to attribute bounces that come back without a VERP token */
+  messageIds: Sublevel;
+  /** "<tenant>!<address>" → { first, last, count } of soft bounces, for suppression after repeated failures */
+  softBounces: Sublevel;
   /** The error log: "<tenant>!<time>!<seq>" → QueueEvent, for failures, deferrals, bounces, complaints, warnings */
   errors: Sublevel;
   close(): Promise<void>;
@@ -60,6 +64,8 @@ export async function openStore(dataDir: string): Promise<Store> {
     domains: db.sublevel<string, unknown>('dom', json),
     suppression: db.sublevel<string, unknown>('sup', json),
     errors: db.sublevel<string, unknown>('err', json),
+    messageIds: db.sublevel<string, unknown>('mid', json),
+    softBounces: db.sublevel<string, unknown>('soft', json),
     close: () => db.close(),
   };
 }
