@@ -10,7 +10,7 @@ describe('sendTransaction', () => {
   let transport: SmtpTransport;
   beforeAll(async () => {
     sink = await startSink({ rcptReply: (r) => (r.startsWith('nobody@') ? { code: 550, message: '5.1.1 User unknown' } : r.startsWith('later@') ? { code: 450, message: '4.2.0 Greylisted' } : undefined) });
-    transport = nodemailer.createTransport({ host: '127.0.0.1', port: sink.port, secure: false, ignoreTLS: true }) as SmtpTransport;
+    transport = nodemailer.createTransport({ host: "127.0.0.1", port: sink.port, secure: false, ignoreTLS: true }) as unknown as SmtpTransport;
   });
   afterAll(async () => {
     transport.close();

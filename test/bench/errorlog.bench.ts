@@ -1,0 +1,78 @@
+// Error-log and bounce-parsing benchmark (part of `npm run bench`): fills a LevelDB with 1 million
+// events over 100 tenants, then times a tenant's newest 50 and an "errors since" count; and parses
+// the bounce fixture corpus repeatedly for messages/second.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseBounce } from '../../src/bounces/parse.js';
+import { EventLog } from '../../src/store/event-log.js';
+import { openStore } from '../../src/store/level.js';
+import type { QueueEvent } from '../../src/queue/types.js';
+import { makeTempDir, removeDir } from '../helpers/tmp.js';
+
+const EVENTS = Number(process.argv.find((a) => a.startsWith('--events='))?.slice(9) ?? 1_000_000);
+const TENANTS = 100;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+async function errorLog(): Promise<Record<string, number>> {
+  const dir = await makeTempDir('mailgate-errlog-bench-');
+  const store = await openStore(dir);
+  const log = new EventLog(store);
+  const start = Date.UTC(2026, 0, 1);
+  const t0 = performance.now();
+  const types: QueueEvent['type'][] = ['failed', 'deferred', 'bounced', 'complained'];
+  for (let i = 0; i < EVENTS; i += 10_000) {
+    const ops = [];
+    for (let j = i; j < Math.min(EVENTS, i + 10_000); j++) {
+      ops.push(...log.ops({ time: start + j * 1000, type: types[j % 4]!, msgId: `M${j}`, tenant: `t${j % TENANTS}`, recipient: `r${j % 50_000}@example.com`, class: 'hard', reason: 'user-unknown', reply: { code: 550, enhanced: '5.1.1', text: 'User unknown' } }));
+    }
+    await store.db.batch(ops as never);
+  }
+  const fillS = (performance.now() - t0) / 1000;
+  const newest: number[] = [];
+  const counts: number[] = [];
+  let counted = 0;
+  for (let k = 0; k < 20; k++) {
+    const tenant = `t${(k * 7) % TENANTS}`;
+    let t = performance.now();
+    const page = await log.errors(tenant, { limit: 50 });
+    newest.push(performance.now() - t);
+    if (page.events.length !== 50) throw new Error('short page');
+    t = performance.now();
+    counted = await log.countErrors(tenant, start + (EVENTS - 100_000) * 1000); // the last ~28 hours
+    counts.push(performance.now() - t);
+  }
+  await store.close();
+  await removeDir(dir);
+  return { events: EVENTS, fillSeconds: fillS, newest50Ms: median(newest), countSinceMs: median(counts), countedEvents: counted };
+}
+
+async function bounceParsing(): Promise<Record<string, number> | undefined> {
+  const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bounces');
+  let files: string[];
+  try {
+    files = (await fs.readdir(fixtures)).filter((f) => f.endsWith('.eml'));
+  } catch {
+    return undefined;
+  }
+  if (files.length === 0) return undefined;
+  const messages = await Promise.all(files.map((f) => fs.readFile(path.join(fixtures, f))));
+  for (const m of messages) await parseBounce(m); // warm-up
+  const rounds = 20;
+  const t0 = performance.now();
+  for (let r = 0; r < rounds; r++) for (const m of messages) await parseBounce(m);
+  const s = (performance.now() - t0) / 1000;
+  return { messages: messages.length * rounds, seconds: s, messagesPerSecond: (messages.length * rounds) / s };
+}
+
+const parsing = await bounceParsing();
+if (parsing) process.stdout.write(`bounce parsing: ${parsing.messages} messages (fixture corpus × 20) in ${parsing.seconds.toFixed(2)} s = ${parsing.messagesPerSecond.toFixed(0)} msg/s\n`);
+else process.stdout.write('bounce parsing: no fixtures under test/fixtures/bounces\n');
+const el = await errorLog();
+process.stdout.write(`error log: ${el.events} events over ${TENANTS} tenants (filled in ${el.fillSeconds.toFixed(1)} s); newest 50 of one tenant ${el.newest50Ms.toFixed(2)} ms (median of 20); count since (${el.countedEvents} events) ${el.countSinceMs.toFixed(2)} ms\n`);
+process.stdout.write(`${JSON.stringify({ bench: 'errorlog', parsing: parsing ?? null, errorLog: el })}\n`);
