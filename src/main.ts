@@ -159,6 +159,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   }
   let listening = false;
   const admin = createAdminApp({
+    queue,
     tokens: () => config.admin.tokens,
     domains,
     tenantDomains: () => config.tenants.flatMap((t) => t.domains.map((d) => ({ tenant: t.id, domain: d.domain }))),

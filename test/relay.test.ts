@@ -4,7 +4,7 @@ import nodemailer from 'nodemailer';
 import { startSink, type Sink } from './helpers/smtp-sink.js';
 import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
-import { sinkUpstream, testConfig } from './helpers/config.js';
+import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
 import { eventsFor, waitForEvent } from './helpers/events.js';
 import { openDialogue } from './helpers/smtp-dialogue.js';
 
@@ -108,6 +108,29 @@ describe('relay through a tenant upstream', () => {
     expect(failed.code).toBe('UPSTREAM_REJECTED');
     expect(failed).toMatchObject({ class: 'hard', reason: 'user-unknown' });
     await waitForEvent(mg, 'somebody@example.test', 'delivered');
+  });
+
+  it('re-sends a failed message to a corrected address, linked to the original', async () => {
+    const info = await client(mg, { user: 'shop', pass: 'correct-horse' }).sendMail({
+      envelope: { from: 'orders@shop.test', to: ['nobody@typo.test'] },
+      raw: 'Subject: ticket 99\r\nMessage-ID: <ticket-99@shop.test>\r\n\r\nYour ticket\r\n',
+    });
+    const id = info.response.split(' ').pop()!;
+    await waitForEvent(mg, 'nobody@typo.test', 'failed');
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const res = await fetch(`${mg.adminUrl}/api/v1/messages/${id}/resend`, { method: 'POST', headers: auth, body: JSON.stringify({ recipient: 'fixed@example.test' }) });
+    expect(res.status).toBe(201);
+    const { id: newId, resendOf } = (await res.json()) as { id: string; resendOf: string };
+    expect(resendOf).toBe(id);
+    expect(newId).not.toBe(id);
+    const [msg] = await sink.waitFor(1);
+    expect(msg!.to).toEqual(['fixed@example.test']);
+    expect(msg!.messageId).toBe('<ticket-99@shop.test>');
+    expect(msg!.raw.toString()).toContain('\r\n\r\nYour ticket\r\n');
+    expect((await waitForEvent(mg, 'nobody@typo.test', 'resent')).match).toMatchObject({ msgId: id });
+    const bad = await fetch(`${mg.adminUrl}/api/v1/messages/${id}/resend`, { method: 'POST', headers: auth, body: JSON.stringify({ recipient: 'not an address' }) });
+    expect(bad.status).toBe(400);
+    expect((await fetch(`${mg.adminUrl}/api/v1/messages/0000000000000000000Z/resend`, { method: 'POST', headers: auth, body: '{}' })).status).toBe(404);
   });
 
   it('records a rejected internationalised address as failed, never as delivered', async () => {

@@ -5,9 +5,11 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AdminToken } from '../config/types.js';
 import type { EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
+import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 
 export interface AdminDeps {
+  queue: MailQueue;
   tokens: () => AdminToken[];
   domains: DomainVerifier;
   /** Every configured tenant sender domain, with its tenant. */
@@ -114,6 +116,26 @@ export function createAdminApp(deps: AdminDeps): FastifyInstance {
     }, async (req) => {
       const q = req.query as { tenant: string; since: number };
       return { tenant: q.tenant, since: q.since, count: await deps.events.countErrors(q.tenant, q.since) };
+    });
+
+    api.post('/messages/:id/resend', {
+      schema: {
+        params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } }, required: ['id'] },
+        body: { type: ['object', 'null'], properties: { recipient: { type: 'string', minLength: 3, maxLength: 254 } }, additionalProperties: false },
+      },
+    }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const recipient = (req.body as { recipient?: string } | null)?.recipient;
+      try {
+        const result = await deps.queue.resend(id, recipient ? [recipient] : undefined);
+        return reply.code(201).send({ id: result.id, resendOf: id });
+      } catch (err) {
+        if (err instanceof SubmitError) {
+          const status = err.code === 'NOT_FOUND' ? 404 : err.code === 'BODY_GONE' ? 410 : 400;
+          return reply.code(status).send({ error: err.code, message: err.message });
+        }
+        throw err;
+      }
     });
 
     api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));

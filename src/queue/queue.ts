@@ -24,6 +24,8 @@ export interface SubmitInput {
   envelope: { from: string; to: string[] };
   body: Readable;
   source: MessageSource;
+  /** The message this one re-sends. */
+  resendOf?: string;
 }
 
 export interface QueueDeps {
@@ -42,6 +44,33 @@ export class MailQueue {
 
   constructor(private readonly deps: QueueDeps) {
     this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Queues a failed message again — to a corrected address, or to the recipients that failed —
+   * as a new message linked to the original (seed 000's "correct the address, re-send").
+   */
+  async resend(msgId: string, to?: string[]): Promise<{ id: string }> {
+    const original = await this.deps.spool.get(msgId);
+    if (!original) throw new SubmitError('NOT_FOUND', `no message ${msgId}`);
+    if (!this.deps.spool.hasBody(original, this.now())) throw new SubmitError('BODY_GONE', `the body of ${msgId} is no longer kept; ask the application to send it again`);
+    const failed = original.recipients.filter((r) => r.status === 'failed').map((r) => r.address);
+    const recipients = to ?? failed;
+    if (recipients.length === 0) throw new SubmitError('NO_RECIPIENTS', `${msgId} has no failed recipient to re-send to`);
+    const result = await this.submit({
+      tenant: original.tenant,
+      envelope: { from: original.envelope.from, to: recipients },
+      body: this.deps.spool.openBody(original.body),
+      source: { kind: 'api' },
+      resendOf: msgId,
+    });
+    const time = this.now();
+    // The event goes on the original's failed recipients, so the address the buyer mistyped shows the fix.
+    const noted = failed.length > 0 ? failed : original.envelope.to;
+    await this.deps.spool.appendEvents(noted.flatMap((recipient) => this.deps.events.ops({
+      time, type: 'resent', msgId, tenant: original.tenant, recipient, detail: `re-sent to ${recipients.join(', ')} as ${result.id}`,
+    })));
+    return result;
   }
 
   /** Stores the message durably and schedules it; resolves with its queue id only once it is on disk. */
@@ -84,6 +113,7 @@ export class MailQueue {
       ...(headers.messageId ? { messageId: headers.messageId } : {}),
       ...(headers.subject ? { subject: headers.subject } : {}),
       source: input.source,
+      ...(input.resendOf ? { resendOf: input.resendOf } : {}),
       state: suppressed.size === envelope.to.length ? 'done' : 'queued',
     };
     if (record.state === 'done') record.dueAt = 0;

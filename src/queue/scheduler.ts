@@ -18,6 +18,8 @@ export interface SchedulerDeps {
   now?: () => number;
   /** How often the schedule index is read for due retries (ms). */
   pollInterval?: number;
+  /** How long a failed message's body is kept for a re-send (ms). */
+  keepFailed?: number;
 }
 
 interface ReadyItem {
@@ -51,7 +53,13 @@ export class Scheduler {
   start(): void {
     this.running = true;
     void this.scan();
-    this.timer = setInterval(() => void this.scan(), this.deps.pollInterval ?? 1000);
+    let ticks = 0;
+    this.timer = setInterval(() => {
+      void this.scan();
+      if (++ticks % 60 === 0) {
+        this.deps.spool.releaseExpired(this.now()).catch((err: Error) => this.deps.log.error({ err: err.message }, 'releasing kept bodies failed'));
+      }
+    }, this.deps.pollInterval ?? 1000);
     this.timer.unref();
   }
 
@@ -152,6 +160,7 @@ export class Scheduler {
   }
 
   private async commit(prev: MessageRecord, next: MessageRecord, events: Parameters<EventLog['ops']>[0][]): Promise<void> {
+    if (next.state === 'done' && next.recipients.some((r) => r.status === 'failed')) next.keptUntil = this.now() + (this.deps.keepFailed ?? 7 * 24 * 3600 * 1000);
     await this.deps.spool.update(next, prev.dueAt, events.flatMap((e) => this.deps.events.ops(e)));
   }
 

@@ -151,8 +151,12 @@ export class Spool {
     await this.release(staged.ref);
   }
 
-  /** Stores a changed record (new due time or final state). Once final, the body is released. */
+  /**
+   * Stores a changed record (new due time or final state). Once final, the body is released —
+   * unless a recipient failed and the record has `keptUntil`: then it is kept until then for a re-send.
+   */
   async update(record: MessageRecord, previousDueAt: number, extraOps: WriteOp[]): Promise<void> {
+    const keepUntil = record.keptUntil;
     const ops: WriteOp[] = [
       { type: 'put', sublevel: this.store.messages, key: record.id, value: record },
       { type: 'del', sublevel: this.store.due, key: dueKey(previousDueAt, record.id) },
@@ -160,9 +164,34 @@ export class Spool {
     if (record.state === 'queued') {
       ops.push({ type: 'put', sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' });
     }
+    const keep = record.state === 'done' && keepUntil !== undefined && record.recipients.some((r) => r.status === 'failed');
+    if (keep) ops.push({ type: 'put', sublevel: this.store.retained, key: dueKey(keepUntil, record.id), value: '' });
     ops.push(...extraOps);
     await this.commit.commit(ops);
-    if (record.state === 'done') await this.release(record.body);
+    if (record.state === 'done' && !keep) await this.release(record.body);
+  }
+
+  /** True while a message's body is still on disk (queued, or kept for a re-send). */
+  hasBody(record: MessageRecord, now: number): boolean {
+    return record.state === 'queued' || (record.keptUntil ?? 0) > now;
+  }
+
+  /** Releases the bodies of failed messages whose keep time has passed. */
+  async releaseExpired(now: number): Promise<number> {
+    let n = 0;
+    for await (const key of this.store.retained.keys({ lte: `${sortableTime(now)}!\xff` })) {
+      const id = key.slice(key.indexOf('!') + 1);
+      const rec = await this.get(id);
+      await this.commit.commit([{ type: 'del', sublevel: this.store.retained, key }]);
+      if (rec) await this.release(rec.body);
+      n++;
+    }
+    return n;
+  }
+
+  /** Records events that change no message state (durably, by group commit). */
+  async appendEvents(ops: WriteOp[]): Promise<void> {
+    await this.commit.commit(ops);
   }
 
   /** The queue id of the message sent with this Message-ID (ours or the app's), if any. */
@@ -285,12 +314,14 @@ export class Spool {
   private async recover(): Promise<void> {
     const liveSegments = new Map<number, number>();
     const liveFiles = new Set<string>();
-    for await (const key of this.store.due.keys()) {
-      const id = key.slice(key.indexOf('!') + 1);
-      const rec = (await this.store.messages.get(id)) as MessageRecord | undefined;
-      if (!rec) continue;
-      if (rec.body.kind === 'file') liveFiles.add(rec.body.name);
-      else liveSegments.set(rec.body.segment, (liveSegments.get(rec.body.segment) ?? 0) + 1);
+    for (const index of [this.store.due, this.store.retained]) {
+      for await (const key of index.keys()) {
+        const id = key.slice(key.indexOf('!') + 1);
+        const rec = (await this.store.messages.get(id)) as MessageRecord | undefined;
+        if (!rec) continue;
+        if (rec.body.kind === 'file') liveFiles.add(rec.body.name);
+        else liveSegments.set(rec.body.segment, (liveSegments.get(rec.body.segment) ?? 0) + 1);
+      }
     }
     let maxN = 0;
     for (const name of await fs.readdir(this.dir)) {

@@ -63,9 +63,13 @@ export interface MessageRecord {
   state: 'queued' | 'done';
   /** The sender identity of the last attempt. */
   identity?: IdentityDecision;
+  /** Failed messages keep their body until then, for a re-send to a corrected address. */
+  keptUntil?: number;
+  /** The message this one re-sends. */
+  resendOf?: string;
 }
 
-export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning';
+export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent';
 
 export interface QueueEvent {
   time: number;
