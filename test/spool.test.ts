@@ -125,4 +125,21 @@ describe('spool', () => {
     expect(c.body).toMatchObject({ segment: 3 }); // never reuses a segment number
     await spool.close();
   });
+
+  it('keeps the body of a failed message until its keep time, across a restart, then releases it', async () => {
+    dir = await makeTempDir('mg-spool-');
+    let { spool } = await open(64);
+    const a = await put(spool, 'A', 'a'.repeat(40));
+    await put(spool, 'B', 'b'.repeat(40)); // segment 2 becomes current
+    const failed = { ...a, state: 'done' as const, dueAt: 0, keptUntil: 5000, recipients: a.recipients.map((r) => ({ ...r, status: 'failed' as const })) };
+    await spool.update(failed, a.dueAt, []);
+    expect(spool.hasBody(failed, 4999)).toBe(true);
+    expect(spool.hasBody(failed, 5000)).toBe(false);
+    ({ spool } = await reopen(spool, 64));
+    expect(await read(spool, a)).toBe('a'.repeat(40)); // recovery counted the kept body
+    expect(await spool.releaseExpired(4999)).toBe(0);
+    expect(await spool.releaseExpired(5000)).toBe(1);
+    expect((await fs.readdir(path.join(dir, 'spool'))).sort()).toEqual(['seg-00000002.dat']);
+    await spool.close();
+  });
 });
