@@ -123,6 +123,17 @@ function failed(recipient: string, input: { status?: string; action?: string; di
   };
 }
 
+/** RFC 3463 codes that go with each reason, for bounces whose text states no code. */
+const CANONICAL_STATUS: Record<string, string> = {
+  'user-unknown': '5.1.1', 'host-unknown': '5.1.2', 'bad-address': '5.1.3', 'mailbox-disabled': '5.2.1', 'hard-other': '5.0.0',
+  'mailbox-full': '5.2.2', 'message-too-large': '5.3.4', 'expired': '4.4.7', 'greylisted': '4.7.1', 'rate-limited': '4.7.0', 'temporary': '4.0.0',
+  'spam-blocked': '5.7.1', 'blacklisted': '5.7.1', 'auth-failed': '5.7.26', 'relay-denied': '5.7.1', 'policy-other': '5.7.1',
+};
+
+function withCanonicalStatus(r: BouncedRecipient): BouncedRecipient {
+  return r.status || r.replyCode ? r : { ...r, ...(CANONICAL_STATUS[r.reason] ? { status: CANONICAL_STATUS[r.reason] } : {}) };
+}
+
 function parseArf(parsed: ParsedMail, text: string): BounceReport | undefined {
   const report = parsed.attachments.find((a) => a.contentType.toLowerCase() === 'message/feedback-report');
   const ctype = headerOf(parsed, 'content-type') ?? '';
@@ -168,18 +179,29 @@ function parseDsn(parsed: ParsedMail, text: string): BounceReport | undefined {
 const BOUNCE_FROM = /mailer-daemon|postmaster|mail delivery (system|subsystem)|mail ?administrator|mailerdaemon|delivery[- ]?(status|notification)|microsoftexchange|nobody@|notify@|bounce/i;
 const BOUNCE_SUBJECT = /undeliver|undelivered|delivery (status notification|failure|failed|has failed|problem|incomplete|report)|returned mail|failure notice|mail delivery failed|non[- ]?deliver|could not be delivered|not delivered|delivery unsuccessful|mail (system )?error|permanent error|warning: message .* delayed|delayed mail|не доставлено|недоставленное|недоставлен|ошибка доставки|unzustellbar|nicht zustellbar|zustellung fehlgeschlagen|fehlgeschlagen|non remis|non recapitabile|onbestelbaar|devuelto|no entregado/i;
 /** Where the bounce text ends and the returned original begins. */
-const ORIGINAL_START = /^(-{2,}\s*)?(this is a copy of the message|below this line is a copy|original message follows|-+ ?original message ?-+|the original message (was|is)|----- ?(returned|original) (message|mail)|message headers follow|--- the header of the original message|исходное сообщение|original-nachricht|ursprüngliche nachricht|\s*-{3,} (the )?(original|returned) )/im;
+const ORIGINAL_START = /^(-{2,}\s*)?(this is a copy of the message|below this line is a copy|original message follows|-+ ?original message ?-+|the original message (was|is)|----- ?(returned|original) (message|mail)|message headers follow|original message headers|--- the header of the original message|исходное сообщение|заголовки исходного|original-nachricht|ursprüngliche nachricht|kopf der nachricht|\s*-{3,} (the )?(original|returned) |-{3,} ?(headers|copy) of )/im;
 
 const IGNORED_LOCAL = /^(mailer-daemon|postmaster|noreply|no-reply|abuse|fbl)$/i;
 
-/** The text following the first mention of `recipient`, up to the next recipient-looking line. */
+/** The text following each mention of `recipient`, each up to the next paragraph naming an address. */
 function windowFor(recipient: string, text: string): string | undefined {
-  const i = text.toLowerCase().indexOf(recipient.toLowerCase());
-  if (i < 0) return undefined;
-  const after = text.slice(i + recipient.length, i + recipient.length + 1200);
-  // Stop at the next paragraph that names another address.
-  const cut = after.search(/\n\s*\n\s*(<?[^\s@<>]+@[^\s@<>]+>?)\s*(:|\n|$)/);
-  return (cut > 0 ? after.slice(0, cut) : after).trim() || undefined;
+  const lower = text.toLowerCase();
+  const needle = recipient.toLowerCase();
+  const parts: string[] = [];
+  for (let i = lower.indexOf(needle); i >= 0 && parts.length < 4; i = lower.indexOf(needle, i + needle.length)) {
+    const after = text.slice(i + recipient.length, i + recipient.length + 1200);
+    const cut = after.search(/\n\s*\n\s*(<?[^\s@<>]+@[^\s@<>]+>?)\s*(:|\n|$)/);
+    const piece = (cut > 0 ? after.slice(0, cut) : after).trim();
+    if (piece) parts.push(piece);
+  }
+  return parts.length > 0 ? parts.join(' ') : undefined;
+}
+
+/** Addresses that are really message ids or header values of the returned message, not recipients. */
+function inMessageIdContext(text: string, index: number): boolean {
+  const lineStart = text.lastIndexOf('\n', index) + 1;
+  const line = text.slice(lineStart, index);
+  return /^\s*(message-id|references|in-reply-to|return-path|received|dkim-signature|x-[a-z-]+)\s*:/i.test(line) || /<[^>\s]*$/.test(line) && /^(message-id|references)/i.test(line.trim());
 }
 
 function looksLikeBounce(parsed: ParsedMail, text: string): boolean {
@@ -199,6 +221,7 @@ function parseNonStandard(parsed: ParsedMail, text: string, ownAddresses: Set<st
   const fromAddr = (headerOf(parsed, 'from') ?? '').match(EMAIL)?.[0]?.toLowerCase();
   const found: string[] = [];
   for (const m of body.matchAll(EMAIL)) {
+    if (inMessageIdContext(body, m.index ?? 0)) continue;
     const a = m[0].replace(/[.]+$/, '').toLowerCase();
     const local = a.slice(0, a.lastIndexOf('@'));
     if (IGNORED_LOCAL.test(local) || a === fromAddr || ownAddresses.has(a) || found.includes(a)) continue;
@@ -207,10 +230,11 @@ function parseNonStandard(parsed: ParsedMail, text: string, ownAddresses: Set<st
   }
   const recipients = found.length > 0 ? found : original.to ? [original.to.toLowerCase()] : [];
   const diag = (r: string) => (found.length > 1 ? windowFor(r, body) : undefined) ?? diagnosticLines(body) ?? body.slice(0, 800);
+  // Without a code in the text, the wording's canonical code stands in.
   return {
     kind: recipients.length > 0 ? 'non-standard' : 'none',
     original,
-    recipients: recipients.map((r) => failed(r, { diagnostic: diag(r) })),
+    recipients: recipients.map((r) => withCanonicalStatus(failed(r, { diagnostic: diag(r) }))),
   };
 }
 
@@ -222,7 +246,7 @@ function diagnosticLines(text: string): string | undefined {
 }
 
 const AUTO_SUBJECT = /^(auto(matic)?[- ]?(reply|response|antwort|answer)|automatische antwort|out of (the )?office|ooo\b|abwesenheit|autoreply|auto-reply|автоответ|автоматический ответ|vacation|absence|réponse automatique|risposta automatica|respuesta automática|i am (currently )?(out|away)|away from (the )?office|ich bin (nicht|bis))/i;
-const OOO = /out of (the )?office|ooo\b|abwesen|vacation|urlaub|absence|away|отпуск|нет на месте|not in the office|außer haus|holiday/i;
+const OOO = /out of (the )?office|ooo\b|abwesen|vacation|urlaub|absence|away|отпуск|нет на месте|не в офисе|not in the office|nicht im (büro|buero|hause|haus)|außer haus|ausser haus|holiday|congé|ferie|vacaciones|fuera de la oficina|absent/i;
 
 function parseAutoReply(parsed: ParsedMail, text: string): BounceReport | undefined {
   const autoSubmitted = (headerOf(parsed, 'auto-submitted') ?? '').toLowerCase();
