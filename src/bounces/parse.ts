@@ -4,6 +4,7 @@
 // message (Message-ID, X-Order-Id / X-Reference) for when the VERP token is missing.
 import { simpleParser, type ParsedMail, type Attachment } from 'mailparser';
 import { classifyFailure, replyCodeInText, statusInText, type BounceClass } from './classify.js';
+import { mimeParts } from './mime-parts.js';
 
 export interface BouncedRecipient {
   recipient: string;
@@ -82,16 +83,24 @@ function headerOf(parsed: ParsedMail, name: string): string | undefined {
   return String(v);
 }
 
-function attachmentText(a: Attachment): string {
-  return a.content.toString('utf8');
+interface ReportPart {
+  contentType: string;
+  text: string;
+}
+
+/** The parts of a message by type: mailparser's attachments, and the MIME walker's leaves (which include message/* parts mailparser folds into text). */
+function reportParts(parsed: ParsedMail, raw: Buffer): ReportPart[] {
+  const parts: ReportPart[] = parsed.attachments.map((a: Attachment) => ({ contentType: a.contentType.toLowerCase(), text: a.content.toString('utf8') }));
+  for (const p of mimeParts(raw.toString('latin1'))) parts.push({ contentType: p.contentType, text: p.body });
+  return parts;
 }
 
 const ORIGINAL_TYPES = ['message/rfc822', 'text/rfc822-headers', 'message/global', 'message/global-headers', 'message/rfc822-headers'];
 
 /** Header fields of the returned original message (attached, or inline after the bounce text). */
-function originalRef(parsed: ParsedMail, text: string): OriginalRef {
-  const att = parsed.attachments.find((a) => ORIGINAL_TYPES.includes(a.contentType.toLowerCase()));
-  const source = att ? attachmentText(att) : text;
+function originalRef(parts: ReportPart[], text: string): OriginalRef {
+  const att = parts.find((a) => ORIGINAL_TYPES.includes(a.contentType));
+  const source = att ? att.text : text;
   const head = att ? source.split(/\r?\n\r?\n/)[0]! : source;
   const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.+(?:\\r?\\n[ \\t].+)*)`, 'im').exec(head)?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim();
   const addr = (v: string | undefined) => v?.match(EMAIL)?.[0];
@@ -134,13 +143,13 @@ function withCanonicalStatus(r: BouncedRecipient): BouncedRecipient {
   return r.status || r.replyCode ? r : { ...r, ...(CANONICAL_STATUS[r.reason] ? { status: CANONICAL_STATUS[r.reason] } : {}) };
 }
 
-function parseArf(parsed: ParsedMail, text: string): BounceReport | undefined {
-  const report = parsed.attachments.find((a) => a.contentType.toLowerCase() === 'message/feedback-report');
+function parseArf(parsed: ParsedMail, parts: ReportPart[], text: string): BounceReport | undefined {
+  const report = parts.find((a) => a.contentType === 'message/feedback-report');
   const ctype = headerOf(parsed, 'content-type') ?? '';
   if (!report && !/report-type\s*=\s*"?feedback-report/i.test(ctype)) return undefined;
-  const fields = report ? fieldGroups(attachmentText(report))[0] ?? new Map<string, string>() : new Map<string, string>();
+  const fields = report ? fieldGroups(report.text)[0] ?? new Map<string, string>() : new Map<string, string>();
   const feedbackType = (fields.get('feedback-type') ?? 'abuse').toLowerCase().trim();
-  const original = originalRef(parsed, text);
+  const original = originalRef(parts, text);
   const recipient = stripType(fields.get('original-rcpt-to')) ?? original.to ?? stripType(fields.get('removal-recipient'));
   return {
     kind: 'arf',
@@ -151,10 +160,12 @@ function parseArf(parsed: ParsedMail, text: string): BounceReport | undefined {
   };
 }
 
-function parseDsn(parsed: ParsedMail, text: string): BounceReport | undefined {
-  const part = parsed.attachments.find((a) => ['message/delivery-status', 'message/global-delivery-status'].includes(a.contentType.toLowerCase()));
+function parseDsn(parts: ReportPart[], text: string): BounceReport | undefined {
+  const part = parts.find((a) => ['message/delivery-status', 'message/global-delivery-status'].includes(a.contentType));
   if (!part) return undefined;
-  const groups = fieldGroups(attachmentText(part));
+  // mailparser may have folded the status fields into the text: keep only the human part for windows.
+  const human = text.split(/\n\s*reporting-mta\s*:/i)[0]!;
+  const groups = fieldGroups(part.text);
   const perMessage = groups.find((g) => g.has('reporting-mta') || g.has('arrival-date')) ?? new Map<string, string>();
   const recipients: BouncedRecipient[] = [];
   for (const g of groups) {
@@ -165,7 +176,7 @@ function parseDsn(parsed: ParsedMail, text: string): BounceReport | undefined {
     const diagnostic = stripType(g.get('diagnostic-code')) ?? g.get('x-postfix-diagnostic') ?? undefined;
     const status = /^\d\.\d{1,3}\.\d{1,3}/.exec(g.get('status') ?? '')?.[0];
     // A DSN without a diagnostic: the human-readable part usually says why.
-    const why = diagnostic ?? windowFor(recipient, text) ?? text.slice(0, 600);
+    const why = diagnostic ?? windowFor(recipient, human) ?? human.slice(0, 600);
     recipients.push(failed(recipient, {
       ...(status ? { status } : {}),
       ...(action ? { action } : {}),
@@ -173,7 +184,7 @@ function parseDsn(parsed: ParsedMail, text: string): BounceReport | undefined {
       ...(stripType(g.get('remote-mta')) ? { remoteMta: stripType(g.get('remote-mta'))! } : perMessage.get('reporting-mta') ? { remoteMta: stripType(perMessage.get('reporting-mta'))! } : {}),
     }));
   }
-  return { kind: recipients.length > 0 ? 'dsn' : 'none', recipients, original: originalRef(parsed, text) };
+  return { kind: recipients.length > 0 ? 'dsn' : 'none', recipients, original: originalRef(parts, text) };
 }
 
 const BOUNCE_FROM = /mailer-daemon|postmaster|mail delivery (system|subsystem)|mail ?administrator|mailerdaemon|delivery[- ]?(status|notification)|microsoftexchange|nobody@|notify@|bounce/i;
@@ -213,9 +224,9 @@ function looksLikeBounce(parsed: ParsedMail, text: string): boolean {
   return /^<?>?$/.test(returnPath.trim()) && /(could not|couldn'?t|wasn'?t|was not|cannot|can'?t) be delivered|delivery (to the following|has failed)|permanent(ly)? (fatal )?error|the following address(es)? (had|failed)|this is the (mail system|qmail-send program)|mail delivery software/i.test(text);
 }
 
-function parseNonStandard(parsed: ParsedMail, text: string, ownAddresses: Set<string>): BounceReport | undefined {
+function parseNonStandard(parsed: ParsedMail, parts: ReportPart[], text: string, ownAddresses: Set<string>): BounceReport | undefined {
   if (!looksLikeBounce(parsed, text)) return undefined;
-  const original = originalRef(parsed, text);
+  const original = originalRef(parts, text);
   const cutAt = text.search(ORIGINAL_START);
   const body = cutAt > 0 ? text.slice(0, cutAt) : text;
   const fromAddr = (headerOf(parsed, 'from') ?? '').match(EMAIL)?.[0]?.toLowerCase();
@@ -248,7 +259,7 @@ function diagnosticLines(text: string): string | undefined {
 const AUTO_SUBJECT = /^(auto(matic)?[- ]?(reply|response|antwort|answer)|automatische antwort|out of (the )?office|ooo\b|abwesenheit|autoreply|auto-reply|автоответ|автоматический ответ|vacation|absence|réponse automatique|risposta automatica|respuesta automática|i am (currently )?(out|away)|away from (the )?office|ich bin (nicht|bis))/i;
 const OOO = /out of (the )?office|ooo\b|abwesen|vacation|urlaub|absence|away|отпуск|нет на месте|не в офисе|not in the office|nicht im (büro|buero|hause|haus)|außer haus|ausser haus|holiday|congé|ferie|vacaciones|fuera de la oficina|absent/i;
 
-function parseAutoReply(parsed: ParsedMail, text: string): BounceReport | undefined {
+function parseAutoReply(parsed: ParsedMail, parts: ReportPart[], text: string): BounceReport | undefined {
   const autoSubmitted = (headerOf(parsed, 'auto-submitted') ?? '').toLowerCase();
   const subject = parsed.subject ?? '';
   const flagged = (autoSubmitted !== '' && autoSubmitted !== 'no') || headerOf(parsed, 'x-autoreply') !== undefined ||
@@ -257,7 +268,7 @@ function parseAutoReply(parsed: ParsedMail, text: string): BounceReport | undefi
   if (!flagged && !AUTO_SUBJECT.test(subject.replace(/^(re|aw|fw|fwd)\s*:\s*/i, ''))) return undefined;
   const from = (headerOf(parsed, 'from') ?? '').match(EMAIL)?.[0]?.toLowerCase();
   const reason = OOO.test(`${subject} ${text.slice(0, 1000)}`) ? 'out-of-office' : 'auto-reply';
-  return { kind: 'auto-reply', original: originalRef(parsed, text), recipients: from ? [{ recipient: from, class: 'auto-reply', reason }] : [] };
+  return { kind: 'auto-reply', original: originalRef(parts, text), recipients: from ? [{ recipient: from, class: 'auto-reply', reason }] : [] };
 }
 
 /**
@@ -265,12 +276,14 @@ function parseAutoReply(parsed: ParsedMail, text: string): BounceReport | undefi
  * sender) that must never be taken for a bounced recipient. Never throws for bad input.
  */
 export async function parseBounce(raw: Buffer, ownAddresses: Iterable<string> = []): Promise<BounceReport> {
-  const parsed = await simpleParser(normalizeLineEnds(raw), { skipImageLinks: true, skipTextLinks: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
+  const canonical = normalizeLineEnds(raw);
+  const parsed = await simpleParser(canonical, { skipImageLinks: true, skipTextLinks: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
   const text = (parsed.text ?? '').replace(/\r\n/g, '\n');
+  const parts = reportParts(parsed, canonical);
   const own = new Set([...ownAddresses].map((a) => a.toLowerCase()));
   for (const to of (headerOf(parsed, 'to') ?? '').match(EMAIL) ?? []) own.add(to.toLowerCase());
-  const report = parseArf(parsed, text) ?? parseDsn(parsed, text) ?? parseNonStandard(parsed, text, own) ?? parseAutoReply(parsed, text);
-  const base = report ?? { kind: 'none' as const, recipients: [], original: originalRef(parsed, text) };
+  const report = parseArf(parsed, parts, text) ?? parseDsn(parts, text) ?? parseNonStandard(parsed, parts, text, own) ?? parseAutoReply(parsed, parts, text);
+  const base = report ?? { kind: 'none' as const, recipients: [], original: originalRef(parts, text) };
   return {
     ...base,
     ...(parsed.subject ? { subject: parsed.subject } : {}),
