@@ -18,6 +18,9 @@ const expected: Record<string, [string, string, string, string | undefined, stri
   'yandex.eml': ['nikolay@yandex.ru', 'soft', 'mailbox-full', '5.2.2', 'non-standard'],
   'gmx.eml': ['lisa.m@web.de', 'hard', 'user-unknown', '5.0.0', 'non-standard'],
   'mailru.eml': ['olga1985@mail.ru', 'hard', 'user-unknown', '5.1.1', 'non-standard'],
+  'yahoo.eml': ['jane.doe77@yahoo.com', 'hard', 'user-unknown', '5.0.0', 'non-standard'],
+  'o365.eml': ['max.m@outlook.com', 'hard', 'user-unknown', '5.5.0', 'dsn'],
+  'courier.eml': ['paul@example.org', 'soft', 'mailbox-full', '5.0.0', 'dsn'],
 };
 
 describe('bounce formats', () => {
