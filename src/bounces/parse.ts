@@ -240,7 +240,12 @@ function parseNonStandard(parsed: ParsedMail, parts: ReportPart[], text: string,
     found.push(a);
   }
   const recipients = found.length > 0 ? found : original.to ? [original.to.toLowerCase()] : [];
-  const diag = (r: string) => (found.length > 1 ? windowFor(r, body) : undefined) ?? diagnosticLines(body) ?? body.slice(0, 800);
+  const diag = (r: string) => {
+    const window = windowFor(r, body);
+    const lines = diagnosticLines(body);
+    if (found.length > 1) return window ?? lines ?? body.slice(0, 800);
+    return [window, lines].filter(Boolean).join(' ') || body.slice(0, 800);
+  };
   // Without a code in the text, the wording's canonical code stands in.
   return {
     kind: recipients.length > 0 ? 'non-standard' : 'none',
