@@ -44,7 +44,7 @@ describe('bounces', () => {
   });
 
   it('records a DSN for a relayed message as a hard bounce and suppresses the next message to that address', async () => {
-    await submit().sendMail({ from: 'orders@shop.test', to: 'gone@example.com', subject: 'Order 1', text: 'x' });
+    await submit().sendMail({ from: 'orders@shop.test', to: 'gone@example.com', subject: 'Order 1', text: 'x', headers: { 'X-Order-Id': 'A-1001' } });
     const [relayed] = await sink.waitFor(1);
     const verp = relayed!.from;
     expect(verp).toMatch(/^b-.+@bounces\.relay\.test$/);
@@ -67,6 +67,13 @@ describe('bounces', () => {
     const count = (await (await fetch(`${mg.adminUrl}/api/v1/errors/count?tenant=shop&since=0`, { headers: auth })).json()) as { count: number };
     expect(count.count).toBe(2);
     expect((await fetch(`${mg.adminUrl}/api/v1/errors?tenant=shop&class=bogus`, { headers: auth })).status).toBe(400);
+    // Support staff search by whatever the customer gives them: the order number, or the address.
+    const byRef = (await (await fetch(`${mg.adminUrl}/api/v1/errors?tenant=shop&reference=a-1001`, { headers: auth })).json()) as { events: Array<{ type: string; recipient: string }> };
+    expect(byRef.events.map((e) => [e.type, e.recipient])).toEqual([['bounced', 'gone@example.com']]);
+    const byRcpt = (await (await fetch(`${mg.adminUrl}/api/v1/errors?tenant=shop&recipient=GONE@example.com`, { headers: auth })).json()) as { events: unknown[] };
+    expect(byRcpt.events).toHaveLength(2);
+    const otherTenant = (await (await fetch(`${mg.adminUrl}/api/v1/errors?tenant=other&recipient=gone@example.com`, { headers: auth })).json()) as { events: unknown[] };
+    expect(otherTenant.events).toHaveLength(0);
   });
 
   it('ignores a bounce whose VERP token does not verify, and a soft bounce does not suppress', async () => {

@@ -3,7 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AdminToken } from '../config/types.js';
-import type { EventLog } from '../store/event-log.js';
+import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
@@ -94,12 +94,25 @@ export function createAdminApp(deps: AdminDeps): FastifyInstance {
             class: { type: 'string', enum: ['hard', 'soft', 'policy', 'complaint', 'auto-reply'] },
             cursor: { type: 'string', maxLength: 200 },
             limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+            recipient: { type: 'string', minLength: 3, maxLength: 320 },
+            msgId: { type: 'string', pattern: '^[0-9A-Z]{20}$' },
+            reference: { type: 'string', minLength: 1, maxLength: 998 },
           },
           additionalProperties: false,
         },
       },
     }, async (req) => {
-      const q = req.query as { tenant: string; since?: number; until?: number; class?: string; cursor?: string; limit: number };
+      const q = req.query as { tenant: string; since?: number; until?: number; class?: string; cursor?: string; limit: number; recipient?: string; msgId?: string; reference?: string };
+      if (q.recipient || q.msgId || q.reference) {
+        // Narrow searches (one address, one message, one shop reference) read those indexes directly.
+        const ids = q.msgId ? [q.msgId] : q.reference ? await deps.spool.byReference(q.tenant, q.reference) : [];
+        const found = q.recipient ? await deps.events.byRecipient(q.recipient) : (await Promise.all(ids.map((id) => deps.events.byMessage(id)))).flat();
+        const events = found
+          .filter((e) => e.tenant === q.tenant && ERROR_TYPES.has(e.type) && (!q.class || e.class === q.class) && e.time >= (q.since ?? 0) && e.time < (q.until ?? Infinity))
+          .sort((a, b) => b.time - a.time)
+          .slice(0, q.limit);
+        return { events };
+      }
       if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { events: [] };
       return deps.events.errors(q.tenant, q);
     });

@@ -13,6 +13,8 @@ const HEADER_SCAN_LIMIT = 64 * 1024;
 export interface ScannedHeaders {
   messageId?: string;
   subject?: string;
+  /** The shop's own reference: X-Order-Id, else X-Reference. */
+  reference?: string;
 }
 
 export class CanonicalStream extends Transform {
@@ -47,11 +49,11 @@ export class CanonicalStream extends Transform {
       const m = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(block);
       return m ? m[1]!.trim() : undefined;
     };
-    const messageId = field('Message-ID');
-    const subject = field('Subject');
+    const utf8 = (v: string | undefined) => (v ? Buffer.from(v, 'latin1').toString('utf8').slice(0, 998) : undefined);
     return {
-      messageId: messageId ? Buffer.from(messageId, 'latin1').toString('utf8').slice(0, 998) : undefined,
-      subject: subject ? Buffer.from(subject, 'latin1').toString('utf8').slice(0, 998) : undefined,
+      messageId: utf8(field('Message-ID')),
+      subject: utf8(field('Subject')),
+      reference: utf8(field('X-Order-Id') ?? field('X-Reference'))?.slice(0, 200),
     };
   }
 

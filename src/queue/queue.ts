@@ -112,6 +112,7 @@ export class MailQueue {
       body: staged.ref,
       ...(headers.messageId ? { messageId: headers.messageId } : {}),
       ...(headers.subject ? { subject: headers.subject } : {}),
+      ...(headers.reference ? { reference: headers.reference } : {}),
       source: input.source,
       ...(input.resendOf ? { resendOf: input.resendOf } : {}),
       state: suppressed.size === envelope.to.length ? 'done' : 'queued',

@@ -132,6 +132,9 @@ export class Spool {
       // A message that needs no delivery (every recipient suppressed) gets no schedule entry.
       ...(record.state === 'queued' ? [{ type: 'put' as const, sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' }] : []),
       ...(record.messageId ? [{ type: 'put' as const, sublevel: this.store.messageIds, key: record.messageId.toLowerCase(), value: record.id }] : []),
+      ...[record.reference, record.messageId].filter((r): r is string => Boolean(r)).map((r) => ({
+        type: 'put' as const, sublevel: this.store.references, key: `${record.tenant}!${r.toLowerCase()}!${record.id}`, value: '',
+      })),
       ...extraOps,
     ];
     try {
@@ -192,6 +195,14 @@ export class Spool {
   /** Records events that change no message state (durably, by group commit). */
   async appendEvents(ops: WriteOp[]): Promise<void> {
     await this.commit.commit(ops);
+  }
+
+  /** Queue ids of a tenant's messages with this reference (X-Order-Id, X-Reference or Message-ID). */
+  async byReference(tenant: string, reference: string, limit = 100): Promise<string[]> {
+    const prefix = `${tenant}!${reference.toLowerCase()}!`;
+    const ids: string[] = [];
+    for await (const key of this.store.references.keys({ gte: prefix, lt: `${prefix}\xff`, limit })) ids.push(key.slice(prefix.length));
+    return ids;
   }
 
   /** The queue id of the message sent with this Message-ID (ours or the app's), if any. */

@@ -58,6 +58,8 @@ export interface MessageRecord {
   body: BodyRef;
   messageId?: string;
   subject?: string;
+  /** The shop's reference (X-Order-Id / X-Reference header), for search. */
+  reference?: string;
   source: MessageSource;
   /** 'done' once every recipient is delivered or failed. */
   state: 'queued' | 'done';

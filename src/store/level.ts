@@ -32,6 +32,8 @@ export interface Store {
   messageIds: Sublevel;
   /** "<tenant>!<address>" → { first, last, count } of soft bounces, for suppression after repeated failures */
   softBounces: Sublevel;
+  /** "<tenant>!<reference or Message-ID, lower case>!<msgId>" → '': find a shop's messages by its own reference */
+  references: Sublevel;
   /** "<releaseAt>!<msgId>" → '': bodies of failed messages kept for a re-send until releaseAt */
   retained: Sublevel;
   /** The error log: "<tenant>!<time>!<seq>" → QueueEvent, for failures, deferrals, bounces, complaints, warnings */
@@ -68,6 +70,7 @@ export async function openStore(dataDir: string): Promise<Store> {
     errors: db.sublevel<string, unknown>('err', json),
     messageIds: db.sublevel<string, unknown>('mid', json),
     retained: db.sublevel<string, unknown>('ret', json),
+    references: db.sublevel<string, unknown>('ref', json),
     softBounces: db.sublevel<string, unknown>('soft', json),
     close: () => db.close(),
   };
