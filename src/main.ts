@@ -104,7 +104,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   if (config.dns.servers.length > 0) resolver.setServers(config.dns.servers);
   const domains = new DomainVerifier(config, resolver, store.domains, log);
   await domains.start();
-  const verpSecret = await loadVerpSecret(config.dataDir);
+  const verpSecret = config.system.verpSecret ? Buffer.from(config.system.verpSecret, 'utf8') : await loadVerpSecret(config.dataDir);
   const systemDkim = config.system.dkim;
 
   const deliverMessage = async (record: MessageRecord, recipients: string[], body?: Buffer) => {

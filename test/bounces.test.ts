@@ -108,4 +108,17 @@ describe('bounces', () => {
     await mg.waitForLog((l) => typeof l.msg === 'string' && /not attributed|not a bounce|could not be parsed/.test(l.msg as string) && mg.logs.filter((x) => x.msg === 'inbound message stored').length >= 2, 20_000);
     expect((await fetch(`${mg.adminUrl}/healthz`)).status).toBe(200);
   });
+
+  it('limits how many connections one address may open per minute on the inbound listener (runs last: it uses up the budget)', async () => {
+    const net = await import('node:net');
+    const greet = () => new Promise<string>((resolve) => {
+      const sock = net.connect(mg.inbound.port, '127.0.0.1');
+      sock.setEncoding('latin1');
+      sock.once('data', (d: string) => { sock.destroy(); resolve(d.slice(0, 3)); });
+      sock.once('error', () => resolve('err'));
+    });
+    const codes = await Promise.all(Array.from({ length: 130 }, greet));
+    expect(codes.filter((c) => c === '220').length).toBeLessThanOrEqual(120);
+    expect(codes).toContain('421');
+  });
 });

@@ -533,3 +533,11 @@ describe('DKIM keys in the config', () => {
     expect(() => parseConfig(yaml(ec), { baseDir: '/', env: { K: ec } })).toThrow('system.dkim.privateKeyEnv: is a ec key; DKIM keys must be rsa or ed25519');
   });
 });
+
+describe('VERP secret', () => {
+  it('comes from the config (here an environment variable) and must be long enough', () => {
+    const yaml = `system: { sender: { address: a@relay.test }, bounceDomain: b.relay.test, verpSecretEnv: VS }\ntenants: [ { id: t, name: T, networks: [ 10.0.0.1 ] } ]\n`;
+    expect(parseConfig(yaml, { baseDir: '/', env: { VS: 'a-long-enough-verp-secret' } }).system.verpSecret).toBe('a-long-enough-verp-secret');
+    expect(() => parseConfig(yaml, { baseDir: '/', env: { VS: 'short' } })).toThrow('system.verpSecret: must be at least 16 characters');
+  });
+});

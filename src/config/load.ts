@@ -280,6 +280,7 @@ const systemSchema = z.strictObject({
   bounceDomain: domain,
   dkim: z.strictObject({ domain, selector, ...secret('privateKey') }).optional(),
   upstream: nonEmpty.default('direct'),
+  ...secret('verpSecret'),
   spf: z.strictObject({
     include: dnsName.optional(),
     ip4: z.array(stringFormat(parseCidr).transform((c) => c.text)).optional(),
@@ -467,6 +468,14 @@ class Resolver {
 
     const tls = root.tls === undefined || root.tls === null ? undefined : this.resolveTls(root.tls);
 
+    let verpSecret: string | undefined;
+    if (system && ['verpSecret', 'verpSecretFile', 'verpSecretEnv'].some((k) => (system as Record<string, unknown>)[k] !== undefined)) {
+      verpSecret = this.secret(system as Record<string, unknown>, 'verpSecret', ['system'])?.value;
+      if (verpSecret !== undefined && verpSecret.length < 16) {
+        this.issue(['system', 'verpSecret'], 'must be at least 16 characters');
+        verpSecret = undefined;
+      }
+    }
     let systemDkim: Config['system']['dkim'];
     if (system?.dkim) {
       const privateKey = this.privateKey(system.dkim, ['system', 'dkim']);
@@ -522,6 +531,7 @@ class Resolver {
         ...(systemDkim ? { dkim: systemDkim } : {}),
         upstream: system!.upstream,
         spf: system!.spf ?? { include: `_spf.${system!.hostname ?? os.hostname()}` },
+        ...(verpSecret ? { verpSecret } : {}),
       },
       admin: { tokens },
       upstreams: list,

@@ -104,6 +104,8 @@ export interface Config {
     upstream: string;
     /** What a tenant's SPF record must contain to authorise this relay (default include:_spf.<hostname>). */
     spf: { include?: string; ip4?: string[]; ip6?: string[] };
+    /** Key of the VERP MACs; when absent, <dataDir>/verp.secret is created and used. */
+    verpSecret?: string;
   };
   admin: { tokens: AdminToken[] };
   upstreams: Upstream[];

@@ -15,6 +15,8 @@ import { plainAddress } from './tenant-access.js';
 
 /** Inbound mail is bounce and report traffic: small. */
 const INBOUND_MAX_SIZE = 10 * 1024 * 1024;
+/** Connections one client address may open per minute on the inbound listener. */
+const INBOUND_CONNECTIONS_PER_MINUTE = 120;
 
 /** Called once a message is durably stored, with its file; the SMTP reply does not wait for it. */
 export type InboundHandler = (file: string) => void;
@@ -22,7 +24,23 @@ export type InboundHandler = (file: string) => void;
 export function createInboundServer(config: Config, log: Logger, onStored: InboundHandler = () => undefined): SMTPServer {
   const dir = path.join(config.dataDir, 'inbound');
   const bounceDomain = config.system.bounceDomain.toLowerCase();
+  const recent = new Map<string, { windowStart: number; count: number }>();
   return new SMTPServer({
+    onConnect(session, callback) {
+      const ip = plainAddress(session.remoteAddress);
+      const now = Date.now();
+      let entry = recent.get(ip);
+      if (!entry || now - entry.windowStart > 60_000) {
+        if (recent.size > 10_000) recent.clear();
+        entry = { windowStart: now, count: 0 };
+        recent.set(ip, entry);
+      }
+      if (++entry.count > INBOUND_CONNECTIONS_PER_MINUTE) {
+        log.warn({ remote: ip }, 'inbound: connection rate limit exceeded');
+        return callback(smtpError(421, '4.7.0 Too many connections from your address, try again later'));
+      }
+      callback();
+    },
     name: config.system.hostname,
     banner: 'mailgate ESMTP',
     size: INBOUND_MAX_SIZE,
