@@ -160,6 +160,8 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   let listening = false;
   const admin = createAdminApp({
     queue,
+    suppression,
+    tenantIds: () => config.tenants.map((t) => t.id),
     tokens: () => config.admin.tokens,
     domains,
     tenantDomains: () => config.tenants.flatMap((t) => t.domains.map((d) => ({ tenant: t.id, domain: d.domain }))),

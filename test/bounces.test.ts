@@ -74,6 +74,17 @@ describe('bounces', () => {
     expect(byRcpt.events).toHaveLength(2);
     const otherTenant = (await (await fetch(`${mg.adminUrl}/api/v1/errors?tenant=other&recipient=gone@example.com`, { headers: auth })).json()) as { events: unknown[] };
     expect(otherTenant.events).toHaveLength(0);
+
+    // The shop admin sees why the address is suppressed, fixes it, removes the entry; mail flows again.
+    const list = (await (await fetch(`${mg.adminUrl}/api/v1/suppression?tenant=shop`, { headers: auth })).json()) as { entries: Array<{ address: string; reason: string; msgId: string }> };
+    expect(list.entries).toEqual([expect.objectContaining({ address: 'gone@example.com', reason: 'user-unknown', source: 'bounce' })]);
+    expect((await fetch(`${mg.adminUrl}/api/v1/suppression/shop/gone@example.com`, { method: 'DELETE', headers: auth })).status).toBe(204);
+    expect((await fetch(`${mg.adminUrl}/api/v1/suppression/shop/gone@example.com`, { method: 'DELETE', headers: auth })).status).toBe(404);
+    await submit().sendMail({ from: 'orders@shop.test', to: 'gone@example.com', subject: 'Order 2b', text: 'x' });
+    await sink.waitFor(2);
+    const added = await fetch(`${mg.adminUrl}/api/v1/suppression`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ tenant: 'shop', address: 'Blocked@Example.com', reason: 'buyer asked' }) });
+    expect(added.status).toBe(201);
+    expect((await fetch(`${mg.adminUrl}/api/v1/suppression`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ tenant: 'nope', address: 'a@example.com' }) })).status).toBe(404);
   });
 
   it('ignores a bounce whose VERP token does not verify, and a soft bounce does not suppress', async () => {

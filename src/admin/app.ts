@@ -5,11 +5,15 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { AdminToken } from '../config/types.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
+import type { SuppressionList } from '../store/suppression.js';
+import { isValidAddress } from '../queue/address.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 
 export interface AdminDeps {
   queue: MailQueue;
+  suppression: SuppressionList;
+  tenantIds: () => string[];
   tokens: () => AdminToken[];
   domains: DomainVerifier;
   /** Every configured tenant sender domain, with its tenant. */
@@ -149,6 +153,34 @@ export function createAdminApp(deps: AdminDeps): FastifyInstance {
         }
         throw err;
       }
+    });
+
+    // Suppression list: why an address is there, remove it once fixed, add one by hand.
+    api.get('/suppression', {
+      schema: { querystring: { type: 'object', required: ['tenant'], properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 } }, additionalProperties: false } },
+    }, async (req) => ({ entries: await deps.suppression.list((req.query as { tenant: string }).tenant) }));
+
+    api.post('/suppression', {
+      schema: {
+        body: {
+          type: 'object', required: ['tenant', 'address'], additionalProperties: false,
+          properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, address: { type: 'string', minLength: 3, maxLength: 254 }, reason: { type: 'string', maxLength: 200 } },
+        },
+      },
+    }, async (req, reply) => {
+      const b = req.body as { tenant: string; address: string; reason?: string };
+      if (!deps.tenantIds().includes(b.tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${b.tenant}` });
+      if (!isValidAddress(b.address)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: `address: not a valid e-mail address` });
+      const entry = { tenant: b.tenant, address: b.address.toLowerCase(), class: 'admin', reason: b.reason ?? 'added by an administrator', time: Date.now(), source: 'admin' as const };
+      await deps.suppression.add(entry);
+      return reply.code(201).send(entry);
+    });
+
+    api.delete('/suppression/:tenant/:address', async (req, reply) => {
+      const { tenant, address } = req.params as { tenant: string; address: string };
+      if (!(await deps.suppression.get(tenant, address))) return reply.code(404).send({ error: 'NOT_FOUND', message: `${address} is not suppressed for ${tenant}` });
+      await deps.suppression.remove(tenant, address);
+      return reply.code(204).send();
     });
 
     api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));

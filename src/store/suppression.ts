@@ -25,6 +25,10 @@ export class SuppressionList {
     return [{ type: 'put', sublevel: this.store.suppression, key: this.key(entry.tenant, entry.address), value: { ...entry, address: entry.address.toLowerCase() } }];
   }
 
+  async add(entry: SuppressionEntry): Promise<void> {
+    await this.store.suppression.put(this.key(entry.tenant, entry.address), { ...entry, address: entry.address.toLowerCase() });
+  }
+
   async get(tenant: string, address: string): Promise<SuppressionEntry | undefined> {
     return (await this.store.suppression.get(this.key(tenant, address))) as SuppressionEntry | undefined;
   }
