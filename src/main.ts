@@ -110,6 +110,9 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   const deliverMessage = async (record: MessageRecord, recipients: string[], body?: Buffer) => {
     const upstream = upstreamFor(config, record.tenant);
     const tenant = config.tenants.find((t) => t.id === record.tenant);
+    const own = new Set(tenant?.domains.map((d) => d.domain) ?? []);
+    // Only this tenant's keys and reasons travel to the delivery thread.
+    const pick = <T>(all: Record<string, T>) => Object.fromEntries(Object.entries(all).filter(([d]) => own.has(d)));
     const identity: IdentityInput = {
       tenant: {
         id: record.tenant,
@@ -118,8 +121,8 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
         ...(tenant?.from?.address ? { fromAddress: tenant.from.address } : {}),
         domains: tenant?.domains.map((d) => d.domain) ?? [],
       },
-      verified: domains.verifiedSigners(),
-      unverifiedReasons: domains.reasons(),
+      verified: pick(domains.verifiedSigners()),
+      unverifiedReasons: pick(domains.reasons()),
       system: { sender: config.system.sender, hostname: config.system.hostname, ...(systemDkim ? { dkim: systemDkim } : {}) },
     };
     const trace: TraceInfo = {
