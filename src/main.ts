@@ -10,6 +10,7 @@ import type { SMTPServer } from 'smtp-server';
 import type { Config, ListenAddress, Upstream } from './config/types.js';
 import { createAdminApp } from './admin/app.js';
 import { ThreadedDeliverer } from './delivery/threaded.js';
+import { sendTestMail } from './delivery/test-mail.js';
 import { DomainVerifier } from './identity/domain-verifier.js';
 import type { TraceInfo } from './identity/prepare.js';
 import type { IdentityInput } from './identity/sender-policy.js';
@@ -163,6 +164,8 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   let listening = false;
   const admin = createAdminApp({
     queue,
+    upstreams: () => config.upstreams,
+    testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver }),
     suppression,
     tenantIds: () => config.tenants.map((t) => t.id),
     tokens: () => config.admin.tokens,

@@ -2,7 +2,8 @@
 // Everything but /healthz requires an admin bearer token; tokens are compared in constant time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { AdminToken } from '../config/types.js';
+import type { AdminToken, Upstream } from '../config/types.js';
+import type { TestMailResult } from '../delivery/test-mail.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
 import type { SuppressionList } from '../store/suppression.js';
@@ -12,6 +13,8 @@ import type { DomainVerifier } from '../identity/domain-verifier.js';
 
 export interface AdminDeps {
   queue: MailQueue;
+  upstreams: () => Upstream[];
+  testMail: (upstream: Upstream, to: string) => Promise<TestMailResult>;
   suppression: SuppressionList;
   tenantIds: () => string[];
   tokens: () => AdminToken[];
@@ -181,6 +184,21 @@ export function createAdminApp(deps: AdminDeps): FastifyInstance {
       if (!(await deps.suppression.get(tenant, address))) return reply.code(404).send({ error: 'NOT_FOUND', message: `${address} is not suppressed for ${tenant}` });
       await deps.suppression.remove(tenant, address);
       return reply.code(204).send();
+    });
+
+    // Seed 000: send a test e-mail through an upstream and show the server's exact answer.
+    api.post('/upstreams/:name/test', {
+      schema: {
+        params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['name'] },
+        body: { type: 'object', required: ['to'], additionalProperties: false, properties: { to: { type: 'string', minLength: 3, maxLength: 254 } } },
+      },
+    }, async (req, reply) => {
+      const { name } = req.params as { name: string };
+      const { to } = req.body as { to: string };
+      const upstream = deps.upstreams().find((u) => u.name === name);
+      if (!upstream) return reply.code(404).send({ error: 'NOT_FOUND', message: `no upstream ${name}` });
+      if (!isValidAddress(to)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: 'to: not a valid e-mail address' });
+      return deps.testMail(upstream, to);
     });
 
     api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));
