@@ -23,6 +23,7 @@ import { createInboundServer } from './smtp/inbound.js';
 import { createSubmissionServer } from './smtp/submission.js';
 import { TenantAccess } from './smtp/tenant-access.js';
 import { EventLog } from './store/event-log.js';
+import { Metrics } from './admin/metrics.js';
 import { SuppressionList } from './store/suppression.js';
 import { BounceProcessor } from './bounces/processor.js';
 import { GroupCommit } from './store/group-commit.js';
@@ -96,7 +97,8 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   let spool: Spool | undefined;
   const commit = new GroupCommit(store.db, () => spool!.syncDir());
   spool = await Spool.open(path.join(config.dataDir, 'spool'), store, commit, log);
-  const events = new EventLog(store);
+  const metrics = new Metrics();
+  const events = new EventLog(store, (e) => metrics.observe(e));
 
   const deliverer = new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log);
   const openSpool = spool;
@@ -163,6 +165,10 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   }
   let listening = false;
   const admin = createAdminApp({
+    metrics: async () => {
+      const next = await openSpool.nextDue();
+      return metrics.render({ queueDepth: await openSpool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 });
+    },
     queue,
     upstreams: () => config.upstreams,
     testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver }),

@@ -86,6 +86,13 @@ describe('mailgate history and shutdown', () => {
     await t.sendMail({ from: 'orders@shop.test', to: 'typo@example.test', subject: 'x', text: 'x' });
     await mg.waitForLog((l) => l.msg === 'delivery attempt' && l.to === 'typo@example.test');
 
+    // Prometheus metrics count what happened, per tenant.
+    const metrics = await (await fetch(`${mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(metrics).toContain('mailgate_messages_accepted_total{tenant="shop"} 1');
+    expect(metrics).toContain('mailgate_messages_failed_total{tenant="shop"} 1');
+    expect(metrics).toMatch(/^mailgate_queue_depth 0$/m);
+    expect(metrics).toMatch(/^mailgate_delivery_latency_seconds_count 0$/m);
+
     // Running: the store is locked, so the CLI asks the admin API (token from the config).
     const live = await runCli(['history', '--config', file, 'typo@example.test']);
     expect(live.code).toBe(0);
@@ -113,6 +120,7 @@ describe('mailgate history and shutdown', () => {
     expect((await fetch(`${mg.adminUrl}/api/v1/events`)).status).toBe(401);
     expect((await fetch(`${mg.adminUrl}/api/v1/events`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
     expect((await fetch(`${mg.adminUrl}/api/v1/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
+    expect((await fetch(`${mg.adminUrl}/metrics`)).status).toBe(401);
     expect(await mg.kill('SIGTERM')).toBe(0);
   });
 });

@@ -63,6 +63,9 @@ describe('relay through a tenant upstream', () => {
     const { events: evs } = await waitForEvent(mg, 'buyer@example.test', 'delivered');
     expect(evs.map((e) => e.type)).toEqual(['accepted', 'delivered']);
     expect(evs[1]).toMatchObject({ msgId: id, upstream: 'shop-smtp', reply: { code: 250 } });
+    const metrics = await (await fetch(`${mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(metrics).toMatch(/^mailgate_messages_delivered_total\{tenant="shop"\} [1-9]/m);
+    expect(metrics).toMatch(/^mailgate_delivery_latency_seconds_count [1-9]/m);
   });
 
   it('refuses a wrong password with 535', async () => {

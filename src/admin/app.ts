@@ -12,6 +12,8 @@ import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 
 export interface AdminDeps {
+  /** Prometheus text. */
+  metrics: () => Promise<string>;
   queue: MailQueue;
   upstreams: () => Upstream[];
   testMail: (upstream: Upstream, to: string) => Promise<TestMailResult>;
@@ -47,6 +49,11 @@ export function createAdminApp(deps: AdminDeps): FastifyInstance {
   app.get('/healthz', async (_req, reply) => {
     const h = deps.healthy();
     return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'unavailable', checks: h.checks });
+  });
+
+  app.get('/metrics', async (req, reply) => {
+    if (!adminTokenName(req, deps.tokens())) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid admin bearer token is required' });
+    return reply.type('text/plain; version=0.0.4').send(await deps.metrics());
   });
 
   app.register(async (api) => {

@@ -42,7 +42,7 @@ export function applyAttempt(
     const base = { time: now, msgId: record.id, tenant: record.tenant, recipient: r.address, upstream: res.upstream, reply: res.reply, attempt: attempts };
     const updated = { ...r, attempts: r.attempts + 1, lastReply: res.reply, lastUpstream: res.upstream, updatedAt: now };
     if (res.outcome === 'delivered') {
-      events.push({ ...base, type: 'delivered' });
+      events.push({ ...base, type: 'delivered', latencyMs: now - record.createdAt });
       return { ...updated, status: 'delivered' as const };
     }
     if (res.outcome === 'failed') {

@@ -84,6 +84,8 @@ export interface QueueEvent {
   attempt?: number;
   /** Stable error code for failures, e.g. UPSTREAM_REJECTED, MESSAGE_EXPIRED. */
   code?: string;
+  /** For delivered: time from acceptance to delivery (ms). */
+  latencyMs?: number;
   /** For failures: the bounce classifier's verdict on the reply (hard/soft/policy…, user-unknown, mailbox-full…). */
   class?: string;
   reason?: string;

@@ -27,10 +27,11 @@ export class EventLog {
   private seq = 0;
   private readonly run = randomBytes(3).toString('hex');
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly store: Store, private readonly observe: (event: QueueEvent) => void = () => undefined) {}
 
   /** The writes that record `event`; the caller commits them together with the state change. */
   ops(event: QueueEvent): WriteOp[] {
+    this.observe(event);
     const suffix = `${sortableTime(event.time)}!${this.run}${(this.seq++).toString(36).padStart(6, '0')}`;
     const ops: WriteOp[] = [
       { type: 'put', sublevel: this.store.events, key: suffix, value: event },
