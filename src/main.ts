@@ -164,7 +164,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
   }
   let listening = false;
-  const admin = createAdminApp({
+  const admin = await createAdminApp({
     metrics: async () => {
       const next = await openSpool.nextDue();
       return metrics.render({ queueDepth: await openSpool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 });

@@ -121,6 +121,9 @@ describe('mailgate history and shutdown', () => {
     expect((await fetch(`${mg.adminUrl}/api/v1/events`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
     expect((await fetch(`${mg.adminUrl}/api/v1/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
     expect((await fetch(`${mg.adminUrl}/metrics`)).status).toBe(401);
+    const openapi = (await (await fetch(`${mg.adminUrl}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(openapi.openapi).toMatch(/^3\./);
+    for (const p of ['/api/v1/errors', '/api/v1/errors/count', '/api/v1/events', '/api/v1/upstreams/{name}/test', '/api/v1/messages/{id}/resend', '/api/v1/suppression']) expect(Object.keys(openapi.paths)).toContain(p);
     expect(await mg.kill('SIGTERM')).toBe(0);
   });
 });

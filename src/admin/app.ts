@@ -2,6 +2,7 @@
 // Everything but /healthz requires an admin bearer token; tokens are compared in constant time.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
 import type { AdminToken, Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
@@ -43,8 +44,17 @@ export function adminTokenName(req: FastifyRequest, tokens: AdminToken[]): strin
   return found;
 }
 
-export function createAdminApp(deps: AdminDeps): FastifyInstance {
+export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // The OpenAPI document is generated from the routes' JSON schemas (so it cannot drift from them).
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'mailgate admin API', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   app.get('/healthz', async (_req, reply) => {
     const h = deps.healthy();
