@@ -75,6 +75,20 @@ describe('bounces', () => {
     const otherTenant = (await (await fetch(`${mg.adminUrl}/api/v1/errors?tenant=other&recipient=gone@example.com`, { headers: auth })).json()) as { events: unknown[] };
     expect(otherTenant.events).toHaveLength(0);
 
+    // Messages newest first, by recipient, by the shop's order number; one message with its history.
+    type Msg = { id: string; createdAt: number; to: string[]; reference: string | null; recipients: Array<{ status: string }> };
+    const all = (await (await fetch(`${mg.adminUrl}/api/v1/messages?tenant=shop`, { headers: auth })).json()) as { messages: Msg[] };
+    expect(all.messages).toHaveLength(2);
+    expect(all.messages[0]!.createdAt).toBeGreaterThanOrEqual(all.messages[1]!.createdAt);
+    const failedOnes = (await (await fetch(`${mg.adminUrl}/api/v1/messages?tenant=shop&status=failed`, { headers: auth })).json()) as { messages: Msg[] };
+    expect(failedOnes.messages).toHaveLength(1); // the suppressed one
+    const byOrder = (await (await fetch(`${mg.adminUrl}/api/v1/messages?tenant=shop&reference=A-1001`, { headers: auth })).json()) as { messages: Msg[] };
+    expect(byOrder.messages.map((m) => m.reference)).toEqual(['A-1001']);
+    const detail = (await (await fetch(`${mg.adminUrl}/api/v1/messages/${byOrder.messages[0]!.id}`, { headers: auth })).json()) as { events: Array<{ type: string }>; identity: { mode: string } };
+    expect(detail.events.map((e) => e.type)).toEqual(['accepted', 'delivered', 'bounced']);
+    expect(detail.identity.mode).toBe('system-sender');
+    expect((await fetch(`${mg.adminUrl}/api/v1/messages/00000000000000000000`, { headers: auth })).status).toBe(404);
+
     // The shop admin sees why the address is suppressed, fixes it, removes the entry; mail flows again.
     const list = (await (await fetch(`${mg.adminUrl}/api/v1/suppression?tenant=shop`, { headers: auth })).json()) as { entries: Array<{ address: string; reason: string; msgId: string }> };
     expect(list.entries).toEqual([expect.objectContaining({ address: 'gone@example.com', reason: 'user-unknown', source: 'bounce' })]);

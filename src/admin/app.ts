@@ -7,6 +7,7 @@ import type { AdminToken, Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
+import type { MessageRecord } from '../queue/types.js';
 import type { SuppressionList } from '../store/suppression.js';
 import { isValidAddress } from '../queue/address.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
@@ -28,6 +29,16 @@ export interface AdminDeps {
   spool: Spool;
   /** True while store and listeners are up. */
   healthy: () => { ok: boolean; checks: Record<string, boolean> };
+}
+
+/** What a list shows of a message. */
+function summary(r: MessageRecord) {
+  return {
+    id: r.id, tenant: r.tenant, createdAt: r.createdAt, state: r.state, from: r.envelope.from, to: r.envelope.to,
+    subject: r.subject ?? null, messageId: r.messageId ?? null, reference: r.reference ?? null, size: r.size,
+    recipients: r.recipients.map((x) => ({ address: x.address, status: x.status, lastReply: x.lastReply ?? null })),
+    ...(r.resendOf ? { resendOf: r.resendOf } : {}),
+  };
 }
 
 function digest(s: string): Buffer {
@@ -201,6 +212,49 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       if (!(await deps.suppression.get(tenant, address))) return reply.code(404).send({ error: 'NOT_FOUND', message: `${address} is not suppressed for ${tenant}` });
       await deps.suppression.remove(tenant, address);
       return reply.code(204).send();
+    });
+
+    // Messages: newest first per tenant, filtered by recipient, reference, Message-ID, status, time.
+    api.get('/messages', {
+      schema: {
+        querystring: {
+          type: 'object', required: ['tenant'], additionalProperties: false,
+          properties: {
+            tenant: { type: 'string', minLength: 1, maxLength: 64 },
+            recipient: { type: 'string', minLength: 3, maxLength: 320 },
+            reference: { type: 'string', minLength: 1, maxLength: 998 },
+            messageId: { type: 'string', minLength: 1, maxLength: 998 },
+            status: { type: 'string', enum: ['queued', 'delivered', 'deferred', 'failed'] },
+            from: { type: 'integer', minimum: 0 },
+            to: { type: 'integer', minimum: 0 },
+            cursor: { type: 'string', maxLength: 200 },
+            limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+          },
+        },
+      },
+    }, async (req) => {
+      const q = req.query as { tenant: string; recipient?: string; reference?: string; messageId?: string; status?: string; from?: number; to?: number; cursor?: string; limit: number };
+      if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { messages: [] };
+      if (q.reference || q.messageId) {
+        const ids = await deps.spool.byReference(q.tenant, (q.reference ?? q.messageId)!);
+        const recs = (await Promise.all(ids.map((id) => deps.spool.get(id)))).filter((r): r is MessageRecord => Boolean(r));
+        return { messages: recs.sort((a, b) => b.createdAt - a.createdAt).slice(0, q.limit).map(summary) };
+      }
+      const rcpt = q.recipient?.toLowerCase();
+      const page = await deps.spool.listByTenant(q.tenant, {
+        limit: q.limit, ...(q.from !== undefined ? { from: q.from } : {}), ...(q.to !== undefined ? { to: q.to } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
+        filter: (r) => (!rcpt || r.envelope.to.some((t) => t.toLowerCase() === rcpt)) && (!q.status || r.recipients.some((x) => x.status === q.status)),
+      });
+      return { messages: page.messages.map(summary), ...(page.cursor ? { cursor: page.cursor } : {}) };
+    });
+
+    api.get('/messages/:id', {
+      schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } }, required: ['id'] } },
+    }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const record = await deps.spool.get(id);
+      if (!record) return reply.code(404).send({ error: 'NOT_FOUND', message: `no message ${id}` });
+      return { ...summary(record), envelope: record.envelope, recipients: record.recipients, source: record.source, identity: record.identity ?? null, events: await deps.events.byMessage(id) };
     });
 
     // Seed 000: send a test e-mail through an upstream and show the server's exact answer.

@@ -132,6 +132,7 @@ export class Spool {
       // A message that needs no delivery (every recipient suppressed) gets no schedule entry.
       ...(record.state === 'queued' ? [{ type: 'put' as const, sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' }] : []),
       ...(record.messageId ? [{ type: 'put' as const, sublevel: this.store.messageIds, key: record.messageId.toLowerCase(), value: record.id }] : []),
+      { type: 'put', sublevel: this.store.messagesByTenant, key: `${record.tenant}!${sortableTime(record.createdAt)}!${record.id}`, value: '' },
       ...[record.reference, record.messageId].filter((r): r is string => Boolean(r)).map((r) => ({
         type: 'put' as const, sublevel: this.store.references, key: `${record.tenant}!${r.toLowerCase()}!${record.id}`, value: '',
       })),
@@ -195,6 +196,23 @@ export class Spool {
   /** Records events that change no message state (durably, by group commit). */
   async appendEvents(ops: WriteOp[]): Promise<void> {
     await this.commit.commit(ops);
+  }
+
+  /** A tenant's messages, newest first, optionally within [from, to) and after a cursor. */
+  async listByTenant(tenant: string, q: { from?: number; to?: number; cursor?: string; limit: number; filter?: (r: MessageRecord) => boolean }): Promise<{ messages: MessageRecord[]; cursor?: string }> {
+    const lower = `${tenant}!${sortableTime(q.from ?? 0)}`;
+    const upper = q.cursor ?? `${tenant}!${q.to !== undefined ? sortableTime(q.to) : '\xff'}`;
+    const messages: MessageRecord[] = [];
+    let last: string | undefined;
+    let scanned = 0;
+    for await (const key of this.store.messagesByTenant.keys({ gte: lower, lt: upper, reverse: true })) {
+      last = key;
+      const rec = await this.get(key.slice(key.lastIndexOf('!') + 1));
+      if (rec && (!q.filter || q.filter(rec))) messages.push(rec);
+      // Bounded work per page even when a filter matches rarely; the cursor continues from here.
+      if (messages.length >= q.limit || ++scanned >= q.limit * 50) break;
+    }
+    return { messages, ...((messages.length >= q.limit || scanned >= q.limit * 50) && last ? { cursor: last } : {}) };
   }
 
   /** Queue ids of a tenant's messages with this reference (X-Order-Id, X-Reference or Message-ID). */

@@ -34,6 +34,8 @@ export interface Store {
   softBounces: Sublevel;
   /** "<tenant>!<reference or Message-ID, lower case>!<msgId>" → '': find a shop's messages by its own reference */
   references: Sublevel;
+  /** "<tenant>!<createdAt>!<msgId>" → '': a tenant's messages, newest first by reverse range */
+  messagesByTenant: Sublevel;
   /** "<releaseAt>!<msgId>" → '': bodies of failed messages kept for a re-send until releaseAt */
   retained: Sublevel;
   /** The error log: "<tenant>!<time>!<seq>" → QueueEvent, for failures, deferrals, bounces, complaints, warnings */
@@ -71,6 +73,7 @@ export async function openStore(dataDir: string): Promise<Store> {
     messageIds: db.sublevel<string, unknown>('mid', json),
     retained: db.sublevel<string, unknown>('ret', json),
     references: db.sublevel<string, unknown>('ref', json),
+    messagesByTenant: db.sublevel<string, unknown>('tmsg', json),
     softBounces: db.sublevel<string, unknown>('soft', json),
     close: () => db.close(),
   };
