@@ -25,6 +25,7 @@ import { TenantAccess } from './smtp/tenant-access.js';
 import { EventLog } from './store/event-log.js';
 import { Metrics } from './admin/metrics.js';
 import { SuppressionList } from './store/suppression.js';
+import { TenantTokens } from './store/api-tokens.js';
 import { BounceProcessor } from './bounces/processor.js';
 import { GroupCommit } from './store/group-commit.js';
 import { openStore } from './store/level.js';
@@ -165,6 +166,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   }
   let listening = false;
   const admin = await createAdminApp({
+    tenantTokens: new TenantTokens(store),
     metrics: async () => {
       const next = await openSpool.nextDue();
       return metrics.render({ queueDepth: await openSpool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 });

@@ -9,11 +9,13 @@ import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord } from '../queue/types.js';
 import type { SuppressionList } from '../store/suppression.js';
+import type { TenantTokens } from '../store/api-tokens.js';
 import { isValidAddress } from '../queue/address.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 
 export interface AdminDeps {
+  tenantTokens: TenantTokens;
   /** Prometheus text. */
   metrics: () => Promise<string>;
   queue: MailQueue;
@@ -30,6 +32,9 @@ export interface AdminDeps {
   /** True while store and listeners are up. */
   healthy: () => { ok: boolean; checks: Record<string, boolean> };
 }
+
+type Principal = { role: 'admin' } | { role: 'tenant'; tenant: string };
+type PrincipalRequest = FastifyRequest & { principal: Principal | null };
 
 /** What a list shows of a message. */
 function summary(r: MessageRecord) {
@@ -78,10 +83,47 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
   });
 
   app.register(async (api) => {
+    // Who is asking: an admin token sees everything, a tenant token only its own tenant.
+    api.decorateRequest('principal', null);
     api.addHook('onRequest', async (req, reply) => {
-      if (!adminTokenName(req, deps.tokens())) {
-        return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid admin bearer token is required' });
+      if (adminTokenName(req, deps.tokens())) {
+        (req as PrincipalRequest).principal = { role: 'admin' };
+        return;
       }
+      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+      const t = m ? await deps.tenantTokens.verify(m[1]!) : undefined;
+      if (!t) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+      (req as PrincipalRequest).principal = { role: 'tenant', tenant: t.tenant };
+    });
+    api.addHook('preHandler', async (req, reply) => {
+      const p = (req as PrincipalRequest).principal!;
+      if (p.role === 'admin') return;
+      const scope = (req.routeOptions.config as { scope?: string } | undefined)?.scope;
+      if (scope !== 'tenant') return reply.code(403).send({ error: 'FORBIDDEN', message: 'this route needs an admin token' });
+      const asked = [(req.query as { tenant?: string } | undefined)?.tenant, (req.body as { tenant?: string } | undefined)?.tenant, (req.params as { tenant?: string } | undefined)?.tenant].find(Boolean);
+      if (asked && asked !== p.tenant) return reply.code(403).send({ error: 'FORBIDDEN', message: `this token is for tenant ${p.tenant}` });
+    });
+    /** 403 when a tenant token asks for another tenant's message. */
+    const ownMessage = (req: FastifyRequest, record: MessageRecord): boolean => {
+      const p = (req as PrincipalRequest).principal!;
+      return p.role === 'admin' || p.tenant === record.tenant;
+    };
+
+    api.post('/tenants/:tenant/tokens', {
+      schema: {
+        params: { type: 'object', properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['tenant'] },
+        body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } } },
+      },
+    }, async (req, reply) => {
+      const { tenant } = req.params as { tenant: string };
+      if (!deps.tenantIds().includes(tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${tenant}` });
+      const { token, entry } = await deps.tenantTokens.issue(tenant, (req.body as { name: string }).name);
+      return reply.code(201).send({ ...entry, token });
+    });
+    api.get('/tenants/:tenant/tokens', async (req) => ({ tokens: await deps.tenantTokens.list((req.params as { tenant: string }).tenant) }));
+    api.delete('/tenants/:tenant/tokens/:name', async (req, reply) => {
+      const { tenant, name } = req.params as { tenant: string; name: string };
+      return (await deps.tenantTokens.revoke(tenant, name)) ? reply.code(204).send() : reply.code(404).send({ error: 'NOT_FOUND', message: `no token ${name} for ${tenant}` });
     });
 
     api.get('/events', {
@@ -118,6 +160,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     });
 
     api.get('/errors', {
+      config: { scope: 'tenant' },
       schema: {
         querystring: {
           type: 'object',
@@ -153,6 +196,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     });
 
     api.get('/errors/count', {
+      config: { scope: 'tenant' },
       schema: {
         querystring: {
           type: 'object',
@@ -167,6 +211,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     });
 
     api.post('/messages/:id/resend', {
+      config: { scope: 'tenant' },
       schema: {
         params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } }, required: ['id'] },
         body: { type: ['object', 'null'], properties: { recipient: { type: 'string', minLength: 3, maxLength: 254 } }, additionalProperties: false },
@@ -174,6 +219,8 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const recipient = (req.body as { recipient?: string } | null)?.recipient;
+      const original = await deps.spool.get(id);
+      if (original && !ownMessage(req, original)) return reply.code(403).send({ error: 'FORBIDDEN', message: 'this message belongs to another tenant' });
       try {
         const result = await deps.queue.resend(id, recipient ? [recipient] : undefined);
         return reply.code(201).send({ id: result.id, resendOf: id });
@@ -188,10 +235,12 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
 
     // Suppression list: why an address is there, remove it once fixed, add one by hand.
     api.get('/suppression', {
+      config: { scope: 'tenant' },
       schema: { querystring: { type: 'object', required: ['tenant'], properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 } }, additionalProperties: false } },
     }, async (req) => ({ entries: await deps.suppression.list((req.query as { tenant: string }).tenant) }));
 
     api.post('/suppression', {
+      config: { scope: 'tenant' },
       schema: {
         body: {
           type: 'object', required: ['tenant', 'address'], additionalProperties: false,
@@ -207,7 +256,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       return reply.code(201).send(entry);
     });
 
-    api.delete('/suppression/:tenant/:address', async (req, reply) => {
+    api.delete('/suppression/:tenant/:address', { config: { scope: 'tenant' } }, async (req, reply) => {
       const { tenant, address } = req.params as { tenant: string; address: string };
       if (!(await deps.suppression.get(tenant, address))) return reply.code(404).send({ error: 'NOT_FOUND', message: `${address} is not suppressed for ${tenant}` });
       await deps.suppression.remove(tenant, address);
@@ -216,6 +265,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
 
     // Messages: newest first per tenant, filtered by recipient, reference, Message-ID, status, time.
     api.get('/messages', {
+      config: { scope: 'tenant' },
       schema: {
         querystring: {
           type: 'object', required: ['tenant'], additionalProperties: false,
@@ -249,11 +299,13 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     });
 
     api.get('/messages/:id', {
+      config: { scope: 'tenant' },
       schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } }, required: ['id'] } },
     }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const record = await deps.spool.get(id);
       if (!record) return reply.code(404).send({ error: 'NOT_FOUND', message: `no message ${id}` });
+      if (!ownMessage(req, record)) return reply.code(403).send({ error: 'FORBIDDEN', message: 'this message belongs to another tenant' });
       return { ...summary(record), envelope: record.envelope, recipients: record.recipients, source: record.source, identity: record.identity ?? null, events: await deps.events.byMessage(id) };
     });
 

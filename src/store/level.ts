@@ -34,6 +34,8 @@ export interface Store {
   softBounces: Sublevel;
   /** "<tenant>!<reference or Message-ID, lower case>!<msgId>" → '': find a shop's messages by its own reference */
   references: Sublevel;
+  /** "hash!<sha256>" → TenantToken, "name!<tenant>!<name>" → sha256: tenant API tokens */
+  apiTokens: Sublevel;
   /** "<tenant>!<createdAt>!<msgId>" → '': a tenant's messages, newest first by reverse range */
   messagesByTenant: Sublevel;
   /** "<releaseAt>!<msgId>" → '': bodies of failed messages kept for a re-send until releaseAt */
@@ -74,6 +76,7 @@ export async function openStore(dataDir: string): Promise<Store> {
     retained: db.sublevel<string, unknown>('ret', json),
     references: db.sublevel<string, unknown>('ref', json),
     messagesByTenant: db.sublevel<string, unknown>('tmsg', json),
+    apiTokens: db.sublevel<string, unknown>('tok', json),
     softBounces: db.sublevel<string, unknown>('soft', json),
     close: () => db.close(),
   };
