@@ -25,7 +25,7 @@ type Rule = [RegExp, BounceClass, string];
 
 /** Policy and soft reasons hold whatever the code's first digit says. */
 const ALWAYS: Rule[] = [
-  [/spamhaus|spamcop|barracuda(central)?|sorbs|uceprotect|\bdnsbl|\brbl\b|block ?list|black ?list|(?<!not )listed (at|on|in|by) (?!domino|the domino|public name)|blocked using|banned sending ip|\bs3150\b|sending ip .*(block|reputation|banned)|(ip|address) .{0,40}(is )?(on (a|our) )?(block|black)|poor reputation|low reputation|reputation (of|for) .* (ip|sender)|client host .{0,80}blocked|ip.{0,30}blocked|blocked.{0,30}\bip\b|\bptr\b.*(missing|not found)|reverse dns|rdns/i, 'policy', 'blacklisted'],
+  [/\bip=\d{1,3}(\.\d{1,3}){3}\b.{0,40}problem occurred|tosa@rx\.t-online\.de|spamhaus|spamcop|barracuda(central)?|sorbs|uceprotect|\bdnsbl|\brbl\b|block ?list|black ?list|(?<!not )listed (at|on|in|by) (?!domino|the domino|public name)|blocked using|banned sending ip|\bs3150\b|sending ip .*(block|reputation|banned)|(ip|address) .{0,40}(is )?(on (a|our) )?(block|black)|poor reputation|low reputation|reputation (of|for) .* (ip|sender)|client host .{0,80}blocked|ip.{0,30}blocked|blocked.{0,30}\bip\b|\bptr\b.*(missing|not found)|reverse dns|rdns/i, 'policy', 'blacklisted'],
   [/dmarc|\bspf\b|\bdkim\b|unauthenticated (e-?mail|sender|message)|sender policy framework|not pass .{0,40}(authentication|verification)|authentication (check )?fail|5\.7\.(2[3-9]|509|515)|sender (domain )?not authori[sz]ed/i, 'policy', 'auth-failed'],
   [/relay(ing)? (access )?(denied|not permitted|prohibited)|not (permitted|allowed) to relay|unable to relay|relay not permitted|we do not relay|no relaying|5\.7\.1 .{0,40}relay/i, 'policy', 'relay-denied'],
   [/mailbox (is |was )?full|mail ?box .{0,20}(exceed|over|full)|over ?quota|quota (exceeded|exceed)|exceeded (the |his |her |their )?(storage|quota)|insufficient (system )?storage|out of storage|storage (space|quota)|user is over|no space|disk full|full mailbox|postfach (ist )?voll|speicherplatz|переполнен|превышен[а-я]* (квот|лимит)|квот[а-я]* превышен|\b[45]\.2\.2\b/i, 'soft', 'mailbox-full'],
@@ -69,6 +69,16 @@ export function permanence(f: FailureInput): 4 | 5 | undefined {
 }
 
 export function classifyFailure(f: FailureInput): Classification {
+  const c = classifyRaw(f);
+  const action = f.action?.toLowerCase();
+  // A warning while the sender still retries is not an expiry…
+  if (c.reason === 'expired' && action === 'delayed') return { class: 'soft', reason: 'temporary' };
+  // …and a final failure with a transient status means the sending MTA gave up: expired.
+  if (c.reason === 'temporary' && action === 'failed' && f.status?.startsWith('4')) return { class: 'soft', reason: 'expired' };
+  return c;
+}
+
+function classifyRaw(f: FailureInput): Classification {
   const text = `${f.diagnostic ?? ''}`.replace(/\s+/g, ' ');
   const perm = permanence(f);
   for (const [re, cls, reason] of ALWAYS) if (re.test(text)) return { class: cls, reason };
@@ -82,11 +92,11 @@ export function classifyFailure(f: FailureInput): Classification {
 
 /** The enhanced code stated in a diagnostic ("550 5.1.1 …" → "5.1.1"), if any. */
 export function statusInText(text: string): string | undefined {
-  return /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1];
+  return /\b([45]\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1] ?? /\b(2\.\d{1,3}\.\d{1,3})\b/.exec(text)?.[1];
 }
 
 /** The basic reply code stated in a diagnostic ("550-5.1.1 …" → 550), if any. */
 export function replyCodeInText(text: string): number | undefined {
-  const m = /(?:^|[\s'"(:;])([245]\d\d)(?=[ :-]|$)/m.exec(text);
+  const m = /(?:^|[\s'"(:;])([45]\d\d)(?=[ :-]|$)/m.exec(text) ?? /(?:^|[\s'"(:;])(2\d\d)(?=[ :-]|$)/m.exec(text);
   return m ? Number(m[1]) : undefined;
 }

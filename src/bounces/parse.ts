@@ -174,7 +174,9 @@ function parseDsn(parts: ReportPart[], text: string): BounceReport | undefined {
     const action = g.get('action')?.toLowerCase().trim();
     if (action && ['delivered', 'relayed', 'expanded'].includes(action)) continue;
     const diagnostic = stripType(g.get('diagnostic-code')) ?? g.get('x-postfix-diagnostic') ?? undefined;
-    const status = /^\d\.\d{1,3}\.\d{1,3}/.exec(g.get('status') ?? '')?.[0];
+    let status = /^\d\.\d{1,3}\.\d{1,3}/.exec(g.get('status') ?? '')?.[0];
+    const stated = diagnostic ? statusInText(diagnostic) : undefined;
+    if (status && stated && /^\d\.0\.0$/.test(status) && stated[0] === status[0]) status = stated;
     // A DSN without a diagnostic: the human-readable part usually says why.
     const why = diagnostic ?? windowFor(recipient, human) ?? human.slice(0, 600);
     recipients.push(failed(recipient, {
@@ -218,6 +220,8 @@ function inMessageIdContext(text: string, index: number): boolean {
 function looksLikeBounce(parsed: ParsedMail, text: string): boolean {
   const from = headerOf(parsed, 'from') ?? '';
   const subject = parsed.subject ?? '';
+  // A person replying about a bounce ("Re: Undeliverable: …") is not a bounce.
+  if (/^(re|aw|sv|antw|ответ|fwd?|wg|tr)\s*:/i.test(subject.trim()) && !BOUNCE_FROM.test(from)) return false;
   const returnPath = headerOf(parsed, 'return-path') ?? '';
   if (BOUNCE_SUBJECT.test(subject)) return true;
   if (BOUNCE_FROM.test(from) && /fail|error|deliver|return|reject|недостав|zustell/i.test(`${subject} ${text.slice(0, 2000)}`)) return true;
@@ -233,7 +237,9 @@ function parseNonStandard(parsed: ParsedMail, parts: ReportPart[], text: string,
   const found: string[] = [];
   for (const m of body.matchAll(EMAIL)) {
     if (inMessageIdContext(body, m.index ?? 0)) continue;
-    const a = m[0].replace(/[.]+$/, '').toLowerCase();
+    // "Sender Address: orders@shop.example" names the sender, not a failed recipient.
+    if (/(sender( address)?|absender|отправитель|from|von|expéditeur)\s*:?\s*["'<(]?\s*$/i.test(body.slice(Math.max(0, (m.index ?? 0) - 40), m.index))) continue;
+    const a = m[0].replace(/[.]+$/, '').replace(/^'+|'+$/g, '').toLowerCase();
     const local = a.slice(0, a.lastIndexOf('@'));
     if (IGNORED_LOCAL.test(local) || a === fromAddr || ownAddresses.has(a) || found.includes(a)) continue;
     if (original.from && a === original.from.toLowerCase()) continue;
@@ -272,7 +278,7 @@ function parseAutoReply(parsed: ParsedMail, parts: ReportPart[], text: string): 
     (headerOf(parsed, 'x-auto-response-suppress') !== undefined && AUTO_SUBJECT.test(subject));
   if (!flagged && !AUTO_SUBJECT.test(subject.replace(/^(re|aw|fw|fwd)\s*:\s*/i, ''))) return undefined;
   const from = (headerOf(parsed, 'from') ?? '').match(EMAIL)?.[0]?.toLowerCase();
-  const reason = OOO.test(`${subject} ${text.slice(0, 1000)}`) ? 'out-of-office' : 'auto-reply';
+  const reason = OOO.test(`${autoSubmitted} ${subject} ${text.slice(0, 1000)}`) ? 'out-of-office' : 'auto-reply';
   return { kind: 'auto-reply', original: originalRef(parts, text), recipients: from ? [{ recipient: from, class: 'auto-reply', reason }] : [] };
 }
 
