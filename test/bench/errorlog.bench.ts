@@ -56,7 +56,10 @@ async function bounceParsing(): Promise<Record<string, number> | undefined> {
   const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'bounces');
   let files: string[];
   try {
-    files = (await fs.readdir(fixtures)).filter((f) => f.endsWith('.eml'));
+    files = [
+      ...(await fs.readdir(fixtures)).filter((f) => f.endsWith('.eml')),
+      ...(await fs.readdir(path.join(fixtures, 'extended')).catch(() => [] as string[])).filter((f) => f.endsWith('.eml')).map((f) => path.join('extended', f)),
+    ];
   } catch {
     return undefined;
   }
