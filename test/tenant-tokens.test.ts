@@ -55,4 +55,20 @@ describe('tenant tokens', () => {
     expect((await fetch(`${mg.adminUrl}/api/v1/tenants/shop/tokens/shop-admin`, { method: 'DELETE', headers: { authorization: admin.authorization } })).status).toBe(204);
     expect((await fetch(`${mg.adminUrl}/api/v1/messages?tenant=shop`, { headers: t })).status).toBe(401);
   });
+
+  it('throttles an address after ten failed logins, on the admin API and on SMTP AUTH (runs last)', async () => {
+    const bad = { authorization: 'Bearer mgt_not-a-real-token-000000000000' };
+    const codes: number[] = [];
+    for (let i = 0; i < 12; i++) codes.push((await fetch(`${mg.adminUrl}/api/v1/messages?tenant=shop`, { headers: bad })).status);
+    // The revoked-token request above already counted as one failure from this address.
+    expect(codes.filter((c) => c === 401).length).toBe(9);
+    expect(codes.slice(9)).toEqual([429, 429, 429]);
+
+    const smtp = () => nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'wrong' } })
+      .sendMail({ from: 'a@shop.test', to: 'x@example.com', text: 'x' }).catch((e: { responseCode?: number }) => e.responseCode);
+    const replies: unknown[] = [];
+    for (let i = 0; i < 11; i++) replies.push(await smtp());
+    expect(replies.slice(0, 10).every((c) => c === 535)).toBe(true);
+    expect(replies[10]).toBe(454);
+  });
 });

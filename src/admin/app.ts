@@ -10,6 +10,7 @@ import type { Spool } from '../queue/spool.js';
 import type { MessageRecord } from '../queue/types.js';
 import type { SuppressionList } from '../store/suppression.js';
 import type { TenantTokens } from '../store/api-tokens.js';
+import { LoginThrottle } from '../security/login-throttle.js';
 import { isValidAddress } from '../queue/address.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
@@ -62,6 +63,7 @@ export function adminTokenName(req: FastifyRequest, tokens: AdminToken[]): strin
 
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const throttle = new LoginThrottle();
   // The OpenAPI document is generated from the routes' JSON schemas (so it cannot drift from them).
   await app.register(swagger, {
     openapi: {
@@ -86,13 +88,19 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.
     api.decorateRequest('principal', null);
     api.addHook('onRequest', async (req, reply) => {
+      if (!throttle.allowed(req.ip)) {
+        return reply.code(429).header('Retry-After', '60').send({ error: 'TOO_MANY_FAILED_LOGINS', message: 'too many requests with a bad token from this address; try again in a minute' });
+      }
       if (adminTokenName(req, deps.tokens())) {
         (req as PrincipalRequest).principal = { role: 'admin' };
         return;
       }
       const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
       const t = m ? await deps.tenantTokens.verify(m[1]!) : undefined;
-      if (!t) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+      if (!t) {
+        throttle.fail(req.ip);
+        return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+      }
       (req as PrincipalRequest).principal = { role: 'tenant', tenant: t.tenant };
     });
     api.addHook('preHandler', async (req, reply) => {

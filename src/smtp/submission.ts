@@ -10,6 +10,7 @@ import { MessageTooLargeError } from '../queue/spool.js';
 import { plainAddress, type Identity, type TenantAccess } from './tenant-access.js';
 import { smtpError } from './errors.js';
 import { greetWithoutDelay } from './greeting.js';
+import { LoginThrottle } from '../security/login-throttle.js';
 
 export interface SubmissionDeps {
   config: Config;
@@ -37,6 +38,7 @@ function identify(deps: SubmissionDeps, session: SMTPServerSession): Identity | 
 export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
   const { config, log } = deps;
   const tls = config.tls;
+  const throttle = new LoginThrottle();
   const server = new SMTPServer({
     name: config.system.hostname,
     banner: 'mailgate ESMTP',
@@ -58,8 +60,14 @@ export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
     },
 
     onAuth(auth: SMTPServerAuthentication, session, callback) {
+      const remote = plainAddress(session.remoteAddress);
+      if (!throttle.allowed(remote)) {
+        log.warn({ remote, user: auth.username }, 'authentication refused: too many failures from this address');
+        return callback(smtpError(454, '4.7.0 Too many failed authentication attempts, try again later'));
+      }
       deps.access().authenticate(auth.username ?? '', auth.password ?? '').then((identity) => {
         if (!identity) {
+          throttle.fail(remote);
           log.warn({ remote: plainAddress(session.remoteAddress), user: auth.username, method: auth.method }, 'authentication failed');
           return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
         }
