@@ -12,6 +12,9 @@ const RECHECK_MS = 6 * 60 * 60 * 1000;
 
 export class DomainVerifier {
   private readonly results = new Map<string, DomainCheck>();
+  /** Derived views, rebuilt only when a check result changes (they are read for every message). */
+  private signersCache: Record<string, DkimKeyRef[]> | undefined;
+  private reasonsCache: Record<string, string[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -25,6 +28,8 @@ export class DomainVerifier {
   /** Loads earlier results, checks every domain once, then re-checks periodically. */
   async start(): Promise<void> {
     for await (const [domain, value] of this.store.iterator()) this.results.set(domain, value as DomainCheck);
+    this.signersCache = undefined;
+    this.reasonsCache = undefined;
     await this.checkAll();
     this.timer = setInterval(() => void this.checkAll(), RECHECK_MS);
     this.timer.unref();
@@ -48,6 +53,8 @@ export class DomainVerifier {
     if (selectors.length === 0 && !this.config.tenants.some((t) => t.domains.some((d) => d.domain === domain))) return undefined;
     const result = await checkDomain(this.resolver, { domain, selectors, spf: this.config.system.spf }, this.now());
     this.results.set(domain, result);
+    this.signersCache = undefined;
+    this.reasonsCache = undefined;
     await this.store.put(domain, result);
     this.log.info({ domain, verified: result.verified, problems: problems(result) }, 'sender domain checked');
     return result;
@@ -59,6 +66,10 @@ export class DomainVerifier {
 
   /** Per tenant domain: the signing keys whose DNS is verified (only for verified domains). */
   verifiedSigners(): Record<string, DkimKeyRef[]> {
+    return (this.signersCache ??= this.computeSigners());
+  }
+
+  private computeSigners(): Record<string, DkimKeyRef[]> {
     const out: Record<string, DkimKeyRef[]> = {};
     for (const tenant of this.config.tenants) {
       for (const d of tenant.domains) {
@@ -75,6 +86,10 @@ export class DomainVerifier {
 
   /** Per unverified tenant domain: what is missing or wrong, in the words shown to the tenant. */
   reasons(): Record<string, string[]> {
+    return (this.reasonsCache ??= this.computeReasons());
+  }
+
+  private computeReasons(): Record<string, string[]> {
     const out: Record<string, string[]> = {};
     for (const [domain, r] of this.results) if (!r.verified) out[domain] = problems(r);
     return out;

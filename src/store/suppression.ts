@@ -15,26 +15,49 @@ export interface SuppressionEntry {
 }
 
 export class SuppressionList {
+  /** Every suppressed key, so the common case (not suppressed) costs no LevelDB read. */
+  private readonly keys = new Set<string>();
+  private loaded: Promise<void> | undefined;
+
   constructor(private readonly store: Store) {}
 
   private key(tenant: string, address: string): string {
     return `${tenant}!${address.toLowerCase()}`;
   }
 
+  private load(): Promise<void> {
+    this.loaded ??= (async () => {
+      for await (const k of this.store.suppression.keys()) this.keys.add(k);
+    })();
+    return this.loaded;
+  }
+
+  /** The writes that add an entry; the in-memory index learns it at once (a failed commit only costs one extra read later). */
   addOps(entry: SuppressionEntry): WriteOp[] {
-    return [{ type: 'put', sublevel: this.store.suppression, key: this.key(entry.tenant, entry.address), value: { ...entry, address: entry.address.toLowerCase() } }];
+    const key = this.key(entry.tenant, entry.address);
+    this.keys.add(key);
+    return [{ type: 'put', sublevel: this.store.suppression, key, value: { ...entry, address: entry.address.toLowerCase() } }];
   }
 
   async add(entry: SuppressionEntry): Promise<void> {
-    await this.store.suppression.put(this.key(entry.tenant, entry.address), { ...entry, address: entry.address.toLowerCase() });
+    await this.load();
+    const key = this.key(entry.tenant, entry.address);
+    await this.store.suppression.put(key, { ...entry, address: entry.address.toLowerCase() });
+    this.keys.add(key);
   }
 
   async get(tenant: string, address: string): Promise<SuppressionEntry | undefined> {
-    return (await this.store.suppression.get(this.key(tenant, address))) as SuppressionEntry | undefined;
+    await this.load();
+    const key = this.key(tenant, address);
+    if (!this.keys.has(key)) return undefined;
+    return (await this.store.suppression.get(key)) as SuppressionEntry | undefined;
   }
 
   async remove(tenant: string, address: string): Promise<void> {
-    await this.store.suppression.del(this.key(tenant, address));
+    await this.load();
+    const key = this.key(tenant, address);
+    await this.store.suppression.del(key);
+    this.keys.delete(key);
   }
 
   async list(tenant: string, limit = 1000): Promise<SuppressionEntry[]> {
