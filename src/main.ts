@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { SMTPServer } from 'smtp-server';
-import type { Config, ListenAddress, Upstream } from './config/types.js';
+import type { Config, ListenAddress } from './config/types.js';
 import { createAdminApp } from './admin/app.js';
 import { ThreadedDeliverer } from './delivery/threaded.js';
 import { sendTestMail } from './delivery/test-mail.js';
@@ -21,7 +21,8 @@ import { Spool } from './queue/spool.js';
 import type { MessageRecord } from './queue/types.js';
 import { createInboundServer } from './smtp/inbound.js';
 import { createSubmissionServer } from './smtp/submission.js';
-import { TenantAccess } from './smtp/tenant-access.js';
+import { Directory } from './tenants/directory.js';
+import { TenantStore } from './store/tenant-store.js';
 import { EventLog } from './store/event-log.js';
 import { Metrics } from './admin/metrics.js';
 import { SuppressionList } from './store/suppression.js';
@@ -29,6 +30,8 @@ import { TenantTokens } from './store/api-tokens.js';
 import { BounceProcessor } from './bounces/processor.js';
 import { GroupCommit } from './store/group-commit.js';
 import { openStore } from './store/level.js';
+import { WebhookStore } from './store/webhooks.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
 
 export interface RunningMailgate {
   addresses: { submission: string; inbound: string; admin: string };
@@ -84,36 +87,31 @@ async function loadVerpSecret(dataDir: string): Promise<Buffer> {
   }
 }
 
-/** The upstream a message of this tenant leaves through. */
-export function upstreamFor(config: Config, tenantId: string): Upstream {
-  const tenant = config.tenants.find((t) => t.id === tenantId);
-  const name = tenant?.upstream ?? config.system.upstream;
-  const upstream = config.upstreams.find((u) => u.name === name);
-  if (!upstream) throw new Error(`upstream "${name}" is not configured`);
-  return upstream;
-}
-
 export async function startMailgate(config: Config, log: Logger): Promise<RunningMailgate> {
   const store = await openStore(config.dataDir);
   let spool: Spool | undefined;
   const commit = new GroupCommit(store.db, () => spool!.syncDir());
   spool = await Spool.open(path.join(config.dataDir, 'spool'), store, commit, log);
   const metrics = new Metrics();
-  const events = new EventLog(store, (e) => metrics.observe(e));
+  const webhooks = new WebhookDispatcher(new WebhookStore(store), config.webhooks, log);
+  const events = new EventLog(store, (e) => metrics.observe(e), (e) => webhooks.opsForEvent(e));
 
   const deliverer = new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log);
   const openSpool = spool;
 
   const resolver = new Resolver({ timeout: 5000, tries: 2 });
   if (config.dns.servers.length > 0) resolver.setServers(config.dns.servers);
-  const domains = new DomainVerifier(config, resolver, store.domains, log);
+  const directory = new Directory(config, new TenantStore(store.tenants, store.upstreams));
+  await directory.load();
+  const domains = new DomainVerifier({ system: config.system, tenants: () => directory.tenants() }, resolver, store.domains, log);
+  directory.onChange(() => void domains.tenantsChanged());
   await domains.start();
   const verpSecret = config.system.verpSecret ? Buffer.from(config.system.verpSecret, 'utf8') : await loadVerpSecret(config.dataDir);
   const systemDkim = config.system.dkim;
 
   const deliverMessage = async (record: MessageRecord, recipients: string[], body?: Buffer) => {
-    const upstream = upstreamFor(config, record.tenant);
-    const tenant = config.tenants.find((t) => t.id === record.tenant);
+    const upstream = directory.upstreamFor(record.tenant);
+    const tenant = directory.tenant(record.tenant);
     const own = new Set(tenant?.domains.map((d) => d.domain) ?? []);
     // Only this tenant's keys and reasons travel to the delivery thread.
     const pick = <T>(all: Record<string, T>) => Object.fromEntries(Object.entries(all).filter(([d]) => own.has(d)));
@@ -150,16 +148,14 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     concurrency: config.queue.concurrency,
     log,
   });
-  const suppression = new SuppressionList(store);
+  const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));
   const queue = new MailQueue({ spool, events, suppression, scheduler, limits: config.limits, log });
   const bounces = new BounceProcessor({ spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log });
   const inboundDir = path.join(config.dataDir, 'inbound');
   const processInbound = (file: string) => {
     bounces.processFile(file).catch((err: Error) => log.error({ file, err: err.message }, 'inbound message could not be processed; it is kept and retried at the next start'));
   };
-  const access = new TenantAccess(config.tenants);
-
-  const submission = createSubmissionServer({ config, access: () => access, queue, log });
+  const submission = createSubmissionServer({ config, access: () => directory.access(), queue, log });
   const inbound = createInboundServer(config, log, processInbound);
   for (const [name, server] of [['submission', submission], ['inbound', inbound]] as const) {
     server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
@@ -172,13 +168,14 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
       return metrics.render({ queueDepth: await openSpool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 });
     },
     queue,
-    upstreams: () => config.upstreams,
+    directory,
+    webhooks,
+    systemUpstream: config.system.upstream,
     testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver }),
     suppression,
-    tenantIds: () => config.tenants.map((t) => t.id),
+
     tokens: () => config.admin.tokens,
     domains,
-    tenantDomains: () => config.tenants.flatMap((t) => t.domains.map((d) => ({ tenant: t.id, domain: d.domain }))),
     events,
     spool,
     healthy: () => ({ ok: listening, checks: { store: store.db.status === 'open', submission: listening, inbound: listening } }),
@@ -195,6 +192,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   listening = true;
   await writeRuntimeInfo(config.dataDir, { pid: process.pid, ...addresses });
   scheduler.start();
+  await webhooks.start();
   void bounces.processBacklog(inboundDir);
   log.info({ ...addresses, dataDir: config.dataDir }, 'mailgate ready');
 
@@ -214,6 +212,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
         if (abandoned > 0) log.warn({ abandoned }, 'deliveries still in flight were abandoned; they retry after restart');
         await closing;
         domains.stop();
+        await webhooks.stop();
         await deliverer.close();
         await admin.close();
         await openSpool.close();

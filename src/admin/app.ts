@@ -1,10 +1,17 @@
-// The admin HTTP API (fastify): health, and the event log by recipient or message.
-// Everything but /healthz requires an admin bearer token; tokens are compared in constant time.
+// The admin HTTP API (fastify): auth, health, metrics, events, errors, messages, suppression and domains;
+// tenants, upstreams and webhooks have their own route modules. Everything but /healthz needs a bearer
+// token: admin tokens (config, compared in constant time) or tenant tokens (scoped to their tenant).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { AdminToken, Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
+import type { Directory } from '../tenants/directory.js';
+import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
+import type { PrincipalRequest } from './principal.js';
+import { registerTenantRoutes } from './tenants.js';
+import { registerUpstreamRoutes } from './upstreams.js';
+import { registerWebhookRoutes } from './webhooks.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord } from '../queue/types.js';
@@ -20,22 +27,19 @@ export interface AdminDeps {
   /** Prometheus text. */
   metrics: () => Promise<string>;
   queue: MailQueue;
-  upstreams: () => Upstream[];
+  directory: Directory;
+  webhooks: WebhookDispatcher;
+  systemUpstream: string;
   testMail: (upstream: Upstream, to: string) => Promise<TestMailResult>;
   suppression: SuppressionList;
-  tenantIds: () => string[];
   tokens: () => AdminToken[];
   domains: DomainVerifier;
-  /** Every configured tenant sender domain, with its tenant. */
-  tenantDomains: () => Array<{ tenant: string; domain: string }>;
   events: EventLog;
   spool: Spool;
   /** True while store and listeners are up. */
   healthy: () => { ok: boolean; checks: Record<string, boolean> };
 }
 
-type Principal = { role: 'admin' } | { role: 'tenant'; tenant: string };
-type PrincipalRequest = FastifyRequest & { principal: Principal | null };
 
 /** What a list shows of a message. */
 function summary(r: MessageRecord) {
@@ -124,7 +128,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       },
     }, async (req, reply) => {
       const { tenant } = req.params as { tenant: string };
-      if (!deps.tenantIds().includes(tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${tenant}` });
+      if (!deps.directory.tenant(tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${tenant}` });
       const { token, entry } = await deps.tenantTokens.issue(tenant, (req.body as { name: string }).name);
       return reply.code(201).send({ ...entry, token });
     });
@@ -154,15 +158,16 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     });
 
     // Sender domains: DNS state, the records to publish, and a re-check on demand.
+    const tenantDomains = () => deps.directory.tenants().flatMap((t) => t.domains.map((d) => ({ tenant: t.id, domain: d.domain })));
     api.get('/domains', async () => ({
-      domains: deps.tenantDomains().map(({ tenant, domain }) => ({ tenant, domain, check: deps.domains.result(domain) ?? null })),
+      domains: tenantDomains().map(({ tenant, domain }) => ({ tenant, domain, check: deps.domains.result(domain) ?? null })),
     }));
 
     api.post('/domains/:domain/verify', {
       schema: { params: { type: 'object', properties: { domain: { type: 'string', minLength: 1, maxLength: 253 } }, required: ['domain'] } },
     }, async (req, reply) => {
       const { domain } = req.params as { domain: string };
-      const entry = deps.tenantDomains().find((d) => d.domain === domain.toLowerCase());
+      const entry = tenantDomains().find((d) => d.domain === domain.toLowerCase());
       if (!entry) return reply.code(404).send({ error: 'NOT_FOUND', message: `${domain} is not a sender domain of any tenant` });
       return { tenant: entry.tenant, domain: entry.domain, check: await deps.domains.check(entry.domain) };
     });
@@ -257,7 +262,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       },
     }, async (req, reply) => {
       const b = req.body as { tenant: string; address: string; reason?: string };
-      if (!deps.tenantIds().includes(b.tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${b.tenant}` });
+      if (!deps.directory.tenant(b.tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${b.tenant}` });
       if (!isValidAddress(b.address)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: `address: not a valid e-mail address` });
       const entry = { tenant: b.tenant, address: b.address.toLowerCase(), class: 'admin', reason: b.reason ?? 'added by an administrator', time: Date.now(), source: 'admin' as const };
       await deps.suppression.add(entry);
@@ -317,20 +322,9 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       return { ...summary(record), envelope: record.envelope, recipients: record.recipients, source: record.source, identity: record.identity ?? null, events: await deps.events.byMessage(id) };
     });
 
-    // Seed 000: send a test e-mail through an upstream and show the server's exact answer.
-    api.post('/upstreams/:name/test', {
-      schema: {
-        params: { type: 'object', properties: { name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['name'] },
-        body: { type: 'object', required: ['to'], additionalProperties: false, properties: { to: { type: 'string', minLength: 3, maxLength: 254 } } },
-      },
-    }, async (req, reply) => {
-      const { name } = req.params as { name: string };
-      const { to } = req.body as { to: string };
-      const upstream = deps.upstreams().find((u) => u.name === name);
-      if (!upstream) return reply.code(404).send({ error: 'NOT_FOUND', message: `no upstream ${name}` });
-      if (!isValidAddress(to)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: 'to: not a valid e-mail address' });
-      return deps.testMail(upstream, to);
-    });
+    registerTenantRoutes(api, deps);
+    registerUpstreamRoutes(api, deps);
+    registerWebhookRoutes(api, deps);
 
     api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));
   }, { prefix: '/api/v1' });

@@ -58,6 +58,22 @@ export function parseConfig(yamlText: string, opts: ParseOptions): Config {
   return new Resolver(opts).resolve(root);
 }
 
+/** Secrets given through the admin API are inline only: …File and …Env would let an API client read the server's files and environment. */
+const API_OPTIONS: ParseOptions = { baseDir: '/nonexistent', env: {} };
+
+/**
+ * One tenant as the admin API gives it (the config file's shape, inline secrets only), validated by the
+ * same rules as the file; issues name the field relative to the tenant. Throws ConfigError.
+ */
+export function resolveTenantEntry(raw: unknown, knownUpstreams: Set<string>): Tenant {
+  return new Resolver(API_OPTIONS).oneTenant(raw, knownUpstreams);
+}
+
+/** One upstream as the admin API gives it, validated like the config file's. Throws ConfigError. */
+export function resolveUpstreamEntry(raw: unknown): Upstream {
+  return new Resolver(API_OPTIONS).oneUpstream(raw);
+}
+
 // ---------------------------------------------------------------------------------------------
 // YAML
 
@@ -244,6 +260,7 @@ const ROOT_KEYS = [
   'admin',
   'upstreams',
   'tenants',
+  'webhooks',
   'shutdownGrace',
 ] as const;
 
@@ -270,6 +287,12 @@ const queueSchema = z.strictObject({
   retrySchedule: z.array(duration).min(1).prefault(['1m', '5m', '15m', '1h', '4h']),
   maxAge: duration.prefault('3d'),
   concurrency: positiveInt.default(100),
+});
+
+const webhooksSchema = z.strictObject({
+  retrySchedule: z.array(duration).min(1).prefault(['10s', '1m', '5m', '30m', '2h', '6h', '12h']),
+  timeout: duration.prefault('10s'),
+  allowPrivateTargets: z.boolean().default(false),
 });
 
 const dnsSchema = z.strictObject({ servers: z.array(stringFormat(parseDnsServer)).default([]) });
@@ -461,6 +484,7 @@ class Resolver {
     const limits = this.section(limitsSchema, root.limits, ['limits']);
     const queue = this.section(queueSchema, root.queue, ['queue']);
     const dns = this.section(dnsSchema, root.dns, ['dns']);
+    const webhooks = this.section(webhooksSchema, root.webhooks, ['webhooks']);
     const system = this.check(systemSchema, root.system, ['system']);
     const admin = this.section(adminSchema, root.admin, ['admin']);
 
@@ -539,8 +563,28 @@ class Resolver {
         ...t.tenant,
         auth: t.passwords.map(({ user, password }) => ({ user, ...hashPassword(password) })),
       })),
+      webhooks: webhooks!,
       shutdownGrace: shutdownGrace!,
     };
+  }
+
+  oneTenant(raw: unknown, knownUpstreams: Set<string>): Tenant {
+    // A tenant made through the API may start without credentials: they are added later.
+    const [t] = this.resolveTenants([raw], knownUpstreams, false);
+    this.throwRelative('tenants[0]');
+    return { ...t!.tenant, auth: t!.passwords.map(({ user, password }) => ({ user, ...hashPassword(password) })), source: 'store' };
+  }
+
+  oneUpstream(raw: unknown): Upstream {
+    const { list } = this.resolveUpstreams([raw]);
+    this.throwRelative('upstreams[0]');
+    return { ...list[0]!, source: 'store' };
+  }
+
+  /** Throws the issues found so far, with `prefix` (the list entry) taken off their paths. */
+  private throwRelative(prefix: string): void {
+    if (this.issues.length === 0) return;
+    throw new ConfigError(this.issues.map((i) => (i.startsWith(`${prefix}.`) ? i.slice(prefix.length + 1) : i.startsWith(`${prefix}:`) ? `body${i.slice(prefix.length)}` : i)));
   }
 
   private checkListen(listen: Record<'submission' | 'inbound' | 'admin', ListenAddress>): void {
@@ -625,6 +669,7 @@ class Resolver {
   private resolveTenants(
     value: unknown,
     knownUpstreams: Set<string>,
+    requireAccess = true,
   ): { tenant: Omit<Tenant, 'auth'>; passwords: { user: string; password: string }[] }[] {
     const out: { tenant: Omit<Tenant, 'auth'>; passwords: { user: string; password: string }[] }[] = [];
     const ids = new Map<string, string>();
@@ -641,7 +686,7 @@ class Resolver {
           else ids.set(raw.id, formatPath(at));
         }
         const empty = (v: unknown) => v === undefined || v === null || (Array.isArray(v) && v.length === 0);
-        if (empty(raw.auth) && empty(raw.networks)) this.issue(at, 'needs auth or networks');
+        if (requireAccess && empty(raw.auth) && empty(raw.networks)) this.issue(at, 'needs auth or networks');
         const upstream = rawName(raw.upstream);
         if (upstream !== undefined && !knownUpstreams.has(upstream)) {
           this.issue([...at, 'upstream'], `unknown upstream "${upstream}"`);

@@ -110,6 +110,14 @@ export interface Config {
   admin: { tokens: AdminToken[] };
   upstreams: Upstream[];
   tenants: Tenant[];
+  webhooks: {
+    /** Delays in ms before attempt 2, 3, …; after the last one the delivery is given up. */
+    retrySchedule: number[];
+    /** Per request, ms. */
+    timeout: number;
+    /** Allow webhook URLs that resolve to loopback, private or link-local addresses (off: no SSRF into the LAN). */
+    allowPrivateTargets: boolean;
+  };
   /** Grace period in ms for in-flight deliveries on SIGTERM. */
   shutdownGrace: number;
 }

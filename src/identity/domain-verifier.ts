@@ -3,7 +3,7 @@
 import { createPrivateKey } from 'node:crypto';
 import type { Resolver } from 'node:dns/promises';
 import type { Logger } from 'pino';
-import type { Config } from '../config/types.js';
+import type { Config, Tenant } from '../config/types.js';
 import type { Sublevel } from '../store/level.js';
 import { checkDomain, type DomainCheck } from './domain-check.js';
 import type { DkimKeyRef } from './sender-policy.js';
@@ -18,7 +18,7 @@ export class DomainVerifier {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly config: Config,
+    private readonly config: { system: Pick<Config['system'], 'spf'>; tenants: () => Tenant[] },
     private readonly resolver: Resolver,
     private readonly store: Sublevel,
     private readonly log: Logger,
@@ -40,17 +40,17 @@ export class DomainVerifier {
   }
 
   async checkAll(): Promise<void> {
-    await Promise.all(this.config.tenants.flatMap((t) => t.domains.map((d) => this.check(d.domain).catch((err: Error) =>
+    await Promise.all(this.config.tenants().flatMap((t) => t.domains.map((d) => this.check(d.domain).catch((err: Error) =>
       this.log.warn({ domain: d.domain, err: err.message }, 'sender domain check failed')))));
   }
 
   /** Checks one tenant domain now and stores the result. */
   async check(domain: string): Promise<DomainCheck | undefined> {
-    const selectors = this.config.tenants
+    const selectors = this.config.tenants()
       .flatMap((t) => t.domains)
       .filter((d) => d.domain === domain)
       .flatMap((d) => d.dkim.map((k) => ({ selector: k.selector, key: createPrivateKey(k.privateKey) })));
-    if (selectors.length === 0 && !this.config.tenants.some((t) => t.domains.some((d) => d.domain === domain))) return undefined;
+    if (selectors.length === 0 && !this.config.tenants().some((t) => t.domains.some((d) => d.domain === domain))) return undefined;
     const result = await checkDomain(this.resolver, { domain, selectors, spf: this.config.system.spf }, this.now());
     this.results.set(domain, result);
     this.signersCache = undefined;
@@ -58,6 +58,14 @@ export class DomainVerifier {
     await this.store.put(domain, result);
     this.log.info({ domain, verified: result.verified, problems: problems(result) }, 'sender domain checked');
     return result;
+  }
+
+  /** Tenants or their domains changed: drop derived views and check domains never checked before. */
+  async tenantsChanged(): Promise<void> {
+    this.signersCache = undefined;
+    this.reasonsCache = undefined;
+    const fresh = this.config.tenants().flatMap((t) => t.domains.map((d) => d.domain)).filter((d) => !this.results.has(d));
+    await Promise.all(fresh.map((d) => this.check(d).catch((err: Error) => this.log.warn({ domain: d, err: err.message }, 'sender domain check failed'))));
   }
 
   result(domain: string): DomainCheck | undefined {
@@ -71,7 +79,7 @@ export class DomainVerifier {
 
   private computeSigners(): Record<string, DkimKeyRef[]> {
     const out: Record<string, DkimKeyRef[]> = {};
-    for (const tenant of this.config.tenants) {
+    for (const tenant of this.config.tenants()) {
       for (const d of tenant.domains) {
         const r = this.results.get(d.domain);
         if (!r?.verified) continue;

@@ -251,6 +251,16 @@ export class Spool {
   }
 
   /** Number of messages not yet done (a full scan of the schedule: for status, not hot paths). */
+  /** How many messages of this tenant wait in the queue (a scan of the schedule, which holds only undelivered ones). */
+  async queuedFor(tenant: string): Promise<number> {
+    let n = 0;
+    for await (const key of this.store.due.keys()) {
+      const record = await this.get(key.slice(key.indexOf('!') + 1));
+      if (record?.tenant === tenant) n++;
+    }
+    return n;
+  }
+
   async depth(): Promise<number> {
     let n = 0;
     for await (const _ of this.store.due.keys()) n++;

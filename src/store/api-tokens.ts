@@ -44,6 +44,13 @@ export class TenantTokens {
     return true;
   }
 
+  /** Revokes every token of a tenant; returns how many there were. */
+  async revokeAll(tenant: string): Promise<number> {
+    const names = await this.list(tenant);
+    for (const name of names) await this.revoke(tenant, name);
+    return names.length;
+  }
+
   async list(tenant: string): Promise<string[]> {
     const prefix = `name!${tenant}!`;
     const names: string[] = [];

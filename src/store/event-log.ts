@@ -27,7 +27,12 @@ export class EventLog {
   private seq = 0;
   private readonly run = randomBytes(3).toString('hex');
 
-  constructor(private readonly store: Store, private readonly observe: (event: QueueEvent) => void = () => undefined) {}
+  constructor(
+    private readonly store: Store,
+    private readonly observe: (event: QueueEvent) => void = () => undefined,
+    /** Writes that belong with an event (webhook deliveries), committed in the same batch. */
+    private readonly followUps: (event: QueueEvent) => WriteOp[] = () => [],
+  ) {}
 
   /** The writes that record `event`; the caller commits them together with the state change. */
   ops(event: QueueEvent): WriteOp[] {
@@ -40,6 +45,7 @@ export class EventLog {
     ];
     // Keyed tenant first, then time: a tenant's newest page and "errors since" are one range read.
     if (ERROR_TYPES.has(event.type)) ops.push({ type: 'put', sublevel: this.store.errors, key: `${event.tenant}!${suffix}`, value: event });
+    ops.push(...this.followUps(event));
     return ops;
   }
 

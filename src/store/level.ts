@@ -1,5 +1,5 @@
 // The embedded LevelDB store: opens the database under dataDir and hands out the sublevels
-// that the queue, the event log and (later) tenants and suppression live in.
+// that the queue, the event log, suppression, tenants, upstreams and webhooks live in.
 import { Level } from 'level';
 import type { AbstractSublevel } from 'abstract-level';
 import path from 'node:path';
@@ -42,6 +42,16 @@ export interface Store {
   retained: Sublevel;
   /** The error log: "<tenant>!<time>!<seq>" → QueueEvent, for failures, deferrals, bounces, complaints, warnings */
   errors: Sublevel;
+  /** tenant id → tenant created through the admin API */
+  tenants: Sublevel;
+  /** upstream name → upstream created through the admin API */
+  upstreams: Sublevel;
+  /** "<tenant>!<id>" → Webhook */
+  webhooks: Sublevel;
+  /** "<dueAt>!<deliveryId>" → pending webhook delivery (the outbox) */
+  webhookOutbox: Sublevel;
+  /** "<webhookId>!<time>!<deliveryId>!<attempt>" → one delivery attempt (the delivery log) */
+  webhookLog: Sublevel;
   close(): Promise<void>;
 }
 
@@ -78,6 +88,11 @@ export async function openStore(dataDir: string): Promise<Store> {
     messagesByTenant: db.sublevel<string, unknown>('tmsg', json),
     apiTokens: db.sublevel<string, unknown>('tok', json),
     softBounces: db.sublevel<string, unknown>('soft', json),
+    tenants: db.sublevel<string, unknown>('ten', json),
+    upstreams: db.sublevel<string, unknown>('ups', json),
+    webhooks: db.sublevel<string, unknown>('wh', json),
+    webhookOutbox: db.sublevel<string, unknown>('who', json),
+    webhookLog: db.sublevel<string, unknown>('whl', json),
     close: () => db.close(),
   };
 }

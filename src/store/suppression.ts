@@ -19,7 +19,11 @@ export class SuppressionList {
   private readonly keys = new Set<string>();
   private loaded: Promise<void> | undefined;
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    /** Writes that belong with a new entry (webhook deliveries), committed in the same batch. */
+    private readonly followUps: (entry: SuppressionEntry) => WriteOp[] = () => [],
+  ) {}
 
   private key(tenant: string, address: string): string {
     return `${tenant}!${address.toLowerCase()}`;
@@ -36,14 +40,14 @@ export class SuppressionList {
   addOps(entry: SuppressionEntry): WriteOp[] {
     const key = this.key(entry.tenant, entry.address);
     this.keys.add(key);
-    return [{ type: 'put', sublevel: this.store.suppression, key, value: { ...entry, address: entry.address.toLowerCase() } }];
+    const value = { ...entry, address: entry.address.toLowerCase() };
+    return [{ type: 'put', sublevel: this.store.suppression, key, value }, ...this.followUps(value)];
   }
 
   async add(entry: SuppressionEntry): Promise<void> {
     await this.load();
     const key = this.key(entry.tenant, entry.address);
-    await this.store.suppression.put(key, { ...entry, address: entry.address.toLowerCase() });
-    this.keys.add(key);
+    await this.store.db.batch(this.addOps(entry) as never);
   }
 
   async get(tenant: string, address: string): Promise<SuppressionEntry | undefined> {

@@ -1,0 +1,27 @@
+// Who is asking the admin API: an admin token sees everything, a tenant token only its own tenant.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DirectoryError } from '../tenants/directory.js';
+
+export type Principal = { role: 'admin' } | { role: 'tenant'; tenant: string };
+export type PrincipalRequest = FastifyRequest & { principal: Principal | null };
+
+export function principalOf(req: FastifyRequest): Principal {
+  return (req as PrincipalRequest).principal!;
+}
+
+/** True when the caller may see or change this tenant's data. */
+export function mayAccess(req: FastifyRequest, tenant: string): boolean {
+  const p = principalOf(req);
+  return p.role === 'admin' || p.tenant === tenant;
+}
+
+const STATUS = { NOT_FOUND: 404, READ_ONLY: 409, CONFLICT: 409, INVALID: 400 } as const;
+
+/** Sends a DirectoryError as its HTTP answer; rethrows anything else. */
+export function sendDirectoryError(reply: FastifyReply, err: unknown): FastifyReply {
+  if (!(err instanceof DirectoryError)) throw err;
+  return reply.code(STATUS[err.code]).send({ error: err.code, message: err.message, issues: err.issues });
+}
+
+export const notFound = (reply: FastifyReply, message: string) => reply.code(404).send({ error: 'NOT_FOUND', message });
+export const forbidden = (reply: FastifyReply, message: string) => reply.code(403).send({ error: 'FORBIDDEN', message });

@@ -1,0 +1,295 @@
+// The tenants and upstreams the running server works with: the config file's (read-only) merged with
+// those created through the admin API (kept in the TenantStore). Every change is validated by the
+// config file's rules, checked against the rest (unique ids, SMTP users, networks, domains, names)
+// and takes effect for the next message and the next SMTP login, without a restart.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { ConfigError, resolveTenantEntry, resolveUpstreamEntry } from '../config/load.js';
+import { hashPassword } from '../config/password.js';
+import type { Config, Tenant, Upstream } from '../config/types.js';
+import { TenantAccess } from '../smtp/tenant-access.js';
+import type { TenantStore } from '../store/tenant-store.js';
+
+export type DirectoryErrorCode = 'NOT_FOUND' | 'READ_ONLY' | 'CONFLICT' | 'INVALID';
+
+export class DirectoryError extends Error {
+  constructor(readonly code: DirectoryErrorCode, message: string, readonly issues: string[] = [message]) {
+    super(message);
+    this.name = 'DirectoryError';
+  }
+}
+
+/** Tenant fields the API may set (credentials have their own calls). */
+export interface TenantInput {
+  id?: string;
+  name?: string;
+  networks?: string[];
+  from?: { address: string; name?: string } | null;
+  domains?: Array<{ domain: string; dkim?: DkimInput | DkimInput[] }>;
+  upstream?: string | null;
+  auth?: Array<{ user: string; password: string }>;
+}
+/** A key given as PEM, or `generate` to have mailgate make one. */
+type DkimInput = { selector: string; privateKey?: string; generate?: 'rsa' | 'ed25519' };
+
+export type UpstreamInput = Record<string, unknown>;
+
+/** A password for a new or rotated credential when the caller gives none: 24 random characters. */
+function newPassword(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+function invalid(err: unknown): never {
+  if (err instanceof ConfigError) throw new DirectoryError('INVALID', err.issues.join('; '), err.issues);
+  throw err;
+}
+
+export class Directory {
+  private stored: { tenants: Tenant[]; upstreams: Upstream[] } = { tenants: [], upstreams: [] };
+  private accessCache: TenantAccess | undefined;
+  private readonly listeners: Array<() => void> = [];
+  /** Mutations run one at a time, so two concurrent calls cannot both claim the same name. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly config: Config, private readonly store: TenantStore) {}
+
+  async load(): Promise<void> {
+    this.stored = { tenants: await this.store.tenants(), upstreams: await this.store.upstreams() };
+    this.changed();
+  }
+
+  /** Called after every change (new domains to check, caches to drop). */
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  tenants(): Tenant[] {
+    return [...this.config.tenants, ...this.stored.tenants];
+  }
+
+  tenant(id: string): Tenant | undefined {
+    return this.config.tenants.find((t) => t.id === id) ?? this.stored.tenants.find((t) => t.id === id);
+  }
+
+  upstreams(): Upstream[] {
+    return [...this.config.upstreams, ...this.stored.upstreams];
+  }
+
+  upstream(name: string): Upstream | undefined {
+    return this.config.upstreams.find((u) => u.name === name) ?? this.stored.upstreams.find((u) => u.name === name);
+  }
+
+  /** The upstream a message of this tenant leaves through (the system upstream unless the tenant names one). */
+  upstreamFor(tenantId: string): Upstream {
+    const name = this.tenant(tenantId)?.upstream ?? this.config.system.upstream;
+    const upstream = this.upstream(name);
+    if (!upstream) throw new Error(`upstream "${name}" is not configured`);
+    return upstream;
+  }
+
+  /** SMTP login and network lookup over the current tenants. */
+  access(): TenantAccess {
+    return (this.accessCache ??= new TenantAccess(this.tenants()));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Tenants
+
+  createTenant(input: TenantInput): Promise<Tenant> {
+    return this.serial(async () => {
+      if (input.id && this.tenant(input.id)) throw new DirectoryError('CONFLICT', `tenant ${input.id} exists already`);
+      const tenant = this.resolveTenant(input);
+      await this.store.putTenant(tenant);
+      this.stored.tenants.push(tenant);
+      this.changed();
+      return tenant;
+    });
+  }
+
+  /** Changes the given fields; `null` removes `from` or `upstream`. */
+  updateTenant(id: string, input: TenantInput): Promise<Tenant> {
+    return this.serial(async () => {
+      const current = this.writableTenant(id);
+      const merged: TenantInput = {
+        id, name: input.name ?? current.name, networks: input.networks ?? current.networks,
+        // A domain given again without `dkim` keeps its keys.
+        domains: (input.domains ?? current.domains).map((d) => {
+          const keys = d.dkim ?? current.domains.find((c) => c.domain === d.domain.toLowerCase())?.dkim;
+          return { domain: d.domain, ...(keys ? { dkim: keys } : {}) };
+        }),
+      };
+      const from = input.from === undefined ? current.from : input.from;
+      const upstream = input.upstream === undefined ? current.upstream : input.upstream;
+      if (from) merged.from = from;
+      if (upstream) merged.upstream = upstream;
+      const tenant = { ...this.resolveTenant(merged, id), auth: current.auth };
+      await this.replaceTenant(tenant);
+      return tenant;
+    });
+  }
+
+  deleteTenant(id: string): Promise<void> {
+    return this.serial(async () => {
+      this.writableTenant(id);
+      await this.store.deleteTenant(id);
+      this.stored.tenants = this.stored.tenants.filter((t) => t.id !== id);
+      this.changed();
+    });
+  }
+
+  /** Adds an SMTP credential; without a password one is generated (and returned, once). */
+  addCredential(id: string, user: string, password?: string): Promise<{ user: string; password: string }> {
+    return this.serial(async () => {
+      const current = this.writableTenant(id);
+      if (this.tenants().some((t) => t.auth.some((c) => c.user === user))) throw new DirectoryError('CONFLICT', `SMTP user ${user} exists already`);
+      const clear = password ?? newPassword();
+      await this.replaceTenant({ ...current, auth: [...current.auth, { user, ...hashPassword(clear) }] });
+      return { user, password: clear };
+    });
+  }
+
+  /** Gives a credential a new password (generated when none is given); the old one stops working at once. */
+  rotateCredential(id: string, user: string, password?: string): Promise<{ user: string; password: string }> {
+    return this.serial(async () => {
+      const current = this.writableTenant(id);
+      if (!current.auth.some((c) => c.user === user)) throw new DirectoryError('NOT_FOUND', `tenant ${id} has no SMTP user ${user}`);
+      const clear = password ?? newPassword();
+      await this.replaceTenant({ ...current, auth: current.auth.map((c) => (c.user === user ? { user, ...hashPassword(clear) } : c)) });
+      return { user, password: clear };
+    });
+  }
+
+  removeCredential(id: string, user: string): Promise<void> {
+    return this.serial(async () => {
+      const current = this.writableTenant(id);
+      if (!current.auth.some((c) => c.user === user)) throw new DirectoryError('NOT_FOUND', `tenant ${id} has no SMTP user ${user}`);
+      await this.replaceTenant({ ...current, auth: current.auth.filter((c) => c.user !== user) });
+    });
+  }
+
+  private writableTenant(id: string): Tenant {
+    const t = this.tenant(id);
+    if (!t) throw new DirectoryError('NOT_FOUND', `no tenant ${id}`);
+    if (t.source === 'config') throw new DirectoryError('READ_ONLY', `tenant ${id} is declared in the config file; change it there and restart`);
+    return t;
+  }
+
+  private async replaceTenant(tenant: Tenant): Promise<void> {
+    await this.store.putTenant(tenant);
+    this.stored.tenants = this.stored.tenants.map((t) => (t.id === tenant.id ? tenant : t));
+    this.changed();
+  }
+
+  /** Validates by the config file's rules, then against every other tenant. */
+  private resolveTenant(input: TenantInput, replacing?: string): Tenant {
+    const raw = { ...input, domains: input.domains?.map((d) => ({ ...d, ...(d.dkim ? { dkim: ([] as DkimInput[]).concat(d.dkim).map(materialiseKey) } : {}) })) };
+    const known = new Set(this.upstreams().map((u) => u.name));
+    let tenant: Tenant;
+    try {
+      tenant = resolveTenantEntry(raw, known);
+    } catch (err) {
+      invalid(err);
+    }
+    const others = this.tenants().filter((t) => t.id !== replacing);
+    const issues: string[] = [];
+    for (const c of tenant.auth) if (others.some((t) => t.auth.some((o) => o.user === c.user))) issues.push(`auth: SMTP user ${c.user} exists already`);
+    for (const n of tenant.networks) {
+      const owner = others.find((t) => t.networks.includes(n));
+      if (owner) issues.push(`networks: ${n} is already assigned to tenant ${owner.id}`);
+    }
+    for (const d of tenant.domains) {
+      const owner = others.find((t) => t.domains.some((o) => o.domain === d.domain));
+      if (owner) issues.push(`domains: ${d.domain} is already claimed by tenant ${owner.id}`);
+    }
+    if (issues.length > 0) throw new DirectoryError('CONFLICT', issues.join('; '), issues);
+    return tenant;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Upstreams
+
+  createUpstream(input: UpstreamInput): Promise<Upstream> {
+    return this.serial(async () => {
+      if (typeof input.name === 'string' && this.upstream(input.name)) throw new DirectoryError('CONFLICT', `upstream ${input.name} exists already`);
+      const upstream = this.resolveUpstream(input);
+      await this.store.putUpstream(upstream);
+      this.stored.upstreams.push(upstream);
+      this.changed();
+      return upstream;
+    });
+  }
+
+  /** Changes the given fields; an `auth` without password for the same user keeps the stored password. */
+  updateUpstream(name: string, input: UpstreamInput): Promise<Upstream> {
+    return this.serial(async () => {
+      const current = this.writableUpstream(name);
+      const merged: Record<string, unknown> = { ...withoutSource(current), ...input, name };
+      if (current.type === 'smtp' && input.auth && typeof input.auth === 'object') {
+        const auth = input.auth as { user?: string; password?: string };
+        if (auth.password === undefined && current.auth && auth.user === current.auth.user) merged.auth = { ...auth, password: current.auth.password };
+      }
+      if (input.auth === null) delete merged.auth;
+      const upstream = this.resolveUpstream(merged);
+      await this.store.putUpstream(upstream);
+      this.stored.upstreams = this.stored.upstreams.map((u) => (u.name === name ? upstream : u));
+      this.changed();
+      return upstream;
+    });
+  }
+
+  /** A new stored upstream with the settings (credentials included) of an existing one (seed 000: copy, then edit). */
+  copyUpstream(name: string, newName: string): Promise<Upstream> {
+    const source = this.upstream(name);
+    if (!source) return Promise.reject(new DirectoryError('NOT_FOUND', `no upstream ${name}`));
+    return this.createUpstream({ ...withoutSource(source), name: newName });
+  }
+
+  deleteUpstream(name: string): Promise<void> {
+    return this.serial(async () => {
+      this.writableUpstream(name);
+      const users = this.tenants().filter((t) => t.upstream === name).map((t) => t.id);
+      if (users.length > 0) throw new DirectoryError('CONFLICT', `upstream ${name} is used by tenant ${users.join(', ')}; point them elsewhere first`);
+      await this.store.deleteUpstream(name);
+      this.stored.upstreams = this.stored.upstreams.filter((u) => u.name !== name);
+      this.changed();
+    });
+  }
+
+  private writableUpstream(name: string): Upstream {
+    const u = this.upstream(name);
+    if (!u) throw new DirectoryError('NOT_FOUND', `no upstream ${name}`);
+    if (name === this.config.system.upstream) throw new DirectoryError('READ_ONLY', `${name} is the system upstream; it is set in the config file`);
+    if (u.source === 'config') throw new DirectoryError('READ_ONLY', `upstream ${name} is declared in the config file; copy it to make an editable one`);
+    return u;
+  }
+
+  private resolveUpstream(input: UpstreamInput): Upstream {
+    try {
+      return resolveUpstreamEntry(input);
+    } catch (err) {
+      invalid(err);
+    }
+  }
+
+  private changed(): void {
+    this.accessCache = undefined;
+    for (const fn of this.listeners) fn();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn, fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function withoutSource(u: Upstream): Record<string, unknown> {
+  const { source: _source, ...rest } = u;
+  return rest;
+}
+
+/** `generate` becomes a fresh PKCS#8 key (rsa-2048 or ed25519). */
+function materialiseKey(k: DkimInput): { selector: string; privateKey?: string } {
+  if (!k.generate) return { selector: k.selector, ...(k.privateKey !== undefined ? { privateKey: k.privateKey } : {}) };
+  const { privateKey } = k.generate === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { selector: k.selector, privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}

@@ -1,0 +1,64 @@
+// One webhook HTTP POST, with a DNS lookup that refuses loopback, private and link-local targets
+// (unless the operator allows them), so a tenant cannot aim mailgate at the LAN. The check runs on the
+// address actually connected to, so DNS rebinding does not get around it.
+import dns from 'node:dns';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+
+const PRIVATE = new net.BlockList();
+for (const [a, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16], ['224.0.0.0', 4], ['240.0.0.0', 4]] as const) {
+  PRIVATE.addSubnet(a, bits, 'ipv4');
+}
+for (const [a, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) PRIVATE.addSubnet(a, bits, 'ipv6');
+
+export function isPrivateAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return PRIVATE.check(mapped[1]!, 'ipv4');
+  return PRIVATE.check(address, net.isIPv6(address) ? 'ipv6' : 'ipv4');
+}
+
+export interface PostResult {
+  /** HTTP status, absent when no response came. */
+  status?: number;
+  /** Why it failed, in words for the delivery log. */
+  error?: string;
+  durationMs: number;
+}
+
+export function postJson(url: string, body: string, headers: Record<string, string>, opts: { timeoutMs: number; allowPrivate: boolean }): Promise<PostResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const done = (r: Omit<PostResult, 'durationMs'>) => resolve({ ...r, durationMs: Date.now() - started });
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return done({ error: 'invalid URL' });
+    }
+    const lookup: net.LookupFunction = (hostname, options, cb) => {
+      dns.lookup(hostname, { ...options, all: false }, (err, address, family) => {
+        if (err) return cb(err, '', 0);
+        if (!opts.allowPrivate && isPrivateAddress(address as string)) {
+          return cb(Object.assign(new Error(`${hostname} resolves to ${address}, a private address (set webhooks.allowPrivateTargets to allow)`), { code: 'PRIVATE_TARGET' }), '', 0);
+        }
+        cb(null, address as string, family as number);
+      });
+    };
+    if (!opts.allowPrivate && net.isIP(target.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(target.hostname.replace(/^\[|\]$/g, ''))) {
+      return done({ error: `${target.hostname} is a private address (set webhooks.allowPrivateTargets to allow)` });
+    }
+    const client = target.protocol === 'https:' ? https : http;
+    const req = client.request(target, {
+      method: 'POST', lookup, timeout: opts.timeoutMs, agent: false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body).toString(), 'user-agent': 'mailgate-webhooks/1', ...headers },
+    }, (res) => {
+      res.resume();
+      res.on('end', () => done({ status: res.statusCode ?? 0 }));
+      res.on('error', (err) => done({ status: res.statusCode ?? 0, error: err.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)));
+    req.on('error', (err) => done({ error: err.message }));
+    req.end(body);
+  });
+}
