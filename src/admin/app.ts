@@ -68,6 +68,12 @@ export function adminTokenName(req: FastifyRequest, tokens: AdminToken[]): strin
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   const throttle = new LoginThrottle();
+  // `Content-Type: application/json` with an empty body (curl -X DELETE -H … does that) means no body.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    if (body === '') return done(null, null);
+    parseJson(req, body as string, done);
+  });
   // The OpenAPI document is generated from the routes' JSON schemas (so it cannot drift from them).
   await app.register(swagger, {
     openapi: {
