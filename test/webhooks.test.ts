@@ -1,0 +1,149 @@
+// Webhooks: a tenant's failures and suppressions reach a loopback HTTP receiver as signed JSON, a 500 is
+// retried with the same delivery id, every attempt is in the delivery log, and private targets are refused
+// unless the operator allows them.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import { startSink, type Sink } from './helpers/smtp-sink.js';
+import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
+import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
+import { verifyWebhook } from '../src/webhooks/signature.js';
+import { postJson } from '../src/webhooks/post.js';
+
+interface Received {
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  status: number;
+}
+
+/** A webhook receiver on 127.0.0.1 that answers with the next status of `statuses` (then 200). */
+async function startReceiver(statuses: number[] = []) {
+  const received: Received[] = [];
+  const waiters: Array<() => void> = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const status = statuses.shift() ?? 200;
+      received.push({ headers: req.headers, body, status });
+      res.writeHead(status).end();
+      waiters.splice(0).forEach((w) => w());
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const waitFor = async (n: number, ms = 10_000) => {
+    const until = Date.now() + ms;
+    while (received.length < n) {
+      if (Date.now() > until) throw new Error(`receiver got ${received.length} of ${n} requests`);
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 200);
+      });
+    }
+    return received;
+  };
+  return { url: `http://127.0.0.1:${port}/hook`, received, waitFor, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('webhooks', () => {
+  let dir: string;
+  let sink: Sink;
+  let mg: MailgateProcess;
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
+    fetch(`${mg.adminUrl}/api/v1${path}`, { method: init.method ?? 'GET', headers: init.headers ?? admin, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
+
+  beforeAll(async () => {
+    dir = await makeTempDir('mg-wh-');
+    sink = await startSink({ rcptReply: (r) => (r.startsWith('nobody@') ? { code: 550, message: '5.1.1 <nobody@example.com>: Recipient address rejected: User unknown' } : undefined) });
+    mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({
+      dataDir: `${dir}/data`,
+      upstreams: [sinkUpstream('up', sink.port)],
+      systemUpstream: 'up',
+      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: shop-password } ] }', '{ id: other, name: Other, auth: [ { user: other, password: other-password } ] }'],
+      extra: 'webhooks: { retrySchedule: [1s, 1s], timeout: 2s, allowPrivateTargets: true }',
+    })) });
+  });
+  afterAll(async () => {
+    await mg?.kill();
+    await sink?.close();
+    await removeDir(dir);
+  });
+
+  it('posts a signed failure event, retries after a 500 with the same delivery id, and logs both attempts', async () => {
+    const receiver = await startReceiver([500]);
+    const { token } = (await (await api('/tenants/shop/tokens', { method: 'POST', body: { name: 'hooks' } })).json()) as { token: string };
+    const t = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const created = await api('/webhooks', { method: 'POST', headers: t, body: { tenant: 'shop', url: receiver.url, events: ['failed', 'suppressed'] } });
+    expect(created.status).toBe(201);
+    const hook = (await created.json()) as { id: string; secret: string };
+    expect(hook.secret).toMatch(/^whsec_/);
+    expect(JSON.stringify(await (await api(`/webhooks/${hook.id}`, { headers: t })).json())).not.toContain(hook.secret);
+    // Another tenant's token cannot see or test it.
+    const { token: otherToken } = (await (await api('/tenants/other/tokens', { method: 'POST', body: { name: 'o' } })).json()) as { token: string };
+    expect((await api(`/webhooks/${hook.id}`, { headers: { authorization: `Bearer ${otherToken}` } })).status).toBe(403);
+    expect((await api('/webhooks', { method: 'POST', headers: { authorization: `Bearer ${otherToken}`, 'content-type': 'application/json' }, body: { tenant: 'shop', url: receiver.url } })).status).toBe(403);
+
+    await nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'shop-password' } })
+      .sendMail({ from: 'orders@shop.test', to: 'nobody@example.com', subject: 'Order 17', text: 'x' });
+
+    const [first, second] = await receiver.waitFor(2);
+    expect(first!.status).toBe(500);
+    expect(second!.status).toBe(200);
+    expect(second!.headers['x-mailgate-delivery']).toBe(first!.headers['x-mailgate-delivery']);
+    expect(second!.body).toBe(first!.body);
+    expect(second!.headers['x-mailgate-event']).toBe('failed');
+    expect(verifyWebhook(hook.secret, second!.body, String(second!.headers['x-mailgate-signature']), Math.floor(Date.now() / 1000))).toBe(true);
+    expect(verifyWebhook('whsec_wrong-secret-000000', second!.body, String(second!.headers['x-mailgate-signature']), Math.floor(Date.now() / 1000))).toBe(false);
+    const payload = JSON.parse(second!.body) as { type: string; tenant: string; data: { recipient: string; reply: { code: number; text: string } } };
+    expect(payload).toMatchObject({ type: 'failed', tenant: 'shop', data: { recipient: 'nobody@example.com', reply: { code: 550 } } });
+    expect(payload.data.reply.text).toMatch(/User unknown/);
+
+    const log = (await (await api(`/webhooks/${hook.id}/deliveries`, { headers: t })).json()) as { deliveries: Array<{ outcome: string; status: number; attempt: number }> };
+    expect(log.deliveries.map((d) => [d.attempt, d.outcome, d.status])).toEqual([[2, 'delivered', 200], [1, 'retrying', 500]]);
+
+    // A suppression entry is an event too; a test delivery answers with the attempt.
+    expect((await api('/suppression', { method: 'POST', headers: t, body: { tenant: 'shop', address: 'gone@example.com', reason: 'asked to stop' } })).status).toBe(201);
+    const [, , third] = await receiver.waitFor(3);
+    expect(JSON.parse(third!.body)).toMatchObject({ type: 'suppressed', data: { address: 'gone@example.com', reason: 'asked to stop' } });
+    const test = (await (await api(`/webhooks/${hook.id}/test`, { method: 'POST', headers: t })).json()) as { attempt: { outcome: string; status: number } };
+    expect(test.attempt).toMatchObject({ outcome: 'delivered', status: 200 });
+    expect(receiver.received[3]!.headers['x-mailgate-event']).toBe('test');
+    await receiver.close();
+  });
+
+  it('gives up after the retry schedule and says why in the delivery log', async () => {
+    const receiver = await startReceiver([503, 503, 503]);
+    const hook = (await (await api('/webhooks', { method: 'POST', body: { tenant: 'other', url: receiver.url } })).json()) as { id: string };
+    const test = (await (await api(`/webhooks/${hook.id}/test`, { method: 'POST' })).json()) as { attempt: { outcome: string; error: string } };
+    expect(test.attempt).toMatchObject({ outcome: 'retrying', error: 'HTTP 503' });
+    await receiver.waitFor(3);
+    await new Promise((r) => setTimeout(r, 300));
+    const log = (await (await api(`/webhooks/${hook.id}/deliveries`)).json()) as { deliveries: Array<{ outcome: string }> };
+    expect(log.deliveries.map((d) => d.outcome)).toEqual(['gave-up', 'retrying', 'retrying']);
+    await receiver.close();
+  });
+
+  it('refuses URLs that are not http(s) and unknown tenants', async () => {
+    expect((await api('/webhooks', { method: 'POST', body: { tenant: 'shop', url: 'file:///etc/passwd' } })).status).toBe(400);
+    expect((await api('/webhooks', { method: 'POST', body: { tenant: 'shop', url: 'http://user:pw@example.com/' } })).status).toBe(400);
+    expect((await api('/webhooks', { method: 'POST', body: { tenant: 'nope', url: 'https://example.com/' } })).status).toBe(404);
+  });
+});
+
+describe('webhook targets', () => {
+  it('refuses loopback and private addresses unless allowed, also when a name resolves to one', async () => {
+    const receiver = await startReceiver();
+    const refused = await postJson(receiver.url, '{}', {}, { timeoutMs: 2000, allowPrivate: false });
+    expect(refused.status).toBeUndefined();
+    expect(refused.error).toMatch(/private address/);
+    const byName = await postJson(receiver.url.replace('127.0.0.1', 'localhost'), '{}', {}, { timeoutMs: 2000, allowPrivate: false });
+    expect(byName.error).toMatch(/private address/);
+    expect(receiver.received).toHaveLength(0);
+    expect((await postJson(receiver.url, '{}', {}, { timeoutMs: 2000, allowPrivate: true })).status).toBe(200);
+    await receiver.close();
+  });
+});
