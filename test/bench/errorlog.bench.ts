@@ -1,6 +1,7 @@
 // Error-log and bounce-parsing benchmark (part of `npm run bench`): fills a LevelDB with 1 million
-// events over 100 tenants, then times a tenant's newest 50 and an "errors since" count; and parses
-// the bounce fixture corpus repeatedly for messages/second.
+// events over 100 tenants, then times a tenant's newest 50 and an "errors since" count, and loads the
+// admin API's GET /errors on that store with autocannon (requests/s, p99); and parses the bounce
+// fixture corpus repeatedly for messages/second.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -10,6 +11,10 @@ import { EventLog } from '../../src/store/event-log.js';
 import { openStore } from '../../src/store/level.js';
 import type { QueueEvent } from '../../src/queue/types.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
+import autocannon from 'autocannon';
+import type { AddressInfo } from 'node:net';
+import { createAdminApp, type AdminDeps } from '../../src/admin/app.js';
+import { TenantTokens } from '../../src/store/api-tokens.js';
 
 const EVENTS = Number(process.argv.find((a) => a.startsWith('--events='))?.slice(9) ?? 1_000_000);
 const TENANTS = 100;
@@ -47,9 +52,30 @@ async function errorLog(): Promise<Record<string, number>> {
     counted = await log.countErrors(tenant, start + (EVENTS - 100_000) * 1000); // the last ~28 hours
     counts.push(performance.now() - t);
   }
+  const api = await adminApiLoad(store, log);
   await store.close();
   await removeDir(dir);
-  return { events: EVENTS, fillSeconds: fillS, newest50Ms: median(newest), countSinceMs: median(counts), countedEvents: counted };
+  return { events: EVENTS, fillSeconds: fillS, newest50Ms: median(newest), countSinceMs: median(counts), countedEvents: counted, ...api };
+}
+
+/** GET /errors (newest 50 of a tenant, tenants in turn) through the real fastify app, loaded by autocannon in a worker thread. */
+async function adminApiLoad(store: Awaited<ReturnType<typeof openStore>>, log: EventLog): Promise<Record<string, number>> {
+  const token = 'bench-admin-token-0123456789';
+  // Only what GET /errors touches is real here (auth, the event log); the other routes are not called.
+  const app = await createAdminApp({ tokens: () => [{ name: 'bench', token }], tenantTokens: new TenantTokens(store), events: log } as unknown as AdminDeps);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: 16,
+    duration: 10,
+    workers: 1,
+    headers: { authorization: `Bearer ${token}` },
+    requests: Array.from({ length: 20 }, (_, k) => ({ method: 'GET' as const, path: `/api/v1/errors?tenant=t${(k * 13) % TENANTS}&limit=50` })),
+  });
+  await app.close();
+  if (result.non2xx > 0 || result.errors > 0) throw new Error(`admin API load: ${result.non2xx} non-2xx, ${result.errors} errors`);
+  return { apiRequestsPerSecond: result.requests.average, apiP50Ms: result.latency.p50, apiP99Ms: result.latency.p99, apiRequests: result.requests.total };
 }
 
 async function bounceParsing(): Promise<Record<string, number> | undefined> {
@@ -78,4 +104,5 @@ if (parsing) process.stdout.write(`bounce parsing: ${parsing.messages} messages 
 else process.stdout.write('bounce parsing: no fixtures under test/fixtures/bounces\n');
 const el = await errorLog();
 process.stdout.write(`error log: ${el.events} events over ${TENANTS} tenants (filled in ${el.fillSeconds.toFixed(1)} s); newest 50 of one tenant ${el.newest50Ms.toFixed(2)} ms (median of 20); count since (${el.countedEvents} events) ${el.countSinceMs.toFixed(2)} ms\n`);
+process.stdout.write(`admin API GET /errors (newest 50, 16 connections, 10 s): ${el.apiRequestsPerSecond!.toFixed(0)} req/s, p50 ${el.apiP50Ms} ms, p99 ${el.apiP99Ms} ms\n`);
 process.stdout.write(`${JSON.stringify({ bench: 'errorlog', parsing: parsing ?? null, errorLog: el })}\n`);
