@@ -107,11 +107,17 @@ describe('webhooks', () => {
 
     // A suppression entry is an event too; a test delivery answers with the attempt.
     expect((await api('/suppression', { method: 'POST', headers: t, body: { tenant: 'shop', address: 'gone@example.com', reason: 'asked to stop' } })).status).toBe(201);
-    const [, , third] = await receiver.waitFor(3);
-    expect(JSON.parse(third!.body)).toMatchObject({ type: 'suppressed', data: { address: 'gone@example.com', reason: 'asked to stop' } });
+    expect((await api('/suppression', { method: 'POST', headers: t, body: { tenant: 'shop', address: 'kept@example.com' } })).status).toBe(201);
+    const byReason = (await (await api('/suppression?tenant=shop&reason=asked', { headers: t })).json()) as { entries: Array<{ address: string }> };
+    expect(byReason.entries.map((e) => e.address)).toEqual(['gone@example.com']);
+    const byAddress = (await (await api('/suppression?tenant=shop&address=kept', { headers: t })).json()) as { entries: Array<{ address: string }> };
+    expect(byAddress.entries.map((e) => e.address)).toEqual(['kept@example.com']);
+    const suppressed = (await receiver.waitFor(4)).slice(2).map((r) => JSON.parse(r.body) as { type: string; data: { address: string } });
+    expect(suppressed.find((p) => p.data.address === 'gone@example.com')).toMatchObject({ type: 'suppressed', data: { reason: 'asked to stop' } });
     const test = (await (await api(`/webhooks/${hook.id}/test`, { method: 'POST', headers: t })).json()) as { attempt: { outcome: string; status: number } };
     expect(test.attempt).toMatchObject({ outcome: 'delivered', status: 200 });
-    expect(receiver.received[3]!.headers['x-mailgate-event']).toBe('test');
+    expect(receiver.received.at(-1)!.headers['x-mailgate-event']).toBe('test');
+    expect(receiver.received.filter((r) => r.headers['x-mailgate-event'] === 'suppressed')).toHaveLength(2);
     await receiver.close();
   });
 

@@ -138,8 +138,9 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       const { token, entry } = await deps.tenantTokens.issue(tenant, (req.body as { name: string }).name);
       return reply.code(201).send({ ...entry, token });
     });
-    api.get('/tenants/:tenant/tokens', async (req) => ({ tokens: await deps.tenantTokens.list((req.params as { tenant: string }).tenant) }));
-    api.delete('/tenants/:tenant/tokens/:name', async (req, reply) => {
+    const tokenParams = { type: 'object', properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['tenant'] } as const;
+    api.get('/tenants/:tenant/tokens', { schema: { params: tokenParams } }, async (req) => ({ tokens: await deps.tenantTokens.list((req.params as { tenant: string }).tenant) }));
+    api.delete('/tenants/:tenant/tokens/:name', { schema: { params: tokenParams } }, async (req, reply) => {
       const { tenant, name } = req.params as { tenant: string; name: string };
       return (await deps.tenantTokens.revoke(tenant, name)) ? reply.code(204).send() : reply.code(404).send({ error: 'NOT_FOUND', message: `no token ${name} for ${tenant}` });
     });
@@ -255,8 +256,19 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     // Suppression list: why an address is there, remove it once fixed, add one by hand.
     api.get('/suppression', {
       config: { scope: 'tenant' },
-      schema: { querystring: { type: 'object', required: ['tenant'], properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 } }, additionalProperties: false } },
-    }, async (req) => ({ entries: await deps.suppression.list((req.query as { tenant: string }).tenant) }));
+      schema: {
+        querystring: {
+          type: 'object', required: ['tenant'], additionalProperties: false,
+          properties: {
+            tenant: { type: 'string', minLength: 1, maxLength: 64 }, address: { type: 'string', minLength: 1, maxLength: 254 },
+            reason: { type: 'string', minLength: 1, maxLength: 100 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
+          },
+        },
+      },
+    }, async (req) => {
+      const { tenant, ...q } = req.query as { tenant: string; address?: string; reason?: string; limit: number };
+      return { entries: await deps.suppression.list(tenant, q) };
+    });
 
     api.post('/suppression', {
       config: { scope: 'tenant' },
@@ -275,7 +287,10 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       return reply.code(201).send(entry);
     });
 
-    api.delete('/suppression/:tenant/:address', { config: { scope: 'tenant' } }, async (req, reply) => {
+    api.delete('/suppression/:tenant/:address', {
+      config: { scope: 'tenant' },
+      schema: { params: { type: 'object', required: ['tenant', 'address'], properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, address: { type: 'string', minLength: 3, maxLength: 254 } } } },
+    }, async (req, reply) => {
       const { tenant, address } = req.params as { tenant: string; address: string };
       if (!(await deps.suppression.get(tenant, address))) return reply.code(404).send({ error: 'NOT_FOUND', message: `${address} is not suppressed for ${tenant}` });
       await deps.suppression.remove(tenant, address);

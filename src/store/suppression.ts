@@ -64,9 +64,18 @@ export class SuppressionList {
     this.keys.delete(key);
   }
 
-  async list(tenant: string, limit = 1000): Promise<SuppressionEntry[]> {
+  /** A tenant's entries in address order; `address` matches a part of the address, `reason` the class or reason. */
+  async list(tenant: string, q: { address?: string; reason?: string; limit?: number } = {}): Promise<SuppressionEntry[]> {
     const out: SuppressionEntry[] = [];
-    for await (const v of this.store.suppression.values({ gte: `${tenant}!`, lt: `${tenant}!\xff`, limit })) out.push(v as SuppressionEntry);
+    const address = q.address?.toLowerCase();
+    const reason = q.reason?.toLowerCase();
+    for await (const v of this.store.suppression.values({ gte: `${tenant}!`, lt: `${tenant}!\xff` })) {
+      const e = v as SuppressionEntry;
+      if (address && !e.address.includes(address)) continue;
+      if (reason && e.class !== reason && !e.reason.toLowerCase().includes(reason)) continue;
+      out.push(e);
+      if (out.length >= (q.limit ?? 1000)) break;
+    }
     return out;
   }
 }
