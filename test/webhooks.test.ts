@@ -88,7 +88,7 @@ describe('webhooks', () => {
     expect((await api('/webhooks', { method: 'POST', headers: { authorization: `Bearer ${otherToken}`, 'content-type': 'application/json' }, body: { tenant: 'shop', url: receiver.url } })).status).toBe(403);
 
     await nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'shop-password' } })
-      .sendMail({ from: 'orders@shop.test', to: 'nobody@example.com', subject: 'Order 17', text: 'x' });
+      .sendMail({ from: 'orders@shop.test', to: 'nobody@example.com', subject: 'Order 17', text: 'x', headers: { 'X-Order-Id': 'A-17' } });
 
     const [first, second] = await receiver.waitFor(2);
     expect(first!.status).toBe(500);
@@ -118,6 +118,43 @@ describe('webhooks', () => {
     expect(test.attempt).toMatchObject({ outcome: 'delivered', status: 200 });
     expect(receiver.received.at(-1)!.headers['x-mailgate-event']).toBe('test');
     expect(receiver.received.filter((r) => r.headers['x-mailgate-event'] === 'suppressed')).toHaveLength(2);
+    await receiver.close();
+  });
+
+  it('records an application error next to the mail errors of the same order and pushes it signed', async () => {
+    const receiver = await startReceiver();
+    const { token } = (await (await api('/tenants/shop/tokens', { method: 'POST', body: { name: 'app' } })).json()) as { token: string };
+    const t = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const hook = (await (await api('/webhooks', { method: 'POST', headers: t, body: { tenant: 'shop', url: receiver.url, events: ['app-error'] } })).json()) as { id: string; secret: string };
+    const before = ((await (await api('/errors/count?tenant=shop&since=0', { headers: t })).json()) as { count: number }).count;
+
+    const bad = [
+      { tenant: 'shop', type: 'late payment', message: 'x' },
+      { tenant: 'shop', type: 'LATE_PAYMENT', message: '' },
+      { tenant: 'shop', type: 'LATE_PAYMENT', message: 'x', phone: 'call me' },
+      { tenant: 'shop', type: 'LATE_PAYMENT', message: 'x'.repeat(2001) },
+      { tenant: 'shop', type: 'LATE_PAYMENT', message: 'x', severity: 'apocalyptic' },
+    ];
+    for (const body of bad) expect((await api('/errors', { method: 'POST', headers: t, body })).status).toBe(400);
+    expect((await api('/errors', { method: 'POST', headers: t, body: { tenant: 'other', type: 'X', message: 'x' } })).status).toBe(403);
+
+    const posted = await api('/errors', {
+      method: 'POST', headers: t,
+      body: { tenant: 'shop', type: 'PAYMENT_AFTER_DEADLINE', message: 'Payment for order A-17 arrived after the reservation expired', reference: 'A-17', email: 'Nobody@example.com', phone: '+49 30 1234567', severity: 'critical' },
+    });
+    expect(posted.status).toBe(201);
+    const found = (await (await api('/errors?tenant=shop&reference=A-17', { headers: t })).json()) as { events: Array<{ type: string; code: string }> };
+    expect(found.events.map((e) => e.type).sort()).toEqual(['app-error', 'failed']);
+    expect(found.events.find((e) => e.type === 'app-error')!.code).toBe('PAYMENT_AFTER_DEADLINE');
+    expect(((await (await api('/errors/count?tenant=shop&since=0', { headers: t })).json()) as { count: number }).count).toBe(before + 1);
+    // Not visible to another tenant's search.
+    expect(((await (await api('/errors?tenant=other&reference=A-17')).json()) as { events: unknown[] }).events).toHaveLength(0);
+
+    const [got] = await receiver.waitFor(1);
+    expect(got!.headers['x-mailgate-event']).toBe('app-error');
+    expect(verifyWebhook(hook.secret, got!.body, String(got!.headers['x-mailgate-signature']), Math.floor(Date.now() / 1000))).toBe(true);
+    expect(JSON.parse(got!.body)).toMatchObject({ type: 'app-error', tenant: 'shop', data: { code: 'PAYMENT_AFTER_DEADLINE', reference: 'A-17', severity: 'critical', recipient: 'nobody@example.com', phone: '+49 30 1234567' } });
+    await api(`/webhooks/${hook.id}`, { method: 'DELETE', headers: t });
     await receiver.close();
   });
 

@@ -1,7 +1,7 @@
 // The admin HTTP API (fastify): auth, health, metrics, events, errors, messages, suppression and domains;
 // tenants, upstreams and webhooks have their own route modules. Everything but /healthz needs a bearer
 // token: admin tokens (config, compared in constant time) or tenant tokens (scoped to their tenant).
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { AdminToken, Upstream } from '../config/types.js';
@@ -14,7 +14,7 @@ import { registerUpstreamRoutes } from './upstreams.js';
 import { registerWebhookRoutes } from './webhooks.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
-import type { MessageRecord } from '../queue/types.js';
+import type { MessageRecord, QueueEvent } from '../queue/types.js';
 import type { SuppressionList } from '../store/suppression.js';
 import type { TenantTokens } from '../store/api-tokens.js';
 import { LoginThrottle } from '../security/login-throttle.js';
@@ -213,6 +213,39 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       }
       if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { events: [] };
       return deps.events.errors(q.tenant, q);
+    });
+
+    // Seed 000: errors that are not about mail (a payment after the deadline, tickets sold twice), recorded by
+    // the tenant's app, shown and counted with the mail errors, found by order reference, pushed by webhooks.
+    api.post('/errors', {
+      config: { scope: 'tenant' },
+      bodyLimit: 16 * 1024,
+      schema: {
+        body: {
+          type: 'object', required: ['tenant', 'type', 'message'], additionalProperties: false,
+          properties: {
+            tenant: { type: 'string', minLength: 1, maxLength: 64 },
+            type: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+            message: { type: 'string', minLength: 1, maxLength: 2000 },
+            reference: { type: 'string', minLength: 1, maxLength: 200 },
+            email: { type: 'string', minLength: 3, maxLength: 254 },
+            phone: { type: 'string', pattern: '^\\+?[0-9][0-9 ()./-]{2,31}$' },
+            severity: { type: 'string', enum: ['info', 'warning', 'error', 'critical'], default: 'error' },
+          },
+        },
+      },
+    }, async (req, reply) => {
+      const b = req.body as { tenant: string; type: string; message: string; reference?: string; email?: string; phone?: string; severity: string };
+      if (!deps.directory.tenant(b.tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${b.tenant}` });
+      if (b.email && !isValidAddress(b.email)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: 'email: not a valid e-mail address' });
+      const id = `AP${randomBytes(9).toString('hex').toUpperCase()}`; // 20 characters, like a queue id, never one
+      const event: QueueEvent = {
+        time: Date.now(), type: 'app-error', msgId: id, tenant: b.tenant, recipient: b.email?.toLowerCase() ?? '',
+        code: b.type, detail: b.message, severity: b.severity,
+        ...(b.reference ? { reference: b.reference } : {}), ...(b.phone ? { phone: b.phone } : {}),
+      };
+      await deps.spool.appendEvents([...deps.events.ops(event), ...(b.reference ? [deps.spool.referenceOp(b.tenant, b.reference, id)] : [])]);
+      return reply.code(201).send({ id, event });
     });
 
     api.get('/errors/count', {

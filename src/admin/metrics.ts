@@ -10,6 +10,7 @@ const COUNTED: Record<string, string> = {
   expired: 'mailgate_messages_expired_total',
   bounced: 'mailgate_messages_bounced_total',
   complained: 'mailgate_complaints_total',
+  'app-error': 'mailgate_app_errors_total',
 };
 const HELP: Record<string, string> = {
   mailgate_messages_accepted_total: 'Recipients accepted for delivery.',
@@ -19,6 +20,7 @@ const HELP: Record<string, string> = {
   mailgate_messages_expired_total: 'Recipients that expired in the queue.',
   mailgate_messages_bounced_total: 'Bounces received after delivery.',
   mailgate_complaints_total: 'Complaints (ARF reports) received.',
+  mailgate_app_errors_total: 'Application errors recorded by tenants\' apps (POST /api/v1/errors).',
 };
 /** Seconds. */
 const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];

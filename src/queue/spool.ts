@@ -133,9 +133,7 @@ export class Spool {
       ...(record.state === 'queued' ? [{ type: 'put' as const, sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' }] : []),
       ...(record.messageId ? [{ type: 'put' as const, sublevel: this.store.messageIds, key: record.messageId.toLowerCase(), value: record.id }] : []),
       { type: 'put', sublevel: this.store.messagesByTenant, key: `${record.tenant}!${sortableTime(record.createdAt)}!${record.id}`, value: '' },
-      ...[record.reference, record.messageId].filter((r): r is string => Boolean(r)).map((r) => ({
-        type: 'put' as const, sublevel: this.store.references, key: `${record.tenant}!${r.toLowerCase()}!${record.id}`, value: '',
-      })),
+      ...[record.reference, record.messageId].filter((r): r is string => Boolean(r)).map((r) => this.referenceOp(record.tenant, r, record.id)),
       ...extraOps,
     ];
     try {
@@ -191,6 +189,11 @@ export class Spool {
       n++;
     }
     return n;
+  }
+
+  /** The index write that lets a tenant find `id` (a message, or an application error) by its own reference. */
+  referenceOp(tenant: string, reference: string, id: string): WriteOp {
+    return { type: 'put', sublevel: this.store.references, key: `${tenant}!${reference.toLowerCase()}!${id}`, value: '' };
   }
 
   /** Records events that change no message state (durably, by group commit). */

@@ -71,7 +71,7 @@ export interface MessageRecord {
   resendOf?: string;
 }
 
-export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent';
+export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error';
 
 export interface QueueEvent {
   time: number;
@@ -89,6 +89,12 @@ export interface QueueEvent {
   /** For failures: the bounce classifier's verdict on the reply (hard/soft/policy…, user-unknown, mailbox-full…). */
   class?: string;
   reason?: string;
-  /** For sender-rewritten: why, and which DNS records would let mail go out under the tenant's domain. */
+  /** For sender-rewritten: why, and which DNS records would let mail go out under the tenant's domain; for app-error: the app's message. */
   detail?: string;
+  /** For app-error: how bad (info, warning, error, critical). */
+  severity?: string;
+  /** For app-error: the shop's order reference. */
+  reference?: string;
+  /** For app-error: the customer's phone number. */
+  phone?: string;
 }

@@ -9,7 +9,7 @@ export interface EventQuery {
 }
 
 /** Event types that belong in a tenant's error log. */
-export const ERROR_TYPES = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'sender-rewritten']);
+export const ERROR_TYPES = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'sender-rewritten', 'app-error']);
 
 export interface ErrorQuery {
   /** Only events at or after this time (ms). */

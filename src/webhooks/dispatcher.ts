@@ -13,7 +13,7 @@ import { postJson, type PostResult } from './post.js';
 import { signWebhook } from './signature.js';
 
 /** Event-log types that go out as webhooks (under the same name). */
-const FROM_EVENTS = new Set<string>(['failed', 'expired', 'bounced', 'complained', 'deferred']);
+const FROM_EVENTS = new Set<string>(['failed', 'expired', 'bounced', 'complained', 'deferred', 'app-error']);
 export const DEFAULT_WEBHOOK_EVENTS: WebhookEventType[] = ['failed', 'expired', 'bounced', 'complained', 'suppressed', 'app-error'];
 const POLL_MS = 1000;
 const BATCH = 50;
