@@ -110,7 +110,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   const systemDkim = config.system.dkim;
 
   const deliverMessage = async (record: MessageRecord, recipients: string[], body?: Buffer) => {
-    const upstream = directory.upstreamFor(record.tenant);
+    const { upstream, from } = directory.senderFor(record.tenant, record.source);
     const tenant = directory.tenant(record.tenant);
     const own = new Set(tenant?.domains.map((d) => d.domain) ?? []);
     // Only this tenant's keys and reasons travel to the delivery thread.
@@ -119,8 +119,8 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
       tenant: {
         id: record.tenant,
         name: tenant?.name ?? record.tenant,
-        ...(tenant?.from?.name ? { fromName: tenant.from.name } : {}),
-        ...(tenant?.from?.address ? { fromAddress: tenant.from.address } : {}),
+        ...(from?.name ? { fromName: from.name } : {}),
+        ...(from?.address ? { fromAddress: from.address } : {}),
         domains: tenant?.domains.map((d) => d.domain) ?? [],
       },
       verified: pick(domains.verifiedSigners()),

@@ -237,6 +237,26 @@ describe('validation issues', () => {
     expect(parse(base({ upstreams: [{ name: 'x', host: 'smtp.example' }], tenants: [tenant({ upstream: 'x' }), tenant({ id: 'b', networks: ['10.1.0.0/16'], upstream: 'direct' })] })).tenants).toHaveLength(2);
   });
 
+  it('per-login and per-network upstreams and senders', () => {
+    const doc = base({
+      upstreams: [{ name: 'brand', host: 'smtp.brand.example' }],
+      tenants: [tenant({
+        auth: [{ user: 'a', password: 'pw-a', upstream: 'brand', from: { address: 'tickets@brand.example', name: 'Brand' } }, { user: 'b', password: 'pw-b', upstream: 'nope' }],
+        networks: ['10.0.0.0/24', { cidr: '10.0.0.7/32', upstream: 'brand' }, { cidr: '10.0.1.0/24', upstream: 'gone', from: { address: 'not an address' } }],
+      })],
+    });
+    expect(issuesOf(doc)).toEqual([
+      'tenants[0].networks[2].from.address: invalid e-mail address "not an address"',
+      'tenants[0].auth[1].upstream: unknown upstream "nope"',
+    ]);
+    ((doc.tenants as Doc[])[0]!.auth as Doc[])[1]!.upstream = 'direct';
+    (((doc.tenants as Doc[])[0]!.networks as unknown[]).pop());
+    const t = parse(doc).tenants[0]!;
+    expect(t.auth.map((c) => [c.user, c.upstream, c.from?.address])).toEqual([['a', 'brand', 'tickets@brand.example'], ['b', 'direct', undefined]]);
+    expect(t.networks).toEqual(['10.0.0.0/24', '10.0.0.7/32']);
+    expect(t.networkSenders).toEqual([{ cidr: '10.0.0.7/32', upstream: 'brand' }]);
+  });
+
   it('duplicate upstream names, tenant ids, SMTP users and networks', () => {
     expect(issuesOf(base({ upstreams: [{ name: 'a', type: 'mx' }, { name: 'a', host: 'smtp.example' }] }))).toEqual([
       'upstreams[1].name: upstream "a" is already declared at upstreams[0]',

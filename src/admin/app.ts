@@ -46,7 +46,9 @@ function summary(r: MessageRecord) {
   return {
     id: r.id, tenant: r.tenant, createdAt: r.createdAt, state: r.state, from: r.envelope.from, to: r.envelope.to,
     subject: r.subject ?? null, messageId: r.messageId ?? null, reference: r.reference ?? null, size: r.size,
-    recipients: r.recipients.map((x) => ({ address: x.address, status: x.status, lastReply: x.lastReply ?? null })),
+    recipients: r.recipients.map((x) => ({ address: x.address, status: x.status, lastReply: x.lastReply ?? null, upstream: x.lastUpstream ?? null })),
+    /** The SMTP login or trusted network the message came in by. */
+    credential: r.source.user ?? r.source.network ?? null,
     ...(r.resendOf ? { resendOf: r.resendOf } : {}),
   };
 }

@@ -1,6 +1,6 @@
 // Admin API: tenants (config-declared ones read-only), their SMTP credentials and sender domains.
 import type { FastifyInstance } from 'fastify';
-import type { Tenant } from '../config/types.js';
+import type { SenderOverride, Tenant } from '../config/types.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 import type { Spool } from '../queue/spool.js';
 import type { TenantTokens } from '../store/api-tokens.js';
@@ -28,7 +28,15 @@ const dkimKey = {
 /** The config file's tenant shape; secrets only inline (no …File / …Env through the API). */
 const tenantFields = {
   name: { type: 'string', minLength: 1, maxLength: 200 },
-  networks: { type: 'array', maxItems: 100, items: { type: 'string', maxLength: 64 } },
+  networks: {
+    type: 'array', maxItems: 100,
+    items: {
+      anyOf: [
+        { type: 'string', maxLength: 64 },
+        { type: 'object', required: ['cidr'], additionalProperties: false, properties: { cidr: { type: 'string', maxLength: 64 }, upstream: { type: 'string', minLength: 1, maxLength: 64 }, from: mailbox } },
+      ],
+    },
+  },
   from: { anyOf: [mailbox, { type: 'null' }] },
   domains: {
     type: 'array', maxItems: 100,
@@ -40,9 +48,13 @@ const tenantFields = {
 export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps): void {
   const view = (t: Tenant) => ({
     id: t.id, name: t.name, source: t.source, readOnly: t.source === 'config',
-    from: t.from ?? null, networks: t.networks,
+    from: t.from ?? null,
+    networks: t.networks.map((cidr) => {
+      const own = t.networkSenders?.find((n) => n.cidr === cidr);
+      return { cidr, upstream: own?.upstream ?? null, from: own?.from ?? null };
+    }),
     upstream: t.upstream ?? null, effectiveUpstream: t.upstream ?? deps.systemUpstream,
-    credentials: t.auth.map((c) => ({ user: c.user })),
+    credentials: t.auth.map((c) => ({ user: c.user, upstream: c.upstream ?? null, from: c.from ?? null })),
     domains: t.domains.map((d) => ({ domain: d.domain, selectors: d.dkim.map((k) => k.selector), check: deps.domains.result(d.domain) ?? null })),
   });
 
@@ -59,7 +71,10 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
         type: 'object', required: ['id', 'name'], additionalProperties: false,
         properties: {
           id: tenantParam.properties.tenant, ...tenantFields,
-          auth: { type: 'array', maxItems: 50, items: { type: 'object', required: ['user', 'password'], additionalProperties: false, properties: { user: { type: 'string', minLength: 1, maxLength: 254 }, password } } },
+          auth: {
+            type: 'array', maxItems: 50,
+            items: { type: 'object', required: ['user', 'password'], additionalProperties: false, properties: { user: { type: 'string', minLength: 1, maxLength: 254 }, password, upstream: { type: 'string', minLength: 1, maxLength: 64 }, from: mailbox } },
+          },
         },
       },
     },
@@ -106,11 +121,17 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
 
   // SMTP credentials: add (password generated when none is given, shown once), rotate, remove.
   api.post('/tenants/:tenant/credentials', {
-    schema: { params: tenantParam, body: { type: 'object', required: ['user'], additionalProperties: false, properties: { user: { type: 'string', pattern: '^[^\\s:]{1,254}$' }, password } } },
+    schema: {
+      params: tenantParam,
+      body: {
+        type: 'object', required: ['user'], additionalProperties: false,
+        properties: { user: { type: 'string', pattern: '^[^\\s:]{1,254}$' }, password, upstream: { type: 'string', minLength: 1, maxLength: 64 }, from: mailbox },
+      },
+    },
   }, async (req, reply) => {
-    const { user, password: pw } = req.body as { user: string; password?: string };
+    const { user, password: pw, ...own } = req.body as { user: string; password?: string } & SenderOverride;
     try {
-      return reply.code(201).send(await deps.directory.addCredential((req.params as { tenant: string }).tenant, user, pw));
+      return reply.code(201).send(await deps.directory.addCredential((req.params as { tenant: string }).tenant, user, pw, own));
     } catch (err) {
       return sendDirectoryError(reply, err);
     }
@@ -130,6 +151,25 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
       // Seed 004 rotates the API key with the password: that is the default, keeping tokens must be asked for.
       const revoked = body.keepApiTokens ? 0 : await deps.tenantTokens.revokeAll(tenant);
       return { ...result, revokedApiTokens: revoked };
+    } catch (err) {
+      return sendDirectoryError(reply, err);
+    }
+  });
+
+  // A login's own upstream and default sender (seed 000); null clears them (the tenant's apply again).
+  api.patch('/tenants/:tenant/credentials/:user', {
+    schema: {
+      params: userParams,
+      body: {
+        type: 'object', additionalProperties: false, minProperties: 1,
+        properties: { upstream: { anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'null' }] }, from: { anyOf: [mailbox, { type: 'null' }] } },
+      },
+    },
+  }, async (req, reply) => {
+    const { tenant, user } = req.params as { tenant: string; user: string };
+    try {
+      await deps.directory.updateCredential(tenant, user, req.body as { upstream?: string | null; from?: SenderOverride['from'] | null });
+      return view(deps.directory.tenant(tenant)!).credentials.find((c) => c.user === user);
     } catch (err) {
       return sendDirectoryError(reply, err);
     }

@@ -20,7 +20,10 @@ import {
   parseSize,
 } from './formats.js';
 import { hashPassword } from './password.js';
-import type { AdminToken, Config, ListenAddress, Tenant, TenantDomain, Upstream } from './types.js';
+import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, Tenant, TenantDomain, Upstream } from './types.js';
+
+/** A login as written in the config, before its password is hashed. */
+type TenantPassword = { user: string; password: string } & SenderOverride;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -339,13 +342,18 @@ const smtpUpstreamSchema = z.strictObject({
   maxConnections: positiveInt.default(10),
 });
 
+const cidrSchema = stringFormat(parseCidr);
+const networkSenderSchema = z.strictObject({ cidr: cidrSchema, upstream: nonEmpty.optional(), from: mailbox.optional() });
+
 const DEFAULT_SMTP_PORT = { none: 25, starttls: 587, implicit: 465 } as const;
 
 const tenantSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1-64 characters of a-z, 0-9, "-" and "_"'),
   name: nonEmpty,
-  auth: z.array(z.strictObject({ user: nonEmpty, ...secret('password') })).default([]),
-  networks: z.array(stringFormat(parseCidr)).default([]),
+  // Each login and each network may send through its own upstream and under its own default sender (seed 000).
+  auth: z.array(z.strictObject({ user: nonEmpty, ...secret('password'), upstream: nonEmpty.optional(), from: mailbox.optional() })).default([]),
+  // A CIDR, or { cidr, upstream, from }; each entry is checked by its own schema below (a union would hide the reason).
+  networks: z.array(z.unknown()).default([]),
   from: mailbox.optional(),
   domains: z
     .array(
@@ -561,7 +569,7 @@ class Resolver {
       upstreams: list,
       tenants: tenants.map((t) => ({
         ...t.tenant,
-        auth: t.passwords.map(({ user, password }) => ({ user, ...hashPassword(password) })),
+        auth: t.passwords.map(({ password, ...rest }) => ({ ...rest, ...hashPassword(password) })),
       })),
       webhooks: webhooks!,
       shutdownGrace: shutdownGrace!,
@@ -572,7 +580,7 @@ class Resolver {
     // A tenant made through the API may start without credentials: they are added later.
     const [t] = this.resolveTenants([raw], knownUpstreams, false);
     this.throwRelative('tenants[0]');
-    return { ...t!.tenant, auth: t!.passwords.map(({ user, password }) => ({ user, ...hashPassword(password) })), source: 'store' };
+    return { ...t!.tenant, auth: t!.passwords.map(({ password, ...rest }) => ({ ...rest, ...hashPassword(password) })), source: 'store' };
   }
 
   oneUpstream(raw: unknown): Upstream {
@@ -670,8 +678,8 @@ class Resolver {
     value: unknown,
     knownUpstreams: Set<string>,
     requireAccess = true,
-  ): { tenant: Omit<Tenant, 'auth'>; passwords: { user: string; password: string }[] }[] {
-    const out: { tenant: Omit<Tenant, 'auth'>; passwords: { user: string; password: string }[] }[] = [];
+  ): { tenant: Omit<Tenant, 'auth'>; passwords: TenantPassword[] }[] {
+    const out: { tenant: Omit<Tenant, 'auth'>; passwords: TenantPassword[] }[] = [];
     const ids = new Map<string, string>();
     const users = new Map<string, string>();
     const networks = new Map<string, string>();
@@ -693,22 +701,36 @@ class Resolver {
         }
       }
       const t = this.check(tenantSchema, raw, at);
+      // Network entries are checked even when the rest of the tenant has issues.
+      const networkEntries = (isRecord(raw) && Array.isArray(raw.networks) ? raw.networks : []).map((n: unknown, j: number) =>
+        typeof n === 'string' ? this.check(cidrSchema, n, [...at, 'networks', j]) : this.check(networkSenderSchema, n, [...at, 'networks', j]));
       if (!t) return;
 
-      const passwords: { user: string; password: string }[] = [];
+      const passwords: TenantPassword[] = [];
       t.auth.forEach((cred, j) => {
         const credAt: Path = [...at, 'auth', j];
         const seen = users.get(cred.user);
         if (seen) this.issue([...credAt, 'user'], `SMTP user "${cred.user}" is already defined at ${seen}`);
         else users.set(cred.user, formatPath(credAt));
+        if (cred.upstream !== undefined && !knownUpstreams.has(cred.upstream)) this.issue([...credAt, 'upstream'], `unknown upstream "${cred.upstream}"`);
         const password = this.secret(cred, 'password', credAt);
-        if (password) passwords.push({ user: cred.user, password: password.value });
+        if (password) {
+          passwords.push({ user: cred.user, password: password.value, ...(cred.upstream ? { upstream: cred.upstream } : {}), ...(cred.from ? { from: cred.from } : {}) });
+        }
       });
 
-      t.networks.forEach((cidr: Cidr, j) => {
+      const networkSenders: NetworkSender[] = [];
+      const cidrs: string[] = [];
+      networkEntries.forEach((entry, j) => {
+        if (!entry) return;
+        const cidr: Cidr = 'cidr' in entry ? entry.cidr : entry;
         const seen = networks.get(cidr.networkKey);
         if (seen) this.issue([...at, 'networks', j], `network ${cidr.text} is already assigned at ${seen}`);
         else networks.set(cidr.networkKey, formatPath([...at, 'networks', j]));
+        cidrs.push(cidr.text);
+        if (!('cidr' in entry)) return;
+        if (entry.upstream !== undefined && !knownUpstreams.has(entry.upstream)) this.issue([...at, 'networks', j, 'upstream'], `unknown upstream "${entry.upstream}"`);
+        if (entry.upstream || entry.from) networkSenders.push({ cidr: cidr.text, ...(entry.upstream ? { upstream: entry.upstream } : {}), ...(entry.from ? { from: entry.from } : {}) });
       });
 
       const tenantDomains: TenantDomain[] = [];
@@ -736,7 +758,8 @@ class Resolver {
         tenant: {
           id: t.id,
           name: t.name,
-          networks: t.networks.map((n: Cidr) => n.text),
+          networks: cidrs,
+          ...(networkSenders.length > 0 ? { networkSenders } : {}),
           ...(t.from ? { from: t.from } : {}),
           domains: tenantDomains,
           ...(t.upstream !== undefined ? { upstream: t.upstream } : {}),

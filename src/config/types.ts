@@ -42,7 +42,17 @@ export interface MxUpstream {
 
 export type Upstream = SmtpUpstream | MxUpstream;
 
-export interface TenantCredential {
+/** Where one login's or network's mail goes and under which default sender, instead of the tenant's. */
+export interface SenderOverride {
+  upstream?: string;
+  from?: { address: string; name?: string };
+}
+
+export interface NetworkSender extends SenderOverride {
+  cidr: string;
+}
+
+export interface TenantCredential extends SenderOverride {
   user: string;
   /** scrypt hash of the password, computed at load time; the clear text is not kept. */
   passwordHash: Buffer;
@@ -61,6 +71,8 @@ export interface Tenant {
   auth: TenantCredential[];
   /** CIDRs whose clients are this tenant without AUTH. */
   networks: string[];
+  /** Networks (of `networks`) with their own upstream or sender. */
+  networkSenders?: NetworkSender[];
   from?: { address: string; name?: string };
   domains: TenantDomain[];
   /** Upstream name; undefined means the system upstream. */

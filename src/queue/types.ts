@@ -30,6 +30,8 @@ export interface MessageSource {
   kind: 'smtp' | 'api' | 'tracking';
   /** SMTP AUTH user, when the client authenticated. */
   user?: string;
+  /** The tenant network (CIDR) a client without AUTH was recognised by. */
+  network?: string;
   remoteAddress?: string;
   /** The name the client gave in EHLO/HELO. */
   helo?: string;

@@ -119,6 +119,7 @@ export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
             ...(session.hostNameAppearsAs ? { helo: session.hostNameAppearsAs } : {}),
             secure: session.secure,
             ...(identity.user ? { user: identity.user } : {}),
+            ...(identity.network ? { network: identity.network } : {}),
           },
         })
         .then(

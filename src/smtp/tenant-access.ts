@@ -8,6 +8,8 @@ export interface Identity {
   tenant: Tenant;
   /** The AUTH user, absent for network-trusted clients. */
   user?: string;
+  /** The tenant network (CIDR as configured) a client without AUTH came from. */
+  network?: string;
 }
 
 /** Strips the IPv4-mapped prefix ("::ffff:10.0.0.1" → "10.0.0.1"). */
@@ -17,21 +19,21 @@ export function plainAddress(address: string): string {
 
 export class TenantAccess {
   private readonly users = new Map<string, { tenant: Tenant; cred: TenantCredential }>();
-  private readonly networks: Array<{ tenant: Tenant; list: net.BlockList }> = [];
+  /** One entry per network, so the most specific match can be told (a /32 with its own upstream inside a /24). */
+  private readonly networks: Array<{ tenant: Tenant; cidr: string; bits: number; list: net.BlockList }> = [];
   private readonly byId = new Map<string, Tenant>();
 
   constructor(tenants: Tenant[]) {
     for (const tenant of tenants) {
       this.byId.set(tenant.id, tenant);
       for (const cred of tenant.auth) this.users.set(cred.user, { tenant, cred });
-      if (tenant.networks.length > 0) {
+      for (const cidr of tenant.networks) {
+        const [addr, prefix] = cidr.split('/');
+        const type = net.isIPv6(addr!) ? 'ipv6' : 'ipv4';
+        const bits = prefix === undefined ? (type === 'ipv6' ? 128 : 32) : Number(prefix);
         const list = new net.BlockList();
-        for (const cidr of tenant.networks) {
-          const [addr, bits] = cidr.split('/');
-          const type = net.isIPv6(addr!) ? 'ipv6' : 'ipv4';
-          list.addSubnet(addr!, bits === undefined ? (type === 'ipv6' ? 128 : 32) : Number(bits), type);
-        }
-        this.networks.push({ tenant, list });
+        list.addSubnet(addr!, bits, type);
+        this.networks.push({ tenant, cidr, bits, list });
       }
     }
   }
@@ -55,8 +57,9 @@ export class TenantAccess {
   byNetwork(remoteAddress: string): Identity | undefined {
     const addr = plainAddress(remoteAddress);
     const type = net.isIPv6(addr) ? 'ipv6' : 'ipv4';
-    for (const { tenant, list } of this.networks) if (list.check(addr, type)) return { tenant };
-    return undefined;
+    let best: { tenant: Tenant; cidr: string; bits: number } | undefined;
+    for (const n of this.networks) if ((!best || n.bits > best.bits) && n.list.check(addr, type)) best = n;
+    return best ? { tenant: best.tenant, network: best.cidr } : undefined;
   }
 }
 

@@ -1,11 +1,11 @@
 // Tenants and upstreams created through the admin API, kept in LevelDB. Config-declared ones are
 // not stored here: the config file stays their only source.
-import type { Tenant, Upstream } from '../config/types.js';
+import type { Tenant, TenantCredential, Upstream } from '../config/types.js';
 import type { Sublevel } from './level.js';
 
 /** A tenant as JSON: password hashes and salts as hex. */
 interface StoredTenant extends Omit<Tenant, 'auth'> {
-  auth: Array<{ user: string; passwordHash: string; passwordSalt: string }>;
+  auth: Array<Omit<TenantCredential, 'passwordHash' | 'passwordSalt'> & { passwordHash: string; passwordSalt: string }>;
 }
 
 export class TenantStore {
@@ -15,13 +15,13 @@ export class TenantStore {
     const out: Tenant[] = [];
     for await (const value of this.tenantsLevel.values()) {
       const t = value as StoredTenant;
-      out.push({ ...t, auth: t.auth.map((c) => ({ user: c.user, passwordHash: Buffer.from(c.passwordHash, 'hex'), passwordSalt: Buffer.from(c.passwordSalt, 'hex') })) });
+      out.push({ ...t, auth: t.auth.map((c) => ({ ...c, passwordHash: Buffer.from(c.passwordHash, 'hex'), passwordSalt: Buffer.from(c.passwordSalt, 'hex') })) });
     }
     return out;
   }
 
   async putTenant(t: Tenant): Promise<void> {
-    const stored: StoredTenant = { ...t, auth: t.auth.map((c) => ({ user: c.user, passwordHash: c.passwordHash.toString('hex'), passwordSalt: c.passwordSalt.toString('hex') })) };
+    const stored: StoredTenant = { ...t, auth: t.auth.map((c) => ({ ...c, passwordHash: c.passwordHash.toString('hex'), passwordSalt: c.passwordSalt.toString('hex') })) };
     await this.tenantsLevel.put(t.id, stored);
   }
 

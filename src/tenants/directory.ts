@@ -5,7 +5,9 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ConfigError, resolveTenantEntry, resolveUpstreamEntry } from '../config/load.js';
 import { hashPassword } from '../config/password.js';
-import type { Config, Tenant, Upstream } from '../config/types.js';
+import { isEmailAddress } from '../config/formats.js';
+import type { Config, SenderOverride, Tenant, Upstream } from '../config/types.js';
+import type { MessageSource } from '../queue/types.js';
 import { TenantAccess } from '../smtp/tenant-access.js';
 import type { TenantStore } from '../store/tenant-store.js';
 
@@ -22,7 +24,7 @@ export class DirectoryError extends Error {
 export interface TenantInput {
   id?: string;
   name?: string;
-  networks?: string[];
+  networks?: Array<string | ({ cidr: string } & SenderOverride)>;
   from?: { address: string; name?: string } | null;
   domains?: Array<{ domain: string; dkim?: DkimInput | DkimInput[] }>;
   upstream?: string | null;
@@ -80,10 +82,24 @@ export class Directory {
 
   /** The upstream a message of this tenant leaves through (the system upstream unless the tenant names one). */
   upstreamFor(tenantId: string): Upstream {
-    const name = this.tenant(tenantId)?.upstream ?? this.config.system.upstream;
+    return this.senderFor(tenantId, { kind: 'api' }).upstream;
+  }
+
+  /**
+   * Where a message goes and its default sender: the login's or network's own settings (seed 000: each
+   * organiser's user sends through their own server), else the tenant's, else the system upstream.
+   * Read at delivery time, so a changed setting applies to the next message.
+   */
+  senderFor(tenantId: string, source: MessageSource): { upstream: Upstream; from?: { address: string; name?: string } } {
+    const tenant = this.tenant(tenantId);
+    const own: SenderOverride | undefined = source.user
+      ? tenant?.auth.find((c) => c.user === source.user)
+      : source.network ? tenant?.networkSenders?.find((n) => n.cidr === source.network) : undefined;
+    const name = own?.upstream ?? tenant?.upstream ?? this.config.system.upstream;
     const upstream = this.upstream(name);
     if (!upstream) throw new Error(`upstream "${name}" is not configured`);
-    return upstream;
+    const from = own?.from ?? tenant?.from;
+    return { upstream, ...(from ? { from } : {}) };
   }
 
   /** SMTP login and network lookup over the current tenants. */
@@ -110,7 +126,8 @@ export class Directory {
     return this.serial(async () => {
       const current = this.writableTenant(id);
       const merged: TenantInput = {
-        id, name: input.name ?? current.name, networks: input.networks ?? current.networks,
+        id, name: input.name ?? current.name,
+        networks: input.networks ?? current.networks.map((cidr) => current.networkSenders?.find((n) => n.cidr === cidr) ?? cidr),
         // A domain given again without `dkim` keeps its keys.
         domains: (input.domains ?? current.domains).map((d) => {
           const keys = d.dkim ?? current.domains.find((c) => c.domain === d.domain.toLowerCase())?.dkim;
@@ -136,15 +153,39 @@ export class Directory {
     });
   }
 
-  /** Adds an SMTP credential; without a password one is generated (and returned, once). */
-  addCredential(id: string, user: string, password?: string): Promise<{ user: string; password: string }> {
+  /** Adds an SMTP credential (with its own upstream or sender, if given); without a password one is generated (and returned, once). */
+  addCredential(id: string, user: string, password?: string, own: SenderOverride = {}): Promise<{ user: string; password: string }> {
     return this.serial(async () => {
       const current = this.writableTenant(id);
       if (this.tenants().some((t) => t.auth.some((c) => c.user === user))) throw new DirectoryError('CONFLICT', `SMTP user ${user} exists already`);
+      this.checkOverride(own);
       const clear = password ?? newPassword();
-      await this.replaceTenant({ ...current, auth: [...current.auth, { user, ...hashPassword(clear) }] });
+      await this.replaceTenant({ ...current, auth: [...current.auth, { user, ...hashPassword(clear), ...own }] });
       return { user, password: clear };
     });
+  }
+
+  /** Sets or clears (null) a credential's own upstream and default sender. */
+  updateCredential(id: string, user: string, change: { upstream?: string | null; from?: SenderOverride['from'] | null }): Promise<void> {
+    return this.serial(async () => {
+      const current = this.writableTenant(id);
+      const cred = current.auth.find((c) => c.user === user);
+      if (!cred) throw new DirectoryError('NOT_FOUND', `tenant ${id} has no SMTP user ${user}`);
+      const next = { ...cred };
+      if (change.upstream === null) delete next.upstream;
+      else if (change.upstream !== undefined) next.upstream = change.upstream;
+      if (change.from === null) delete next.from;
+      else if (change.from !== undefined) next.from = change.from;
+      this.checkOverride(next);
+      await this.replaceTenant({ ...current, auth: current.auth.map((c) => (c.user === user ? next : c)) });
+    });
+  }
+
+  private checkOverride(own: SenderOverride): void {
+    const issues: string[] = [];
+    if (own.upstream !== undefined && !this.upstream(own.upstream)) issues.push(`upstream: unknown upstream "${own.upstream}"`);
+    if (own.from && !isEmailAddress(own.from.address)) issues.push(`from.address: invalid e-mail address "${own.from.address}"`);
+    if (issues.length > 0) throw new DirectoryError('INVALID', issues.join('; '), issues);
   }
 
   /** Gives a credential a new password (generated when none is given); the old one stops working at once. */
@@ -153,7 +194,7 @@ export class Directory {
       const current = this.writableTenant(id);
       if (!current.auth.some((c) => c.user === user)) throw new DirectoryError('NOT_FOUND', `tenant ${id} has no SMTP user ${user}`);
       const clear = password ?? newPassword();
-      await this.replaceTenant({ ...current, auth: current.auth.map((c) => (c.user === user ? { user, ...hashPassword(clear) } : c)) });
+      await this.replaceTenant({ ...current, auth: current.auth.map((c) => (c.user === user ? { ...c, ...hashPassword(clear) } : c)) });
       return { user, password: clear };
     });
   }
@@ -246,7 +287,9 @@ export class Directory {
   deleteUpstream(name: string): Promise<void> {
     return this.serial(async () => {
       this.writableUpstream(name);
-      const users = this.tenants().filter((t) => t.upstream === name).map((t) => t.id);
+      const users = this.tenants()
+        .filter((t) => t.upstream === name || t.auth.some((c) => c.upstream === name) || t.networkSenders?.some((n) => n.upstream === name))
+        .map((t) => t.id);
       if (users.length > 0) throw new DirectoryError('CONFLICT', `upstream ${name} is used by tenant ${users.join(', ')}; point them elsewhere first`);
       await this.store.deleteUpstream(name);
       this.stored.upstreams = this.stored.upstreams.filter((u) => u.name !== name);
