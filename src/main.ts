@@ -31,6 +31,8 @@ import { BounceProcessor } from './bounces/processor.js';
 import { GroupCommit } from './store/group-commit.js';
 import { openStore } from './store/level.js';
 import { WebhookStore } from './store/webhooks.js';
+import { OptOutList } from './store/opt-outs.js';
+import { listUnsubscribe as listUnsubscribeValue, readUnsubscribeToken } from './unsubscribe/token.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 
 export interface RunningMailgate {
@@ -137,7 +139,13 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
       date: record.createdAt,
     };
     const verp = recipients.map((r) => verpAddress(verpSecret, record.id, record.envelope.to.indexOf(r), config.system.bounceDomain));
-    return deliverer.deliver(upstream, { from: record.envelope.from, to: recipients }, body ? { kind: 'buffer', data: body } : openSpool.bodyLocation(record.body), { identity, trace, verp });
+    const category = record.category;
+    const listUnsubscribe = category?.optional
+      ? recipients.map((address) => listUnsubscribeValue(verpSecret, { tenant: record.tenant, category: category.name, address }, config.system.unsubscribeUrl, config.system.bounceDomain))
+      : undefined;
+    return deliverer.deliver(upstream, { from: record.envelope.from, to: recipients }, body ? { kind: 'buffer', data: body } : openSpool.bodyLocation(record.body), {
+      identity, trace, verp, ...(listUnsubscribe ? { listUnsubscribe } : {}),
+    });
   };
 
   const scheduler = new Scheduler({
@@ -149,14 +157,22 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     log,
   });
   const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));
-  const queue = new MailQueue({ spool, events, suppression, scheduler, limits: config.limits, log });
+  const optOuts = new OptOutList(store.optOuts);
+  const queue = new MailQueue({ spool, events, suppression, scheduler, optOuts, tenant: (id) => directory.tenant(id), limits: config.limits, log });
   const bounces = new BounceProcessor({ spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log });
   const inboundDir = path.join(config.dataDir, 'inbound');
   const processInbound = (file: string) => {
     bounces.processFile(file).catch((err: Error) => log.error({ file, err: err.message }, 'inbound message could not be processed; it is kept and retried at the next start'));
   };
   const submission = createSubmissionServer({ config, access: () => directory.access(), queue, log });
-  const inbound = createInboundServer(config, log, processInbound);
+  const inbound = createInboundServer(config, log, processInbound, {
+    valid: (token) => readUnsubscribeToken(verpSecret, token) !== undefined,
+    apply: async (token) => {
+      const t = readUnsubscribeToken(verpSecret, token)!;
+      await optOuts.add({ ...t, time: Date.now(), via: 'mailto' });
+      log.info({ tenant: t.tenant, category: t.category }, 'unsubscribed by mail');
+    },
+  });
   for (const [name, server] of [['submission', submission], ['inbound', inbound]] as const) {
     server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
   }
@@ -170,6 +186,8 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     queue,
     directory,
     webhooks,
+    optOuts,
+    unsubscribeSecret: verpSecret,
     systemUpstream: config.system.upstream,
     testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver }),
     suppression,

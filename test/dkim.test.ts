@@ -1,32 +1,19 @@
 // DKIM signatures made by mailgate, checked by an independent verifier (dkimpy) that fetches the
 // public keys from a real DNS server on 127.0.0.1.
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import path from 'node:path';
 import { Readable } from 'node:stream';
+import { dkimVerify } from './helpers/dkim-verify.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bodyHash, signatures } from '../src/identity/dkim.js';
 import { dkimRecord } from '../src/identity/dns-records.js';
 import { serializeHeader, splitHeader } from '../src/identity/headers.js';
 import type { DkimKeyRef } from '../src/identity/sender-policy.js';
 import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
-import { repoRoot } from './helpers/mailgate-process.js';
 
 const rsaKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 const edKey = generateKeyPairSync('ed25519').privateKey;
 const rsa: DkimKeyRef = { domain: 'shop.test', selector: 'r1', privateKey: rsaKey.export({ type: 'pkcs8', format: 'pem' }) as string };
 const ed: DkimKeyRef = { domain: 'shop.test', selector: 'e1', privateKey: edKey.export({ type: 'pkcs8', format: 'pem' }) as string };
-
-function verify(dnsPort: number, message: Buffer): Promise<{ code: number; results: Array<{ d: string; a: string; h: string; ok: boolean; error?: string }> }> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('/usr/bin/python3', [path.join(repoRoot, 'test/tools/dkim-verify.py'), String(dnsPort)], (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      if (stderr.trim()) return reject(new Error(stderr));
-      resolve({ code: err ? Number(err.code) : 0, results: stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) });
-    });
-    child.stdin!.end(message);
-  });
-}
 
 /** Signs a canonical message the way delivery does: hash the body (streamed), prepend the signatures. */
 async function signed(message: string, signers: DkimKeyRef[], stream = false): Promise<Buffer> {
@@ -60,7 +47,7 @@ describe('DKIM signatures verify with an independent verifier', () => {
   for (const [name, message] of Object.entries(MESSAGES)) {
     it(`${name} message, rsa-sha256 and ed25519-sha256 together`, async () => {
       const out = await signed(message, [rsa, ed], name === 'multipart');
-      const { code, results } = await verify(dns.port, out);
+      const { code, results } = await dkimVerify(dns.port, out);
       expect(results.map((r) => [r.a, r.ok, r.error])).toEqual([['rsa-sha256', true, null], ['ed25519-sha256', true, null]]);
       expect(code).toBe(0);
       expect(results[0]!.h.split(':').filter((h) => h === 'from')).toHaveLength(2); // From over-signed
@@ -69,7 +56,7 @@ describe('DKIM signatures verify with an independent verifier', () => {
 
   it('a changed body or an added From header breaks the signature', async () => {
     const out = (await signed(MESSAGES.plain!, [rsa])).toString('latin1');
-    expect((await verify(dns.port, Buffer.from(out.replace('Thank you.', 'Thank you!'), 'latin1'))).results[0]!.ok).toBe(false);
-    expect((await verify(dns.port, Buffer.from(out.replace('Subject:', 'From: evil@evil.test\r\nSubject:'), 'latin1'))).results[0]!.ok).toBe(false);
+    expect((await dkimVerify(dns.port, Buffer.from(out.replace('Thank you.', 'Thank you!'), 'latin1'))).results[0]!.ok).toBe(false);
+    expect((await dkimVerify(dns.port, Buffer.from(out.replace('Subject:', 'From: evil@evil.test\r\nSubject:'), 'latin1'))).results[0]!.ok).toBe(false);
   });
 });

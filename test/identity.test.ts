@@ -1,16 +1,16 @@
 // Sender identity end to end, asserted on the bytes the upstream sink receives: verified tenant
 // domain, unverified domain, free-mail From, existing Reply-To, non-ASCII display name, header
 // injection through the display name. Signatures are checked with dkimpy against the loopback DNS.
-import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { dkimVerify } from './helpers/dkim-verify.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
 import { dkimRecord } from '../src/identity/dns-records.js';
 import { startSink, getHeader, getHeaders, type Sink, type SinkMessage } from './helpers/smtp-sink.js';
 import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
-import { repoRoot, startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
+import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
 import { waitForEvent } from './helpers/events.js';
@@ -19,15 +19,9 @@ const tenantKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey
 const systemKey = generateKeyPairSync('ed25519').privateKey;
 const tenantEdKey = generateKeyPairSync('ed25519').privateKey;
 
-function dkimVerify(dnsPort: number, raw: Buffer): Promise<Array<{ d: string; a: string; ok: boolean }>> {
-  return new Promise((resolve, reject) => {
-    const child = execFile('/usr/bin/python3', [path.join(repoRoot, 'test/tools/dkim-verify.py'), String(dnsPort)], (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      if (stderr.trim()) return reject(new Error(stderr));
-      resolve(stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)));
-    });
-    child.stdin!.end(raw);
-  });
+/** Each DKIM signature's verdict from dkimpy. */
+async function dkimResults(dnsPort: number, raw: Buffer) {
+  return (await dkimVerify(dnsPort, raw)).results;
 }
 
 describe('sender identity', () => {
@@ -95,7 +89,7 @@ describe('sender identity', () => {
     expect(getHeader(m.headers, 'Reply-To')).toBeUndefined();
     expect(getHeader(m.headers, 'Bcc')).toBeUndefined();
     expect(getHeader(m.headers, 'Message-ID')).toMatch(/^<[0-9a-z]{20}@verified\.test>$/);
-    const sigs = await dkimVerify(dns.port, m.raw);
+    const sigs = await dkimResults(dns.port, m.raw);
     expect(sigs).toEqual([expect.objectContaining({ d: 'verified.test', a: 'rsa-sha256', ok: true })]);
   });
 
@@ -103,7 +97,7 @@ describe('sender identity', () => {
     const m = await send('From: Shop <orders@unverified.test>\nTo: buyer@example.test\nSubject: Order 8\n\nThanks.\n', 'orders@unverified.test');
     expect(getHeader(m.headers, 'From')).toBe('=?UTF-8?Q?B=C3=BCcher_=26_Co?= <noreply@relay.test>');
     expect(getHeader(m.headers, 'Reply-To')).toBe('Shop <orders@unverified.test>');
-    expect(await dkimVerify(dns.port, m.raw)).toEqual([expect.objectContaining({ d: 'relay.test', a: 'ed25519-sha256', ok: true })]);
+    expect(await dkimResults(dns.port, m.raw)).toEqual([expect.objectContaining({ d: 'relay.test', a: 'ed25519-sha256', ok: true })]);
     const { match } = await waitForEvent(mg, 'orders@unverified.test', 'sender-rewritten');
     expect((match as unknown as { detail: string }).detail).toContain('the SPF record of unverified.test does not authorise this relay: add include:_spf.relay.test');
     expect((match as unknown as { detail: string }).detail).toContain('no DKIM key at mg1._domainkey.unverified.test');
@@ -118,14 +112,14 @@ describe('sender identity', () => {
   it('signs with rsa and ed25519 when both keys are configured and published', async () => {
     const m = await send('From: orders@dual.test\nTo: b@example.test\nSubject: two keys\n\nx\n', 'orders@dual.test');
     expect(getHeader(m.headers, 'From')).toBe('orders@dual.test');
-    const sigs = await dkimVerify(dns.port, m.raw);
+    const sigs = await dkimResults(dns.port, m.raw);
     expect(sigs.map((x) => [x.d, x.a, x.ok])).toEqual([['dual.test', 'rsa-sha256', true], ['dual.test', 'ed25519-sha256', true]]);
   });
 
   it('during key rotation signs only with the selector whose record is published', async () => {
     const m = await send('From: orders@rotate.test\nTo: b@example.test\nSubject: rotation\n\nx\n', 'orders@rotate.test');
     expect(getHeader(m.headers, 'From')).toBe('orders@rotate.test');
-    const sigs = await dkimVerify(dns.port, m.raw);
+    const sigs = await dkimResults(dns.port, m.raw);
     expect(sigs.map((x) => [x.d, x.ok])).toEqual([['rotate.test', true]]);
     expect(getHeaders(m.headers, 'DKIM-Signature')[0]).toMatch(/s=old;/);
   });

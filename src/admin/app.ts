@@ -12,6 +12,8 @@ import type { PrincipalRequest } from './principal.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerUpstreamRoutes } from './upstreams.js';
 import { registerWebhookRoutes } from './webhooks.js';
+import { registerOptOutRoutes, registerUnsubscribePages } from './unsubscribe.js';
+import type { OptOutList } from '../store/opt-outs.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord, QueueEvent } from '../queue/types.js';
@@ -29,6 +31,9 @@ export interface AdminDeps {
   queue: MailQueue;
   directory: Directory;
   webhooks: WebhookDispatcher;
+  optOuts: OptOutList;
+  /** Key of the unsubscribe links' MACs. */
+  unsubscribeSecret: Buffer;
   systemUpstream: string;
   testMail: (upstream: Upstream, to: string) => Promise<TestMailResult>;
   suppression: SuppressionList;
@@ -95,6 +100,8 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     if (!adminTokenName(req, deps.tokens())) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid admin bearer token is required' });
     return reply.type('text/plain; version=0.0.4').send(await deps.metrics());
   });
+
+  await registerUnsubscribePages(app, deps);
 
   app.register(async (api) => {
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.
@@ -381,6 +388,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     registerTenantRoutes(api, deps);
     registerUpstreamRoutes(api, deps);
     registerWebhookRoutes(api, deps);
+    registerOptOutRoutes(api, deps);
 
     api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));
   }, { prefix: '/api/v1' });

@@ -43,6 +43,11 @@ const tenantFields = {
     items: { type: 'object', required: ['domain'], additionalProperties: false, properties: { domain: { type: 'string', maxLength: 253 }, dkim: { anyOf: [dkimKey, { type: 'array', minItems: 1, maxItems: 4, items: dkimKey }] } } },
   },
   upstream: { anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'null' }] },
+  categories: { type: 'object', maxProperties: 100, additionalProperties: { type: 'string', enum: ['optional', 'mandatory'] } },
+  categoryRules: {
+    type: 'array', maxItems: 100,
+    items: { type: 'object', required: ['subject', 'category'], additionalProperties: false, properties: { subject: { type: 'string', minLength: 1, maxLength: 500 }, category: { type: 'string', minLength: 1, maxLength: 64 } } },
+  },
 } as const;
 
 export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps): void {
@@ -54,6 +59,7 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
       return { cidr, upstream: own?.upstream ?? null, from: own?.from ?? null };
     }),
     upstream: t.upstream ?? null, effectiveUpstream: t.upstream ?? deps.systemUpstream,
+    categories: t.categories ?? {}, categoryRules: t.categoryRules ?? [],
     credentials: t.auth.map((c) => ({ user: c.user, upstream: c.upstream ?? null, from: c.from ?? null })),
     domains: t.domains.map((d) => ({ domain: d.domain, selectors: d.dkim.map((k) => k.selector), check: deps.domains.result(d.domain) ?? null })),
   });

@@ -306,6 +306,7 @@ const systemSchema = z.strictObject({
   bounceDomain: domain,
   dkim: z.strictObject({ domain, selector, ...secret('privateKey') }).optional(),
   upstream: nonEmpty.default('direct'),
+  unsubscribeUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
   ...secret('verpSecret'),
   spf: z.strictObject({
     include: dnsName.optional(),
@@ -368,6 +369,18 @@ const tenantSchema = z.strictObject({
     )
     .default([]),
   upstream: nonEmpty.optional(),
+  categories: z.record(z.string().regex(/^[a-z0-9._-]{1,64}$/, 'category names are 1-64 characters of a-z, 0-9, ".", "-" and "_"'), z.enum(['optional', 'mandatory'])).optional(),
+  categoryRules: z.array(z.strictObject({
+    subject: z.string().min(1).max(500).refine((v) => {
+      try {
+        new RegExp(v, 'iu');
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'is not a valid regular expression'),
+    category: z.string().regex(/^[a-z0-9._-]{1,64}$/, 'must be 1-64 characters of a-z, 0-9, ".", "-" and "_"'),
+  })).max(100).optional(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -563,6 +576,7 @@ class Resolver {
         ...(systemDkim ? { dkim: systemDkim } : {}),
         upstream: system!.upstream,
         spf: system!.spf ?? { include: `_spf.${system!.hostname ?? os.hostname()}` },
+        unsubscribeUrl: system!.unsubscribeUrl ?? `https://${system!.hostname ?? os.hostname()}/unsubscribe`,
         ...(verpSecret ? { verpSecret } : {}),
       },
       admin: { tokens },
@@ -763,6 +777,8 @@ class Resolver {
           ...(t.from ? { from: t.from } : {}),
           domains: tenantDomains,
           ...(t.upstream !== undefined ? { upstream: t.upstream } : {}),
+          ...(t.categories ? { categories: t.categories } : {}),
+          ...(t.categoryRules ? { categoryRules: t.categoryRules } : {}),
           source: 'config',
         },
         passwords,

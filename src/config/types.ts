@@ -77,6 +77,10 @@ export interface Tenant {
   domains: TenantDomain[];
   /** Upstream name; undefined means the system upstream. */
   upstream?: string;
+  /** Message categories and whether buyers may unsubscribe from them; unlisted ones are mandatory. */
+  categories?: Record<string, 'optional' | 'mandatory'>;
+  /** Categories found by subject (a case-insensitive regular expression) when the app sets no X-Mailgate-Category. */
+  categoryRules?: Array<{ subject: string; category: string }>;
   source: 'config' | 'store';
 }
 
@@ -116,6 +120,8 @@ export interface Config {
     upstream: string;
     /** What a tenant's SPF record must contain to authorise this relay (default include:_spf.<hostname>). */
     spf: { include?: string; ip4?: string[]; ip6?: string[] };
+    /** Base of the public one-click unsubscribe links (default https://<hostname>/unsubscribe). */
+    unsubscribeUrl: string;
     /** Key of the VERP MACs; when absent, <dataDir>/verp.secret is created and used. */
     verpSecret?: string;
   };

@@ -19,7 +19,7 @@ export interface DeliveryJob {
   envelope: { from: string; to: string[] };
   body: JobBody;
   /** When present, the message is prepared (identity, headers, DKIM) and each recipient gets its own transaction with `verp[i]` as MAIL FROM. */
-  prepare?: { identity: IdentityInput; trace: TraceInfo; verp: string[] };
+  prepare?: { identity: IdentityInput; trace: TraceInfo; verp: string[]; listUnsubscribe?: string[] };
 }
 
 /** What prepare decided, reported back for the message record. */

@@ -6,6 +6,7 @@ import { createReadStream } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { Deliverer } from './deliverer.js';
+import { makeField } from '../identity/headers.js';
 import { prepareMessage } from '../identity/prepare.js';
 import type { DeliveryJob, WorkerReply, WorkerSetup } from './worker-protocol.js';
 
@@ -24,11 +25,23 @@ function openBody(job: DeliveryJob) {
 
 async function run(job: DeliveryJob): Promise<WorkerReply> {
   if (!job.prepare) return { id: job.id, results: await deliverer.deliver(job.upstream, job.envelope, openBody(job)) };
-  const { identity, trace, verp } = job.prepare;
-  const prepared = await prepareMessage(job.body, identity, job.envelope.to.length === 1 ? { ...trace, recipient: job.envelope.to[0]! } : trace);
-  // One transaction per recipient: each has its own VERP return path.
-  const results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => prepared.open())));
-  const { plan } = prepared;
+  const { identity, trace, verp, listUnsubscribe } = job.prepare;
+  let plan;
+  let results;
+  if (listUnsubscribe) {
+    // Optional category: each recipient's copy carries its own signed List-Unsubscribe (RFC 8058).
+    const each = await Promise.all(job.envelope.to.map((rcpt, i) => prepareMessage(job.body, identity, { ...trace, recipient: rcpt }, [
+      makeField('List-Unsubscribe', listUnsubscribe[i]!),
+      makeField('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'),
+    ])));
+    plan = each[0]!.plan;
+    results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => each[i]!.open())));
+  } else {
+    const prepared = await prepareMessage(job.body, identity, job.envelope.to.length === 1 ? { ...trace, recipient: job.envelope.to[0]! } : trace);
+    plan = prepared.plan;
+    // One transaction per recipient: each has its own VERP return path.
+    results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => prepared.open())));
+  }
   return {
     id: job.id,
     results: results.flat(),

@@ -44,9 +44,14 @@ export function receivedField(t: TraceInfo): HeaderField {
   return { key: 'received', raw: `Received: ${from}\r\n\tby ${t.hostname} (mailgate) with ${proto} id ${t.queueId}${rcpt}; ${rfc5322Date(t.date)}\r\n` };
 }
 
-/** Applies an identity plan and trace data to a parsed header. */
-export function rewriteHeader(fields: HeaderField[], plan: IdentityPlan, trace: TraceInfo): HeaderField[] {
-  const out = fields.filter((f) => f.key !== 'bcc');
+/** Header fields for mailgate only: never sent on. */
+const INTERNAL = new Set(['bcc', 'x-mailgate-category']);
+
+/** Applies an identity plan and trace data to a parsed header; `extra` fields (List-Unsubscribe) replace the app's of the same name. */
+export function rewriteHeader(fields: HeaderField[], plan: IdentityPlan, trace: TraceInfo, extra: HeaderField[] = []): HeaderField[] {
+  const replaced = new Set(extra.map((f) => f.key));
+  const out = fields.filter((f) => !INTERNAL.has(f.key) && !replaced.has(f.key));
+  out.push(...extra);
   if (plan.from) {
     const i = out.findIndex((f) => f.key === 'from');
     const field = makeField('From', plan.from);
@@ -86,11 +91,11 @@ function bodyFrom(source: BodySource, offset: number): () => Readable | Buffer {
   return () => (end < start ? Readable.from([]) : createReadStream(source.path, { start, end }));
 }
 
-export async function prepareMessage(source: BodySource, identity: IdentityInput, trace: TraceInfo): Promise<PreparedMessage> {
+export async function prepareMessage(source: BodySource, identity: IdentityInput, trace: TraceInfo, extra: HeaderField[] = []): Promise<PreparedMessage> {
   const head = await readHead(source);
   const { fields, bodyOffset } = splitHeader(head);
   const plan = decideIdentity(fields, identity);
-  const header = rewriteHeader(fields, plan, trace);
+  const header = rewriteHeader(fields, plan, trace, extra);
   const body = bodyFrom(source, bodyOffset);
   const sigs = plan.signers.length > 0 ? signatures(header, await bodyHash(body()), plan.signers, new Date(trace.date)) : [];
   const top = Buffer.concat([Buffer.from(sigs.join(''), 'latin1'), serializeHeader(header)]);

@@ -15,6 +15,8 @@ export interface ScannedHeaders {
   subject?: string;
   /** The shop's own reference: X-Order-Id, else X-Reference. */
   reference?: string;
+  /** X-Mailgate-Category, set by the app. */
+  category?: string;
 }
 
 export class CanonicalStream extends Transform {
@@ -54,6 +56,7 @@ export class CanonicalStream extends Transform {
       messageId: utf8(field('Message-ID')),
       subject: utf8(field('Subject')),
       reference: utf8(field('X-Order-Id') ?? field('X-Reference'))?.slice(0, 200),
+      category: field('X-Mailgate-Category')?.slice(0, 64),
     };
   }
 

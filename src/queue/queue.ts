@@ -5,6 +5,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { EventLog } from '../store/event-log.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
+import type { OptOutList } from '../store/opt-outs.js';
+import type { Tenant } from '../config/types.js';
+import { categorize } from '../unsubscribe/category.js';
 import { isValidAddress } from './address.js';
 import { suggestDomain } from '../bounces/typo.js';
 import { CanonicalStream } from './canonical-stream.js';
@@ -33,6 +36,10 @@ export interface QueueDeps {
   suppression: SuppressionList;
   events: EventLog;
   scheduler: Scheduler;
+  /** Buyers' unsubscriptions from optional categories; absent means none are checked. */
+  optOuts?: OptOutList;
+  /** The tenant's category settings (read at submission, so changes apply to the next message). */
+  tenant?: (id: string) => Tenant | undefined;
   limits: { maxMessageSize: number; maxRecipients: number };
   log: Logger;
   now?: () => number;
@@ -100,6 +107,13 @@ export class MailQueue {
       pipeline(input.body, canonical),
     ]) as [StagedBody, void];
     const headers = canonical.headers();
+    const category = categorize(this.deps.tenant?.(tenant), headers);
+    // Seed 001: a buyer who unsubscribed from an optional category gets no more of it; the app still gets 250.
+    const unsubscribed = new Set<string>();
+    if (category?.optional && this.deps.optOuts) {
+      for (const rcpt of envelope.to) if (!suppressed.has(rcpt) && (await this.deps.optOuts.has(tenant, category.name, rcpt))) unsubscribed.add(rcpt);
+    }
+    const skipped = (address: string) => suppressed.has(address) || unsubscribed.has(address);
     const record: MessageRecord = {
       id,
       tenant,
@@ -107,15 +121,16 @@ export class MailQueue {
       dueAt: createdAt,
       attempts: 0,
       envelope: { from: envelope.from, to: [...envelope.to] },
-      recipients: envelope.to.map((address) => ({ address, status: suppressed.has(address) ? 'failed' : 'queued', attempts: 0, updatedAt: createdAt })),
+      recipients: envelope.to.map((address) => ({ address, status: skipped(address) ? 'failed' : 'queued', attempts: 0, updatedAt: createdAt })),
       size: staged.size,
       body: staged.ref,
       ...(headers.messageId ? { messageId: headers.messageId } : {}),
       ...(headers.subject ? { subject: headers.subject } : {}),
       ...(headers.reference ? { reference: headers.reference } : {}),
+      ...(category ? { category } : {}),
       source: input.source,
       ...(input.resendOf ? { resendOf: input.resendOf } : {}),
-      state: suppressed.size === envelope.to.length ? 'done' : 'queued',
+      state: envelope.to.every(skipped) ? 'done' : 'queued',
     };
     if (record.state === 'done') record.dueAt = 0;
     const events: QueueEvent[] = envelope.to.map((recipient) => ({ time: createdAt, type: 'accepted', msgId: id, tenant, recipient }));
@@ -129,6 +144,12 @@ export class MailQueue {
       events.push({
         time: createdAt, type: 'failed', msgId: id, tenant, recipient, code: 'RECIPIENT_SUPPRESSED', class: entry.class, reason: entry.reason,
         detail: `not sent: ${recipient} is on the suppression list since ${new Date(entry.time).toISOString()} (${entry.class}/${entry.reason}${entry.msgId ? `, message ${entry.msgId}` : ''})`,
+      });
+    }
+    for (const recipient of unsubscribed) {
+      events.push({
+        time: createdAt, type: 'failed', msgId: id, tenant, recipient, code: 'RECIPIENT_UNSUBSCRIBED', class: 'policy', reason: 'unsubscribed',
+        detail: `not sent: ${recipient} unsubscribed from "${category!.name}" messages (an optional category)`,
       });
     }
     await this.deps.spool.enqueue(record, staged, events.flatMap((e) => this.deps.events.ops(e)));

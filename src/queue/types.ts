@@ -71,6 +71,8 @@ export interface MessageRecord {
   keptUntil?: number;
   /** The message this one re-sends. */
   resendOf?: string;
+  /** The message's category (X-Mailgate-Category or a tenant rule) and whether buyers may unsubscribe from it. */
+  category?: { name: string; optional: boolean };
 }
 
 export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error';

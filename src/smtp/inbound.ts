@@ -21,7 +21,16 @@ const INBOUND_CONNECTIONS_PER_MINUTE = 120;
 /** Called once a message is durably stored, with its file; the SMTP reply does not wait for it. */
 export type InboundHandler = (file: string) => void;
 
-export function createInboundServer(config: Config, log: Logger, onStored: InboundHandler = () => undefined): SMTPServer {
+/** The mailto half of List-Unsubscribe: mail to unsubscribe+<token>@<bounce domain>. */
+export interface UnsubscribeByMail {
+  /** True when the token's MAC is right (checked at RCPT, so forged ones are refused there). */
+  valid(token: string): boolean;
+  apply(token: string): Promise<void>;
+}
+
+const UNSUBSCRIBE = /^unsubscribe\+([A-Za-z0-9_.-]{1,900})$/;
+
+export function createInboundServer(config: Config, log: Logger, onStored: InboundHandler = () => undefined, unsubscribe?: UnsubscribeByMail): SMTPServer {
   const dir = path.join(config.dataDir, 'inbound');
   const bounceDomain = config.system.bounceDomain.toLowerCase();
   const recent = new Map<string, { windowStart: number; count: number }>();
@@ -56,6 +65,11 @@ export function createInboundServer(config: Config, log: Logger, onStored: Inbou
     onRcptTo(address, session, callback) {
       const domain = address.address.slice(address.address.lastIndexOf('@') + 1).toLowerCase();
       const local = address.address.slice(0, address.address.lastIndexOf('@')).toLowerCase();
+      const token = UNSUBSCRIBE.exec(address.address.slice(0, address.address.lastIndexOf('@')))?.[1];
+      if (domain === bounceDomain && token && unsubscribe) {
+        if (!unsubscribe.valid(token)) return callback(smtpError(550, '5.1.1 This unsubscribe address is not valid'));
+        return callback();
+      }
       if (domain !== bounceDomain || !(/^b-[0-9a-z-]+$/.test(local) || ['postmaster', 'abuse', 'fbl'].includes(local))) {
         log.warn({ remote: plainAddress(session.remoteAddress), to: address.address }, 'inbound: relay denied');
         return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
@@ -65,6 +79,21 @@ export function createInboundServer(config: Config, log: Logger, onStored: Inbou
     },
 
     onData(stream, session, callback) {
+      const tokens = session.envelope.rcptTo.map((r) => UNSUBSCRIBE.exec(r.address.slice(0, r.address.lastIndexOf('@')))?.[1]).filter((t): t is string => Boolean(t));
+      if (unsubscribe && tokens.length === session.envelope.rcptTo.length) {
+        // Only unsubscribe requests: the content does not matter, nothing is stored.
+        stream.resume();
+        stream.on('end', () => {
+          Promise.all(tokens.map((t) => unsubscribe.apply(t))).then(
+            () => callback(null, '2.0.0 Ok: unsubscribed'),
+            (err: Error) => {
+              log.error({ err: err.message }, 'inbound: unsubscribe failed');
+              callback(smtpError(451, '4.3.0 Temporary local problem, please try again later'));
+            },
+          );
+        });
+        return;
+      }
       const id = newQueueId();
       const file = path.join(dir, `${id}.eml`);
       const envelope = { from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address) };

@@ -52,6 +52,8 @@ export interface Store {
   webhookOutbox: Sublevel;
   /** "<webhookId>!<time>!<deliveryId>!<attempt>" → one delivery attempt (the delivery log) */
   webhookLog: Sublevel;
+  /** "<tenant>!<category>!<address>" → OptOut */
+  optOuts: Sublevel;
   close(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ export async function openStore(dataDir: string): Promise<Store> {
     webhooks: db.sublevel<string, unknown>('wh', json),
     webhookOutbox: db.sublevel<string, unknown>('who', json),
     webhookLog: db.sublevel<string, unknown>('whl', json),
+    optOuts: db.sublevel<string, unknown>('opt', json),
     close: () => db.close(),
   };
 }

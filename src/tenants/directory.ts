@@ -28,6 +28,8 @@ export interface TenantInput {
   from?: { address: string; name?: string } | null;
   domains?: Array<{ domain: string; dkim?: DkimInput | DkimInput[] }>;
   upstream?: string | null;
+  categories?: Record<string, 'optional' | 'mandatory'>;
+  categoryRules?: Array<{ subject: string; category: string }>;
   auth?: Array<{ user: string; password: string }>;
 }
 /** A key given as PEM, or `generate` to have mailgate make one. */
@@ -134,6 +136,10 @@ export class Directory {
           return { domain: d.domain, ...(keys ? { dkim: keys } : {}) };
         }),
       };
+      const categories = input.categories ?? current.categories;
+      const categoryRules = input.categoryRules ?? current.categoryRules;
+      if (categories) merged.categories = categories;
+      if (categoryRules) merged.categoryRules = categoryRules;
       const from = input.from === undefined ? current.from : input.from;
       const upstream = input.upstream === undefined ? current.upstream : input.upstream;
       if (from) merged.from = from;
