@@ -63,7 +63,20 @@ async function serve(file: string): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => log.warn('SIGHUP: configuration reload is not supported yet; restart to apply changes'));
+  // SIGHUP: re-read the file; tenants, upstreams, admin tokens and log level change at once, the rest needs a restart.
+  process.on('SIGHUP', () => {
+    let next: Config;
+    try {
+      next = loadConfig(file);
+    } catch (err) {
+      log.error({ issues: err instanceof ConfigError ? err.issues : [(err as Error).message] }, 'SIGHUP: configuration not reloaded, the file is invalid; the running configuration stays');
+      return;
+    }
+    running.reload(next).then(
+      ({ applied, needsRestart }) => log.info({ applied, needsRestart }, needsRestart.length > 0 ? `configuration reloaded; changes to ${needsRestart.join(', ')} need a restart` : 'configuration reloaded'),
+      (err: Error & { issues?: string[] }) => log.error({ issues: err.issues ?? [err.message] }, 'SIGHUP: configuration not reloaded; the running configuration stays'),
+    );
+  });
   process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
 }
 

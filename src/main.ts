@@ -40,8 +40,13 @@ export interface RunningMailgate {
   queue: MailQueue;
   scheduler: Scheduler;
   events: EventLog;
+  /** Applies a re-read config (SIGHUP): what took effect, and which changed sections need a restart. Throws if it is refused. */
+  reload(next: Config): Promise<{ applied: string[]; needsRestart: string[] }>;
   stop(): Promise<void>;
 }
+
+/** Sections that are read once at start. */
+const RESTART_ONLY = ['dataDir', 'listen', 'tls', 'limits', 'queue', 'dns', 'system', 'webhooks', 'shutdownGrace'] as const;
 
 function listenSmtp(server: SMTPServer, at: ListenAddress): Promise<string> {
   // Replies to pipelined commands go out at once, not after the client's delayed ACK.
@@ -103,6 +108,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
 
   const resolver = new Resolver({ timeout: 5000, tries: 2 });
   if (config.dns.servers.length > 0) resolver.setServers(config.dns.servers);
+  let adminTokens = config.admin.tokens;
   const directory = new Directory(config, new TenantStore(store.tenants, store.upstreams));
   await directory.load();
   const domains = new DomainVerifier({ system: config.system, tenants: () => directory.tenants() }, resolver, store.domains, log);
@@ -188,11 +194,11 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     webhooks,
     optOuts,
     unsubscribeSecret: verpSecret,
-    systemUpstream: config.system.upstream,
+    systemUpstream: () => directory.systemUpstream(),
     testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver }),
     suppression,
 
-    tokens: () => config.admin.tokens,
+    tokens: () => adminTokens,
     domains,
     events,
     spool,
@@ -220,6 +226,15 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     queue,
     scheduler,
     events,
+    async reload(next) {
+      // System upstream and tenants are checked against the API-made ones before anything changes.
+      await directory.replaceConfig({ ...next, system: { ...config.system, upstream: next.system.upstream } });
+      adminTokens = next.admin.tokens;
+      log.level = next.logLevel;
+      const same = (k: (typeof RESTART_ONLY)[number]) =>
+        k === 'system' ? JSON.stringify({ ...next.system, upstream: '' }) === JSON.stringify({ ...config.system, upstream: '' }) : JSON.stringify(next[k]) === JSON.stringify(config[k]);
+      return { applied: ['tenants', 'upstreams', 'system.upstream', 'admin.tokens', 'logLevel'], needsRestart: RESTART_ONLY.filter((k) => !same(k)) };
+    },
     stop() {
       stopping ??= (async () => {
         log.info('shutting down: no new connections');

@@ -34,7 +34,7 @@ export interface AdminDeps {
   optOuts: OptOutList;
   /** Key of the unsubscribe links' MACs. */
   unsubscribeSecret: Buffer;
-  systemUpstream: string;
+  systemUpstream: () => string;
   testMail: (upstream: Upstream, to: string) => Promise<TestMailResult>;
   suppression: SuppressionList;
   tokens: () => AdminToken[];

@@ -14,7 +14,7 @@ export interface TenantRouteDeps {
   spool: Spool;
   tenantTokens: TenantTokens;
   webhooks: WebhookDispatcher;
-  systemUpstream: string;
+  systemUpstream: () => string;
 }
 
 const tenantParam = { type: 'object', properties: { tenant: { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' } }, required: ['tenant'] } as const;
@@ -58,7 +58,7 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
       const own = t.networkSenders?.find((n) => n.cidr === cidr);
       return { cidr, upstream: own?.upstream ?? null, from: own?.from ?? null };
     }),
-    upstream: t.upstream ?? null, effectiveUpstream: t.upstream ?? deps.systemUpstream,
+    upstream: t.upstream ?? null, effectiveUpstream: t.upstream ?? deps.systemUpstream(),
     categories: t.categories ?? {}, categoryRules: t.categoryRules ?? [],
     credentials: t.auth.map((c) => ({ user: c.user, upstream: c.upstream ?? null, from: c.from ?? null })),
     domains: t.domains.map((d) => ({ domain: d.domain, selectors: d.dkim.map((k) => k.selector), check: deps.domains.result(d.domain) ?? null })),

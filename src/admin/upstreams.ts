@@ -9,7 +9,7 @@ import { notFound, sendDirectoryError } from './principal.js';
 
 export interface UpstreamRouteDeps {
   directory: Directory;
-  systemUpstream: string;
+  systemUpstream: () => string;
   testMail: (upstream: Upstream, to: string) => Promise<TestMailResult>;
 }
 
@@ -33,10 +33,10 @@ const upstreamFields = {
 
 export function registerUpstreamRoutes(api: FastifyInstance, deps: UpstreamRouteDeps): void {
   const view = (u: Upstream) => {
-    const readOnly = u.source === 'config' || u.name === deps.systemUpstream;
-    if (u.type === 'mx') return { ...u, readOnly, system: u.name === deps.systemUpstream };
+    const readOnly = u.source === 'config' || u.name === deps.systemUpstream();
+    if (u.type === 'mx') return { ...u, readOnly, system: u.name === deps.systemUpstream() };
     const { auth, ...rest } = u;
-    return { ...rest, readOnly, system: u.name === deps.systemUpstream, auth: auth ? { user: auth.user, password: '********' } : null };
+    return { ...rest, readOnly, system: u.name === deps.systemUpstream(), auth: auth ? { user: auth.user, password: '********' } : null };
   };
 
   api.get('/upstreams', async () => ({ upstreams: deps.directory.upstreams().map(view) }));

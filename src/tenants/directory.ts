@@ -54,11 +54,39 @@ export class Directory {
   /** Mutations run one at a time, so two concurrent calls cannot both claim the same name. */
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly config: Config, private readonly store: TenantStore) {}
+  constructor(private config: Config, private readonly store: TenantStore) {}
+
+  /**
+   * Takes the tenants, upstreams and system upstream of a re-read config file (SIGHUP). Refused, with the
+   * old ones kept, when they clash with API-made ones (same id, user, network, domain or upstream name) or
+   * an API-made tenant or login names an upstream the new file no longer has.
+   */
+  replaceConfig(next: Config): Promise<void> {
+    return this.serial(async () => {
+      const issues: string[] = [];
+      for (const u of this.stored.upstreams) if (next.upstreams.some((c) => c.name === u.name)) issues.push(`upstream ${u.name} is in the config file and was made through the API`);
+      const names = new Set([...next.upstreams, ...this.stored.upstreams].map((u) => u.name));
+      if (!names.has(next.system.upstream)) issues.push(`system.upstream: unknown upstream "${next.system.upstream}"`);
+      for (const t of this.stored.tenants) {
+        const clash = next.tenants.find((c) => c.id === t.id || c.auth.some((a) => t.auth.some((b) => a.user === b.user))
+          || c.networks.some((n) => t.networks.includes(n)) || c.domains.some((d) => t.domains.some((e) => e.domain === d.domain)));
+        if (clash) issues.push(`config tenant ${clash.id} clashes with API-made tenant ${t.id} (id, SMTP user, network or domain)`);
+        const used = [t.upstream, ...t.auth.map((c) => c.upstream), ...(t.networkSenders ?? []).map((n) => n.upstream)].filter((u): u is string => Boolean(u));
+        for (const u of used) if (!names.has(u)) issues.push(`API-made tenant ${t.id} uses upstream ${u}, which the config file no longer has`);
+      }
+      if (issues.length > 0) throw new DirectoryError('CONFLICT', issues.join('; '), issues);
+      this.config = next;
+      this.changed();
+    });
+  }
 
   async load(): Promise<void> {
     this.stored = { tenants: await this.store.tenants(), upstreams: await this.store.upstreams() };
     this.changed();
+  }
+
+  systemUpstream(): string {
+    return this.config.system.upstream;
   }
 
   /** Called after every change (new domains to check, caches to drop). */
