@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `mailgate` command: serve, check-config, history. Exit codes: 0 ok, 1 runtime error, 2 usage or invalid config.
+// The `mailgate` command: serve, check-config, history, queue, suppression, tenants, dkim, bounces.
+// Exit codes: 0 ok, 1 runtime error, 2 usage or invalid config, 3 mailgate not running (operator commands).
 import './threadpool.js';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -9,7 +10,8 @@ import fs from 'node:fs/promises';
 import { isHostname } from './config/formats.js';
 import { generateDkimKey, zoneTxt } from './identity/dkim-keys.js';
 import { parseFiles } from './bounces/cli.js';
-import { runtimeInfoPath, startMailgate, type RuntimeInfo } from './main.js';
+import { startMailgate } from './main.js';
+import { adminAddress, adminClient, OperatorError, queueCommand, suppressionCommand, tenantsCommand } from './operator/commands.js';
 import { EventLog } from './store/event-log.js';
 import { openStore } from './store/level.js';
 import type { QueueEvent } from './queue/types.js';
@@ -20,6 +22,11 @@ commands:
   serve          --config FILE          run the relay
   check-config   --config FILE          validate a config file and exit
   history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
+  queue          [list]                 the queue, like postqueue -p (age, attempts, last reply)   [--json]
+  queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
+  suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
+  tenants list                          tenants with their upstream, logins and sender domains
+                 (queue, suppression and tenants talk to the running server: --config FILE, --token T or MAILGATE_TOKEN)
   bounces parse  [FILE|mbox|-]...       how mailgate reads bounces: one JSON line per bounced recipient
   dkim generate  --domain D --selector S [--type rsa|ed25519] [--dir DIR] [--config FILE]
                                         write a DKIM key (mode 0600) and print the DNS records to publish
@@ -86,17 +93,6 @@ function formatEvent(e: QueueEvent): string {
 }
 
 /** host:port of the running server's admin API: from its runtime.json, else from the config. */
-async function adminAddress(config: Config): Promise<string> {
-  try {
-    const info = JSON.parse(await fs.readFile(runtimeInfoPath(config.dataDir), 'utf8')) as RuntimeInfo;
-    if (info.admin) return info.admin;
-  } catch {
-    // not written (older server) or unreadable: fall back to the configured address
-  }
-  const { host, port } = config.listen.admin;
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
 async function history(file: string, address: string, json: boolean, token?: string): Promise<void> {
   const config = readConfig(file);
   let events: QueueEvent[];
@@ -159,6 +155,7 @@ async function main(argv: string[]): Promise<void> {
       selector: { type: 'string' },
       type: { type: 'string' },
       dir: { type: 'string' },
+      reason: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -181,6 +178,15 @@ async function main(argv: string[]): Promise<void> {
         process.exit(2);
       }
       return history(file, rest[0], values.json ?? false, values.token);
+    case 'queue':
+    case 'suppression':
+    case 'tenants': {
+      const client = await adminClient(readConfig(file), values.token);
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      if (command === 'queue') return queueCommand(client, rest, values.json ?? false, out);
+      if (command === 'suppression') return suppressionCommand(client, rest, values.reason, values.json ?? false, out);
+      return tenantsCommand(client, rest, values.json ?? false, out);
+    }
     case 'bounces':
       if (rest[0] !== 'parse') {
         process.stderr.write(USAGE);
@@ -201,5 +207,5 @@ async function main(argv: string[]): Promise<void> {
 
 main(process.argv.slice(2)).catch((err: Error) => {
   process.stderr.write(`mailgate: ${err.message}\n`);
-  process.exit(1);
+  process.exit(err instanceof OperatorError ? err.exitCode : 1);
 });

@@ -193,6 +193,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     directory,
     webhooks,
     optOuts,
+    scheduler,
     unsubscribeSecret: verpSecret,
     systemUpstream: () => directory.systemUpstream(),
     testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver }),

@@ -14,6 +14,8 @@ import { registerUpstreamRoutes } from './upstreams.js';
 import { registerWebhookRoutes } from './webhooks.js';
 import { registerOptOutRoutes, registerUnsubscribePages } from './unsubscribe.js';
 import type { OptOutList } from '../store/opt-outs.js';
+import type { Scheduler } from '../queue/scheduler.js';
+import { registerQueueRoutes } from './queue.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord, QueueEvent } from '../queue/types.js';
@@ -32,6 +34,7 @@ export interface AdminDeps {
   directory: Directory;
   webhooks: WebhookDispatcher;
   optOuts: OptOutList;
+  scheduler: Scheduler;
   /** Key of the unsubscribe links' MACs. */
   unsubscribeSecret: Buffer;
   systemUpstream: () => string;
@@ -389,6 +392,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     registerUpstreamRoutes(api, deps);
     registerWebhookRoutes(api, deps);
     registerOptOutRoutes(api, deps);
+    registerQueueRoutes(api, deps);
 
     api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));
   }, { prefix: '/api/v1' });

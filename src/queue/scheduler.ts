@@ -78,6 +78,62 @@ export class Scheduler {
     void this.scan();
   }
 
+  /**
+   * Operator "retry now" for one message: makes it due now and hands it to delivery. 'busy' while an
+   * attempt is running (it is being retried already), 'done' when nothing is left to deliver.
+   */
+  async retryNow(id: string): Promise<'queued' | 'busy' | 'done' | 'missing'> {
+    if (this.claimed.has(id)) return 'busy';
+    const record = await this.deps.spool.get(id);
+    if (!record) return 'missing';
+    if (record.state === 'done') return 'done';
+    this.claimed.add(id);
+    const next = { ...record, dueAt: this.now() };
+    try {
+      await this.deps.spool.update(next, record.dueAt, []);
+    } finally {
+      this.claimed.delete(id);
+    }
+    if (this.running) this.push(next);
+    return 'queued';
+  }
+
+  /** Operator "flush": every queued message due now. Returns how many were made due. */
+  async flush(): Promise<number> {
+    let n = 0;
+    for (const { id } of await this.deps.spool.due(Number.MAX_SAFE_INTEGER, 1_000_000)) if ((await this.retryNow(id)) === 'queued') n++;
+    return n;
+  }
+
+  /**
+   * Operator "delete": the message's undelivered recipients fail with DELETED_BY_ADMIN and it leaves the
+   * queue (its body is kept for a re-send like any failed message). 'busy' while an attempt is running.
+   */
+  async remove(id: string, by: string): Promise<{ status: 'deleted'; recipients: string[] } | { status: 'busy' | 'done' | 'missing' }> {
+    if (this.claimed.has(id)) return { status: 'busy' };
+    const record = await this.deps.spool.get(id);
+    if (!record) return { status: 'missing' };
+    if (record.state === 'done') return { status: 'done' };
+    this.claimed.add(id);
+    try {
+      const now = this.now();
+      const pending = record.recipients.filter((r) => r.status === 'queued' || r.status === 'deferred').map((r) => r.address);
+      const next: MessageRecord = {
+        ...record, state: 'done', dueAt: 0,
+        recipients: record.recipients.map((r) => (pending.includes(r.address) ? { ...r, status: 'failed', updatedAt: now } : r)),
+      };
+      const events: QueueEvent[] = pending.map((recipient) => ({
+        time: now, type: 'failed', msgId: id, tenant: record.tenant, recipient, code: 'DELETED_BY_ADMIN', class: 'policy', reason: 'deleted',
+        detail: `removed from the queue by ${by}; not delivered`,
+      }));
+      await this.commit(record, next, events);
+      this.deps.log.warn({ msgId: id, tenant: record.tenant, to: pending, by }, 'message deleted from the queue');
+      return { status: 'deleted', recipients: pending };
+    } finally {
+      this.claimed.delete(id);
+    }
+  }
+
   get stats(): { ready: number; inFlight: number } {
     return { ready: this.ready.length, inFlight: this.inFlight.size };
   }

@@ -1,0 +1,67 @@
+// Admin API: the queue as an operator sees it (like `postqueue -p`), and flush / retry / delete.
+import type { FastifyInstance } from 'fastify';
+import type { Scheduler } from '../queue/scheduler.js';
+import type { Spool } from '../queue/spool.js';
+import type { MessageRecord } from '../queue/types.js';
+import { notFound } from './principal.js';
+
+export interface QueueRouteDeps {
+  spool: Spool;
+  scheduler: Scheduler;
+}
+
+const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } } } as const;
+
+/** One queued message: who, to whom (still pending), how old, how many attempts, the last answer, next try. */
+export function queueEntry(r: MessageRecord, now: number) {
+  const pending = r.recipients.filter((x) => x.status === 'queued' || x.status === 'deferred');
+  const last = [...pending].sort((a, b) => b.updatedAt - a.updatedAt)[0];
+  return {
+    id: r.id, tenant: r.tenant, from: r.envelope.from, size: r.size, createdAt: r.createdAt, ageSeconds: Math.round((now - r.createdAt) / 1000),
+    attempts: r.attempts, nextAttemptAt: r.dueAt,
+    pending: pending.map((x) => ({ address: x.address, status: x.status, lastReply: x.lastReply ?? null, upstream: x.lastUpstream ?? null })),
+    lastReply: last?.lastReply ?? null,
+  };
+}
+
+export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps): void {
+  api.get('/queue', {
+    schema: {
+      querystring: {
+        type: 'object', additionalProperties: false,
+        properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } },
+      },
+    },
+  }, async (req) => {
+    const q = req.query as { tenant?: string; limit: number };
+    const now = Date.now();
+    const out = [];
+    // The schedule index holds exactly the undelivered messages, soonest first.
+    for (const { id } of await deps.spool.due(Number.MAX_SAFE_INTEGER, 1_000_000)) {
+      const r = await deps.spool.get(id);
+      if (!r || r.state === 'done' || (q.tenant && r.tenant !== q.tenant)) continue;
+      out.push(queueEntry(r, now));
+      if (out.length >= q.limit) break;
+    }
+    return { messages: out };
+  });
+
+  api.post('/queue/flush', async () => ({ flushed: await deps.scheduler.flush() }));
+
+  api.post('/queue/:id/retry', { schema: { params: idParam } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const result = await deps.scheduler.retryNow(id);
+    if (result === 'missing') return notFound(reply, `no message ${id}`);
+    if (result === 'done') return reply.code(409).send({ error: 'NOT_QUEUED', message: `message ${id} is no longer queued (every recipient is delivered or failed)` });
+    return { id, status: result === 'busy' ? 'being delivered now' : 'due now' };
+  });
+
+  api.delete('/queue/:id', { schema: { params: idParam } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const result = await deps.scheduler.remove(id, 'an administrator (admin API)');
+    if (result.status === 'deleted') return { id, failed: result.recipients };
+    if (result.status === 'missing') return notFound(reply, `no message ${id}`);
+    if (result.status === 'done') return reply.code(409).send({ error: 'NOT_QUEUED', message: `message ${id} is no longer queued` });
+    return reply.code(409).send({ error: 'BUSY', message: `message ${id} is being delivered right now; try again in a moment` });
+  });
+}

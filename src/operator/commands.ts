@@ -1,0 +1,141 @@
+// Operator commands of the `mailgate` CLI that act on a running server through its admin API:
+// queue (list, flush, retry, delete), suppression (list, add, remove), tenants list. Plain text for
+// people (like `postqueue -p`), `--json` for scripts. Exit codes: 0 done, 1 failed, 2 usage, 3 not running.
+import fs from 'node:fs/promises';
+import type { Config } from '../config/types.js';
+import { runtimeInfoPath, type RuntimeInfo } from '../main.js';
+
+export class OperatorError extends Error {
+  constructor(message: string, readonly exitCode: number) {
+    super(message);
+  }
+}
+
+export interface AdminClient {
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }>;
+}
+
+/** Where the running server's admin API is: runtime.json in the data dir, else the configured address. */
+export async function adminAddress(config: Config): Promise<string> {
+  try {
+    const info = JSON.parse(await fs.readFile(runtimeInfoPath(config.dataDir), 'utf8')) as RuntimeInfo;
+    if (info.admin) return info.admin;
+  } catch {
+    // not written (server not running, or older) or unreadable: fall back to the configured address
+  }
+  const { host, port } = config.listen.admin;
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export async function adminClient(config: Config, token: string | undefined): Promise<AdminClient> {
+  const bearer = token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token;
+  if (!bearer) throw new OperatorError('no admin token: pass --token, set MAILGATE_TOKEN, or add one to admin.tokens', 2);
+  const base = `http://${await adminAddress(config)}/api/v1`;
+  return {
+    async call(method, path, body) {
+      let res: Response;
+      try {
+        res = await fetch(`${base}${path}`, {
+          method, headers: { authorization: `Bearer ${bearer}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      } catch {
+        throw new OperatorError(`mailgate is not running (no admin API at ${base})`, 3);
+      }
+      const text = await res.text();
+      return { status: res.status, json: text ? JSON.parse(text) : null };
+    },
+  };
+}
+
+type Out = (line: string) => void;
+
+function fail(status: number, json: unknown): never {
+  const msg = (json as { message?: string } | null)?.message ?? `admin API answered ${status}`;
+  throw new OperatorError(msg, 1);
+}
+
+interface QueueEntry {
+  id: string; tenant: string; from: string; size: number; createdAt: number; ageSeconds: number; attempts: number;
+  pending: Array<{ address: string; status: string; lastReply: { code: number; enhanced?: string; text: string } | null }>;
+}
+
+function age(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+/** `mailgate queue [flush | retry ID | delete ID]`. */
+export async function queueCommand(client: AdminClient, args: string[], json: boolean, out: Out): Promise<void> {
+  const [sub, id] = args;
+  if (!sub || sub === 'list') {
+    const { status, json: body } = await client.call('GET', '/queue');
+    if (status !== 200) fail(status, body);
+    const messages = (body as { messages: QueueEntry[] }).messages;
+    if (json) return out(JSON.stringify(messages));
+    if (messages.length === 0) return out('mail queue is empty');
+    out(`${'Queue ID'.padEnd(21)} ${'Size'.padStart(8)} ${'Age'.padStart(5)} ${'Tries'.padStart(5)}  Tenant / Sender / Recipients`);
+    for (const m of messages) {
+      out(`${m.id.padEnd(21)} ${String(m.size).padStart(8)} ${age(m.ageSeconds).padStart(5)} ${String(m.attempts).padStart(5)}  ${m.tenant}  ${m.from || '<>'}`);
+      for (const p of m.pending) {
+        if (p.lastReply) out(`${' '.repeat(44)}(${p.lastReply.code}${p.lastReply.enhanced ? ` ${p.lastReply.enhanced}` : ''} ${p.lastReply.text})`);
+        out(`${' '.repeat(44)}${p.address}`);
+      }
+    }
+    return out(`-- ${messages.length} message(s), ${messages.reduce((n, m) => n + m.size, 0)} bytes`);
+  }
+  if (sub === 'flush') {
+    const { status, json: body } = await client.call('POST', '/queue/flush');
+    if (status !== 200) fail(status, body);
+    return out(json ? JSON.stringify(body) : `${(body as { flushed: number }).flushed} message(s) due now`);
+  }
+  if ((sub === 'retry' || sub === 'delete') && id) {
+    const { status, json: body } = sub === 'retry' ? await client.call('POST', `/queue/${encodeURIComponent(id)}/retry`) : await client.call('DELETE', `/queue/${encodeURIComponent(id)}`);
+    if (status !== 200) fail(status, body);
+    if (json) return out(JSON.stringify(body));
+    return out(sub === 'retry' ? `${id}: ${(body as { status: string }).status}` : `${id}: deleted; not delivered to ${(body as { failed: string[] }).failed.join(', ')}`);
+  }
+  throw new OperatorError('usage: mailgate queue [list | flush | retry ID | delete ID]', 2);
+}
+
+interface SuppressionEntry { address: string; class: string; reason: string; time: number; source: string }
+
+/** `mailgate suppression list|add|remove TENANT [ADDRESS] [--reason R]`. */
+export async function suppressionCommand(client: AdminClient, args: string[], reason: string | undefined, json: boolean, out: Out): Promise<void> {
+  const [sub, tenant, address] = args;
+  if (sub === 'list' && tenant) {
+    const { status, json: body } = await client.call('GET', `/suppression?tenant=${encodeURIComponent(tenant)}${address ? `&address=${encodeURIComponent(address)}` : ''}`);
+    if (status !== 200) fail(status, body);
+    const entries = (body as { entries: SuppressionEntry[] }).entries;
+    if (json) return out(JSON.stringify(entries));
+    if (entries.length === 0) return out(`no suppressed addresses for ${tenant}`);
+    for (const e of entries) out(`${e.address}  ${e.class}/${e.reason}  ${new Date(e.time).toISOString()}  (${e.source})`);
+    return;
+  }
+  if (sub === 'add' && tenant && address) {
+    const { status, json: body } = await client.call('POST', '/suppression', { tenant, address, ...(reason ? { reason } : {}) });
+    if (status !== 201) fail(status, body);
+    return out(json ? JSON.stringify(body) : `${address} suppressed for ${tenant}`);
+  }
+  if (sub === 'remove' && tenant && address) {
+    const { status, json: body } = await client.call('DELETE', `/suppression/${encodeURIComponent(tenant)}/${encodeURIComponent(address)}`);
+    if (status !== 204) fail(status, body);
+    return out(json ? JSON.stringify({ removed: address, tenant }) : `${address} removed from ${tenant}'s suppression list`);
+  }
+  throw new OperatorError('usage: mailgate suppression list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS', 2);
+}
+
+/** `mailgate tenants list`. */
+export async function tenantsCommand(client: AdminClient, args: string[], json: boolean, out: Out): Promise<void> {
+  if (args[0] && args[0] !== 'list') throw new OperatorError('usage: mailgate tenants list', 2);
+  const { status, json: body } = await client.call('GET', '/tenants');
+  if (status !== 200) fail(status, body);
+  const tenants = (body as { tenants: Array<{ id: string; name: string; source: string; effectiveUpstream: string; credentials: unknown[]; domains: Array<{ domain: string; check: { verified: boolean } | null }> }> }).tenants;
+  if (json) return out(JSON.stringify(tenants));
+  for (const t of tenants) {
+    const domains = t.domains.map((d) => `${d.domain}${d.check?.verified ? '' : ' (unverified)'}`).join(', ') || '-';
+    out(`${t.id.padEnd(16)} ${t.name.padEnd(24)} ${t.source.padEnd(6)} upstream=${t.effectiveUpstream} logins=${t.credentials.length} domains=${domains}`);
+  }
+}
