@@ -36,7 +36,7 @@ import { listUnsubscribe as listUnsubscribeValue, readUnsubscribeToken } from '.
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 
 export interface RunningMailgate {
-  addresses: { submission: string; inbound: string; admin: string };
+  addresses: { submission: string; inbound: string; admin: string; submissions?: string };
   queue: MailQueue;
   scheduler: Scheduler;
   events: EventLog;
@@ -70,6 +70,7 @@ export interface RuntimeInfo {
   submission: string;
   inbound: string;
   admin: string;
+  submissions?: string;
 }
 
 /** <dataDir>/runtime.json: where the running server listens, for the CLI (ports may be 0 in the config). */
@@ -170,7 +171,10 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   const processInbound = (file: string) => {
     bounces.processFile(file).catch((err: Error) => log.error({ file, err: err.message }, 'inbound message could not be processed; it is kept and retried at the next start'));
   };
-  const submission = createSubmissionServer({ config, access: () => directory.access(), queue, log });
+  const submissionDeps = { config, access: () => directory.access(), queue, log };
+  const submission = createSubmissionServer(submissionDeps);
+  // SMTPS (implicit TLS, 465) for apps that only know "SSL": same policy, TLS from the first byte.
+  const submissions = config.listen.submissions ? createSubmissionServer(submissionDeps, true) : undefined;
   const inbound = createInboundServer(config, log, processInbound, {
     valid: (token) => readUnsubscribeToken(verpSecret, token) !== undefined,
     apply: async (token) => {
@@ -179,7 +183,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
       log.info({ tenant: t.tenant, category: t.category }, 'unsubscribed by mail');
     },
   });
-  for (const [name, server] of [['submission', submission], ['inbound', inbound]] as const) {
+  for (const [name, server] of [['submission', submission], ['inbound', inbound], ...(submissions ? [['submissions', submissions] as const] : [])] as const) {
     server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
   }
   let listening = false;
@@ -206,10 +210,11 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     healthy: () => ({ ok: listening, checks: { store: store.db.status === 'open', submission: listening, inbound: listening } }),
   });
 
-  const addresses = {
+  const addresses: RunningMailgate['addresses'] = {
     submission: await listenSmtp(submission, config.listen.submission),
     inbound: await listenSmtp(inbound, config.listen.inbound),
     admin: '',
+    ...(submissions && config.listen.submissions ? { submissions: await listenSmtp(submissions, config.listen.submissions) } : {}),
   };
   await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
   const a = admin.server.address() as AddressInfo;
@@ -241,7 +246,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
         log.info('shutting down: no new connections');
         listening = false;
         // Stop listening first; connections mid-DATA finish (their messages are committed) or time out.
-        const closing = Promise.all([closeSmtp(submission), closeSmtp(inbound)]);
+        const closing = Promise.all([closeSmtp(submission), closeSmtp(inbound), ...(submissions ? [closeSmtp(submissions)] : [])]);
         const { abandoned } = await scheduler.stop(config.shutdownGrace);
         if (abandoned > 0) log.warn({ abandoned }, 'deliveries still in flight were abandoned; they retry after restart');
         await closing;

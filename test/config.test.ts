@@ -237,6 +237,10 @@ describe('validation issues', () => {
     expect(parse(base({ upstreams: [{ name: 'x', host: 'smtp.example' }], tenants: [tenant({ upstream: 'x' }), tenant({ id: 'b', networks: ['10.1.0.0/16'], upstream: 'direct' })] })).tenants).toHaveLength(2);
   });
 
+  it('an implicit-TLS submission listener needs tls', () => {
+    expect(issuesOf(base({ listen: { submissions: '0.0.0.0:465' } }))).toEqual(['listen.submissions: needs tls (a key and certificate) for implicit TLS']);
+  });
+
   it('per-login and per-network upstreams and senders', () => {
     const doc = base({
       upstreams: [{ name: 'brand', host: 'smtp.brand.example' }],

@@ -38,7 +38,7 @@ describe('TLS', () => {
         '{ id: two, name: Two, auth: [ { user: two, password: two-password } ], upstream: imp }',
       ],
       extra: `tls: { keyFile: ${dir}/key.pem, certFile: ${dir}/cert.pem }`,
-    }));
+    }).replace('admin: 127.0.0.1:0 }', 'admin: 127.0.0.1:0, submissions: 127.0.0.1:0 }'));
     mg = await startMailgate({ configFile: cfg, env: { MG_UPSTREAM_PASS: 'upstream-pass' } });
   });
   afterAll(async () => {
@@ -68,5 +68,15 @@ describe('TLS', () => {
     const [viaImplicit] = await implicitSink.waitFor(1);
     expect(viaStarttls).toMatchObject({ secure: true, user: 'relay', to: ['a@example.test'] });
     expect(viaImplicit).toMatchObject({ secure: true, to: ['b@example.test'] });
+  });
+
+  it('accepts submission over implicit TLS (SMTPS) on the submissions listener, and nothing in clear there', async () => {
+    const port = Number(String(mg.logs.find((l) => l.msg === 'mailgate ready')!.submissions).split(':').pop());
+    await nodemailer.createTransport({ host: '127.0.0.1', port, secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'one', pass: 'one-password' } })
+      .sendMail({ from: 'one@shop.test', to: 'c@example.test', subject: 'smtps', text: 'over 465' });
+    await starttlsSink.waitFor(2);
+    expect(starttlsSink.messages[1]).toMatchObject({ to: ['c@example.test'] });
+    await expect(nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, connectionTimeout: 2000, greetingTimeout: 2000, auth: { user: 'one', pass: 'one-password' } })
+      .sendMail({ from: 'one@shop.test', to: 'd@example.test', text: 'clear' })).rejects.toThrow();
   });
 });

@@ -275,6 +275,8 @@ const listenSchema = z.strictObject({
   submission: formatted(parseListenAddress).prefault('127.0.0.1:2525'),
   inbound: formatted(parseListenAddress).prefault('127.0.0.1:2526'),
   admin: formatted(parseListenAddress).prefault('127.0.0.1:8025'),
+  /** Submission over implicit TLS (SMTPS, port 465 in production); only with `tls`. */
+  submissions: formatted(parseListenAddress).optional(),
 });
 
 const tlsSchema = z.strictObject({ ...secret('key'), ...secret('cert') });
@@ -512,6 +514,7 @@ class Resolver {
     if (listen) this.checkListen(listen);
 
     const tls = root.tls === undefined || root.tls === null ? undefined : this.resolveTls(root.tls);
+    if (listen?.submissions && (root.tls === undefined || root.tls === null)) this.issue(['listen', 'submissions'], 'needs tls (a key and certificate) for implicit TLS');
 
     let verpSecret: string | undefined;
     if (system && ['verpSecret', 'verpSecretFile', 'verpSecretEnv'].some((k) => (system as Record<string, unknown>)[k] !== undefined)) {
@@ -609,10 +612,12 @@ class Resolver {
     throw new ConfigError(this.issues.map((i) => (i.startsWith(`${prefix}.`) ? i.slice(prefix.length + 1) : i.startsWith(`${prefix}:`) ? `body${i.slice(prefix.length)}` : i)));
   }
 
-  private checkListen(listen: Record<'submission' | 'inbound' | 'admin', ListenAddress>): void {
+  private checkListen(listen: Record<'submission' | 'inbound' | 'admin', ListenAddress> & { submissions?: ListenAddress }): void {
     const seen = new Map<string, string>();
-    for (const name of ['submission', 'inbound', 'admin'] as const) {
-      const { host, port: p } = listen[name];
+    for (const name of ['submission', 'inbound', 'admin', 'submissions'] as const) {
+      const at = listen[name];
+      if (!at) continue;
+      const { host, port: p } = at;
       if (p === 0) continue;
       const key = `${host}|${p}`;
       const other = seen.get(key);

@@ -93,7 +93,7 @@ export interface Config {
   /** Absolute path of the data directory (LevelDB and spool segments). */
   dataDir: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  listen: { submission: ListenAddress; inbound: ListenAddress; admin: ListenAddress };
+  listen: { submission: ListenAddress; inbound: ListenAddress; admin: ListenAddress; submissions?: ListenAddress };
   tls?: TlsConfig;
   limits: {
     maxMessageSize: number;

@@ -35,9 +35,11 @@ function identify(deps: SubmissionDeps, session: SMTPServerSession): Identity | 
   return access.byNetwork(session.remoteAddress);
 }
 
-export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
+/** The submission listener; `implicitTls` makes the SMTPS variant (TLS from the first byte, port 465). */
+export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false): SMTPServer {
   const { config, log } = deps;
   const tls = config.tls;
+  if (implicitTls && !tls) throw new Error('implicit TLS needs tls.key and tls.cert');
   const throttle = new LoginThrottle();
   const server = new SMTPServer({
     name: config.system.hostname,
@@ -48,6 +50,7 @@ export function createSubmissionServer(deps: SubmissionDeps): SMTPServer {
     // Without TLS configured, legacy apps can only send plain AUTH; with it, AUTH needs STARTTLS first.
     allowInsecureAuth: !tls,
     ...(tls ? { key: tls.key, cert: tls.cert } : { disabledCommands: ['STARTTLS'], hideSTARTTLS: true }),
+    ...(implicitTls ? { secure: true, hideSTARTTLS: true } : {}),
     disableReverseLookup: true,
     maxClients: config.limits.maxConnections,
     socketTimeout: config.limits.idleTimeout,
