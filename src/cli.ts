@@ -14,6 +14,10 @@ import { startMailgate } from './main.js';
 import { adminAddress, adminClient, OperatorError, queueCommand, suppressionCommand, tenantsCommand } from './operator/commands.js';
 import { EventLog } from './store/event-log.js';
 import { openStore } from './store/level.js';
+import { restoreBackup, writeBackup } from './backup/backup.js';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { QueueEvent } from './queue/types.js';
 
 const USAGE = `usage: mailgate <command> [options]
@@ -26,6 +30,8 @@ commands:
   queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
   suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
   tenants list                          tenants with their upstream, logins and sender domains
+  backup         --out FILE             a consistent backup of the data directory (also while running)
+  restore        FILE                   restore a backup into an empty data directory (mailgate stopped)
                  (queue, suppression and tenants talk to the running server: --config FILE, --token T or MAILGATE_TOKEN)
   bounces parse  [FILE|mbox|-]...       how mailgate reads bounces: one JSON line per bounced recipient
   dkim generate  --domain D --selector S [--type rsa|ed25519] [--dir DIR] [--config FILE]
@@ -124,6 +130,36 @@ async function history(file: string, address: string, json: boolean, token?: str
   }
 }
 
+/** From the store when mailgate is stopped, else from the running server's admin API (same snapshot format). */
+async function backup(config: Config, out: string, token?: string): Promise<void> {
+  let store;
+  try {
+    store = await openStore(config.dataDir);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'STORE_LOCKED') throw err;
+  }
+  if (store) {
+    try {
+      await writeBackup({ db: store.db, dataDir: config.dataDir }, out);
+    } finally {
+      await store.close();
+    }
+  } else {
+    const bearer = token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token;
+    if (!bearer) throw new Error('mailgate is running; pass --token or set MAILGATE_TOKEN to back up through its admin API');
+    const res = await fetch(`http://${await adminAddress(config)}/api/v1/backup`, { headers: { authorization: `Bearer ${bearer}` } });
+    if (!res.ok || !res.body) throw new Error(`admin API answered ${res.status}`);
+    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(out, { flags: 'wx', mode: 0o600 }));
+  }
+  process.stdout.write(`backup written to ${out}\n`);
+}
+
+async function restore(config: Config, file: string): Promise<void> {
+  // restoreBackup refuses a data directory that has a database, which also covers a running server's.
+  const { entries, files } = await restoreBackup(createReadStream(file), config.dataDir, openStore);
+  process.stdout.write(`restored ${entries} database entries and ${files} files into ${config.dataDir}\n`);
+}
+
 async function dkimGenerate(domain: string, selector: string, type: string, dir: string, configFile: string | undefined, json: boolean): Promise<void> {
   if (type !== 'rsa' && type !== 'ed25519') {
     process.stderr.write(`--type must be rsa or ed25519, not "${type}"\n`);
@@ -156,6 +192,7 @@ async function main(argv: string[]): Promise<void> {
       type: { type: 'string' },
       dir: { type: 'string' },
       reason: { type: 'string' },
+      out: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -187,6 +224,18 @@ async function main(argv: string[]): Promise<void> {
       if (command === 'suppression') return suppressionCommand(client, rest, values.reason, values.json ?? false, out);
       return tenantsCommand(client, rest, values.json ?? false, out);
     }
+    case 'backup':
+      if (!values.out) {
+        process.stderr.write(`backup needs --out FILE\n${USAGE}`);
+        process.exit(2);
+      }
+      return backup(readConfig(file), values.out, values.token);
+    case 'restore':
+      if (!rest[0]) {
+        process.stderr.write(`restore needs a backup FILE\n${USAGE}`);
+        process.exit(2);
+      }
+      return restore(readConfig(file), rest[0]);
     case 'bounces':
       if (rest[0] !== 'parse') {
         process.stderr.write(USAGE);

@@ -32,6 +32,7 @@ import { GroupCommit } from './store/group-commit.js';
 import { openStore } from './store/level.js';
 import { WebhookStore } from './store/webhooks.js';
 import { OptOutList } from './store/opt-outs.js';
+import { backupStream } from './backup/backup.js';
 import { listUnsubscribe as listUnsubscribeValue, readUnsubscribeToken } from './unsubscribe/token.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 
@@ -198,6 +199,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     webhooks,
     optOuts,
     scheduler,
+    backup: () => backupStream({ db: store.db, dataDir: config.dataDir, hold: () => openSpool.hold() }),
     unsubscribeSecret: verpSecret,
     systemUpstream: () => directory.systemUpstream(),
     testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver }),

@@ -143,3 +143,19 @@ describe('spool', () => {
     await spool.close();
   });
 });
+
+describe('spool hold (backups)', () => {
+  it('keeps body files of messages that become final while held, and removes them on release', async () => {
+    dir = await makeTempDir('mg-spool-hold-');
+    const { spool } = await open();
+    const big = await put(spool, 'BIG0000000000000000A', Buffer.alloc(INLINE_BODY_LIMIT + 10, 'b'));
+    expect(big.body.kind).toBe('file');
+    const file = path.join(dir, 'spool', (big.body as { name: string }).name);
+    const release = spool.hold();
+    await spool.update({ ...big, state: 'done', recipients: big.recipients.map((r) => ({ ...r, status: 'delivered' })) }, big.dueAt, []);
+    expect(await fs.stat(file).then(() => true, () => false)).toBe(true);
+    await release();
+    expect(await fs.stat(file).then(() => true, () => false)).toBe(false);
+    await spool.close();
+  });
+});

@@ -15,6 +15,7 @@ import { registerWebhookRoutes } from './webhooks.js';
 import { registerOptOutRoutes, registerUnsubscribePages } from './unsubscribe.js';
 import type { OptOutList } from '../store/opt-outs.js';
 import type { Scheduler } from '../queue/scheduler.js';
+import type { Readable } from 'node:stream';
 import { registerQueueRoutes } from './queue.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
@@ -35,6 +36,8 @@ export interface AdminDeps {
   webhooks: WebhookDispatcher;
   optOuts: OptOutList;
   scheduler: Scheduler;
+  /** A consistent backup of the data directory, as a gzip stream. */
+  backup: () => Readable;
   /** Key of the unsubscribe links' MACs. */
   unsubscribeSecret: Buffer;
   systemUpstream: () => string;
@@ -393,6 +396,11 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     registerWebhookRoutes(api, deps);
     registerOptOutRoutes(api, deps);
     registerQueueRoutes(api, deps);
+
+    api.get('/backup', { schema: { hide: true } }, async (_req, reply) => {
+      const name = `mailgate-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson.gz`;
+      return reply.type('application/gzip').header('content-disposition', `attachment; filename="${name}"`).send(deps.backup());
+    });
 
     api.get('/queue/summary', async () => ({ depth: await deps.spool.depth(), nextDue: (await deps.spool.nextDue()) ?? null }));
   }, { prefix: '/api/v1' });

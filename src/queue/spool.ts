@@ -60,6 +60,9 @@ export class Spool {
   private nextSegment = 1;
   private opening: Promise<Segment> | undefined;
 
+  private holds = 0;
+  private readonly heldUnlinks: string[] = [];
+
   private constructor(
     private readonly dir: string,
     private readonly store: Store,
@@ -329,9 +332,35 @@ export class Spool {
     return this.opening;
   }
 
+  /** The directory holding body files (for a backup). */
+  get directory(): string {
+    return this.dir;
+  }
+
+  /**
+   * Keeps every body file on disk until the returned function is called: a backup copies the files that
+   * its database snapshot refers to, so none may go in between. Deletions wait and happen on release.
+   */
+  hold(): () => Promise<void> {
+    this.holds++;
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      if (--this.holds > 0) return;
+      const files = this.heldUnlinks.splice(0);
+      await Promise.all(files.map((f) => fs.unlink(f).catch(() => undefined)));
+    };
+  }
+
+  private async unlinkBody(file: string): Promise<void> {
+    if (this.holds > 0) this.heldUnlinks.push(file);
+    else await fs.unlink(file).catch(() => undefined);
+  }
+
   private async release(ref: BodyRef): Promise<void> {
     if (ref.kind === 'file') {
-      await fs.unlink(path.join(this.dir, ref.name)).catch(() => undefined);
+      await this.unlinkBody(path.join(this.dir, ref.name));
       return;
     }
     const seg = this.segments.get(ref.segment);
@@ -343,7 +372,7 @@ export class Spool {
   private async removeSegment(seg: Segment): Promise<void> {
     this.segments.delete(seg.n);
     await seg.file.close().catch(() => undefined);
-    await fs.unlink(this.segmentPath(seg.n)).catch(() => undefined);
+    await this.unlinkBody(this.segmentPath(seg.n));
     this.log.debug({ segment: seg.n }, 'spool segment removed');
   }
 
