@@ -33,6 +33,7 @@ import { openStore } from './store/level.js';
 import { WebhookStore } from './store/webhooks.js';
 import { OptOutList } from './store/opt-outs.js';
 import { backupStream } from './backup/backup.js';
+import { DiskSpace } from './queue/disk-space.js';
 import { listUnsubscribe as listUnsubscribeValue, readUnsubscribeToken } from './unsubscribe/token.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 
@@ -172,7 +173,8 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   const processInbound = (file: string) => {
     bounces.processFile(file).catch((err: Error) => log.error({ file, err: err.message }, 'inbound message could not be processed; it is kept and retried at the next start'));
   };
-  const submissionDeps = { config, access: () => directory.access(), queue, log };
+  const disk = new DiskSpace(config.dataDir, config.limits.minFreeSpace ?? Math.round(1.5 * config.limits.maxMessageSize) + 64 * 1024 * 1024, log);
+  const submissionDeps = { config, access: () => directory.access(), queue, log, disk };
   const submission = createSubmissionServer(submissionDeps);
   // SMTPS (implicit TLS, 465) for apps that only know "SSL": same policy, TLS from the first byte.
   const submissions = config.listen.submissions ? createSubmissionServer(submissionDeps, true) : undefined;

@@ -286,6 +286,8 @@ const limitsSchema = z.strictObject({
   maxRecipients: positiveInt.default(100),
   idleTimeout: duration.prefault('5m'),
   maxConnections: positiveInt.default(500),
+  /** Free space the data directory must keep; below it mail is refused with 452 4.3.1 (default 1.5 × maxMessageSize + 64 MB). */
+  minFreeSpace: formatted(parseSize).optional(),
 });
 
 const queueSchema = z.strictObject({

@@ -101,6 +101,8 @@ export interface Config {
     /** Idle SMTP connection timeout, ms. */
     idleTimeout: number;
     maxConnections: number;
+    /** Bytes the data directory must keep free; absent means 1.5 × maxMessageSize + 64 MiB. */
+    minFreeSpace?: number;
   };
   queue: {
     /** Delays in ms before attempt 2, 3, …; the last one repeats. */

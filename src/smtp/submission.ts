@@ -7,6 +7,7 @@ import type { Config } from '../config/types.js';
 import { isValidAddress } from '../queue/address.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
 import { MessageTooLargeError } from '../queue/spool.js';
+import { isDiskFull, type DiskSpace } from '../queue/disk-space.js';
 import { plainAddress, type Identity, type TenantAccess } from './tenant-access.js';
 import { smtpError } from './errors.js';
 import { greetWithoutDelay } from './greeting.js';
@@ -17,6 +18,8 @@ export interface SubmissionDeps {
   access: () => TenantAccess;
   queue: MailQueue;
   log: Logger;
+  /** Refuses mail (452 4.3.1) while the data directory is nearly full; absent in some tests. */
+  disk?: DiskSpace;
 }
 
 interface SessionUser {
@@ -86,7 +89,14 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
       if (address.address !== '' && !isValidAddress(address.address)) {
         return callback(smtpError(553, '5.1.7 Bad sender address syntax'));
       }
-      callback();
+      if (!deps.disk) return callback();
+      // The client's SIZE= declaration, when it made one, counts against the free space.
+      const args = address.args as Record<string, string> | false | undefined;
+      const declared = (args && Number(args.SIZE)) || 0;
+      deps.disk.tooLow(declared).then(
+        (low) => callback(low ? smtpError(452, '4.3.1 Insufficient system storage, please try again later') : undefined),
+        () => callback(),
+      );
     },
 
     onRcptTo(address, session, callback) {
@@ -132,6 +142,10 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
               return callback(smtpError(552, `5.3.4 Message size exceeds fixed limit of ${config.limits.maxMessageSize} bytes`));
             }
             if (err instanceof SubmitError) return callback(smtpError(550, `5.5.0 ${err.message}`));
+            if (isDiskFull(err)) {
+              log.error({ err: err.message }, 'could not queue message: the data directory is full');
+              return callback(smtpError(452, '4.3.1 Insufficient system storage, please try again later'));
+            }
             log.error({ err: err.message, code: (err as { code?: string }).code }, 'could not queue message');
             callback(smtpError(451, '4.3.0 Temporary local problem, please try again later'));
           },
