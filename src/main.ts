@@ -163,6 +163,13 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     deliverMessage,
     policy: { retrySchedule: config.queue.retrySchedule, maxAge: config.queue.maxAge },
     concurrency: config.queue.concurrency,
+    // Per upstream (or per recipient domain for direct MX delivery): at most its maxConnections in delivery.
+    lane: (record) => {
+      const { upstream } = directory.senderFor(record.tenant, record.source);
+      if (upstream.type === 'smtp') return { key: `up:${upstream.name}`, limit: upstream.maxConnections };
+      const rcpt = record.recipients.find((r) => r.status === 'queued' || r.status === 'deferred')?.address ?? '';
+      return { key: `mx:${upstream.name}:${rcpt.slice(rcpt.lastIndexOf('@') + 1).toLowerCase()}`, limit: upstream.maxConnections };
+    },
     log,
   });
   const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));

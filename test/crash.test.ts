@@ -1,28 +1,17 @@
 // Crash safety: every message answered 250 survives SIGKILL and is delivered exactly once after restart.
-import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
 import { startSink, type Sink } from './helpers/smtp-sink.js';
 import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 import { sinkUpstream, testConfig } from './helpers/config.js';
-
-/** A TCP server that accepts connections and never says anything: deliveries hang in flight. */
-async function startTarpit(): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => { sockets.add(s); s.on('error', () => undefined); s.on('close', () => sockets.delete(s)); });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-  };
-}
+import { startTarpit, type Tarpit } from './helpers/tarpit.js';
 
 describe('crash safety', () => {
   let dir: string;
   let mg: MailgateProcess | undefined;
   let sink: Sink | undefined;
-  let tarpit: Awaited<ReturnType<typeof startTarpit>> | undefined;
+  let tarpit: Tarpit | undefined;
 
   afterAll(async () => {
     await mg?.kill();

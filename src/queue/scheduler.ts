@@ -20,11 +20,19 @@ export interface SchedulerDeps {
   pollInterval?: number;
   /** How long a failed message's body is kept for a re-send (ms). */
   keepFailed?: number;
+  /**
+   * The lane a message is delivered in (its upstream, or the recipient domain for direct MX delivery)
+   * and how many of that lane may be in delivery at once, so one slow destination cannot take every slot.
+   */
+  lane?: (record: MessageRecord) => { key: string; limit: number };
 }
 
 interface ReadyItem {
   id: string;
+  /** Loaded when the item is queued (fresh messages, or read by the scan), so its lane is known. */
   record?: MessageRecord;
+  /** Read by the scan (not pushed fresh): its due time is checked again before delivery. */
+  scanned?: boolean;
   /** The body, for fresh messages while the ready queue is short; otherwise read from the spool. */
   body?: Buffer;
 }
@@ -36,6 +44,7 @@ export class Scheduler {
   private readonly ready: ReadyItem[] = [];
   private readonly claimed = new Set<string>();
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly lanes = new Map<string, number>();
   private running = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
@@ -153,12 +162,26 @@ export class Scheduler {
   }
 
   private pump(): void {
-    while (this.running && this.inFlight.size < this.deps.concurrency && this.ready.length > 0) {
-      const item = this.ready.shift()!;
+    let i = 0;
+    while (this.running && this.inFlight.size < this.deps.concurrency && i < this.ready.length) {
+      const item = this.ready[i]!;
+      const lane = item.record ? this.laneOf(item.record) : undefined;
+      // A full lane keeps its messages waiting in order; the next lane's message goes first.
+      if (lane && (this.lanes.get(lane.key) ?? 0) >= lane.limit) {
+        i++;
+        continue;
+      }
+      this.ready.splice(i, 1);
       if (item.body) this.readyBodyBytes -= item.body.length;
+      if (lane) this.lanes.set(lane.key, (this.lanes.get(lane.key) ?? 0) + 1);
       const run = this.run(item)
         .catch((err: Error) => this.deps.log.error({ msgId: item.id, err: err.message }, 'delivery attempt could not be recorded; it will be retried'))
         .finally(() => {
+          if (lane) {
+            const n = (this.lanes.get(lane.key) ?? 1) - 1;
+            if (n > 0) this.lanes.set(lane.key, n);
+            else this.lanes.delete(lane.key);
+          }
           this.inFlight.delete(item.id);
           this.claimed.delete(item.id);
           this.pump();
@@ -168,11 +191,19 @@ export class Scheduler {
     }
   }
 
+  private laneOf(record: MessageRecord): { key: string; limit: number } | undefined {
+    try {
+      return this.deps.lane?.(record);
+    } catch {
+      return undefined; // e.g. an upstream that no longer exists: delivery records why
+    }
+  }
+
   private async run(item: ReadyItem): Promise<void> {
     const record = item.record ?? (await this.deps.spool.get(item.id));
     const now = this.now();
     // A scan may have read a schedule entry that a just-finished attempt replaced.
-    if (!record || record.state === 'done' || (!item.record && record.dueAt > now)) return;
+    if (!record || record.state === 'done' || ((!item.record || item.scanned) && record.dueAt > now)) return;
     const log = this.deps.log.child({ msgId: record.id, tenant: record.tenant });
     const pending = record.recipients.filter((r) => r.status === 'queued' || r.status === 'deferred').map((r) => r.address);
 
@@ -232,7 +263,13 @@ export class Scheduler {
       for (const { id } of due) {
         if (this.claimed.has(id)) continue;
         this.claimed.add(id);
-        this.ready.push({ id });
+        // The record tells the lane; run() reads it again only if it changed meanwhile.
+        const record = this.deps.lane ? await this.deps.spool.get(id) : undefined;
+        if (this.deps.lane && !record) {
+          this.claimed.delete(id);
+          continue;
+        }
+        this.ready.push({ id, ...(record ? { record, scanned: true } : {}) });
       }
       this.pump();
     } catch (err) {
