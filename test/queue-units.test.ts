@@ -90,6 +90,27 @@ async function canonical(chunks: string[]): Promise<{ out: string; stream: Canon
 }
 
 describe('canonical line endings', () => {
+  it('breaks lines over 998 octets: header lines folded, body lines split, never a CRLF or a UTF-8 character, across chunks', async () => {
+    const longHeader = `X-Long: ${'h'.repeat(2500)}`;
+    const longBody = 'b'.repeat(2100);
+    const exact = 'e'.repeat(998);
+    const utf8 = Buffer.from(`${'u'.repeat(997)}äx`, 'utf8').toString('latin1');
+    const msg = `Subject: s\r\n${longHeader}\r\n\r\n${longBody}\r\n${exact}\r\n${utf8}\r\n`;
+    // Split into odd chunks, one of them between a CR and its LF.
+    const at = msg.indexOf(exact) + 998 + 1;
+    const { out } = await canonical([msg.slice(0, 700), msg.slice(700, 3000), msg.slice(3000, at), msg.slice(at)]);
+    const lines = out.split('\r\n');
+    expect(lines.every((l) => Buffer.byteLength(l, 'latin1') <= 998)).toBe(true);
+    expect(out).not.toMatch(/\r(?!\n)|(?<!\r)\n/);
+    const [head, body] = [out.slice(0, out.indexOf('\r\n\r\n')), out.slice(out.indexOf('\r\n\r\n') + 4)];
+    // Unfolding the header gives the value back with a space at each fold; the body loses nothing but gains line breaks.
+    expect(head.replace(/\r\n /g, '')).toBe(`Subject: s\r\n${longHeader}`);
+    expect(body.split('\r\n').slice(0, 3).join('')).toBe(longBody);
+    expect(body).toContain(`\r\n${exact}\r\n`);
+    // The 2-byte ä is kept whole on the next line.
+    expect(Buffer.from(body.split('\r\n').slice(4, 6).join('\n'), 'latin1').toString('utf8')).toBe(`${'u'.repeat(997)}\näx`);
+  });
+
   it('turns bare LF and bare CR into CRLF, including across chunk boundaries', async () => {
     expect((await canonical(['a\nb\rc\r\nd'])).out).toBe('a\r\nb\r\nc\r\nd');
     expect((await canonical(['a\r', '\nb\r', 'c\r'])).out).toBe('a\r\nb\r\nc\r\n');

@@ -1,7 +1,9 @@
 // Line-ending canonicalisation of incoming message bodies, and a light header scan.
 // Every bare LF or bare CR becomes CRLF before the body reaches the spool, so what we relay can
 // never be split into two messages by an upstream that treats "\n.\n" as end of data (SMTP
-// smuggling), and DKIM later signs exactly what is sent.
+// smuggling), and DKIM later signs exactly what is sent. Lines longer than RFC 5322's 998 octets
+// are broken as Postfix does (header lines folded with CRLF SP, body lines with CRLF), so a
+// strict upstream does not refuse them.
 import { Transform, type TransformCallback } from 'node:stream';
 
 const CR = 0x0d;
@@ -9,6 +11,9 @@ const LF = 0x0a;
 const CRLF = Buffer.from('\r\n');
 /** Header bytes kept for the scan; headers beyond this are still relayed, just not scanned. */
 const HEADER_SCAN_LIMIT = 64 * 1024;
+/** RFC 5322 §2.1.1: at most 998 octets per line, excluding the CRLF. */
+export const MAX_LINE = 998;
+const FOLD = Buffer.from('\r\n ');
 
 export interface ScannedHeaders {
   messageId?: string;
@@ -24,11 +29,15 @@ export class CanonicalStream extends Transform {
   private headerBytes: Buffer[] = [];
   private headerLength = 0;
   private headerDone = false;
+  /** Octets of the current line so far (for the 998 limit), and whether it is still in the header. */
+  private lineLength = 0;
+  private inHeader = true;
+  private lastByte = 0;
   /** Bytes emitted (after canonicalisation). */
   bytes = 0;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const out = this.canonicalise(chunk);
+    const out = this.wrapLongLines(this.canonicalise(chunk));
     this.bytes += out.length;
     if (!this.headerDone) this.collectHeader(out);
     done(null, out);
@@ -91,6 +100,42 @@ export class CanonicalStream extends Transform {
         start = i + 1;
       }
     }
+    if (!parts) return chunk;
+    parts.push(chunk.subarray(start));
+    return Buffer.concat(parts);
+  }
+
+  /** Breaks lines over MAX_LINE octets; input is canonical (CR only directly before LF). */
+  private wrapLongLines(chunk: Buffer): Buffer {
+    let parts: Buffer[] | undefined;
+    let start = 0;
+    let pos = 0;
+    while (pos < chunk.length) {
+      const lf = chunk.indexOf(LF, pos);
+      const end = lf === -1 ? chunk.length : lf;
+      while (this.lineLength + (end - pos) > MAX_LINE) {
+        let at = pos + (MAX_LINE - this.lineLength);
+        // The line ends right here with its CRLF (or its CR ended the previous chunk).
+        if (at < pos || chunk[at] === CR) break;
+        // Not inside a UTF-8 sequence (continuation bytes are 10xxxxxx).
+        let b = at;
+        while (b > pos && (chunk[b]! & 0xc0) === 0x80) b--;
+        if (b > pos) at = b;
+        (parts ??= []).push(chunk.subarray(start, at), this.inHeader ? FOLD : CRLF);
+        start = at;
+        pos = at;
+        this.lineLength = this.inHeader ? 1 : 0;
+      }
+      if (lf === -1) {
+        this.lineLength += end - pos;
+        break;
+      }
+      const crBefore = lf > 0 ? chunk[lf - 1] === CR : this.lastByte === CR;
+      if (this.inHeader && this.lineLength + (lf - pos) - (crBefore ? 1 : 0) === 0) this.inHeader = false; // the empty line ends the header
+      this.lineLength = 0;
+      pos = lf + 1;
+    }
+    if (chunk.length > 0) this.lastByte = chunk[chunk.length - 1]!;
     if (!parts) return chunk;
     parts.push(chunk.subarray(start));
     return Buffer.concat(parts);
