@@ -145,6 +145,9 @@ export class Deliverer {
       getSocket: connectWithoutDelay,
       name: this.opts.hostname,
       maxMessages: 1000,
+      // A pooled connection that closes without an error mid-send is retried on another connection
+      // at most twice; after that the attempt is deferred and the queue's retry schedule takes over.
+      maxRequeues: 2,
       connectionTimeout: 30_000,
       greetingTimeout: 30_000,
       socketTimeout: 300_000,
