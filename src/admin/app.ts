@@ -8,7 +8,7 @@ import type { AdminToken, Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
 import type { Directory } from '../tenants/directory.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
-import type { PrincipalRequest } from './principal.js';
+import { directoryErrorReply, type PrincipalRequest } from './principal.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerUpstreamRoutes } from './upstreams.js';
 import { registerWebhookRoutes } from './webhooks.js';
@@ -112,6 +112,12 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
   app.register(async (api) => {
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.
     api.decorateRequest('principal', null);
+    // Directory refusals (unknown id, read-only entry, conflict, invalid input) become 404/409/400 here, once for every route.
+    api.setErrorHandler((err, _req, reply) => {
+      const answer = directoryErrorReply(err);
+      if (!answer) throw err; // fastify's own handling: schema 400s, 500s
+      return reply.code(answer.status).send(answer.body);
+    });
     api.addHook('onRequest', async (req, reply) => {
       if (!throttle.allowed(req.ip)) {
         return reply.code(429).header('Retry-After', '60').send({ error: 'TOO_MANY_FAILED_LOGINS', message: 'too many requests with a bad token from this address; try again in a minute' });

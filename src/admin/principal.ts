@@ -17,10 +17,10 @@ export function mayAccess(req: FastifyRequest, tenant: string): boolean {
 
 const STATUS = { NOT_FOUND: 404, READ_ONLY: 409, CONFLICT: 409, INVALID: 400 } as const;
 
-/** Sends a DirectoryError as its HTTP answer; rethrows anything else. */
-export function sendDirectoryError(reply: FastifyReply, err: unknown): FastifyReply {
-  if (!(err instanceof DirectoryError)) throw err;
-  return reply.code(STATUS[err.code]).send({ error: err.code, message: err.message, issues: err.issues });
+/** The HTTP answer to a DirectoryError thrown by a route (the API's error handler sends it); undefined for any other error. */
+export function directoryErrorReply(err: unknown): { status: number; body: { error: string; message: string; issues: string[] } } | undefined {
+  if (!(err instanceof DirectoryError)) return undefined;
+  return { status: STATUS[err.code], body: { error: err.code, message: err.message, issues: err.issues } };
 }
 
 export const notFound = (reply: FastifyReply, message: string) => reply.code(404).send({ error: 'NOT_FOUND', message });

@@ -6,7 +6,7 @@ import type { Spool } from '../queue/spool.js';
 import type { TenantTokens } from '../store/api-tokens.js';
 import type { Directory, TenantInput } from '../tenants/directory.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
-import { notFound, sendDirectoryError } from './principal.js';
+import { notFound } from './principal.js';
 
 export interface TenantRouteDeps {
   directory: Directory;
@@ -85,22 +85,14 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
       },
     },
   }, async (req, reply) => {
-    try {
-      const tenant = await deps.directory.createTenant(req.body as TenantInput);
-      return reply.code(201).send(view(tenant));
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    const tenant = await deps.directory.createTenant(req.body as TenantInput);
+    return reply.code(201).send(view(tenant));
   });
 
   api.patch('/tenants/:tenant', {
     schema: { params: tenantParam, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: tenantFields } },
   }, async (req, reply) => {
-    try {
-      return view(await deps.directory.updateTenant((req.params as { tenant: string }).tenant, req.body as TenantInput));
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    return view(await deps.directory.updateTenant((req.params as { tenant: string }).tenant, req.body as TenantInput));
   });
 
   api.delete('/tenants/:tenant', { schema: { params: tenantParam } }, async (req, reply) => {
@@ -112,11 +104,7 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
     if (queued > 0) {
       return reply.code(409).send({ error: 'MESSAGES_QUEUED', message: `tenant ${tenant} has ${queued} message(s) in the queue; wait until they are delivered or expire (or delete them), then delete the tenant` });
     }
-    try {
-      await deps.directory.deleteTenant(tenant);
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    await deps.directory.deleteTenant(tenant);
     const revoked = await deps.tenantTokens.revokeAll(tenant);
     await deps.webhooks.removeTenant(tenant);
     return {
@@ -136,11 +124,7 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
     },
   }, async (req, reply) => {
     const { user, password: pw, ...own } = req.body as { user: string; password?: string } & SenderOverride;
-    try {
-      return reply.code(201).send(await deps.directory.addCredential((req.params as { tenant: string }).tenant, user, pw, own));
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    return reply.code(201).send(await deps.directory.addCredential((req.params as { tenant: string }).tenant, user, pw, own));
   });
 
   api.post('/tenants/:tenant/credentials/:user/rotate', {
@@ -152,14 +136,10 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
   }, async (req, reply) => {
     const { tenant, user } = req.params as { tenant: string; user: string };
     const body = (req.body ?? {}) as { password?: string; keepApiTokens?: boolean };
-    try {
-      const result = await deps.directory.rotateCredential(tenant, user, body.password);
-      // Seed 004 rotates the API key with the password: that is the default, keeping tokens must be asked for.
-      const revoked = body.keepApiTokens ? 0 : await deps.tenantTokens.revokeAll(tenant);
-      return { ...result, revokedApiTokens: revoked };
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    const result = await deps.directory.rotateCredential(tenant, user, body.password);
+    // Seed 004 rotates the API key with the password: that is the default, keeping tokens must be asked for.
+    const revoked = body.keepApiTokens ? 0 : await deps.tenantTokens.revokeAll(tenant);
+    return { ...result, revokedApiTokens: revoked };
   });
 
   // A login's own upstream and default sender (seed 000); null clears them (the tenant's apply again).
@@ -173,21 +153,13 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
     },
   }, async (req, reply) => {
     const { tenant, user } = req.params as { tenant: string; user: string };
-    try {
-      await deps.directory.updateCredential(tenant, user, req.body as { upstream?: string | null; from?: SenderOverride['from'] | null });
-      return view(deps.directory.tenant(tenant)!).credentials.find((c) => c.user === user);
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    await deps.directory.updateCredential(tenant, user, req.body as { upstream?: string | null; from?: SenderOverride['from'] | null });
+    return view(deps.directory.tenant(tenant)!).credentials.find((c) => c.user === user);
   });
 
   api.delete('/tenants/:tenant/credentials/:user', { schema: { params: userParams } }, async (req, reply) => {
     const { tenant, user } = req.params as { tenant: string; user: string };
-    try {
-      await deps.directory.removeCredential(tenant, user);
-      return reply.code(204).send();
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    await deps.directory.removeCredential(tenant, user);
+    return reply.code(204).send();
   });
 }

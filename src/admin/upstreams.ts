@@ -5,7 +5,7 @@ import type { Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
 import { isValidAddress } from '../queue/address.js';
 import type { Directory, UpstreamInput } from '../tenants/directory.js';
-import { notFound, sendDirectoryError } from './principal.js';
+import { notFound } from './principal.js';
 
 export interface UpstreamRouteDeps {
   directory: Directory;
@@ -49,40 +49,24 @@ export function registerUpstreamRoutes(api: FastifyInstance, deps: UpstreamRoute
   api.post('/upstreams', {
     schema: { body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: nameParam.properties.name, ...upstreamFields } } },
   }, async (req, reply) => {
-    try {
-      return reply.code(201).send(view(await deps.directory.createUpstream(req.body as UpstreamInput)));
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    return reply.code(201).send(view(await deps.directory.createUpstream(req.body as UpstreamInput)));
   });
 
   api.patch('/upstreams/:name', {
     schema: { params: nameParam, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: upstreamFields } },
   }, async (req, reply) => {
-    try {
-      return view(await deps.directory.updateUpstream((req.params as { name: string }).name, req.body as UpstreamInput));
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    return view(await deps.directory.updateUpstream((req.params as { name: string }).name, req.body as UpstreamInput));
   });
 
   api.post('/upstreams/:name/copy', {
     schema: { params: nameParam, body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: nameParam.properties.name } } },
   }, async (req, reply) => {
-    try {
-      return reply.code(201).send(view(await deps.directory.copyUpstream((req.params as { name: string }).name, (req.body as { name: string }).name)));
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    return reply.code(201).send(view(await deps.directory.copyUpstream((req.params as { name: string }).name, (req.body as { name: string }).name)));
   });
 
   api.delete('/upstreams/:name', { schema: { params: nameParam } }, async (req, reply) => {
-    try {
-      await deps.directory.deleteUpstream((req.params as { name: string }).name);
-      return reply.code(204).send();
-    } catch (err) {
-      return sendDirectoryError(reply, err);
-    }
+    await deps.directory.deleteUpstream((req.params as { name: string }).name);
+    return reply.code(204).send();
   });
 
   // Seed 000: send a test e-mail through an upstream and show the server's exact answer.
