@@ -11,7 +11,7 @@ import { isHostname } from './config/formats.js';
 import { generateDkimKey, zoneTxt } from './identity/dkim-keys.js';
 import { parseFiles } from './bounces/cli.js';
 import { startMailgate } from './main.js';
-import { adminAddress, adminClient, OperatorError, queueCommand, suppressionCommand, tenantsCommand } from './operator/commands.js';
+import { adminAddress, adminBearer, adminClient, OperatorError, queueCommand, suppressionCommand, tenantsCommand } from './operator/commands.js';
 import { EventLog } from './store/event-log.js';
 import { openStore } from './store/level.js';
 import { restoreBackup, writeBackup } from './backup/backup.js';
@@ -112,7 +112,7 @@ async function history(file: string, address: string, json: boolean, token?: str
   } catch (err) {
     if ((err as { code?: string }).code !== 'STORE_LOCKED') throw err;
     // mailgate is running and holds the store: ask its admin API instead.
-    const bearer = token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token;
+    const bearer = adminBearer(config, token);
     if (!bearer) throw new Error('the store is in use by a running mailgate; pass --token or set MAILGATE_TOKEN to query its admin API');
     const admin = await adminAddress(config);
     const res = await fetch(`http://${admin}/api/v1/events?recipient=${encodeURIComponent(address)}&limit=1000`, {
@@ -145,7 +145,7 @@ async function backup(config: Config, out: string, token?: string): Promise<void
       await store.close();
     }
   } else {
-    const bearer = token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token;
+    const bearer = adminBearer(config, token);
     if (!bearer) throw new Error('mailgate is running; pass --token or set MAILGATE_TOKEN to back up through its admin API');
     const res = await fetch(`http://${await adminAddress(config)}/api/v1/backup`, { headers: { authorization: `Bearer ${bearer}` } });
     if (!res.ok || !res.body) throw new Error(`admin API answered ${res.status}`);

@@ -27,8 +27,13 @@ export async function adminAddress(config: Config): Promise<string> {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** The admin token the CLI uses: --token, else $MAILGATE_TOKEN, else the first of admin.tokens. */
+export function adminBearer(config: Config, token: string | undefined): string | undefined {
+  return token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token;
+}
+
 export async function adminClient(config: Config, token: string | undefined): Promise<AdminClient> {
-  const bearer = token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token;
+  const bearer = adminBearer(config, token);
   if (!bearer) throw new OperatorError('no admin token: pass --token, set MAILGATE_TOKEN, or add one to admin.tokens', 2);
   const base = `http://${await adminAddress(config)}/api/v1`;
   return {
