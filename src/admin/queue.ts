@@ -36,10 +36,8 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
     const q = req.query as { tenant?: string; limit: number };
     const now = Date.now();
     const out = [];
-    // The schedule index holds exactly the undelivered messages, soonest first.
-    for (const { id } of await deps.spool.due(Number.MAX_SAFE_INTEGER, 1_000_000)) {
-      const r = await deps.spool.get(id);
-      if (!r || r.state === 'done' || (q.tenant && r.tenant !== q.tenant)) continue;
+    for await (const r of deps.spool.queued()) {
+      if (q.tenant && r.tenant !== q.tenant) continue;
       out.push(queueEntry(r, now));
       if (out.length >= q.limit) break;
     }

@@ -257,13 +257,18 @@ export class Spool {
   }
 
   /** Number of messages not yet done (a full scan of the schedule: for status, not hot paths). */
-  /** How many messages of this tenant wait in the queue (a scan of the schedule, which holds only undelivered ones). */
-  async queuedFor(tenant: string): Promise<number> {
-    let n = 0;
+  /** Every message still in the queue, soonest due first (a scan of the schedule, which holds only undelivered ones). */
+  async *queued(): AsyncGenerator<MessageRecord> {
     for await (const key of this.store.due.keys()) {
       const record = await this.get(key.slice(key.indexOf('!') + 1));
-      if (record?.tenant === tenant) n++;
+      if (record && record.state !== 'done') yield record;
     }
+  }
+
+  /** How many messages of this tenant wait in the queue. */
+  async queuedFor(tenant: string): Promise<number> {
+    let n = 0;
+    for await (const record of this.queued()) if (record.tenant === tenant) n++;
     return n;
   }
 
