@@ -33,6 +33,8 @@ interface ReadyItem {
   record?: MessageRecord;
   /** Read by the scan (not pushed fresh): its due time is checked again before delivery. */
   scanned?: boolean;
+  /** Its lane, worked out once (null: none), not on every pump pass it waits through. */
+  lane?: { key: string; limit: number } | null;
   /** The body, for fresh messages while the ready queue is short; otherwise read from the spool. */
   body?: Buffer;
 }
@@ -165,7 +167,8 @@ export class Scheduler {
     let i = 0;
     while (this.running && this.inFlight.size < this.deps.concurrency && i < this.ready.length) {
       const item = this.ready[i]!;
-      const lane = item.record ? this.laneOf(item.record) : undefined;
+      if (item.lane === undefined) item.lane = (item.record && this.laneOf(item.record)) ?? null;
+      const lane = item.lane;
       // A full lane keeps its messages waiting in order; the next lane's message goes first.
       if (lane && (this.lanes.get(lane.key) ?? 0) >= lane.limit) {
         i++;
