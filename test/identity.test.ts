@@ -73,7 +73,8 @@ describe('sender identity', () => {
         { domain: dual.test, dkim: [ { selector: r1, privateKeyFile: ${dir}/tenant.key }, { selector: e1, privateKeyFile: ${dir}/tenant-ed.key } ] },
         { domain: rotate.test, dkim: [ { selector: old, privateKeyFile: ${dir}/tenant.key }, { selector: new, privateKeyFile: ${dir}/tenant-ed.key } ] } ] }`],
       extra: `dns: { servers: [ "${dns.address}" ] }`,
-    }).replace('upstream: up }', `upstream: up, spf: { include: _spf.relay.test }, dkim: { domain: relay.test, selector: sys, privateKeyFile: ${dir}/system.key } }`);
+      system: `spf: { include: _spf.relay.test }, dkim: { domain: relay.test, selector: sys, privateKeyFile: ${dir}/system.key }`,
+    });
     mg = await startMailgate({ configFile: await writeConfig(dir, yaml) });
   });
   afterAll(async () => {

@@ -55,7 +55,8 @@ describe('opt-out of optional notices', () => {
         '  categoryRules: [ { subject: "^Refund (done|issued)", category: refund-done } ] }',
       ].join('\n    ')],
       extra: `dns: { servers: [ "127.0.0.1:${dns.port}" ] }`,
-    }).replace('upstream: up }', `upstream: up, unsubscribeUrl: "https://relay.test/unsubscribe", dkim: { domain: relay.test, selector: sys, privateKeyFile: ${dir}/system.key } }`);
+      system: `unsubscribeUrl: "https://relay.test/unsubscribe", dkim: { domain: relay.test, selector: sys, privateKeyFile: ${dir}/system.key }`,
+    });
     mg = await startMailgate({ configFile: await writeConfig(dir, yaml) });
   });
   afterAll(async () => {

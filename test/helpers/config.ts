@@ -7,6 +7,8 @@ export interface TestConfigOptions {
   /** YAML list items for `tenants:`. */
   tenants: string[];
   systemUpstream?: string;
+  /** More `system:` keys, as YAML flow-mapping entries (`dkim: { … }, spf: { … }`). */
+  system?: string;
   /** Extra top-level YAML appended verbatim (queue:, limits:, dns:, admin:, …). */
   extra?: string;
 }
@@ -18,7 +20,7 @@ export function testConfig(o: TestConfigOptions): string {
     `dataDir: ${o.dataDir}`,
     'logLevel: info',
     'listen: { submission: 127.0.0.1:0, inbound: 127.0.0.1:0, admin: 127.0.0.1:0 }',
-    `system: { hostname: relay.test, sender: { address: noreply@relay.test, name: Relay }, bounceDomain: bounces.relay.test, upstream: ${o.systemUpstream ?? 'direct'} }`,
+    `system: { hostname: relay.test, sender: { address: noreply@relay.test, name: Relay }, bounceDomain: bounces.relay.test, upstream: ${o.systemUpstream ?? 'direct'}${o.system ? `, ${o.system}` : ''} }`,
     `admin: { tokens: [ { name: ops, token: ${ADMIN_TOKEN} } ] }`,
     'shutdownGrace: 3s',
     `upstreams:${o.upstreams?.length ? '' : ' []'}`,
