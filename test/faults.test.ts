@@ -118,16 +118,21 @@ class RawClient {
       if (this.closed) return null;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`no SMTP reply within ${timeoutMs} ms; replies so far ${JSON.stringify(this.replies.map((r) => r.slice(0, 200)))}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.wakeOrTimeout(left);
     }
     return this.replies[this.read++]!;
+  }
+
+  /** Waits until the next reply or close (wake), or `ms`. */
+  private async wakeOrTimeout(ms: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wake = undefined;
   }
 
   /** Sends one command line (CRLF added) and returns its reply. */
@@ -158,14 +163,7 @@ class RawClient {
     while (!this.closed) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`connection still open after ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
+      await this.wakeOrTimeout(left);
     }
   }
 
