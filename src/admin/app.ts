@@ -8,7 +8,7 @@ import type { AdminToken, Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
 import type { Directory } from '../tenants/directory.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
-import { directoryErrorReply, type PrincipalRequest } from './principal.js';
+import { directoryErrorReply, tenantIdSchema, type PrincipalRequest } from './principal.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerUpstreamRoutes } from './upstreams.js';
 import { registerWebhookRoutes } from './webhooks.js';
@@ -150,7 +150,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
 
     api.post('/tenants/:tenant/tokens', {
       schema: {
-        params: { type: 'object', properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['tenant'] },
+        params: { type: 'object', properties: { tenant: tenantIdSchema }, required: ['tenant'] },
         body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } } },
       },
     }, async (req, reply) => {
@@ -159,7 +159,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       const { token, entry } = await deps.tenantTokens.issue(tenant, (req.body as { name: string }).name);
       return reply.code(201).send({ ...entry, token });
     });
-    const tokenParams = { type: 'object', properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['tenant'] } as const;
+    const tokenParams = { type: 'object', properties: { tenant: tenantIdSchema, name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['tenant'] } as const;
     api.get('/tenants/:tenant/tokens', { schema: { params: tokenParams } }, async (req) => ({ tokens: await deps.tenantTokens.list((req.params as { tenant: string }).tenant) }));
     api.delete('/tenants/:tenant/tokens/:name', { schema: { params: tokenParams } }, async (req, reply) => {
       const { tenant, name } = req.params as { tenant: string; name: string };
@@ -207,7 +207,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
           type: 'object',
           required: ['tenant'],
           properties: {
-            tenant: { type: 'string', minLength: 1, maxLength: 64 },
+            tenant: tenantIdSchema,
             since: { type: 'integer', minimum: 0 },
             until: { type: 'integer', minimum: 0 },
             class: { type: 'string', enum: ['hard', 'soft', 'policy', 'complaint', 'auto-reply'] },
@@ -245,7 +245,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
         body: {
           type: 'object', required: ['tenant', 'type', 'message'], additionalProperties: false,
           properties: {
-            tenant: { type: 'string', minLength: 1, maxLength: 64 },
+            tenant: tenantIdSchema,
             type: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
             message: { type: 'string', minLength: 1, maxLength: 2000 },
             reference: { type: 'string', minLength: 1, maxLength: 200 },
@@ -275,7 +275,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
         querystring: {
           type: 'object',
           required: ['tenant', 'since'],
-          properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, since: { type: 'integer', minimum: 0 } },
+          properties: { tenant: tenantIdSchema, since: { type: 'integer', minimum: 0 } },
           additionalProperties: false,
         },
       },
@@ -314,7 +314,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
         querystring: {
           type: 'object', required: ['tenant'], additionalProperties: false,
           properties: {
-            tenant: { type: 'string', minLength: 1, maxLength: 64 }, address: { type: 'string', minLength: 1, maxLength: 254 },
+            tenant: tenantIdSchema, address: { type: 'string', minLength: 1, maxLength: 254 },
             reason: { type: 'string', minLength: 1, maxLength: 100 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
           },
         },
@@ -329,7 +329,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       schema: {
         body: {
           type: 'object', required: ['tenant', 'address'], additionalProperties: false,
-          properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, address: { type: 'string', minLength: 3, maxLength: 254 }, reason: { type: 'string', maxLength: 200 } },
+          properties: { tenant: tenantIdSchema, address: { type: 'string', minLength: 3, maxLength: 254 }, reason: { type: 'string', maxLength: 200 } },
         },
       },
     }, async (req, reply) => {
@@ -343,7 +343,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
 
     api.delete('/suppression/:tenant/:address', {
       config: { scope: 'tenant' },
-      schema: { params: { type: 'object', required: ['tenant', 'address'], properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, address: { type: 'string', minLength: 3, maxLength: 254 } } } },
+      schema: { params: { type: 'object', required: ['tenant', 'address'], properties: { tenant: tenantIdSchema, address: { type: 'string', minLength: 3, maxLength: 254 } } } },
     }, async (req, reply) => {
       const { tenant, address } = req.params as { tenant: string; address: string };
       if (!(await deps.suppression.get(tenant, address))) return reply.code(404).send({ error: 'NOT_FOUND', message: `${address} is not suppressed for ${tenant}` });
@@ -358,7 +358,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
         querystring: {
           type: 'object', required: ['tenant'], additionalProperties: false,
           properties: {
-            tenant: { type: 'string', minLength: 1, maxLength: 64 },
+            tenant: tenantIdSchema,
             recipient: { type: 'string', minLength: 3, maxLength: 320 },
             reference: { type: 'string', minLength: 1, maxLength: 998 },
             messageId: { type: 'string', minLength: 1, maxLength: 998 },

@@ -23,5 +23,8 @@ export function directoryErrorReply(err: unknown): { status: number; body: { err
   return { status: STATUS[err.code], body: { error: err.code, message: err.message, issues: err.issues } };
 }
 
+/** JSON schema of a tenant id in a query, body or path (the same on every route). */
+export const tenantIdSchema = { type: 'string', minLength: 1, maxLength: 64 } as const;
+
 export const notFound = (reply: FastifyReply, message: string) => reply.code(404).send({ error: 'NOT_FOUND', message });
 export const forbidden = (reply: FastifyReply, message: string) => reply.code(403).send({ error: 'FORBIDDEN', message });

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord } from '../queue/types.js';
-import { notFound } from './principal.js';
+import { notFound, tenantIdSchema } from './principal.js';
 
 export interface QueueRouteDeps {
   spool: Spool;
@@ -29,7 +29,7 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
     schema: {
       querystring: {
         type: 'object', additionalProperties: false,
-        properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } },
+        properties: { tenant: tenantIdSchema, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } },
       },
     },
   }, async (req) => {

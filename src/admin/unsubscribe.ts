@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { OptOutList } from '../store/opt-outs.js';
 import type { Directory } from '../tenants/directory.js';
 import { readUnsubscribeToken, type OptOutTarget } from '../unsubscribe/token.js';
+import { tenantIdSchema } from './principal.js';
 
 export interface UnsubscribeDeps {
   optOuts: OptOutList;
@@ -64,7 +65,7 @@ export function registerOptOutRoutes(api: FastifyInstance, deps: UnsubscribeDeps
     schema: {
       querystring: {
         type: 'object', required: ['tenant'], additionalProperties: false,
-        properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, address: { type: 'string', minLength: 3, maxLength: 254 }, category: { type: 'string', minLength: 1, maxLength: 64 } },
+        properties: { tenant: tenantIdSchema, address: { type: 'string', minLength: 3, maxLength: 254 }, category: { type: 'string', minLength: 1, maxLength: 64 } },
       },
     },
   }, async (req) => {
@@ -77,7 +78,7 @@ export function registerOptOutRoutes(api: FastifyInstance, deps: UnsubscribeDeps
     schema: {
       params: {
         type: 'object', required: ['tenant', 'category', 'address'],
-        properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, category: { type: 'string', minLength: 1, maxLength: 64 }, address: { type: 'string', minLength: 3, maxLength: 254 } },
+        properties: { tenant: tenantIdSchema, category: { type: 'string', minLength: 1, maxLength: 64 }, address: { type: 'string', minLength: 3, maxLength: 254 } },
       },
     },
   }, async (req, reply) => {

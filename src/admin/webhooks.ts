@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Directory } from '../tenants/directory.js';
 import { WEBHOOK_EVENTS, type Webhook, type WebhookEventType } from '../store/webhooks.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
-import { forbidden, mayAccess, notFound } from './principal.js';
+import { forbidden, mayAccess, notFound, tenantIdSchema } from './principal.js';
 
 export interface WebhookRouteDeps {
   directory: Directory;
@@ -46,7 +46,7 @@ export function registerWebhookRoutes(api: FastifyInstance, deps: WebhookRouteDe
 
   api.get('/webhooks', {
     config: { scope: 'tenant' },
-    schema: { querystring: { type: 'object', required: ['tenant'], additionalProperties: false, properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 } } } },
+    schema: { querystring: { type: 'object', required: ['tenant'], additionalProperties: false, properties: { tenant: tenantIdSchema } } },
   }, async (req) => ({ webhooks: deps.webhooks.list((req.query as { tenant: string }).tenant).map(view) }));
 
   api.post('/webhooks', {
@@ -54,7 +54,7 @@ export function registerWebhookRoutes(api: FastifyInstance, deps: WebhookRouteDe
     schema: {
       body: {
         type: 'object', required: ['tenant', 'url'], additionalProperties: false,
-        properties: { tenant: { type: 'string', minLength: 1, maxLength: 64 }, url, events, secret: { type: 'string', minLength: 16, maxLength: 200 } },
+        properties: { tenant: tenantIdSchema, url, events, secret: { type: 'string', minLength: 16, maxLength: 200 } },
       },
     },
   }, async (req, reply) => {
