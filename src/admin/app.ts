@@ -68,11 +68,16 @@ function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
+/** The token of an `Authorization: Bearer …` header, or undefined. */
+function bearerToken(req: FastifyRequest): string | undefined {
+  return /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+}
+
 /** The name of the admin token in the Authorization header, or undefined. */
 export function adminTokenName(req: FastifyRequest, tokens: AdminToken[]): string | undefined {
-  const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  if (!m) return undefined;
-  const given = digest(m[1]!);
+  const token = bearerToken(req);
+  if (!token) return undefined;
+  const given = digest(token);
   let found: string | undefined;
   for (const t of tokens) if (timingSafeEqual(given, digest(t.token))) found = t.name;
   return found;
@@ -126,8 +131,8 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
         (req as PrincipalRequest).principal = { role: 'admin' };
         return;
       }
-      const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-      const t = m ? await deps.tenantTokens.verify(m[1]!) : undefined;
+      const token = bearerToken(req);
+      const t = token ? await deps.tenantTokens.verify(token) : undefined;
       if (!t) {
         throttle.fail(req.ip);
         return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
