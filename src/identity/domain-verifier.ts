@@ -40,8 +40,12 @@ export class DomainVerifier {
   }
 
   async checkAll(): Promise<void> {
-    await Promise.all(this.config.tenants().flatMap((t) => t.domains.map((d) => this.check(d.domain).catch((err: Error) =>
-      this.log.warn({ domain: d.domain, err: err.message }, 'sender domain check failed')))));
+    await this.checkLogged(this.config.tenants().flatMap((t) => t.domains.map((d) => d.domain)));
+  }
+
+  /** Checks these domains; a failed check is logged, not thrown. */
+  private async checkLogged(domains: string[]): Promise<void> {
+    await Promise.all(domains.map((d) => this.check(d).catch((err: Error) => this.log.warn({ domain: d, err: err.message }, 'sender domain check failed'))));
   }
 
   /** Checks one tenant domain now and stores the result. */
@@ -65,7 +69,7 @@ export class DomainVerifier {
     this.signersCache = undefined;
     this.reasonsCache = undefined;
     const fresh = this.config.tenants().flatMap((t) => t.domains.map((d) => d.domain)).filter((d) => !this.results.has(d));
-    await Promise.all(fresh.map((d) => this.check(d).catch((err: Error) => this.log.warn({ domain: d, err: err.message }, 'sender domain check failed'))));
+    await this.checkLogged(fresh);
   }
 
   result(domain: string): DomainCheck | undefined {
