@@ -192,7 +192,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
       await optOuts.add({ ...t, time: Date.now(), via: 'mailto' });
       log.info({ tenant: t.tenant, category: t.category }, 'unsubscribed by mail');
     },
-  });
+  }, disk);
   for (const [name, server] of [['submission', submission], ['inbound', inbound], ...(submissions ? [['submissions', submissions] as const] : [])] as const) {
     server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
   }

@@ -1,5 +1,6 @@
 // Disk full: on a small tmpfs data directory, mail is refused with 452 4.3.1 once free space drops
-// below limits.minFreeSpace, nothing crashes, and mail is accepted again once space is freed.
+// below limits.minFreeSpace (on the submission and the inbound listener), nothing crashes, and mail
+// is accepted again once space is freed.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -34,6 +35,9 @@ describe.skipIf(!mounted)('disk full (tmpfs data directory)', () => {
   let mg: MailgateProcess;
   const send = (i: number) => nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'shop-password' } })
     .sendMail({ from: 'orders@shop.test', to: `buyer${i}@example.com`, subject: `m${i}`, text: 'x'.repeat(10_000) });
+  /** A report to the bounce domain's postmaster, from the null sender, on the inbound listener. */
+  const sendInbound = (i: number) => nodemailer.createTransport({ host: mg.inbound.host, port: mg.inbound.port, secure: false, ignoreTLS: true })
+    .sendMail({ envelope: { from: '', to: ['postmaster@bounces.relay.test'] }, raw: `From: MAILER-DAEMON@mx.example.com\r\nSubject: report ${i}\r\n\r\n${'x'.repeat(10_000)}\r\n` });
 
   beforeAll(async () => {
     sink = await startSink();
@@ -52,7 +56,7 @@ describe.skipIf(!mounted)('disk full (tmpfs data directory)', () => {
     await removeDir(dir);
   });
 
-  it('answers 452 4.3.1 while the disk is nearly full and accepts again once space is freed', async () => {
+  it('answers 452 4.3.1 on submission and inbound while the disk is nearly full and accepts again once space is freed', async () => {
     await send(1);
     await sink.waitFor(1);
     const { bavail, bsize } = await fs.statfs(data);
@@ -60,6 +64,7 @@ describe.skipIf(!mounted)('disk full (tmpfs data directory)', () => {
     await fs.writeFile(path.join(data, 'filler'), Buffer.alloc(Math.max(0, bavail * bsize - 6 * 1024 * 1024)));
     await new Promise((r) => setTimeout(r, 1100));
     await expect(send(2)).rejects.toMatchObject({ responseCode: 452, response: expect.stringMatching(/4\.3\.1 Insufficient system storage/) });
+    await expect(sendInbound(2)).rejects.toMatchObject({ command: 'MAIL FROM', responseCode: 452, response: expect.stringMatching(/4\.3\.1 Insufficient system storage/) });
     await mg.waitForLog((l) => /nearly full/.test(String(l.msg)));
     expect((await fetch(`${mg.adminUrl}/healthz`)).status).toBe(200);
     expect(mg.exitCode).toBeUndefined();
@@ -69,6 +74,7 @@ describe.skipIf(!mounted)('disk full (tmpfs data directory)', () => {
     await send(3);
     const got = await sink.waitFor(2);
     expect(got.map((m) => m.to[0])).toEqual(['buyer1@example.com', 'buyer3@example.com']);
+    expect((await sendInbound(3)).response).toMatch(/^250 2\.0\.0 Ok: queued as /);
   });
 });
 

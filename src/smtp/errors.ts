@@ -5,3 +5,8 @@ export function smtpError(code: number, text: string): Error & { responseCode: n
   err.responseCode = code;
   return err;
 }
+
+/** 452 4.3.1: the data directory is (nearly) full; the client keeps the message and tries again later. */
+export function insufficientStorage(): Error & { responseCode: number } {
+  return smtpError(452, '4.3.1 Insufficient system storage, please try again later');
+}

@@ -1,6 +1,7 @@
 // The inbound listener (MX of system.bounceDomain): accepts mail only for the bounce domain,
 // never relays, needs no AUTH. Accepted messages are kept durably under <dataDir>/inbound for
-// the bounce processor; anything addressed elsewhere is refused.
+// the bounce processor; anything addressed elsewhere is refused. While the data directory is nearly
+// full, mail is refused with 452 4.3.1 at MAIL FROM, as on the submission listener.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -9,8 +10,9 @@ import { createWriteStream } from 'node:fs';
 import { SMTPServer } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
+import { isDiskFull, type DiskSpace } from '../queue/disk-space.js';
 import { newQueueId } from '../queue/ids.js';
-import { smtpError } from './errors.js';
+import { insufficientStorage, smtpError } from './errors.js';
 import { plainAddress } from './tenant-access.js';
 
 /** Inbound mail is bounce and report traffic: small. */
@@ -30,7 +32,8 @@ export interface UnsubscribeByMail {
 
 const UNSUBSCRIBE = /^unsubscribe\+([A-Za-z0-9_.-]{1,900})$/;
 
-export function createInboundServer(config: Config, log: Logger, onStored: InboundHandler = () => undefined, unsubscribe?: UnsubscribeByMail): SMTPServer {
+/** `disk`: refuses mail (452 4.3.1) while the data directory is nearly full; absent in some tests. */
+export function createInboundServer(config: Config, log: Logger, onStored: InboundHandler = () => undefined, unsubscribe?: UnsubscribeByMail, disk?: DiskSpace): SMTPServer {
   const dir = path.join(config.dataDir, 'inbound');
   const bounceDomain = config.system.bounceDomain.toLowerCase();
   const recent = new Map<string, { windowStart: number; count: number }>();
@@ -61,6 +64,17 @@ export function createInboundServer(config: Config, log: Logger, onStored: Inbou
     socketTimeout: 60_000,
     closeTimeout: config.shutdownGrace,
     logger: false,
+
+    onMailFrom(address, _session, callback) {
+      if (!disk) return callback();
+      // The sender's SIZE= declaration, when it made one, counts against the free space.
+      const args = address.args as Record<string, string> | false | undefined;
+      const declared = (args && Number(args.SIZE)) || 0;
+      disk.tooLow(declared).then(
+        (low) => callback(low ? insufficientStorage() : undefined),
+        () => callback(),
+      );
+    },
 
     onRcptTo(address, session, callback) {
       const domain = address.address.slice(address.address.lastIndexOf('@') + 1).toLowerCase();
@@ -125,8 +139,12 @@ export function createInboundServer(config: Config, log: Logger, onStored: Inbou
         },
         (err: Error & { responseCode?: number }) => {
           if (err.responseCode) return callback(err);
-          log.error({ err: err.message }, 'inbound: could not store message');
           fs.unlink(file).catch(() => undefined);
+          if (isDiskFull(err)) {
+            log.error({ err: err.message }, 'inbound: could not store message: the data directory is full');
+            return callback(insufficientStorage());
+          }
+          log.error({ err: err.message }, 'inbound: could not store message');
           callback(smtpError(451, '4.3.0 Temporary local problem, please try again later'));
         },
       );

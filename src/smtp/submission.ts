@@ -9,7 +9,7 @@ import { SubmitError, type MailQueue } from '../queue/queue.js';
 import { MessageTooLargeError } from '../queue/spool.js';
 import { isDiskFull, type DiskSpace } from '../queue/disk-space.js';
 import { plainAddress, type Identity, type TenantAccess } from './tenant-access.js';
-import { smtpError } from './errors.js';
+import { insufficientStorage, smtpError } from './errors.js';
 import { greetWithoutDelay } from './greeting.js';
 import { LoginThrottle } from '../security/login-throttle.js';
 
@@ -94,7 +94,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
       const args = address.args as Record<string, string> | false | undefined;
       const declared = (args && Number(args.SIZE)) || 0;
       deps.disk.tooLow(declared).then(
-        (low) => callback(low ? smtpError(452, '4.3.1 Insufficient system storage, please try again later') : undefined),
+        (low) => callback(low ? insufficientStorage() : undefined),
         () => callback(),
       );
     },
@@ -144,7 +144,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
             if (err instanceof SubmitError) return callback(smtpError(550, `5.5.0 ${err.message}`));
             if (isDiskFull(err)) {
               log.error({ err: err.message }, 'could not queue message: the data directory is full');
-              return callback(smtpError(452, '4.3.1 Insufficient system storage, please try again later'));
+              return callback(insufficientStorage());
             }
             log.error({ err: err.message, code: (err as { code?: string }).code }, 'could not queue message');
             callback(smtpError(451, '4.3.0 Temporary local problem, please try again later'));
