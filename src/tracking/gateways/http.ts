@@ -1,0 +1,97 @@
+// Phone gateways: the one HTTP POST every gateway adapter makes, with its deadline, the caller's
+// cancel signal, connection failures and Retry-After turned into GatewayErrors a shop admin can read.
+import { GatewayError } from '../types.js';
+
+/** Default deadline of one gateway request. */
+export const DEFAULT_GATEWAY_TIMEOUT_MS = 10_000;
+
+export interface GatewayRequest {
+  /** Who is being talked to, as the admin should read it: `Twilio`, `SMS gateway "shop-bridge"`. */
+  service: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** A gateway's HTTP answer, body already read as text. */
+export interface GatewayAnswer {
+  status: number;
+  text: string;
+  /** Milliseconds from Retry-After, when the answer carried one. */
+  retryAfterMs?: number;
+}
+
+/** "10 s", "1.5 s", "250 ms". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  return `${Number((ms / 1000).toFixed(1))} s`;
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** One line, at most `max` characters: for quoting a receiver's error text in a message. */
+export function excerpt(text: string, max = 200): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max)}…` : line;
+}
+
+/** Replaces every occurrence of the given secrets with "***" (a receiver may echo what it was sent). */
+export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret && secret.length >= 4) out = out.split(secret).join('***');
+  }
+  return out;
+}
+
+/**
+ * POSTs once and reads the whole answer. Never follows redirects (a redirected POST loses its body).
+ * Rejects with a retryable GatewayError when the gateway is unreachable, too slow or the caller
+ * cancelled; any HTTP answer, error statuses included, resolves for the adapter to judge.
+ */
+export async function postToGateway(req: GatewayRequest): Promise<GatewayAnswer> {
+  const deadline = AbortSignal.timeout(req.timeoutMs);
+  const signal = req.signal ? AbortSignal.any([req.signal, deadline]) : deadline;
+  const where = req.url.origin; // never the path or query: a webhook URL may carry a token
+  try {
+    const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal, redirect: 'manual' });
+    const text = await res.text();
+    return { status: res.status, text, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
+  } catch (err) {
+    if (deadline.aborted) throw new GatewayError(`${req.service} did not answer within ${formatDuration(req.timeoutMs)} (${where})`, true);
+    if (req.signal?.aborted) throw new GatewayError(`${req.service} request was cancelled before it finished`, true);
+    throw new GatewayError(`could not reach ${req.service} at ${where}: ${connectionProblem(err)}`, true);
+  }
+}
+
+/** "ECONNREFUSED", "ENOTFOUND", … from fetch's TypeError("fetch failed", { cause }). */
+function connectionProblem(err: unknown): string {
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (cause && typeof cause === 'object') {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    const message = (cause as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The answer as a JSON object, or undefined when it is not one (HTML error pages, empty bodies). */
+export function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
