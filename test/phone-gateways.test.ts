@@ -90,6 +90,14 @@ describe('Twilio gateway', () => {
     expect(call!.say).toEqual({ language: 'en-GB', text: 'Your parcel has arrived' });
   });
 
+  it('refuses a call text whose TwiML would exceed Twilio\'s 4000 characters without sending it', async () => {
+    const server = await twilioServer();
+    const err = await gatewayError(twilio(server).call({ ...SMS, text: '&'.repeat(900) }));
+    expect(err.retryable).toBe(false);
+    expect(err.message).toMatch(/too long for Twilio: \d+ characters of TwiML, at most 4000 \(32018\)/);
+    expect(server.attempts).toBe(0);
+  });
+
   it('treats wrong credentials as a refusal (not retryable) and never repeats the token', async () => {
     const server = await twilioServer();
     const err = await gatewayError(twilio(server, { authToken: 'wrong-token-also-secret' }).sendSms(SMS));

@@ -5,6 +5,8 @@ import { DEFAULT_GATEWAY_TIMEOUT_MS, excerpt, parseJsonObject, postToGateway, re
 
 export const TWILIO_API_BASE_URL = 'https://api.twilio.com';
 export const DEFAULT_TWILIO_VOICE_LANGUAGE = 'ru-RU';
+/** Twilio refuses inline TwiML longer than this (error 32018). */
+export const TWILIO_MAX_TWIML_LENGTH = 4000;
 
 export interface TwilioGatewayOptions {
   name: string;
@@ -87,8 +89,12 @@ export class TwilioGateway implements PhoneGateway {
     return this.create('sms', msg, { To: msg.to, From: msg.from, Body: msg.text }, signal);
   }
 
-  call(msg: PhoneMessage, signal?: AbortSignal): Promise<{ providerId: string }> {
-    return this.create('call', msg, { To: msg.to, From: msg.from, Twiml: sayTwiml(msg.text, this.voiceLanguage) }, signal);
+  async call(msg: PhoneMessage, signal?: AbortSignal): Promise<{ providerId: string }> {
+    const twiml = sayTwiml(msg.text, this.voiceLanguage);
+    if (twiml.length > TWILIO_MAX_TWIML_LENGTH) {
+      throw new GatewayError(`the call text for ${msg.to} is too long for Twilio: ${twiml.length} characters of TwiML, at most ${TWILIO_MAX_TWIML_LENGTH} (32018)`, false);
+    }
+    return this.create('call', msg, { To: msg.to, From: msg.from, Twiml: twiml }, signal);
   }
 
   private async create(kind: Kind, msg: PhoneMessage, fields: Record<string, string>, signal?: AbortSignal): Promise<{ providerId: string }> {
