@@ -1,17 +1,24 @@
 // The bounce processor on a real store: soft bounces suppress only after repeated failures over
-// days, and a bounce sent back without the VERP token is attributed by the original Message-ID.
+// days with no delivery in between (deliveries through the real scheduler to a loopback SMTP sink),
+// and a bounce sent back without the VERP token is attributed by the original Message-ID.
+import { Resolver } from 'node:dns/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BounceProcessor } from '../src/bounces/processor.js';
+import { BounceProcessor, SOFT_LIMIT } from '../src/bounces/processor.js';
+import type { SmtpUpstream } from '../src/config/types.js';
+import { Deliverer } from '../src/delivery/deliverer.js';
 import { verpAddress } from '../src/identity/verp.js';
+import { newQueueId } from '../src/queue/ids.js';
+import { Scheduler } from '../src/queue/scheduler.js';
 import { Spool } from '../src/queue/spool.js';
 import type { MessageRecord } from '../src/queue/types.js';
 import { EventLog } from '../src/store/event-log.js';
 import { GroupCommit } from '../src/store/group-commit.js';
 import { openStore, type Store } from '../src/store/level.js';
 import { SuppressionList } from '../src/store/suppression.js';
+import { startSink, type Sink } from './helpers/smtp-sink.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -80,5 +87,101 @@ describe('bounce processor', () => {
     expect(await suppression.get('shop', 'gone@example.com')).toMatchObject({ reason: 'user-unknown', msgId: '0000000000000000000B' });
     const unknown = await processor.process(dsn('orders@shop.test', 'x@example.com', '5.1.1', '550 5.1.1 user unknown', '<nobody@shop.test>'), { from: '', to: ['postmaster@bounces.relay.test'] });
     expect(unknown).toMatchObject({ status: 'ignored' });
+  });
+});
+
+describe('soft-bounce count and deliveries in between', () => {
+  const log = pino({ level: 'silent' });
+  const START = Date.UTC(2030, 0, 1);
+  let dir: string;
+  let store: Store;
+  let spool: Spool;
+  let sink: Sink;
+  let deliverer: Deliverer;
+  let scheduler: Scheduler;
+  let events: EventLog;
+  let processor: BounceProcessor;
+  let suppression: SuppressionList;
+  /** One clock for the scheduler's delivered events and the processor's bounces. */
+  let now = START;
+
+  beforeEach(async () => {
+    now = START;
+    dir = await makeTempDir('mg-bp-soft-');
+    store = await openStore(dir);
+    let s: Spool | undefined;
+    const commit = new GroupCommit(store.db, () => s!.syncDir());
+    spool = s = await Spool.open(path.join(dir, 'spool'), store, commit, log);
+    events = new EventLog(store);
+    suppression = new SuppressionList(store);
+    processor = new BounceProcessor({ spool, store, events, suppression, commit, verpSecret: secret, bounceDomain, log, now: () => now });
+    sink = await startSink();
+    const upstream: SmtpUpstream = { name: 'up', type: 'smtp', host: '127.0.0.1', port: sink.port, tls: 'none', tlsVerify: false, maxConnections: 2, source: 'config' };
+    deliverer = new Deliverer({ hostname: 'relay.test', resolver: new Resolver(), log });
+    scheduler = new Scheduler({
+      spool, events, log, concurrency: 4, now: () => now,
+      policy: { retrySchedule: [DAY], maxAge: 30 * DAY },
+      deliverMessage: async (record, recipients) => ({
+        results: await deliverer.deliver(upstream, { from: record.envelope.from, to: recipients }, () => Buffer.from('Subject: x\r\n\r\nx\r\n')),
+      }),
+    });
+    scheduler.start();
+  });
+  afterEach(async () => {
+    await scheduler.stop(1000);
+    await deliverer.close();
+    await sink.close();
+    await spool.close();
+    await store.close();
+    await removeDir(dir);
+  });
+
+  /** Queues a message to `to` at `day` and waits until the scheduler recorded it delivered to the sink. */
+  async function deliver(to: string, day: number): Promise<string> {
+    now = START + day * DAY;
+    const id = newQueueId(now);
+    const staged = await spool.stage(id, Readable.from([Buffer.from('Subject: x\r\n\r\nx\r\n')]), 1e6);
+    const record: MessageRecord = {
+      id, tenant: 'shop', createdAt: now, dueAt: now, attempts: 0, envelope: { from: 'a@shop.test', to: [to] },
+      recipients: [{ address: to, status: 'queued', attempts: 0, updatedAt: now }], size: 10, body: staged.ref, source: { kind: 'smtp' }, state: 'queued',
+    };
+    await spool.enqueue(record, staged, []);
+    scheduler.push(record);
+    for (let i = 0; i < 500 && !(await events.byMessage(id)).some((e) => e.type === 'delivered'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await events.byMessage(id)).map((e) => e.type)).toContain('delivered');
+    expect(sink.messages.some((m) => m.to.some((t) => t.toLowerCase() === to.toLowerCase()))).toBe(true);
+    return id;
+  }
+
+  /** A "mailbox full" DSN for message `id` at `day`; resolves with whether the address is suppressed afterwards. */
+  async function softBounce(id: string, to: string, day: number): Promise<boolean> {
+    now = START + day * DAY;
+    const verp = verpAddress(secret, id, 0, bounceDomain);
+    const r = await processor.process(dsn(verp, to, '4.2.2', '452 4.2.2 Mailbox full'), { from: '', to: [verp] });
+    expect(r).toMatchObject({ status: 'recorded', class: 'soft', reason: 'mailbox-full' });
+    return Boolean(await suppression.get('shop', to));
+  }
+
+  it('starts the count again when another message reached the address since the last soft bounce', async () => {
+    // Two mailboxes fill up the same way; one of them gets a message through in between.
+    const recovered = 'Full@Example.com';
+    const stillFull = 'still-full@example.com';
+    const first: Record<string, string> = { [recovered]: await deliver(recovered, 0), [stillFull]: await deliver(stillFull, 0) };
+    for (let n = 1; n < SOFT_LIMIT.count; n++) {
+      for (const to of [recovered, stillFull]) expect(await softBounce(first[to]!, to, n - 0.9), `${to}, soft bounce ${n}`).toBe(false);
+    }
+    await deliver(recovered.toLowerCase(), SOFT_LIMIT.count - 0.5);
+    const day = SOFT_LIMIT.spanMs / DAY + 0.5;
+    expect(await softBounce(first[stillFull]!, stillFull, day), 'no delivery in between: suppressed').toBe(true);
+    expect(await softBounce(first[recovered]!, recovered, day), 'delivered in between: counted from 1 again').toBe(false);
+  });
+
+  it('does not count the delivery of the message that is bouncing, so mail that is accepted and then bounces still suppresses', async () => {
+    const to = 'full@example.com';
+    for (let n = 1; n <= SOFT_LIMIT.count; n++) {
+      const day = ((n - 1) * (SOFT_LIMIT.spanMs / DAY + 0.5)) / (SOFT_LIMIT.count - 1);
+      const id = await deliver(to, day);
+      expect(await softBounce(id, to, day + 0.1), `soft bounce ${n}`).toBe(n === SOFT_LIMIT.count);
+    }
   });
 });

@@ -1,7 +1,7 @@
 // What happens to a message that reached the bounce domain: parse it, attribute it to the
 // original message and recipient through the VERP token (forgeries are logged and ignored),
 // record a bounced / complained / auto-replied event for the tenant, and suppress the address
-// after a hard bounce or a complaint.
+// after a hard bounce, a complaint, or soft bounces that keep coming with no delivery in between.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -18,7 +18,10 @@ import { parseBounce, type BouncedRecipient } from './parse.js';
 const SUPPRESSING = new Set(['user-unknown', 'host-unknown', 'mailbox-disabled', 'bad-address']);
 /** Soft bounces that say something about the mailbox (not greylisting or rate limits) count towards suppression. */
 const SOFT_COUNTING = new Set(['mailbox-full', 'expired', 'temporary']);
-/** A mailbox that keeps soft-bouncing this many times, over at least this long, is suppressed. */
+/**
+ * A mailbox that keeps soft-bouncing this many times, over at least this long, is suppressed. Another
+ * message delivered to it since the last soft bounce starts the count again.
+ */
 export const SOFT_LIMIT = { count: 3, spanMs: 3 * 24 * 60 * 60 * 1000 };
 
 interface SoftCount {
@@ -110,7 +113,11 @@ export class BounceProcessor {
     if (entry.class === 'soft' && SOFT_COUNTING.has(entry.reason)) {
       const key = `${record.tenant}!${address.toLowerCase()}`;
       const prev = (await this.deps.store.softBounces.get(key)) as SoftCount | undefined;
-      const next: SoftCount = prev ? { first: prev.first, last: time, count: prev.count + 1 } : { first: time, last: time, count: 1 };
+      // Mail that got through since the last soft bounce means the mailbox works again: the count starts
+      // over. The delivery is checked here, not reset at delivery time, because the message bouncing now
+      // was itself "delivered" (a DSN follows the next hop's 250): its own delivery must not count.
+      const recovered = prev !== undefined && (await this.deps.events.deliveredSince(record.tenant, address, prev.last, record.id));
+      const next: SoftCount = prev && !recovered ? { first: prev.first, last: time, count: prev.count + 1 } : { first: time, last: time, count: 1 };
       suppress = next.count >= SOFT_LIMIT.count && next.last - next.first >= SOFT_LIMIT.spanMs;
       ops.push(suppress ? { type: 'del', sublevel: this.deps.store.softBounces, key } : { type: 'put', sublevel: this.deps.store.softBounces, key, value: next });
     }

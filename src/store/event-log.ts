@@ -9,7 +9,7 @@ export interface EventQuery {
 }
 
 /** Event types that belong in a tenant's error log. */
-export const ERROR_TYPES = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'sender-rewritten', 'app-error']);
+export const ERROR_TYPES = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'sender-rewritten', 'app-error', 'notice-failed']);
 
 export interface ErrorQuery {
   /** Only events at or after this time (ms). */
@@ -83,6 +83,19 @@ export class EventLog {
   async byMessage(msgId: string, q: EventQuery = {}): Promise<QueueEvent[]> {
     const prefix = `${msgId}!`;
     return this.collect(this.store.eventsByMessage.values({ gte: prefix, lt: `${prefix}\xff`, limit: q.limit ?? 1000 }));
+  }
+
+  /**
+   * True when a message of `tenant` other than `except` was delivered to `address` (case-insensitive) at
+   * or after `since`. Reads the recipient's events from `since` on and stops at the first delivery.
+   */
+  async deliveredSince(tenant: string, address: string, since: number, except: string): Promise<boolean> {
+    const prefix = `${address.toLowerCase()}!`;
+    for await (const value of this.store.eventsByRecipient.values({ gte: `${prefix}${sortableTime(since)}`, lt: `${prefix}\xff` })) {
+      const ev = value as QueueEvent;
+      if (ev.type === 'delivered' && ev.tenant === tenant && ev.msgId !== except) return true;
+    }
+    return false;
   }
 
   /** Newest events first. */
