@@ -54,6 +54,20 @@ export interface Store {
   webhookLog: Sublevel;
   /** "<tenant>!<category>!<address>" → OptOut */
   optOuts: Sublevel;
+  /** "<tenant>!<carrier>!<code>" → Shipment */
+  shipments: Sublevel;
+  /** "<nextCheckAt>!<tenant>!<carrier>!<code>" → '': the poll schedule */
+  shipmentsDue: Sublevel;
+  /** "<tenant>!<status>!<carrier>!<code>" → '': shipments by current status */
+  shipmentsByStatus: Sublevel;
+  /** "<tenant>!<e|p|r>!<e-mail, E.164 phone or order reference>!<carrier>!<code>" → '': find by buyer or order */
+  shipmentsByContact: Sublevel;
+  /** "<sendAt>!<tenant>!<carrier>!<code>!<status>!<channel>" → '': buyer notices waiting for their time */
+  notices: Sublevel;
+  /** "<tenant>!<e|p>!<e-mail or E.164 phone>" → BlacklistEntry */
+  blacklist: Sublevel;
+  /** tenant → TrackingSettings; "report!<tenant>" → next report time; "quota!<tenant>!<YYYY-MM>" → codes taken */
+  tracking: Sublevel;
   close(): Promise<void>;
 }
 
@@ -96,6 +110,13 @@ export async function openStore(dataDir: string): Promise<Store> {
     webhookOutbox: db.sublevel<string, unknown>('who', json),
     webhookLog: db.sublevel<string, unknown>('whl', json),
     optOuts: db.sublevel<string, unknown>('opt', json),
+    shipments: db.sublevel<string, unknown>('shp', json),
+    shipmentsDue: db.sublevel<string, unknown>('shpd', json),
+    shipmentsByStatus: db.sublevel<string, unknown>('shps', json),
+    shipmentsByContact: db.sublevel<string, unknown>('shpc', json),
+    notices: db.sublevel<string, unknown>('ntc', json),
+    blacklist: db.sublevel<string, unknown>('blk', json),
+    tracking: db.sublevel<string, unknown>('trk', json),
     close: () => db.close(),
   };
 }

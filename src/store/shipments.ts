@@ -1,0 +1,230 @@
+// Tracked parcels in LevelDB: the shipment records, the poll schedule ("due for a check" is a range
+// scan by time), the status index, buyer/order lookups, buyer notices waiting for their sending time,
+// the tenant's blacklist, its tracking settings, quota counters and report schedule.
+import type { Store, WriteOp } from './level.js';
+import { sortableTime } from './level.js';
+import type { Shipment } from '../tracking/lifecycle.js';
+import type { CarrierName, NoticeStatus } from '../tracking/types.js';
+import type { Channel, TrackingSettings } from '../tracking/settings.js';
+
+export interface BlacklistEntry {
+  tenant: string;
+  kind: 'email' | 'phone';
+  value: string;
+  reason: string;
+  carrier?: CarrierName;
+  code?: string;
+  time: number;
+}
+
+export interface ShipmentQuery {
+  status?: string;
+  code?: string;
+  email?: string;
+  phone?: string;
+  reference?: string;
+  limit?: number;
+  /** Continue after this key (from the previous page). */
+  cursor?: string;
+}
+
+/** A notice waiting in the outbox. */
+export interface PendingNotice {
+  key: string;
+  sendAt: number;
+  tenant: string;
+  carrier: CarrierName;
+  code: string;
+  status: NoticeStatus;
+  channel: Channel;
+}
+
+export const shipmentKey = (tenant: string, carrier: string, code: string) => `${tenant}!${carrier}!${code}`;
+
+export class ShipmentStore {
+  constructor(private readonly store: Store) {}
+
+  private get db() {
+    return this.store.db;
+  }
+
+  async get(tenant: string, carrier: string, code: string): Promise<Shipment | undefined> {
+    return (await this.store.shipments.get(shipmentKey(tenant, carrier, code))) as Shipment | undefined;
+  }
+
+  async getMany(keys: string[]): Promise<Array<Shipment | undefined>> {
+    return (await this.store.shipments.getMany(keys)) as Array<Shipment | undefined>;
+  }
+
+  /** Every write that moves a shipment from `before` (absent when new) to `after` (absent when deleted). */
+  ops(before: Shipment | undefined, after: Shipment | undefined): WriteOp[] {
+    const s = after ?? before!;
+    const key = shipmentKey(s.tenant, s.carrier, s.code);
+    const ops: WriteOp[] = [];
+    const dueKey = (x: Shipment | undefined) => (x?.active && x.nextCheckAt !== undefined ? `${sortableTime(x.nextCheckAt)}!${key}` : undefined);
+    const statusKey = (x: Shipment | undefined) => (x ? `${x.tenant}!${x.status}!${x.carrier}!${x.code}` : undefined);
+    const contactKeys = (x: Shipment | undefined) => (x ? [
+      ...(x.email ? [`${x.tenant}!e!${x.email.toLowerCase()}!${x.carrier}!${x.code}`] : []),
+      ...(x.phoneE164 ? [`${x.tenant}!p!${x.phoneE164}!${x.carrier}!${x.code}`] : []),
+      ...(x.orderReference ? [`${x.tenant}!r!${x.orderReference.toLowerCase()}!${x.carrier}!${x.code}`] : []),
+    ] : []);
+    const swap = (sublevel: WriteOp['sublevel'], was: string[], now: string[]) => {
+      for (const k of was) if (!now.includes(k)) ops.push({ type: 'del', sublevel, key: k });
+      for (const k of now) if (!was.includes(k)) ops.push({ type: 'put', sublevel, key: k, value: '' });
+    };
+    const one = (k: string | undefined) => (k ? [k] : []);
+    swap(this.store.shipmentsDue, one(dueKey(before)), one(dueKey(after)));
+    swap(this.store.shipmentsByStatus, one(statusKey(before)), one(statusKey(after)));
+    swap(this.store.shipmentsByContact, contactKeys(before), contactKeys(after));
+    ops.push(after ? { type: 'put', sublevel: this.store.shipments, key, value: after } : { type: 'del', sublevel: this.store.shipments, key });
+    return ops;
+  }
+
+  async write(ops: WriteOp[], sync = false): Promise<void> {
+    if (ops.length > 0) await this.db.batch(ops as never, { sync } as never);
+  }
+
+  /** Keys of active shipments whose next check is at or before `now`, soonest first. */
+  async due(now: number, limit: number): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const k of this.store.shipmentsDue.keys({ lte: `${sortableTime(now)}!\xff`, limit })) keys.push(k.slice(16));
+    return keys;
+  }
+
+  /** When the next check is due, if any shipment is active. */
+  async nextDue(): Promise<number | undefined> {
+    for await (const k of this.store.shipmentsDue.keys({ limit: 1 })) return Number(k.slice(0, 15));
+    return undefined;
+  }
+
+  /** A tenant's shipments, by one filter, with a cursor for the next page. */
+  async list(tenant: string, q: ShipmentQuery): Promise<{ shipments: Shipment[]; cursor?: string }> {
+    const limit = q.limit ?? 100;
+    let sublevel = this.store.shipments;
+    let prefix = `${tenant}!`;
+    let keyOf = (k: string) => k;
+    if (q.code) {
+      const code = q.code.toUpperCase().replace(/\s+/g, '');
+      const found = (await this.getMany(['russian-post', 'dhl'].map((c) => shipmentKey(tenant, c, code)))).filter((s): s is Shipment => s !== undefined);
+      return { shipments: found };
+    }
+    const contact = q.email ? `e!${q.email.toLowerCase()}` : q.phone ? `p!${q.phone}` : q.reference ? `r!${q.reference.toLowerCase()}` : undefined;
+    if (contact) {
+      sublevel = this.store.shipmentsByContact;
+      prefix = `${tenant}!${contact}!`;
+      keyOf = (k) => `${tenant}!${k.slice(prefix.length)}`;
+    } else if (q.status) {
+      sublevel = this.store.shipmentsByStatus;
+      prefix = `${tenant}!${q.status}!`;
+      keyOf = (k) => `${tenant}!${k.slice(prefix.length)}`;
+    }
+    const keys: string[] = [];
+    let last: string | undefined;
+    const lower = q.cursor && q.cursor.startsWith(prefix) ? { gt: q.cursor } : { gte: prefix };
+    for await (const k of sublevel.keys({ ...lower, lt: `${prefix}\xff`, limit })) {
+      keys.push(keyOf(k));
+      last = k;
+    }
+    const shipments = (await this.getMany(keys)).filter((s): s is Shipment => s !== undefined);
+    return { shipments, ...(keys.length >= limit && last ? { cursor: last } : {}) };
+  }
+
+  /** Shipments per current status. */
+  async countByStatus(tenant: string): Promise<Record<string, number>> {
+    const counts: Record<string, number> = {};
+    const prefix = `${tenant}!`;
+    for await (const k of this.store.shipmentsByStatus.keys({ gte: prefix, lt: `${prefix}\xff` })) {
+      const status = k.slice(prefix.length, k.indexOf('!', prefix.length));
+      counts[status] = (counts[status] ?? 0) + 1;
+    }
+    return counts;
+  }
+
+  // --- notices ------------------------------------------------------------------------------
+
+  noticeOp(n: Omit<PendingNotice, 'key'>, type: 'put' | 'del' = 'put'): WriteOp {
+    const key = `${sortableTime(n.sendAt)}!${n.tenant}!${n.carrier}!${n.code}!${n.status}!${n.channel}`;
+    return type === 'put' ? { type, sublevel: this.store.notices, key, value: '' } : { type, sublevel: this.store.notices, key };
+  }
+
+  async dueNotices(now: number, limit: number): Promise<PendingNotice[]> {
+    const out: PendingNotice[] = [];
+    for await (const key of this.store.notices.keys({ lte: `${sortableTime(now)}!\xff`, limit })) {
+      const [time, tenant, carrier, code, status, channel] = key.split('!');
+      out.push({ key, sendAt: Number(time), tenant: tenant!, carrier: carrier as CarrierName, code: code!, status: status as NoticeStatus, channel: channel as Channel });
+    }
+    return out;
+  }
+
+  async nextNotice(): Promise<number | undefined> {
+    for await (const k of this.store.notices.keys({ limit: 1 })) return Number(k.slice(0, 15));
+    return undefined;
+  }
+
+  /** Deletes the outbox entries of one shipment (when it is deleted). */
+  async noticeOpsFor(tenant: string, carrier: string, code: string): Promise<WriteOp[]> {
+    const ops: WriteOp[] = [];
+    const infix = `!${tenant}!${carrier}!${code}!`;
+    for await (const key of this.store.notices.keys()) if (key.includes(infix)) ops.push({ type: 'del', sublevel: this.store.notices, key });
+    return ops;
+  }
+
+  // --- blacklist ----------------------------------------------------------------------------
+
+  blacklistOp(e: BlacklistEntry): WriteOp {
+    return { type: 'put', sublevel: this.store.blacklist, key: `${e.tenant}!${e.kind === 'email' ? 'e' : 'p'}!${e.value}`, value: e };
+  }
+
+  async blacklisted(tenant: string, kind: 'email' | 'phone', value: string): Promise<BlacklistEntry | undefined> {
+    return (await this.store.blacklist.get(`${tenant}!${kind === 'email' ? 'e' : 'p'}!${value}`)) as BlacklistEntry | undefined;
+  }
+
+  async unblacklist(tenant: string, kind: 'email' | 'phone', value: string): Promise<boolean> {
+    const key = `${tenant}!${kind === 'email' ? 'e' : 'p'}!${value}`;
+    if ((await this.store.blacklist.get(key)) === undefined) return false;
+    await this.store.blacklist.del(key);
+    return true;
+  }
+
+  async blacklist(tenant: string, limit = 1000): Promise<BlacklistEntry[]> {
+    const out: BlacklistEntry[] = [];
+    for await (const v of this.store.blacklist.values({ gte: `${tenant}!`, lt: `${tenant}!\xff`, limit })) out.push(v as BlacklistEntry);
+    return out;
+  }
+
+  // --- settings, quota, reports --------------------------------------------------------------
+
+  async settings(tenant: string): Promise<TrackingSettings | undefined> {
+    return (await this.store.tracking.get(`settings!${tenant}`)) as TrackingSettings | undefined;
+  }
+
+  async saveSettings(tenant: string, s: TrackingSettings): Promise<void> {
+    await this.store.tracking.put(`settings!${tenant}`, s, { sync: true } as never);
+  }
+
+  async tenantsWithSettings(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const k of this.store.tracking.keys({ gte: 'settings!', lt: 'settings!\xff' })) out.push(k.slice('settings!'.length));
+    return out;
+  }
+
+  quotaKey(tenant: string, now: number): string {
+    return `quota!${tenant}!${new Date(now).toISOString().slice(0, 7)}`;
+  }
+
+  async quotaUsed(tenant: string, now: number): Promise<number> {
+    return ((await this.store.tracking.get(this.quotaKey(tenant, now))) as number | undefined) ?? 0;
+  }
+
+  quotaOp(tenant: string, now: number, used: number): WriteOp {
+    return { type: 'put', sublevel: this.store.tracking, key: this.quotaKey(tenant, now), value: used };
+  }
+
+  async nextReport(tenant: string): Promise<number | undefined> {
+    return (await this.store.tracking.get(`report!${tenant}`)) as number | undefined;
+  }
+
+  reportOp(tenant: string, at: number): WriteOp {
+    return { type: 'put', sublevel: this.store.tracking, key: `report!${tenant}`, value: at };
+  }
+}

@@ -1,0 +1,61 @@
+// The shop admin's daily tracking report: parcels per status and the list of parcels that need
+// attention (not picked up for days, returned, storage expired), as text and escaped HTML.
+import type { ShipmentStore } from '../store/shipments.js';
+import { DAY, type Shipment } from './lifecycle.js';
+import type { TrackingSettings } from './settings.js';
+import { escapeHtml } from './templates.js';
+import { NORMALISED_STATUSES } from './types.js';
+
+export interface TrackingReport {
+  subject: string;
+  text: string;
+  html: string;
+  counts: Record<string, number>;
+  attention: Array<{ code: string; status: string; why: string; name?: string; phone?: string; email?: string; orderReference?: string }>;
+}
+
+const MAX_LINES = 500;
+
+export async function buildReport(store: ShipmentStore, tenant: string, shopName: string, settings: TrackingSettings, now: number, date: string): Promise<TrackingReport> {
+  const counts = await store.countByStatus(tenant);
+  const attention: TrackingReport['attention'] = [];
+  const add = (s: Shipment, why: string) => {
+    if (attention.length >= MAX_LINES) return;
+    attention.push({
+      code: s.code, status: s.status, why,
+      ...(s.name ? { name: s.name } : {}), ...(s.phoneE164 ?? s.phone ? { phone: s.phoneE164 ?? s.phone } : {}),
+      ...(s.email ? { email: s.email } : {}), ...(s.orderReference ? { orderReference: s.orderReference } : {}),
+    });
+  };
+  for (const status of ['arrived-at-pickup', 'storage-expired', 'returned'] as const) {
+    let cursor: string | undefined;
+    do {
+      const page = await store.list(tenant, { status, limit: 500, ...(cursor ? { cursor } : {}) });
+      for (const s of page.shipments) {
+        if (status === 'arrived-at-pickup') {
+          const days = s.arrivedAt !== undefined ? Math.floor((now - s.arrivedAt) / DAY) : 0;
+          if (days >= settings.notPickedUpDays[0]) add(s, `not picked up for ${days} days`);
+        } else if ((s.statusSeenAt ?? 0) >= now - 7 * DAY) add(s, status === 'returned' ? 'returned to the shop' : 'storage period expired');
+      }
+      cursor = page.cursor;
+    } while (cursor && attention.length < MAX_LINES);
+  }
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const lines = NORMALISED_STATUSES.filter((s) => counts[s]).map((s) => `${s.padEnd(20)} ${counts[s]}`);
+  const who = (a: TrackingReport['attention'][number]) => [a.name, a.phone, a.email, a.orderReference ? `order ${a.orderReference}` : undefined].filter(Boolean).join(', ');
+  const text = [
+    `Tracking report for ${shopName}, ${date}`,
+    '',
+    `Parcels tracked: ${total}`,
+    ...lines,
+    '',
+    attention.length > 0 ? `Need attention (${attention.length}${attention.length >= MAX_LINES ? '+' : ''}):` : 'Nothing needs attention.',
+    ...attention.map((a) => `${a.code}  ${a.why}  ${who(a)}`),
+    '',
+  ].join('\n');
+  const html = `<!doctype html><html><body><h1>Tracking report for ${escapeHtml(shopName)}, ${escapeHtml(date)}</h1>`
+    + `<p>Parcels tracked: ${total}</p><table>${NORMALISED_STATUSES.filter((s) => counts[s]).map((s) => `<tr><td>${s}</td><td>${counts[s]}</td></tr>`).join('')}</table>`
+    + (attention.length > 0 ? `<h2>Need attention</h2><table>${attention.map((a) => `<tr><td>${escapeHtml(a.code)}</td><td>${escapeHtml(a.why)}</td><td>${escapeHtml(who(a))}</td></tr>`).join('')}</table>` : '<p>Nothing needs attention.</p>')
+    + '</body></html>';
+  return { subject: `Tracking report ${date}: ${total} parcels, ${attention.length} need attention`, text, html, counts, attention };
+}
