@@ -35,10 +35,10 @@ export interface ParseOptions {
 
 export const DEFAULT_MAX_ROWS = 50_000;
 
-type Field = 'code' | 'carrier' | 'name' | 'email' | 'phone' | 'orderReference' | 'orderSum';
+export type ShipmentField = 'code' | 'carrier' | 'name' | 'email' | 'phone' | 'orderReference' | 'orderSum';
 
 /** Header names per field; compared after normaliseLabel (case, ё, separators). */
-export const COLUMN_ALIASES: Readonly<Record<Field, readonly string[]>> = {
+export const COLUMN_ALIASES: Readonly<Record<ShipmentField, readonly string[]>> = {
   code: ['code', 'tracking code', 'tracking', 'tracking number', 'track', 'track number', 'трек', 'трек-номер', 'трек код', 'шпи', 'номер отправления'],
   carrier: ['carrier', 'перевозчик', 'служба доставки'],
   name: ['name', 'фио', 'имя', 'покупатель', 'customer', 'customer name'],
@@ -220,8 +220,8 @@ function normaliseLabel(text: string): string {
     .trim();
 }
 
-const FIELD_BY_LABEL: ReadonlyMap<string, Field> = new Map(
-  (Object.entries(COLUMN_ALIASES) as [Field, readonly string[]][]).flatMap(([field, names]) =>
+const FIELD_BY_LABEL: ReadonlyMap<string, ShipmentField> = new Map(
+  (Object.entries(COLUMN_ALIASES) as [ShipmentField, readonly string[]][]).flatMap(([field, names]) =>
     names.map((n) => [normaliseLabel(n), field] as const),
   ),
 );
@@ -232,13 +232,13 @@ const CARRIER_BY_LABEL: ReadonlyMap<string, CarrierName> = new Map(
 
 interface Header {
   /** Our field → column index; the first matching column wins. */
-  index: Partial<Record<Field, number>>;
+  index: Partial<Record<ShipmentField, number>>;
   /** Our field → header as found. */
   columns: Record<string, string>;
 }
 
 function readHeader(cells: string[]): Header {
-  const index: Partial<Record<Field, number>> = {};
+  const index: Partial<Record<ShipmentField, number>> = {};
   const columns: Record<string, string> = {};
   cells.forEach((cell, i) => {
     const field = FIELD_BY_LABEL.get(normaliseLabel(cell));
@@ -299,15 +299,26 @@ interface RowContext {
   importable: boolean;
 }
 
-function cell(cells: string[], header: Header, field: Field): string {
+function cell(cells: string[], header: Header, field: ShipmentField): string {
   const i = header.index[field];
   return i === undefined ? '' : (cells[i] ?? '');
 }
 
 function checkRow(cells: string[], line: number, ctx: RowContext): ImportRow {
+  const row = checkShipmentFields((field) => cell(cells, ctx.header, field), line, ctx.opts, ctx.seen);
+  if (!ctx.importable) delete row.shipment;
+  return row;
+}
+
+/**
+ * Checks one parcel's fields (a spreadsheet row, or one parcel given to the API) the same way:
+ * normalised code, known carrier, plausible e-mail, phone normalised (landline: a warning), and a code
+ * seen before in the same batch refused.
+ */
+export function checkShipmentFields(value: (field: ShipmentField) => string, line: number, opts: ParseOptions, seen: Map<string, number>): ImportRow {
   const errors: string[] = [];
   const warnings: string[] = [];
-  const value = (field: Field): string => cell(cells, ctx.header, field);
+  const ctx = { opts, seen };
 
   const rawCode = value('code');
   const code = normaliseCode(rawCode);
@@ -347,7 +358,7 @@ function checkRow(cells: string[], line: number, ctx: RowContext): ImportRow {
     } else errors.push(`phone "${phone}" is not a valid phone number`);
   }
 
-  if (errors.length > 0 || !ctx.importable || !carrier) return { line, errors, warnings };
+  if (errors.length > 0 || !carrier) return { line, errors, warnings };
   const shipment: NonNullable<ImportRow['shipment']> = { code, carrier };
   const optional: [keyof ShipmentInput, string][] = [
     ['name', value('name')],
