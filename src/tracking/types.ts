@@ -64,6 +64,8 @@ export interface PhoneMessage {
   /** Sender name / caller id: validated by validateSenderName (sms) */
   from: string;
   text: string;
+  /** The same on every attempt of one notice, so a gateway that supports it can drop duplicates. */
+  id?: string;
 }
 
 /** A failed SMS/call; `retryable` false for refusals (bad number, blocked sender), true for outages. */

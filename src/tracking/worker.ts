@@ -342,7 +342,7 @@ export class TrackingWorker {
     if (!gateway) throw new GatewayError(`phone gateway "${setup.gateway}" is not configured on this mailgate`, false);
     const text = renderTemplate((n.channel === 'sms' ? own.sms : own.call) ?? (n.channel === 'sms' ? builtIn.sms : builtIn.call), values, { language });
     const from = n.channel === 'sms' ? settings.sms!.sender : settings.call!.callerId;
-    const msg = { to: s.phoneE164!, from, text };
+    const msg = { to: s.phoneE164!, from, text, id: `${s.tenant}.${s.carrier}.${s.code}.${n.status}.${n.channel}` };
     const { providerId } = n.channel === 'sms' ? await gateway.sendSms(msg) : await gateway.call(msg);
     return `${gateway.name} id ${providerId}`;
   }

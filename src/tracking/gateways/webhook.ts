@@ -76,7 +76,7 @@ export class WebhookGateway implements PhoneGateway {
   }
 
   private async post(type: 'sms' | 'call', msg: PhoneMessage, signal?: AbortSignal): Promise<{ providerId: string }> {
-    const request: WebhookGatewayRequest = { type, to: msg.to, from: msg.from, text: msg.text, id: randomUUID() };
+    const request: WebhookGatewayRequest = { type, to: msg.to, from: msg.from, text: msg.text, id: msg.id ?? randomUUID() };
     const body = JSON.stringify(request);
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', accept: 'application/json' };
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
