@@ -103,7 +103,7 @@ describe('default config', () => {
     });
     expect(config.admin.tokens).toEqual([]);
     expect(config.upstreams).toEqual([
-      { name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, source: 'config' },
+      { name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: false, source: 'config' },
     ]);
     expect(config.tenants).toHaveLength(1);
     const demo = config.tenants[0]!;
@@ -135,7 +135,7 @@ describe('default config', () => {
     expect(config.dns.servers).toEqual([]);
     expect(config.tenants).toEqual([]);
     expect(config.upstreams).toEqual([
-      { name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, source: 'config' },
+      { name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: false, source: 'config' },
     ]);
     expect(config.system.hostname).toBe(os.hostname());
     expect(config.system.upstream).toBe('direct');
@@ -212,6 +212,7 @@ describe('formats', () => {
       base({
         upstreams: [
           { name: 'direct', type: 'mx', port: 2500, requireTls: true },
+          { name: 'lab', type: 'mx', allowPrivateAddresses: true },
           { name: 'a', host: 'smtp.a.example' },
           { name: 'b', host: 'smtp.b.example', tls: 'implicit', tlsVerify: false, maxConnections: 3 },
           { name: 'c', type: 'smtp', host: '127.0.0.1', tls: 'none' },
@@ -219,7 +220,8 @@ describe('formats', () => {
       }),
     );
     expect(config.upstreams).toEqual([
-      { name: 'direct', type: 'mx', port: 2500, maxConnections: 10, requireTls: true, source: 'config' },
+      { name: 'direct', type: 'mx', port: 2500, maxConnections: 10, requireTls: true, allowPrivateAddresses: false, source: 'config' },
+      { name: 'lab', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: true, source: 'config' },
       { name: 'a', type: 'smtp', host: 'smtp.a.example', port: 587, tls: 'starttls', tlsVerify: true, maxConnections: 10, source: 'config' },
       { name: 'b', type: 'smtp', host: 'smtp.b.example', port: 465, tls: 'implicit', tlsVerify: false, maxConnections: 3, source: 'config' },
       { name: 'c', type: 'smtp', host: '127.0.0.1', port: 25, tls: 'none', tlsVerify: true, maxConnections: 10, source: 'config' },

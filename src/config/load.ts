@@ -334,6 +334,7 @@ const mxUpstreamSchema = z.strictObject({
   port: port.default(25),
   maxConnections: positiveInt.default(10),
   requireTls: z.boolean().default(false),
+  allowPrivateAddresses: z.boolean().default(false),
 });
 
 const smtpUpstreamSchema = z.strictObject({
@@ -563,7 +564,7 @@ class Resolver {
     // Every section above parsed without issues, so none of these is undefined.
     const list = upstreams.list;
     if (!list.some((u) => u.name === 'direct')) {
-      list.push({ name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, source: 'config' });
+      list.push({ name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: false, source: 'config' });
     }
 
     return {

@@ -37,6 +37,11 @@ export interface MxUpstream {
   maxConnections: number;
   /** Require verified TLS; default is opportunistic STARTTLS without verification (RFC 7435). */
   requireTls: boolean;
+  /**
+   * Deliver to MX hosts that resolve to loopback, private or link-local addresses (tests, lab setups).
+   * Off: such recipients fail, so a domain whose MX points into the LAN cannot aim mailgate at it.
+   */
+  allowPrivateAddresses: boolean;
   source: 'config' | 'store';
 }
 

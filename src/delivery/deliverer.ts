@@ -86,7 +86,7 @@ export class Deliverer {
   }
 
   private async deliverToDomain(upstream: MxUpstream, domain: string, envelope: Envelope, openBody: () => Readable | Buffer): Promise<RecipientResult[]> {
-    const route = await resolveMx(this.opts.resolver, domain);
+    const route = await resolveMx(this.opts.resolver, domain, { allowPrivateAddresses: upstream.allowPrivateAddresses });
     if (!route.ok) {
       return envelope.to.map((recipient) => ({ recipient, outcome: route.outcome, reply: route.reply, upstream: upstream.name, code: route.code }));
     }

@@ -1,9 +1,12 @@
 // Where direct delivery goes: the recipient domain's MX hosts by preference (equal preferences
 // shuffled), the domain itself when it has no MX (RFC 5321 §5.1), nothing for a null MX (RFC 7505).
-// DNS answers that mean "this will never work" fail; DNS trouble defers.
+// DNS answers that mean "this will never work" fail; DNS trouble defers. Loopback, private and
+// link-local addresses are left out unless the upstream allows them: the route holds only addresses
+// that may be connected to, and delivery connects to exactly these (no second lookup by name).
 import type { Resolver } from 'node:dns/promises';
 import net from 'node:net';
 import type { SmtpReply } from '../queue/types.js';
+import { isPrivateAddress } from '../security/private-address.js';
 
 export interface MxHost {
   /** Host name as published (for TLS SNI and logs). */
@@ -22,12 +25,25 @@ function dnsCode(err: unknown): string {
   return (err as { code?: string }).code ?? 'EUNKNOWN';
 }
 
+export interface MxOptions {
+  /** Keep loopback, private and link-local addresses (the upstream's allowPrivateAddresses); default false. */
+  allowPrivateAddresses?: boolean;
+  random?: () => number;
+}
+
 /** Resolves the delivery route for one recipient domain. */
-export async function resolveMx(resolver: Resolver, domain: string, random: () => number = Math.random): Promise<MxRoute> {
+export async function resolveMx(resolver: Resolver, domain: string, options: MxOptions = {}): Promise<MxRoute> {
+  const allowed = (address: string) => options.allowPrivateAddresses === true || !isPrivateAddress(address);
+  const random = options.random ?? Math.random;
   const literal = /^\[(?:IPv6:)?([^\]]+)\]$/i.exec(domain);
-  if (literal && net.isIP(literal[1]!)) return { ok: true, hosts: [{ name: literal[1]!, addresses: [literal[1]!] }] };
+  if (literal && net.isIP(literal[1]!)) {
+    const address = literal[1]!;
+    if (!allowed(address)) return fail('failed', 550, '5.4.4', `${address} is a private/loopback address; refusing to deliver`, 'DOMAIN_PRIVATE_MAIL_HOST');
+    return { ok: true, hosts: [{ name: address, addresses: [address] }] };
+  }
 
   let names: string[];
+  let implicit = false;
   try {
     const mx = await resolver.resolveMx(domain);
     if (mx.length === 1 && (mx[0]!.exchange === '' || mx[0]!.exchange === '.')) {
@@ -46,9 +62,12 @@ export async function resolveMx(resolver: Resolver, domain: string, random: () =
       return fail('deferred', 451, '4.4.3', `DNS lookup of MX for ${domain} failed (${code})`, 'DNS_TEMPORARY');
     }
     names = [domain]; // no MX records: the domain's own address is the implicit MX
+    implicit = true;
   }
 
   const hosts: MxHost[] = [];
+  /** Hosts that resolved, but only to addresses that are not allowed, and those addresses. */
+  const refused: MxHost[] = [];
   let temporary = false;
   for (const name of names) {
     const addresses: string[] = [];
@@ -60,10 +79,21 @@ export async function resolveMx(resolver: Resolver, domain: string, random: () =
         if (!NOT_FOUND.has(code) && !NO_DATA.has(code)) temporary = true;
       }
     }
-    if (addresses.length > 0) hosts.push({ name, addresses });
+    const usable = addresses.filter(allowed);
+    if (usable.length > 0) hosts.push({ name, addresses: usable });
+    else if (addresses.length > 0) refused.push({ name, addresses });
   }
   if (hosts.length > 0) return { ok: true, hosts };
   if (temporary) return fail('deferred', 451, '4.4.3', `DNS lookup of the mail hosts of ${domain} failed`, 'DNS_TEMPORARY');
+  if (refused.length > 0) {
+    // Permanent, with the 5.4.4 (unable to route) of a mail host without address: a retry would find
+    // the same DNS answer, and the sender should learn now that the recipient's domain is unusable.
+    const all = [...new Set(refused.flatMap((h) => h.addresses))];
+    const shown = `${all.slice(0, 4).join(', ')}${all.length > 4 ? ', …' : ''}`;
+    const who = implicit ? `${domain} has no MX record and` : refused.length === 1 ? `MX host ${refused[0]!.name}` : `MX hosts ${refused.map((h) => h.name).join(', ')}`;
+    const verb = implicit || refused.length === 1 ? 'resolves' : 'resolve';
+    return fail('failed', 550, '5.4.4', `${who} ${verb} only to private/loopback addresses (${shown}); refusing to deliver`, 'DOMAIN_PRIVATE_MAIL_HOST');
+  }
   return fail('failed', 550, '5.4.4', `no address found for the mail hosts of ${domain} (${names.join(', ')})`, 'DOMAIN_NO_MAIL_HOST');
 }
 

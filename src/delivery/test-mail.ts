@@ -38,7 +38,7 @@ export async function sendTestMail(upstream: Upstream, opts: { to: string; from:
     port = upstream.port;
     servername = upstream.host;
   } else {
-    const route = await resolveMx(opts.resolver, opts.to.slice(opts.to.lastIndexOf('@') + 1));
+    const route = await resolveMx(opts.resolver, opts.to.slice(opts.to.lastIndexOf('@') + 1), { allowPrivateAddresses: upstream.allowPrivateAddresses });
     if (!route.ok) return { ok: false, server: upstream.name, reply: route.reply, error: route.reply.text, dialogue };
     host = route.hosts[0]!.addresses[0]!;
     port = upstream.port;
