@@ -36,19 +36,26 @@ import { backupStream } from './backup/backup.js';
 import { DiskSpace } from './queue/disk-space.js';
 import { listUnsubscribe as listUnsubscribeValue, readUnsubscribeToken } from './unsubscribe/token.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { ShipmentStore } from './store/shipments.js';
+import { ShipmentIntake } from './tracking/intake.js';
+import { TrackingWorker } from './tracking/worker.js';
+import { createCarrierRegistry } from './tracking/carriers/index.js';
+import { createPhoneGateway } from './tracking/gateways/index.js';
 
 export interface RunningMailgate {
   addresses: { submission: string; inbound: string; admin: string; submissions?: string };
   queue: MailQueue;
   scheduler: Scheduler;
   events: EventLog;
+  /** The parcel tracking worker (tests drive its cycles with an injected clock). */
+  tracking: TrackingWorker;
   /** Applies a re-read config (SIGHUP): what took effect, and which changed sections need a restart. Throws if it is refused. */
   reload(next: Config): Promise<{ applied: string[]; needsRestart: string[] }>;
   stop(): Promise<void>;
 }
 
 /** Sections that are read once at start. */
-const RESTART_ONLY = ['dataDir', 'listen', 'tls', 'limits', 'queue', 'dns', 'system', 'webhooks', 'shutdownGrace'] as const;
+const RESTART_ONLY = ['dataDir', 'listen', 'tls', 'limits', 'queue', 'dns', 'system', 'webhooks', 'tracking', 'shutdownGrace'] as const;
 
 function listenSmtp(server: SMTPServer, at: ListenAddress): Promise<string> {
   // Replies to pipelined commands go out at once, not after the client's delayed ACK.
@@ -97,7 +104,14 @@ async function loadVerpSecret(dataDir: string): Promise<Buffer> {
   }
 }
 
-export async function startMailgate(config: Config, log: Logger): Promise<RunningMailgate> {
+export interface StartOptions {
+  /** The clock of the tracking worker (poll schedule, reminders, sending window); tests inject one. */
+  now?: () => number;
+  /** Start the tracking worker's own loop (default true; tests may drive runOnce() themselves). */
+  trackingLoop?: boolean;
+}
+
+export async function startMailgate(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningMailgate> {
   const store = await openStore(config.dataDir);
   let spool: Spool | undefined;
   const commit = new GroupCommit(store.db, () => spool!.syncDir());
@@ -196,8 +210,33 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   for (const [name, server] of [['submission', submission], ['inbound', inbound], ...(submissions ? [['submissions', submissions] as const] : [])] as const) {
     server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
   }
+  const shipments = new ShipmentStore(store);
+  const carriers = createCarrierRegistry(config.tracking.carriers);
+  const phoneGateways = new Map(config.tracking.phoneGateways.map((g) => [g.name, createPhoneGateway(g)]));
+  const tracking = new TrackingWorker({
+    shipments,
+    carriers,
+    gateways: phoneGateways,
+    options: config.tracking,
+    tenant: (id) => {
+      const t = directory.tenant(id);
+      if (!t) return undefined;
+      return { name: t.name, from: directory.senderFor(id, { kind: 'tracking' }).from ?? config.system.sender };
+    },
+    submit: (tenant, envelope, body) => queue.submit({ tenant, envelope, body, source: { kind: 'tracking' } }),
+    queuedByMessageId: (messageId) => openSpool.byMessageId(messageId),
+    recordEvents: (evs) => openSpool.appendEvents(evs.flatMap((e) => events.ops(e))),
+    hostname: config.system.hostname,
+    log: log.child({ component: 'tracking' }),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  const intake = new ShipmentIntake(shipments, { firstCheckDelayMs: config.tracking.firstCheckDelayMs, ...(opts.now ? { now: opts.now } : {}) });
+
   let listening = false;
   const admin = await createAdminApp({
+    shipments,
+    intake,
+    phoneGateways: () => new Set(phoneGateways.keys()),
     tenantTokens: new TenantTokens(store),
     metrics: async () => {
       const next = await openSpool.nextDue();
@@ -234,6 +273,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
   await writeRuntimeInfo(config.dataDir, { pid: process.pid, ...addresses });
   scheduler.start();
   await webhooks.start();
+  if (opts.trackingLoop !== false) tracking.start();
   void bounces.processBacklog(inboundDir);
   log.info({ ...addresses, dataDir: config.dataDir }, 'mailgate ready');
 
@@ -243,6 +283,7 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
     queue,
     scheduler,
     events,
+    tracking,
     async reload(next) {
       // System upstream and tenants are checked against the API-made ones before anything changes.
       await directory.replaceConfig({ ...next, system: { ...config.system, upstream: next.system.upstream } });
@@ -258,6 +299,8 @@ export async function startMailgate(config: Config, log: Logger): Promise<Runnin
         listening = false;
         // Stop listening first; connections mid-DATA finish (their messages are committed) or time out.
         const closing = Promise.all([closeSmtp(submission), closeSmtp(inbound), ...(submissions ? [closeSmtp(submissions)] : [])]);
+        // The tracking cycle in progress finishes (a notice is never cut between "sending" and "sent").
+        await tracking.stop();
         const { abandoned } = await scheduler.stop(config.shutdownGrace);
         if (abandoned > 0) log.warn({ abandoned }, 'deliveries still in flight were abandoned; they retry after restart');
         await closing;

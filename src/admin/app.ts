@@ -17,6 +17,7 @@ import type { OptOutList } from '../store/opt-outs.js';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { Readable } from 'node:stream';
 import { registerQueueRoutes } from './queue.js';
+import { registerTrackingRoutes, type TrackingRouteDeps } from './tracking.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord, QueueEvent } from '../queue/types.js';
@@ -27,7 +28,7 @@ import { isValidAddress } from '../queue/address.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 
-export interface AdminDeps {
+export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   tenantTokens: TenantTokens;
   /** Prometheus text. */
   metrics: () => Promise<string>;
@@ -407,6 +408,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     registerWebhookRoutes(api, deps);
     registerOptOutRoutes(api, deps);
     registerQueueRoutes(api, deps);
+    registerTrackingRoutes(api, deps);
 
     api.get('/backup', { schema: { hide: true } }, async (_req, reply) => {
       const name = `mailgate-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson.gz`;

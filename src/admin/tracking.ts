@@ -25,9 +25,9 @@ const shipmentFields = {
   carrier: { type: 'string', maxLength: 50 },
   name: { type: 'string', maxLength: 200 },
   email: { type: 'string', maxLength: 254 },
-  phone: { type: ['string', 'number'], maxLength: 50 },
+  phone: { anyOf: [{ type: 'string', maxLength: 50 }, { type: 'number' }] },
   orderReference: { type: 'string', maxLength: 200 },
-  orderSum: { type: ['string', 'number'], maxLength: 50 },
+  orderSum: { anyOf: [{ type: 'string', maxLength: 50 }, { type: 'number' }] },
 } as const;
 const tenantQuery = { type: 'object', required: ['tenant'], additionalProperties: false, properties: { tenant: tenantIdSchema } } as const;
 const shipmentParams = { type: 'object', required: ['carrier', 'code'], properties: { carrier: { type: 'string', enum: [...CARRIERS] }, code: { type: 'string', pattern: '^[A-Za-z0-9]{8,40}$' } } } as const;

@@ -20,7 +20,8 @@ import {
   parseSize,
 } from './formats.js';
 import { hashPassword } from './password.js';
-import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, Tenant, TenantDomain, Upstream } from './types.js';
+import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, Tenant, TenantDomain, TrackingConfig, Upstream } from './types.js';
+import type { PhoneGatewayConfig } from '../tracking/gateways/index.js';
 
 /** A login as written in the config, before its password is hashed. */
 type TenantPassword = { user: string; password: string } & SenderOverride;
@@ -264,6 +265,7 @@ const ROOT_KEYS = [
   'upstreams',
   'tenants',
   'webhooks',
+  'tracking',
   'shutdownGrace',
 ] as const;
 
@@ -301,6 +303,26 @@ const webhooksSchema = z.strictObject({
   timeout: duration.prefault('10s'),
   allowPrivateTargets: z.boolean().default(false),
 });
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const trackingSchema = z.strictObject({
+  checksPerDay: z.int().min(1).max(48).default(4),
+  maxAge: duration.prefault('60d'),
+  firstCheckDelay: duration.prefault('1m'),
+  batchSize: positiveInt.max(1000).default(100),
+  carriers: z.strictObject({
+    'russian-post': z.strictObject({ url: httpUrl.default('https://tracking.russianpost.ru/rtm34'), login: nonEmpty, ...secret('password'), timeout: duration.prefault('10s'), concurrency: positiveInt.max(64).default(4) }).optional(),
+    dhl: z.strictObject({ url: httpUrl.default('https://api-eu.dhl.com'), ...secret('apiKey'), timeout: duration.prefault('10s'), concurrency: positiveInt.max(64).default(4) }).optional(),
+  }).default({}),
+  phoneGateways: z.array(z.unknown()).default([]),
+});
+const phoneGatewaySchemas = {
+  twilio: z.strictObject({
+    name: nonEmpty, type: z.literal('twilio'), baseUrl: httpUrl.optional(), accountSid: nonEmpty, ...secret('authToken'),
+    voiceLanguage: z.string().regex(/^[a-z]{2}(-[A-Z]{2})?$/, 'must be a language tag such as ru-RU').optional(), timeout: duration.prefault('10s'),
+  }),
+  webhook: z.strictObject({ name: nonEmpty, type: z.literal('webhook'), url: httpUrl, ...secret('token'), ...secret('secret'), timeout: duration.prefault('10s') }),
+};
 
 const dnsSchema = z.strictObject({ servers: z.array(stringFormat(parseDnsServer)).default([]) });
 
@@ -426,6 +448,52 @@ class Resolver {
     return this.check(schema, value === undefined || value === null ? {} : value, at);
   }
 
+  private resolveTracking(raw: unknown): TrackingConfig | undefined {
+    const t = this.section(trackingSchema, raw, ['tracking']);
+    if (!t) return undefined;
+    const carriers: TrackingConfig['carriers'] = {};
+    const rp = t.carriers['russian-post'];
+    if (rp) {
+      const password = this.secret(rp, 'password', ['tracking', 'carriers', 'russian-post']);
+      if (password) carriers['russian-post'] = { url: rp.url, login: rp.login, password: password.value, timeoutMs: rp.timeout, concurrency: rp.concurrency };
+    }
+    const dhl = t.carriers.dhl;
+    if (dhl) {
+      const apiKey = this.secret(dhl, 'apiKey', ['tracking', 'carriers', 'dhl']);
+      if (apiKey) carriers.dhl = { url: dhl.url, apiKey: apiKey.value, timeoutMs: dhl.timeout, concurrency: dhl.concurrency };
+    }
+    const phoneGateways: PhoneGatewayConfig[] = [];
+    const names = new Map<string, string>();
+    this.list(t.phoneGateways, ['tracking', 'phoneGateways']).forEach((g, i) => {
+      const at: Path = ['tracking', 'phoneGateways', i];
+      const type = isRecord(g) ? g.type : undefined;
+      if (type !== 'twilio' && type !== 'webhook') {
+        this.issue([...at, 'type'], 'must be twilio or webhook');
+        return;
+      }
+      const optional = (obj: Record<string, unknown>, key: string) =>
+        [key, `${key}File`, `${key}Env`].some((k) => obj[k] !== undefined) ? this.secret(obj, key, at)?.value : undefined;
+      if (type === 'twilio') {
+        const c = this.check(phoneGatewaySchemas.twilio, g, at);
+        if (!c) return;
+        const authToken = this.secret(c, 'authToken', at);
+        if (!authToken) return;
+        phoneGateways.push({ type, name: c.name, accountSid: c.accountSid, authToken: authToken.value, timeoutMs: c.timeout, ...(c.baseUrl ? { baseUrl: c.baseUrl } : {}), ...(c.voiceLanguage ? { voiceLanguage: c.voiceLanguage } : {}) });
+      } else {
+        const c = this.check(phoneGatewaySchemas.webhook, g, at);
+        if (!c) return;
+        const token = optional(c, 'token');
+        const secretValue = optional(c, 'secret');
+        phoneGateways.push({ type, name: c.name, url: c.url, timeoutMs: c.timeout, ...(token ? { token } : {}), ...(secretValue ? { secret: secretValue } : {}) });
+      }
+      const name = phoneGateways.at(-1)!.name;
+      const seen = names.get(name);
+      if (seen) this.issue([...at, 'name'], `phone gateway "${name}" is already defined at ${seen}`);
+      else names.set(name, formatPath(at));
+    });
+    return { checksPerDay: t.checksPerDay, maxAgeMs: t.maxAge, firstCheckDelayMs: t.firstCheckDelay, batchSize: t.batchSize, carriers, phoneGateways };
+  }
+
   private list(value: unknown, at: Path): unknown[] {
     if (value === undefined || value === null) return [];
     if (!Array.isArray(value)) {
@@ -511,6 +579,7 @@ class Resolver {
     const queue = this.section(queueSchema, root.queue, ['queue']);
     const dns = this.section(dnsSchema, root.dns, ['dns']);
     const webhooks = this.section(webhooksSchema, root.webhooks, ['webhooks']);
+    const tracking = this.resolveTracking(root.tracking);
     const system = this.check(systemSchema, root.system, ['system']);
     const admin = this.section(adminSchema, root.admin, ['admin']);
 
@@ -592,6 +661,7 @@ class Resolver {
         auth: t.passwords.map(({ password, ...rest }) => ({ ...rest, ...hashPassword(password) })),
       })),
       webhooks: webhooks!,
+      tracking: tracking!,
       shutdownGrace: shutdownGrace!,
     };
   }

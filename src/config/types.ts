@@ -1,5 +1,7 @@
 // The resolved configuration: what the rest of mailgate reads after config/load.ts has
 // parsed the YAML, read every secret (inline, …File, …Env) and checked cross-references.
+import type { DhlOptions, RussianPostOptions } from '../tracking/carriers/index.js';
+import type { PhoneGatewayConfig } from '../tracking/gateways/index.js';
 
 export interface ListenAddress {
   host: string;
@@ -135,6 +137,7 @@ export interface Config {
   admin: { tokens: AdminToken[] };
   upstreams: Upstream[];
   tenants: Tenant[];
+  tracking: TrackingConfig;
   webhooks: {
     /** Delays in ms before attempt 2, 3, …; after the last one the delivery is given up. */
     retrySchedule: number[];
@@ -145,4 +148,17 @@ export interface Config {
   };
   /** Grace period in ms for in-flight deliveries on SIGTERM. */
   shutdownGrace: number;
+}
+
+/** Parcel tracking: how often shipments are checked, the carrier accounts and the SMS/voice gateways. */
+export interface TrackingConfig {
+  checksPerDay: number;
+  /** Polling of a shipment stops this long after it came in (ms). */
+  maxAgeMs: number;
+  /** The first check of a new shipment (ms after intake). */
+  firstCheckDelayMs: number;
+  /** Codes per carrier call. */
+  batchSize: number;
+  carriers: { 'russian-post'?: RussianPostOptions; dhl?: DhlOptions };
+  phoneGateways: PhoneGatewayConfig[];
 }

@@ -1,0 +1,396 @@
+// Parcel tracking end to end: a real mailgate (in this process, so its clock can be injected) with a
+// loopback Russian Post, a loopback Twilio and an SMTP sink. Import with preview, a parcel's whole
+// story (accepted → in transit → at the pick-up point → reminder → storage expired → blacklist), the
+// sending window, a restart in the middle, and carrier failures that must not produce notices.
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import pino from 'pino';
+import libmime from 'libmime';
+import { simpleParser } from 'mailparser';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/config/load.js';
+import type { RunningMailgate } from '../src/main.js';
+import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
+import { repoRoot } from './helpers/mailgate-process.js';
+import { getHeader, startSink, type Sink } from './helpers/smtp-sink.js';
+import { startRussianPostServer, type RussianPostServer } from './helpers/carrier-servers.js';
+import { startTwilioServer, type TwilioServer } from './helpers/phone-gateway-servers.js';
+import { makeTempDir, removeDir } from './helpers/tmp.js';
+
+type StartMailgate = typeof import('../src/main.js').startMailgate;
+// The built server: its delivery worker thread is a compiled file.
+const { startMailgate } = (await import(pathToFileURL(path.join(repoRoot, 'dist', 'main.js')).href)) as { startMailgate: StartMailgate };
+
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+/** 2026-11-02 10:30 Moscow time (UTC+3, no DST): inside the 10:00–12:00 window. */
+const START = Date.parse('2026-11-02T07:30:00Z');
+const msk = (iso: string) => Date.parse(`${iso}+03:00`);
+
+interface World {
+  dir: string;
+  sink: Sink;
+  post: RussianPostServer;
+  twilio: TwilioServer;
+  clock: { now: number };
+  mg: RunningMailgate;
+  yaml: string;
+}
+
+const log = pino({ level: 'silent' });
+
+async function boot(w: Omit<World, 'mg'>): Promise<RunningMailgate> {
+  const config = parseConfig(w.yaml, { baseDir: w.dir, env: {} });
+  return startMailgate(config, log, { now: () => w.clock.now, trackingLoop: false });
+}
+
+async function makeWorld(): Promise<World> {
+  const dir = await makeTempDir('mg-tracking-');
+  const [sink, post, twilio] = await Promise.all([
+    startSink(),
+    startRussianPostServer({ login: 'shop-login', password: 'shop-password' }),
+    startTwilioServer({ accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'twilio-token' }),
+  ]);
+  const yaml = testConfig({
+    dataDir: `${dir}/data`,
+    upstreams: [sinkUpstream('shop-smtp', sink.port)],
+    tenants: ['{ id: shop, name: Demo Shop, upstream: shop-smtp, from: { address: orders@shop.test, name: Demo Shop }, auth: [ { user: shop, password: shop-password } ] }'],
+    extra: [
+      'tracking:',
+      '  checksPerDay: 4',
+      '  firstCheckDelay: 1m',
+      '  carriers:',
+      `    russian-post: { url: "${post.url}", login: shop-login, password: shop-password, timeout: 1s }`,
+      '  phoneGateways:',
+      `    - { name: sms, type: twilio, baseUrl: "${twilio.url}", accountSid: AC0123456789abcdef0123456789abcdef, authToken: twilio-token }`,
+    ].join('\n'),
+  });
+  const clock = { now: START };
+  const partial = { dir, sink, post, twilio, clock, yaml };
+  return { ...partial, mg: await boot(partial) };
+}
+
+async function closeWorld(w: World | undefined): Promise<void> {
+  if (!w) return;
+  await w.mg.stop();
+  await Promise.all([w.sink.close(), w.post.close(), w.twilio.close()]);
+  await removeDir(w.dir);
+}
+
+function api(w: World, p: string, init: { method?: string; body?: unknown; raw?: string; type?: string } = {}) {
+  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  let body: string | undefined;
+  if (init.raw !== undefined) {
+    headers['content-type'] = init.type ?? 'text/csv';
+    body = init.raw;
+  } else if (init.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(init.body);
+  }
+  return fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, { method: init.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}) });
+}
+
+const SETTINGS = {
+  tenant: 'shop',
+  enabled: true,
+  timeZone: 'Europe/Moscow',
+  window: { from: '10:00', to: '12:00' },
+  sms: { gateway: 'sms', sender: 'DemoShop' },
+  adminAddresses: ['admin@shop.test'],
+  reportTime: null,
+  templates: {
+    ru: {
+      'arrived-at-pickup': {
+        subject: 'Заказ {orderReference} ждёт вас',
+        text: 'Здравствуйте, {name}! Посылка {trackingCode} в {pickupPoint}. К оплате {orderSum}.',
+        html: '<p>Здравствуйте, {name}! Посылка <b>{trackingCode}</b> ждёт вас.</p>',
+        sms: '{name}, посылка {trackingCode} ждёт вас: {pickupPoint}. Сумма {orderSum}',
+      },
+    },
+  },
+};
+
+async function enable(w: World, extra: Record<string, unknown> = {}): Promise<void> {
+  const r = await api(w, '/tracking/settings', { method: 'PUT', body: { ...SETTINGS, ...extra } });
+  expect(r.status, await r.clone().text()).toBe(200);
+}
+
+/** Moves the clock and runs one tracking cycle. */
+async function at(w: World, time: number) {
+  w.clock.now = time;
+  return w.mg.tracking.runOnce();
+}
+
+async function shipment(w: World, code: string) {
+  const r = await api(w, `/shipments/russian-post/${code}?tenant=shop`);
+  return (await r.json()) as { status: string; lastError?: string; notices: Record<string, { state: string; detail?: string; sendAt?: number }>; pickupPoint?: string; checks: number; nextCheckAt?: number };
+}
+
+const subjects = (sink: Sink) => sink.messages.map((m) => libmime.decodeWords(getHeader(m.headers, 'Subject') ?? ''));
+
+describe('tracking: import with preview', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await makeWorld();
+    await enable(w);
+  });
+  afterAll(() => closeWorld(w));
+
+  const csv = [
+    'Трек-номер;ФИО;Телефон;E-mail;Номер заказа;Сумма заказа',
+    '80082345678901;Иван Петров;8 (916) 123-45-67;ivan@buyer.test;A-1001;1 250,00 ₽',
+    '80082345678902;Мария Сидорова;12345;maria@buyer.test;A-1002;990',
+    '80082345678901;Иван Петров;+79161234567;ivan@buyer.test;A-1003;100',
+    ';Без Кода;+79161112233;nocode@buyer.test;A-1004;100',
+    '80082345678905;Олег Смирнов;+7 495 123-45-67;oleg@buyer.test;A-1005;500',
+  ].join('\r\n');
+
+  it('dry run reports every row exactly and writes nothing', async () => {
+    const r = await api(w, '/shipments/import?tenant=shop&dryRun=true', { method: 'POST', raw: csv });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { dryRun: boolean; created: number; updated: number; rejected: number; rows: Array<{ line: number; errors: string[]; warnings: string[]; action?: string }> };
+    expect(body.dryRun).toBe(true);
+    const byLine = new Map(body.rows.map((row) => [row.line, row]));
+    expect(byLine.get(2)).toMatchObject({ errors: [], action: 'create' });
+    expect(byLine.get(3)!.errors).toEqual(['phone "12345" is not a valid phone number']);
+    expect(byLine.get(4)!.errors).toEqual(['tracking code 80082345678901 is already on line 2']);
+    expect(byLine.get(5)!.errors).toEqual(['tracking code is missing']);
+    expect(byLine.get(6)).toMatchObject({ errors: [], action: 'create' });
+    expect(byLine.get(6)!.warnings[0]).toMatch(/landline/);
+    expect(body).toMatchObject({ created: 2, updated: 0, rejected: 3 });
+    const list = (await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: unknown[] };
+    expect(list.shipments).toHaveLength(0);
+  });
+
+  it('the real import creates only the good rows; re-importing updates instead of duplicating', async () => {
+    const r = await api(w, '/shipments/import?tenant=shop', { method: 'POST', raw: csv });
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({ dryRun: false, created: 2, rejected: 3 });
+    const list = (await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: Array<{ code: string; phoneE164?: string; phoneProblem?: string; orderSum?: string }> };
+    expect(list.shipments.map((s) => s.code).sort()).toEqual(['80082345678901', '80082345678905']);
+    const ivan = list.shipments.find((s) => s.code === '80082345678901')!;
+    expect(ivan).toMatchObject({ phoneE164: '+79161234567', orderSum: '1 250,00 ₽' });
+    expect(list.shipments.find((s) => s.code === '80082345678905')!.phoneProblem).toMatch(/landline/);
+
+    const again = await api(w, '/shipments/import?tenant=shop', { method: 'POST', raw: 'code;email;order\n80082345678901;ivan.new@buyer.test;A-1001' });
+    expect(await again.json()).toMatchObject({ created: 0, updated: 1 });
+    const found = (await (await api(w, '/shipments?tenant=shop&email=ivan.new@buyer.test')).json()) as { shipments: Array<{ code: string }> };
+    expect(found.shipments.map((s) => s.code)).toEqual(['80082345678901']);
+    expect(((await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: unknown[] }).shipments).toHaveLength(2);
+    // By order reference and by phone as a buyer would type it.
+    expect(((await (await api(w, '/shipments?tenant=shop&reference=a-1001')).json()) as { shipments: unknown[] }).shipments).toHaveLength(1);
+  });
+
+  it('refuses an import beyond the monthly quota, naming the numbers', async () => {
+    await enable(w, { monthlyQuota: 3 });
+    const r = await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', shipments: [
+      { code: '80082345670001', email: 'a@buyer.test' }, { code: '80082345670002', email: 'b@buyer.test' },
+    ] } });
+    expect(r.status).toBe(429);
+    const body = (await r.json()) as { error: string; message: string };
+    expect(body.error).toBe('QUOTA_EXCEEDED');
+    expect(body.message).toContain('only 1 of the monthly quota of 3');
+    expect((await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', code: '80082345670001', email: 'a@buyer.test' } })).status).toBe(201);
+    await enable(w);
+  });
+});
+
+describe('tracking: a parcel\'s whole story', () => {
+  let w: World;
+  const CODE = '80082345678910';
+  beforeAll(async () => {
+    w = await makeWorld();
+    await enable(w);
+    const r = await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', code: CODE, carrier: 'russian-post', name: 'Анна <b>Иванова</b>', email: 'anna@buyer.test', phone: '8 916 765-43-21', orderReference: 'Z-77', orderSum: '2 490 ₽' } });
+    expect(r.status).toBe(201);
+  });
+  afterAll(() => closeWorld(w));
+
+  it('accepted → in transit (no notice) → arrived (e-mail and SMS with macros) → reminder after 5 days → storage expired → blacklist', async () => {
+    w.post.setHistory(CODE, [{ status: 'accepted', time: START - HOUR, place: '125009 Москва' }]);
+    await at(w, START + 2 * 60_000);
+    await w.sink.waitFor(1);
+    expect(subjects(w.sink)[0]).toMatch(/Z-77/);
+    expect(w.sink.messages[0]!.to).toEqual(['anna@buyer.test']);
+
+    // Sorting/in transit: no notice.
+    w.post.setHistory(CODE, [{ status: 'accepted', time: START - HOUR, place: '125009 Москва' }, { status: 'in-transit', time: START + 3 * HOUR, place: '140980 Московский АСЦ' }]);
+    await at(w, START + 8 * HOUR);
+    expect((await shipment(w, CODE)).status).toBe('in-transit');
+
+    // Arrives at 11:00 Moscow the next day; checked at 11:05: e-mail and SMS at once (inside the window).
+    const arrived = msk('2026-11-03T11:00:00');
+    w.post.setHistory(CODE, [
+      { status: 'accepted', time: START - HOUR, place: '125009 Москва' },
+      { status: 'in-transit', time: START + 3 * HOUR, place: '140980 Московский АСЦ' },
+      { status: 'arrived-at-pickup', time: arrived, place: '101000 Москва' },
+    ]);
+    await at(w, arrived + 5 * 60_000);
+    await w.sink.waitFor(2);
+    const mail = w.sink.messages[1]!;
+    expect(getHeader(mail.headers, 'X-Order-Id')).toBe('Z-77');
+    const parsed = await simpleParser(mail.raw);
+    expect(w.twilio.received).toHaveLength(1);
+    const sms = w.twilio.received[0]!;
+    expect(sms).toMatchObject({ kind: 'sms', to: '+79167654321', from: 'DemoShop' });
+    expect(sms.body).toBe('Анна <b>Иванова</b>, посылка 80082345678910 ждёт вас: 101000 Москва. Сумма 2 490 ₽');
+    // HTML part escapes the buyer-typed name; no macro left unfilled, never "undefined".
+    expect(parsed.html).toContain('Здравствуйте, Анна &lt;b&gt;Иванова&lt;/b&gt;! Посылка <b>80082345678910</b>');
+    expect(parsed.text).toContain('Посылка 80082345678910 в 101000 Москва. К оплате 2 490 ₽.');
+    for (const part of [parsed.text, parsed.html, parsed.subject]) {
+      expect(part).not.toContain('undefined');
+      expect(part).not.toMatch(/\{[a-zA-Z]+\}/);
+    }
+
+    // Five days later (checked inside the window): the first reminder; not before.
+    await at(w, arrived + 4 * DAY);
+    expect(w.sink.messages).toHaveLength(2);
+    await at(w, msk('2026-11-08T11:10:00'));
+    await w.sink.waitFor(3);
+    expect(subjects(w.sink)[2]).toMatch(/Напоминание/);
+    expect(w.twilio.received).toHaveLength(2);
+
+    // Storage expired: notice, polling stops, buyer on the blacklist.
+    w.post.setHistory(CODE, [
+      { status: 'accepted', time: START - HOUR },
+      { status: 'arrived-at-pickup', time: arrived, place: '101000 Москва' },
+      { status: 'storage-expired', time: msk('2026-11-10T09:00:00'), place: '101000 Москва' },
+    ]);
+    await at(w, msk('2026-11-10T11:00:00'));
+    await w.sink.waitFor(4);
+    const s = await shipment(w, CODE);
+    expect(s.status).toBe('storage-expired');
+    expect(s.nextCheckAt).toBeUndefined();
+    const check = (await (await api(w, '/blacklist/check?tenant=shop&phone=%2B7%20916%20765%2043%2021')).json()) as { listed: boolean; entries: Array<{ reason: string; code: string }> };
+    expect(check.listed).toBe(true);
+    expect(check.entries[0]).toMatchObject({ code: CODE });
+    expect(((await (await api(w, '/blacklist/check?tenant=shop&email=ANNA@buyer.test')).json()) as { listed: boolean }).listed).toBe(true);
+    expect(((await (await api(w, '/blacklist/check?tenant=shop&email=other@buyer.test')).json()) as { listed: boolean }).listed).toBe(false);
+
+    // Stats and removal from the blacklist.
+    const stats = (await (await api(w, '/tracking/stats?tenant=shop')).json()) as { byStatus: Record<string, number> };
+    expect(stats.byStatus['storage-expired']).toBe(1);
+    expect((await api(w, '/blacklist?tenant=shop&email=anna@buyer.test', { method: 'DELETE' })).status).toBe(204);
+    expect(((await (await api(w, '/blacklist/check?tenant=shop&email=anna@buyer.test')).json()) as { listed: boolean }).listed).toBe(false);
+
+    // Each notice exactly once over the whole story.
+    const requests = w.post.requests;
+    await at(w, msk('2026-11-11T11:00:00'));
+    expect(w.post.requests).toBe(requests);
+    expect(w.sink.messages).toHaveLength(4);
+    expect(w.twilio.received).toHaveLength(2);
+  });
+});
+
+describe('tracking: sending window, restarts and carrier trouble', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await makeWorld();
+    await enable(w);
+  });
+  afterAll(() => closeWorld(w));
+  afterEach(() => {
+    w.sink.messages.length = 0;
+    w.twilio.received.length = 0;
+  });
+
+  const add = async (code: string) => {
+    const r = await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', code, email: `${code}@buyer.test`, phone: '+79161230000', orderReference: `O-${code}` } });
+    expect(r.status).toBe(201);
+  };
+
+  it('a status change at 23:00 Moscow time is notified at 10:00 the next day, not before', async () => {
+    const code = '80082345670100';
+    w.clock.now = msk('2026-11-12T22:50:00');
+    await add(code);
+    w.post.setHistory(code, [{ status: 'arrived-at-pickup', time: msk('2026-11-12T22:40:00'), place: '190000 Санкт-Петербург' }]);
+    await at(w, msk('2026-11-12T23:00:00'));
+    const s = await shipment(w, code);
+    expect(s.status).toBe('arrived-at-pickup');
+    expect(s.notices['arrived-at-pickup:email']).toMatchObject({ state: 'scheduled', sendAt: msk('2026-11-13T10:00:00') });
+    await at(w, msk('2026-11-13T09:59:00'));
+    expect(w.sink.messages).toHaveLength(0);
+    expect(w.twilio.received).toHaveLength(0);
+    await at(w, msk('2026-11-13T10:00:00'));
+    await w.sink.waitFor(1);
+    expect(w.twilio.received).toHaveLength(1);
+    expect((await shipment(w, code)).notices['arrived-at-pickup:sms']!.state).toBe('sent');
+  });
+
+  it('restart in the middle: none lost, none sent twice', async () => {
+    const code = '80082345670200';
+    w.clock.now = msk('2026-11-14T20:00:00');
+    await add(code);
+    w.post.setHistory(code, [{ status: 'arrived-at-pickup', time: msk('2026-11-14T19:00:00'), place: '190000 Санкт-Петербург' }]);
+    await at(w, msk('2026-11-14T20:05:00'));
+    expect((await shipment(w, code)).notices['arrived-at-pickup:email']!.state).toBe('scheduled');
+
+    // Restart before the window: the planned notices survive.
+    await w.mg.stop();
+    w.mg = await boot(w);
+    await at(w, msk('2026-11-15T10:01:00'));
+    await w.sink.waitFor(1);
+    expect(w.twilio.received).toHaveLength(1);
+
+    // Restart after sending: nothing goes out again, even with the window open and the carrier unchanged.
+    await w.mg.stop();
+    w.mg = await boot(w);
+    await at(w, msk('2026-11-15T11:30:00'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.sink.messages).toHaveLength(1);
+    expect(w.twilio.received).toHaveLength(1);
+  });
+
+  it('carrier 500, garbage and timeout: retried with backoff, no notice, the reason kept', async () => {
+    const code = '80082345670300';
+    w.clock.now = msk('2026-11-16T10:00:00');
+    await add(code);
+    w.post.setHistory(code, [{ status: 'arrived-at-pickup', time: msk('2026-11-16T09:00:00'), place: '190000 Санкт-Петербург' }]);
+    let t = msk('2026-11-16T10:02:00');
+    for (const [mode, reason] of [['http500', /HTTP 500/], ['garbage', /unreadable/i], ['timeout', /did not answer/]] as const) {
+      w.post.fail(mode, 1);
+      await at(w, t);
+      const s = await shipment(w, code);
+      expect(s.lastError).toMatch(reason);
+      expect(s.status).toBe('unknown');
+      expect(s.nextCheckAt! - t).toBeLessThanOrEqual(15 * 60_000);
+      expect(w.sink.messages).toHaveLength(0);
+      expect(w.twilio.received).toHaveLength(0);
+      t = s.nextCheckAt!;
+    }
+    await at(w, t);
+    await w.sink.waitFor(1);
+    const s = await shipment(w, code);
+    expect(s.lastError).toBeUndefined();
+    expect(s.status).toBe('arrived-at-pickup');
+  });
+
+  it('an SMS the gateway refuses is recorded with the reason and in the error log; a deleted shipment sends nothing', async () => {
+    const code = '80082345670400';
+    w.clock.now = msk('2026-11-17T10:00:00');
+    await add(code);
+    w.twilio.refuse('+79161230000', 21610);
+    w.post.setHistory(code, [{ status: 'arrived-at-pickup', time: msk('2026-11-17T09:00:00') }]);
+    await at(w, msk('2026-11-17T10:02:00'));
+    await w.sink.waitFor(1);
+    const s = await shipment(w, code);
+    expect(s.notices['arrived-at-pickup:sms']).toMatchObject({ state: 'failed' });
+    const errors = (await (await api(w, '/errors?tenant=shop')).json()) as { events: Array<{ type: string; code: string; msgId: string; detail: string }> };
+    const failed = errors.events.find((e) => e.type === 'notice-failed' && e.msgId === code);
+    expect(failed).toMatchObject({ code: 'SMS_FAILED' });
+    expect(failed!.detail).toMatch(/21610/);
+
+    // Seed 004: the buyer already picked up; the shop deletes the code; the pending notice never goes out.
+    const late = '80082345670500';
+    w.clock.now = msk('2026-11-17T20:00:00');
+    await add(late);
+    w.post.setHistory(late, [{ status: 'arrived-at-pickup', time: msk('2026-11-17T19:00:00') }]);
+    await at(w, msk('2026-11-17T20:02:00'));
+    expect((await api(w, `/shipments/russian-post/${late}?tenant=shop`, { method: 'DELETE' })).status).toBe(204);
+    w.sink.messages.length = 0;
+    await at(w, msk('2026-11-18T10:30:00'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.sink.messages.filter((m) => m.to.includes(`${late}@buyer.test`))).toHaveLength(0);
+    expect((await api(w, `/shipments/russian-post/${late}?tenant=shop`)).status).toBe(404);
+  });
+});
