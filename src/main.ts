@@ -188,7 +188,14 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   });
   const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));
   const optOuts = new OptOutList(store.optOuts);
-  const queue = new MailQueue({ spool, events, suppression, scheduler, optOuts, tenant: (id) => directory.tenant(id), limits: config.limits, log });
+  const shipments = new ShipmentStore(store);
+  const queue = new MailQueue({
+    spool, events, suppression, scheduler, optOuts, tenant: (id) => directory.tenant(id), limits: config.limits, log,
+    adminCopies: async (tenant, category) => {
+      const s = await shipments.settings(tenant);
+      return s?.copyCategories.includes(category) ? s.adminAddresses : [];
+    },
+  });
   const bounces = new BounceProcessor({ spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log });
   const inboundDir = path.join(config.dataDir, 'inbound');
   const processInbound = (file: string) => {
@@ -210,7 +217,6 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   for (const [name, server] of [['submission', submission], ['inbound', inbound], ...(submissions ? [['submissions', submissions] as const] : [])] as const) {
     server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
   }
-  const shipments = new ShipmentStore(store);
   const carriers = createCarrierRegistry(config.tracking.carriers);
   const phoneGateways = new Map(config.tracking.phoneGateways.map((g) => [g.name, createPhoneGateway(g)]));
   const tracking = new TrackingWorker({

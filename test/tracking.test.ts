@@ -16,6 +16,9 @@ import { getHeader, startSink, type Sink } from './helpers/smtp-sink.js';
 import { startRussianPostServer, type RussianPostServer } from './helpers/carrier-servers.js';
 import { startTwilioServer, type TwilioServer } from './helpers/phone-gateway-servers.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
+import nodemailer from 'nodemailer';
+import { openStore } from '../src/store/level.js';
+import { ShipmentStore } from '../src/store/shipments.js';
 
 type StartMailgate = typeof import('../src/main.js').startMailgate;
 // The built server: its delivery worker thread is a compiled file.
@@ -54,7 +57,10 @@ async function makeWorld(): Promise<World> {
   const yaml = testConfig({
     dataDir: `${dir}/data`,
     upstreams: [sinkUpstream('shop-smtp', sink.port)],
-    tenants: ['{ id: shop, name: Demo Shop, upstream: shop-smtp, from: { address: orders@shop.test, name: Demo Shop }, auth: [ { user: shop, password: shop-password } ] }'],
+    tenants: [
+      '{ id: shop, name: Demo Shop, upstream: shop-smtp, from: { address: orders@shop.test, name: Demo Shop }, auth: [ { user: shop, password: shop-password } ] }',
+      '{ id: other, name: Other Shop, upstream: shop-smtp, from: { address: orders@other.test }, auth: [ { user: other, password: other-password } ] }',
+    ],
     extra: [
       'tracking:',
       '  checksPerDay: 4',
@@ -63,6 +69,7 @@ async function makeWorld(): Promise<World> {
       `    russian-post: { url: "${post.url}", login: shop-login, password: shop-password, timeout: 1s }`,
       '  phoneGateways:',
       `    - { name: sms, type: twilio, baseUrl: "${twilio.url}", accountSid: AC0123456789abcdef0123456789abcdef, authToken: twilio-token }`,
+      `    - { name: voice, type: twilio, baseUrl: "${twilio.url}", accountSid: AC0123456789abcdef0123456789abcdef, authToken: twilio-token, voiceLanguage: ru-RU }`,
     ].join('\n'),
   });
   const clock = { now: START };
@@ -392,5 +399,107 @@ describe('tracking: sending window, restarts and carrier trouble', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(w.sink.messages.filter((m) => m.to.includes(`${late}@buyer.test`))).toHaveLength(0);
     expect((await api(w, `/shipments/russian-post/${late}?tenant=shop`)).status).toBe(404);
+  });
+});
+
+describe('tracking: calls, daily report, copies for the shop admin, crash mid-send, tenant isolation', () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await makeWorld();
+  });
+  afterAll(() => closeWorld(w));
+  afterEach(() => {
+    w.sink.messages.length = 0;
+    w.twilio.received.length = 0;
+  });
+
+  it('a robot voice call through the same gateway interface, with the caller id and its own template', async () => {
+    await enable(w, { notices: { 'arrived-at-pickup': ['call'] }, call: { gateway: 'voice', callerId: '+74950000000' } });
+    const code = '80082345671000';
+    w.clock.now = msk('2026-11-20T10:00:00');
+    expect((await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', code, phone: '+79161239999' } })).status).toBe(201);
+    w.post.setHistory(code, [{ status: 'arrived-at-pickup', time: msk('2026-11-20T09:00:00') }]);
+    await at(w, msk('2026-11-20T10:05:00'));
+    const [call] = await w.twilio.waitFor(1);
+    expect(call).toMatchObject({ kind: 'call', to: '+79161239999', from: '+74950000000' });
+    expect(call!.say).toEqual({ language: 'ru-RU', text: 'Здравствуйте! Ваша посылка прибыла в пункт выдачи. Пожалуйста, заберите её.' });
+    expect(w.sink.messages).toHaveLength(0);
+  });
+
+  it('sends the shop admin a daily report at the configured local time, once a day', async () => {
+    await enable(w, { reportTime: '09:00' });
+    await at(w, msk('2026-11-21T08:00:00'));
+    await at(w, msk('2026-11-21T08:59:00'));
+    expect(w.sink.messages).toHaveLength(0);
+    await at(w, msk('2026-11-21T09:00:30'));
+    const [report] = await w.sink.waitFor(1);
+    expect(report!.to).toEqual(['admin@shop.test']);
+    const parsed = await simpleParser(report!.raw);
+    expect(parsed.subject).toMatch(/^Tracking report 2026-11-21: 1 parcels/);
+    expect(parsed.text).toMatch(/arrived-at-pickup\s+1/);
+    await at(w, msk('2026-11-21T15:00:00'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w.sink.messages).toHaveLength(1);
+  });
+
+  it('copies the shop\'s mail of a chosen category to the admin addresses (seed 003), other mail not', async () => {
+    await enable(w, { copyCategories: ['order-confirmation'] });
+    const transport = nodemailer.createTransport({ host: w.mg.addresses.submission.split(':')[0], port: Number(w.mg.addresses.submission.split(':')[1]), secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'shop-password' } });
+    await transport.sendMail({ from: 'orders@shop.test', to: 'buyer@example.com', subject: 'Order 1', text: 'thanks', headers: { 'X-Mailgate-Category': 'order-confirmation' } });
+    await transport.sendMail({ from: 'orders@shop.test', to: 'buyer2@example.com', subject: 'Newsletter', text: 'news', headers: { 'X-Mailgate-Category': 'newsletter' } });
+    await w.sink.waitFor(2);
+    await new Promise((r) => setTimeout(r, 300));
+    const recipients = w.sink.messages.flatMap((m) => m.to).sort();
+    expect(recipients).toEqual(['admin@shop.test', 'buyer2@example.com', 'buyer@example.com']);
+    const copy = w.sink.messages.find((m) => m.to.includes('admin@shop.test'))!;
+    expect(libmime.decodeWords(getHeader(copy.headers, 'Subject')!)).toBe('Order 1');
+    expect(getHeader(copy.headers, 'To')).toMatch(/buyer@example\.com/);
+  });
+
+  it('after a crash between "sending" and "sent": the e-mail goes out once, the SMS is not repeated and is in the error log', async () => {
+    await enable(w);
+    const code = '80082345672000';
+    w.clock.now = msk('2026-11-22T20:00:00');
+    expect((await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', code, email: 'crash@buyer.test', phone: '+79161238888' } })).status).toBe(201);
+    w.post.setHistory(code, [{ status: 'arrived-at-pickup', time: msk('2026-11-22T19:00:00') }]);
+    await at(w, msk('2026-11-22T20:05:00'));
+    await w.mg.stop();
+    // What a kill -9 right after the synced "sending" mark leaves behind.
+    const store = await openStore(path.join(w.dir, 'data'));
+    const shipments = new ShipmentStore(store);
+    const s = (await shipments.get('shop', 'russian-post', code))!;
+    const after = { ...s, notices: { ...s.notices, 'arrived-at-pickup:email': { ...s.notices['arrived-at-pickup:email']!, state: 'sending' as const }, 'arrived-at-pickup:sms': { ...s.notices['arrived-at-pickup:sms']!, state: 'sending' as const } } };
+    await shipments.write(shipments.ops(s, after), true);
+    await store.close();
+    w.mg = await boot(w);
+    await at(w, msk('2026-11-23T10:01:00'));
+    await w.sink.waitFor(1);
+    expect(w.sink.messages[0]!.to).toEqual(['crash@buyer.test']);
+    expect(w.twilio.received).toHaveLength(0);
+    const sh = await shipment(w, code);
+    expect(sh.notices['arrived-at-pickup:email']!.state).toBe('sent');
+    expect(sh.notices['arrived-at-pickup:sms']).toMatchObject({ state: 'failed' });
+    expect(sh.notices['arrived-at-pickup:sms']!.detail).toMatch(/interrupted by a restart/);
+    const errors = (await (await api(w, '/errors?tenant=shop')).json()) as { events: Array<{ type: string; msgId: string; code: string }> };
+    expect(errors.events.some((e) => e.type === 'notice-failed' && e.msgId === code && e.code === 'SMS_FAILED')).toBe(true);
+    // The next cycle sends nothing more.
+    await at(w, msk('2026-11-23T11:00:00'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(w.sink.messages).toHaveLength(1);
+  });
+
+  it('a tenant token sees only its own shipments, settings and blacklist', async () => {
+    const issued = (await (await api(w, '/tenants/other/tokens', { method: 'POST', body: { name: 'app' } })).json()) as { token: string };
+    const asOther = (p: string, method = 'GET') => fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, { method, headers: { authorization: `Bearer ${issued.token}` } });
+    expect((await asOther('/shipments?tenant=shop')).status).toBe(403);
+    expect((await asOther('/shipments/russian-post/80082345672000?tenant=shop')).status).toBe(403);
+    expect((await asOther('/shipments/russian-post/80082345672000?tenant=shop', 'DELETE')).status).toBe(403);
+    expect((await asOther('/tracking/settings?tenant=shop')).status).toBe(403);
+    expect((await asOther('/blacklist/check?tenant=shop&email=a@b.test')).status).toBe(403);
+    const own = await asOther('/shipments?tenant=other');
+    expect(own.status).toBe(200);
+    expect(((await own.json()) as { shipments: unknown[] }).shipments).toHaveLength(0);
+    // Same code in another tenant is another shipment.
+    expect((await asOther('/shipments/russian-post/80082345672000?tenant=other')).status).toBe(404);
   });
 });

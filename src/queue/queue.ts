@@ -41,6 +41,8 @@ export interface QueueDeps {
   /** The tenant's category settings (read at submission, so changes apply to the next message). */
   tenant?: (id: string) => Tenant | undefined;
   limits: { maxMessageSize: number; maxRecipients: number };
+  /** Seed 003: the shop admin addresses that get a copy of this tenant's messages of this category (envelope only, like Bcc). */
+  adminCopies?: (tenant: string, category: string) => Promise<string[]>;
   log: Logger;
   now?: () => number;
 }
@@ -82,7 +84,8 @@ export class MailQueue {
 
   /** Stores the message durably and schedules it; resolves with its queue id only once it is on disk. */
   async submit(input: SubmitInput): Promise<{ id: string }> {
-    const { envelope, tenant } = input;
+    const { tenant } = input;
+    const envelope = { from: input.envelope.from, to: [...input.envelope.to] };
     if (envelope.to.length === 0) throw new SubmitError('NO_RECIPIENTS', 'no recipients');
     if (envelope.to.length > this.deps.limits.maxRecipients) {
       throw new SubmitError('TOO_MANY_RECIPIENTS', `too many recipients (limit ${this.deps.limits.maxRecipients})`);
@@ -108,6 +111,11 @@ export class MailQueue {
     ]) as [StagedBody, void];
     const headers = canonical.headers();
     const category = categorize(this.deps.tenant?.(tenant), headers);
+    if (category && this.deps.adminCopies) {
+      const have = new Set(envelope.to.map((a) => a.toLowerCase()));
+      const copies = (await this.deps.adminCopies(tenant, category.name)).filter((a) => !have.has(a.toLowerCase()) && isValidAddress(a));
+      if (copies.length > 0) envelope.to.push(...copies);
+    }
     // Seed 001: a buyer who unsubscribed from an optional category gets no more of it; the app still gets 250.
     const unsubscribed = new Set<string>();
     if (category?.optional && this.deps.optOuts) {

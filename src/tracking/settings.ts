@@ -65,6 +65,8 @@ export const trackingSettingsSchema = z.strictObject({
   call: z.strictObject({ gateway: z.string().min(1), callerId: z.string().regex(/^\+?[0-9]{3,15}$/, 'must be a phone number') }).nullable().default(null),
   /** The shop's admin addresses: daily report and copies (seed 003/004). */
   adminAddresses: z.array(email).max(20).default([]),
+  /** Seed 003: categories of the shop's own mail (X-Mailgate-Category or a subject rule, e.g. "order-confirmation") copied to the admin addresses. */
+  copyCategories: z.array(z.string().regex(/^[a-z0-9._-]{1,64}$/, 'category names are 1-64 characters of a-z, 0-9, ".", "-" and "_"')).max(50).default([]),
   /** Local time of the daily report; null: no report. */
   reportTime: clock.nullable().default('09:00'),
 });
