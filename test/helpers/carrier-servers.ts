@@ -273,7 +273,17 @@ function faultReply(code: 'S:Sender' | 'S:Receiver' | 'S:VersionMismatch', reaso
 }
 
 // A namespace-aware view of fast-xml-parser's output (prefixes kept, xmlns attributes resolved).
-const requestReader = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', removeNSPrefix: false, parseTagValue: false, parseAttributeValue: false, htmlEntities: true });
+const requestReader = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', removeNSPrefix: false, parseTagValue: false, parseAttributeValue: false, processEntities: false, jPath: false });
+
+/** XML's predefined entities and character references, decoded (texts only; the parser is told not to). */
+function decodeEntities(text: string): string {
+  const named: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+  return text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (whole, ref: string) => {
+    if (ref[0] !== '#') return named[ref] ?? whole;
+    const point = ref[1] === 'x' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
+    return point > 0 && point <= 0x10ffff ? String.fromCodePoint(point) : whole;
+  });
+}
 
 interface Element {
   node: unknown;
@@ -313,8 +323,8 @@ function children(parent: Element, ns: string, local: string): Element[] {
 function textOf(element: Element | undefined): string | undefined {
   if (!element) return undefined;
   const node = element.node;
-  if (typeof node === 'string') return node;
-  if (typeof node === 'object' && node !== null && '#text' in node) return String((node as Record<string, unknown>)['#text']);
+  if (typeof node === 'string') return decodeEntities(node);
+  if (typeof node === 'object' && node !== null && '#text' in node) return decodeEntities(String((node as Record<string, unknown>)['#text']));
   return typeof node === 'object' && node !== null ? '' : undefined;
 }
 
