@@ -567,3 +567,52 @@ describe('VERP secret', () => {
     expect(() => parseConfig(yaml, { baseDir: '/', env: { VS: 'short' } })).toThrow('system.verpSecret: must be at least 16 characters');
   });
 });
+
+describe('tracking section', () => {
+  it('defaults: no carriers, no gateways, 4 checks a day, 60 days', () => {
+    const t = parse(base()).tracking;
+    expect(t).toEqual({ checksPerDay: 4, maxAgeMs: 60 * 86_400_000, firstCheckDelayMs: 60_000, batchSize: 100, carriers: {}, phoneGateways: [] });
+  });
+
+  it('reads carrier and gateway secrets from env and files, defaults the carrier URLs', () => {
+    fs.writeFileSync(path.join(dir, 'twilio.token'), 'tw-secret\n');
+    const t = parse(base({ tracking: {
+      carriers: { 'russian-post': { login: 'shop', passwordEnv: 'RP' }, dhl: { apiKey: 'dhl-key', timeout: '5s' } },
+      phoneGateways: [
+        { name: 'sms', type: 'twilio', accountSid: 'AC1', authTokenFile: 'twilio.token' },
+        { name: 'bridge', type: 'webhook', url: 'https://bridge.example/send', token: 'b-token' },
+      ],
+    } }), { RP: 'rp-secret' }).tracking;
+    expect(t.carriers['russian-post']).toMatchObject({ url: 'https://tracking.russianpost.ru/rtm34', login: 'shop', password: 'rp-secret', timeoutMs: 10_000, concurrency: 4 });
+    expect(t.carriers.dhl).toMatchObject({ url: 'https://api-eu.dhl.com', apiKey: 'dhl-key', timeoutMs: 5000 });
+    expect(t.phoneGateways).toEqual([
+      { type: 'twilio', name: 'sms', accountSid: 'AC1', authToken: 'tw-secret', timeoutMs: 10_000 },
+      { type: 'webhook', name: 'bridge', url: 'https://bridge.example/send', token: 'b-token', timeoutMs: 10_000 },
+    ]);
+  });
+
+  it('names the key of every tracking problem', () => {
+    const issues = issuesOf(base({ tracking: {
+      checksPerDay: 0,
+      carriers: { 'russian-post': { login: 'shop' }, fedex: {} },
+      phoneGateways: [
+        { name: 'sms', type: 'smsc' },
+        { name: 'a', type: 'webhook', url: 'ftp://x' },
+        { name: 'b', type: 'webhook', url: 'https://x.example' },
+        { name: 'b', type: 'webhook', url: 'https://y.example' },
+      ],
+    } }));
+    expect(issues).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^tracking\.checksPerDay: /),
+      'tracking.carriers.fedex: unknown key',
+      'tracking.phoneGateways[0].type: must be twilio or webhook',
+      expect.stringMatching(/^tracking\.phoneGateways\[1\]\.url: must be an http\(s\) URL/),
+      expect.stringMatching(/^tracking\.phoneGateways\[3\]\.name: phone gateway "b" is already defined at tracking\.phoneGateways\[2\]/),
+    ]));
+  });
+
+  it('requires the Russian Post password', () => {
+    expect(issuesOf(base({ tracking: { carriers: { 'russian-post': { login: 'shop' } } } })))
+      .toContain('tracking.carriers.russian-post.password: is required (give one of password, passwordFile, passwordEnv)');
+  });
+});

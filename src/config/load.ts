@@ -450,6 +450,8 @@ class Resolver {
 
   private resolveTracking(raw: unknown): TrackingConfig | undefined {
     const t = this.section(trackingSchema, raw, ['tracking']);
+    // Gateways are checked one by one even when the rest of the section has issues.
+    const phoneGateways = this.resolvePhoneGateways(isRecord(raw) ? raw.phoneGateways : undefined);
     if (!t) return undefined;
     const carriers: TrackingConfig['carriers'] = {};
     const rp = t.carriers['russian-post'];
@@ -462,9 +464,13 @@ class Resolver {
       const apiKey = this.secret(dhl, 'apiKey', ['tracking', 'carriers', 'dhl']);
       if (apiKey) carriers.dhl = { url: dhl.url, apiKey: apiKey.value, timeoutMs: dhl.timeout, concurrency: dhl.concurrency };
     }
+    return { checksPerDay: t.checksPerDay, maxAgeMs: t.maxAge, firstCheckDelayMs: t.firstCheckDelay, batchSize: t.batchSize, carriers, phoneGateways };
+  }
+
+  private resolvePhoneGateways(raw: unknown): PhoneGatewayConfig[] {
     const phoneGateways: PhoneGatewayConfig[] = [];
     const names = new Map<string, string>();
-    this.list(t.phoneGateways, ['tracking', 'phoneGateways']).forEach((g, i) => {
+    this.list(raw, ['tracking', 'phoneGateways']).forEach((g, i) => {
       const at: Path = ['tracking', 'phoneGateways', i];
       const type = isRecord(g) ? g.type : undefined;
       if (type !== 'twilio' && type !== 'webhook') {
@@ -491,7 +497,7 @@ class Resolver {
       if (seen) this.issue([...at, 'name'], `phone gateway "${name}" is already defined at ${seen}`);
       else names.set(name, formatPath(at));
     });
-    return { checksPerDay: t.checksPerDay, maxAgeMs: t.maxAge, firstCheckDelayMs: t.firstCheckDelay, batchSize: t.batchSize, carriers, phoneGateways };
+    return phoneGateways;
   }
 
   private list(value: unknown, at: Path): unknown[] {
