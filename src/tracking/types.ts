@@ -52,7 +52,7 @@ export class CarrierError extends Error {
 
 export interface CarrierAdapter {
   readonly name: CarrierName;
-  /** How many codes one track() call may carry. */
+  /** Codes per request to the carrier (1 for both APIs); track() itself takes any number and runs the requests with the adapter's own concurrency. */
   readonly maxBatch: number;
   /** Looks up codes; resolves with one result per code, rejects with CarrierError when the whole call failed. */
   track(codes: string[], signal?: AbortSignal): Promise<TrackResult[]>;
