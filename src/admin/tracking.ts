@@ -169,10 +169,12 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
   api.delete('/shipments/:carrier/:code', { config: { scope: 'tenant' }, schema: { params: shipmentParams, querystring: tenantQuery } }, async (req, reply) => {
     const { carrier, code } = req.params as { carrier: string; code: string };
     const { tenant } = req.query as { tenant: string };
-    const s = await deps.shipments.get(tenant, carrier, code.toUpperCase());
-    if (!s) return reply.code(404).send({ error: 'NOT_FOUND', message: `no ${carrier} shipment ${code.toUpperCase()} for ${tenant}` });
-    await deps.shipments.write([...(await deps.shipments.noticeOpsFor(tenant, carrier, s.code)), ...deps.shipments.ops(s, undefined)], true);
-    return reply.code(204).send();
+    const deleted = await deps.shipments.exclusive(async () => {
+      const s = await deps.shipments.get(tenant, carrier, code.toUpperCase());
+      if (s) await deps.shipments.write([...(await deps.shipments.noticeOpsFor(tenant, carrier, s.code)), ...deps.shipments.ops(s, undefined)], true);
+      return s !== undefined;
+    });
+    return deleted ? reply.code(204).send() : reply.code(404).send({ error: 'NOT_FOUND', message: `no ${carrier} shipment ${code.toUpperCase()} for ${tenant}` });
   });
 
   // --- blacklist -----------------------------------------------------------------------------

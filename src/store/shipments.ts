@@ -42,7 +42,16 @@ export interface PendingNotice {
 export const shipmentKey = (tenant: string, carrier: string, code: string) => `${tenant}!${carrier}!${code}`;
 
 export class ShipmentStore {
+  private lock: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly store: Store) {}
+
+  /** Runs read-modify-write steps one at a time (the poller, notices, imports and deletes of this process). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
 
   private get db() {
     return this.store.db;
@@ -86,9 +95,18 @@ export class ShipmentStore {
 
   /** Keys of active shipments whose next check is at or before `now`, soonest first. */
   async due(now: number, limit: number): Promise<string[]> {
-    const keys: string[] = [];
-    for await (const k of this.store.shipmentsDue.keys({ lte: `${sortableTime(now)}!\xff`, limit })) keys.push(k.slice(16));
-    return keys;
+    return (await this.dueEntries(now, limit)).map((e) => e.key);
+  }
+
+  /** The schedule entries behind due(): the shipment key and the entry itself (to drop an orphan). */
+  async dueEntries(now: number, limit: number): Promise<Array<{ key: string; entry: string }>> {
+    const out: Array<{ key: string; entry: string }> = [];
+    for await (const k of this.store.shipmentsDue.keys({ lte: `${sortableTime(now)}!\xff`, limit })) out.push({ key: k.slice(16), entry: k });
+    return out;
+  }
+
+  dropDueOp(entry: string): WriteOp {
+    return { type: 'del', sublevel: this.store.shipmentsDue, key: entry };
   }
 
   /** When the next check is due, if any shipment is active. */

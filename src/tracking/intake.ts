@@ -32,18 +32,14 @@ export function checkShipmentObjects(items: Array<Partial<Record<ShipmentField, 
 }
 
 export class ShipmentIntake {
-  private chain: Promise<unknown> = Promise.resolve();
-
   constructor(
     private readonly store: ShipmentStore,
     private readonly opts: { firstCheckDelayMs: number; now?: () => number },
   ) {}
 
-  /** Creates/updates the good rows (serialised per process, so the quota holds under concurrent imports). */
+  /** Creates/updates the good rows (under the store's lock, so the quota holds under concurrent imports and the poller's writes are kept). */
   take(tenant: string, rows: ImportRow[], settings: TrackingSettings, dryRun: boolean): Promise<IntakeResult> {
-    const run = this.chain.then(() => this.takeNow(tenant, rows, settings, dryRun));
-    this.chain = run.catch(() => undefined);
-    return run;
+    return this.store.exclusive(() => this.takeNow(tenant, rows, settings, dryRun));
   }
 
   private async takeNow(tenant: string, rows: ImportRow[], settings: TrackingSettings, dryRun: boolean): Promise<IntakeResult> {

@@ -5,13 +5,14 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { QueueEvent } from '../queue/types.js';
 import type { WriteOp } from '../store/level.js';
-import type { PendingNotice, ShipmentStore } from '../store/shipments.js';
+import { shipmentKey, type PendingNotice, type ShipmentStore } from '../store/shipments.js';
+import { sortableTime } from '../store/level.js';
 import { composeMail, noticeMessageId } from './compose.js';
 import { applyCheck, applyFailure, DAY, nextCheck, retryDelay, type Shipment } from './lifecycle.js';
 import { buildReport } from './report.js';
 import { DEFAULT_SETTINGS, type Channel, type TrackingSettings } from './settings.js';
 import { BUILT_IN_TEMPLATES, renderTemplate, type MacroValues } from './templates.js';
-import { CarrierError, GatewayError, type CarrierAdapter, type CarrierEvent, type CarrierName, type NoticeStatus, type PhoneGateway } from './types.js';
+import { CarrierError, GatewayError, type CarrierAdapter, type CarrierEvent, type CarrierName, type NoticeStatus, type PhoneGateway, type TrackResult } from './types.js';
 import { inWindow, nextLocalTime, nextWindowStart, wallClock, type SendingWindow } from './window.js';
 
 export interface TrackingOptions {
@@ -103,12 +104,12 @@ export class TrackingWorker {
 
   private async pollDue(): Promise<number> {
     const now = this.now();
-    const keys = await this.deps.shipments.due(now, 1000);
-    if (keys.length === 0) return 0;
-    const byCarrier = new Map<CarrierName, string[]>();
-    for (const key of keys) {
-      const carrier = key.split('!')[1] as CarrierName;
-      byCarrier.set(carrier, [...(byCarrier.get(carrier) ?? []), key]);
+    const entries = await this.deps.shipments.dueEntries(now, 1000);
+    if (entries.length === 0) return 0;
+    const byCarrier = new Map<CarrierName, Array<{ key: string; entry: string }>>();
+    for (const e of entries) {
+      const carrier = e.key.split('!')[1] as CarrierName;
+      byCarrier.set(carrier, [...(byCarrier.get(carrier) ?? []), e]);
     }
     const settingsCache = new Map<string, Promise<TrackingSettings>>();
     const settingsOf = (t: string) => {
@@ -116,38 +117,63 @@ export class TrackingWorker {
       if (!s) settingsCache.set(t, (s = this.settings(t)));
       return s;
     };
-    await Promise.all([...byCarrier].map(([carrier, ks]) => this.pollCarrier(carrier, ks, now, settingsOf)));
-    return keys.length;
+    await Promise.all([...byCarrier].map(([carrier, es]) => this.pollCarrier(carrier, es, now, settingsOf)));
+    return entries.length;
   }
 
-  private async pollCarrier(carrier: CarrierName, keys: string[], now: number, settingsOf: (t: string) => Promise<TrackingSettings>): Promise<void> {
+  private async pollCarrier(carrier: CarrierName, entries: Array<{ key: string; entry: string }>, now: number, settingsOf: (t: string) => Promise<TrackingSettings>): Promise<void> {
+    const store = this.deps.shipments;
     const interval = DAY / this.deps.options.checksPerDay;
-    const records = (await this.deps.shipments.getMany(keys)).filter((s): s is Shipment => s !== undefined);
-    const active: Shipment[] = [];
-    const ops: WriteOp[] = [];
-    for (const s of records) {
-      const settings = await settingsOf(s.tenant);
-      if (!settings.enabled || !this.deps.tenant(s.tenant)) {
-        // Switched off: no checks, no notices; the schedule keeps turning so switching on resumes.
-        ops.push(...this.deps.shipments.ops(s, { ...s, nextCheckAt: now + interval }));
-      } else active.push(s);
-    }
     const adapter = this.deps.carriers[carrier];
     const paused = this.pausedUntil.get(carrier) ?? 0;
-    if (!adapter || paused > now) {
-      const reason = adapter ? `${CARRIER_LABEL[carrier]} asked us to slow down; next check after ${new Date(paused).toISOString()}` : `carrier ${carrier} is not configured on this mailgate`;
-      for (const s of active) ops.push(...this.deps.shipments.ops(s, { ...applyFailure(s, reason, now), nextCheckAt: adapter ? paused : now + interval }));
-      await this.deps.shipments.write(ops);
-      return;
-    }
+    // Every write re-reads the shipment under the store's lock, so an import or delete in between is never overwritten.
+    const active = await store.exclusive(async () => {
+      const found = await store.getMany(entries.map((e) => e.key));
+      const ops: WriteOp[] = [];
+      const toCheck: Shipment[] = [];
+      for (const [i, s] of found.entries()) {
+        // A schedule entry that is not the shipment's current one (or has no shipment) is dropped, so it cannot stay due forever.
+        if (!s || !s.active || s.nextCheckAt === undefined || entries[i]!.entry !== `${sortableTime(s.nextCheckAt)}!${entries[i]!.key}`) {
+          ops.push(store.dropDueOp(entries[i]!.entry));
+          continue;
+        }
+        const settings = await settingsOf(s.tenant);
+        if (!settings.enabled || !this.deps.tenant(s.tenant)) {
+          // Switched off: no checks, no notices; the schedule keeps turning so switching on resumes.
+          ops.push(...store.ops(s, { ...s, nextCheckAt: now + interval }));
+        } else if (!adapter || paused > now) {
+          const reason = adapter ? `${CARRIER_LABEL[carrier]} asked us to slow down; next check after ${new Date(paused).toISOString()}` : `carrier ${carrier} is not configured on this mailgate`;
+          ops.push(...store.ops(s, { ...applyFailure(s, reason, now), nextCheckAt: adapter ? paused : now + interval }));
+        } else toCheck.push(s);
+      }
+      await store.write(ops);
+      return toCheck;
+    });
+    if (!adapter) return;
     const size = Math.max(1, this.deps.options.batchSize);
     for (let i = 0; i < active.length; i += size) {
       const chunk = active.slice(i, i + size);
+      let results: Map<string, TrackResult> | CarrierError;
       try {
-        const results = await adapter.track(chunk.map((s) => s.code));
-        const byCode = new Map(results.map((r) => [r.code, r]));
-        for (const s of chunk) {
-          const r = byCode.get(s.code);
+        results = new Map((await adapter.track(chunk.map((s) => s.code))).map((r) => [r.code, r]));
+        this.stats.checks += chunk.length;
+      } catch (err) {
+        results = err instanceof CarrierError ? err : new CarrierError(`${CARRIER_LABEL[carrier]}: ${(err as Error).message}`, true);
+        this.stats.carrierFailures++;
+        if (results.retryAfterMs) this.pausedUntil.set(carrier, now + results.retryAfterMs);
+        this.deps.log.warn({ carrier, codes: chunk.length, retryable: results.retryable, err: results.message }, 'carrier check failed; no notices, retrying later');
+      }
+      const outcome = results;
+      await store.exclusive(async () => {
+        const ops: WriteOp[] = [];
+        for (const s of await store.getMany(chunk.map((c) => shipmentKey(c.tenant, c.carrier, c.code)))) {
+          if (!s || !s.active) continue; // deleted (or stopped) while the carrier was asked
+          if (outcome instanceof CarrierError) {
+            const failed = applyFailure(s, outcome.message, now);
+            ops.push(...store.ops(s, { ...failed, nextCheckAt: now + retryDelay(failed.failures, interval, outcome.retryAfterMs) }));
+            continue;
+          }
+          const r = outcome.get(s.code);
           if (r && 'events' in r) ops.push(...(await this.checked(s, r.events, now, await settingsOf(s.tenant))));
           else {
             // Not (yet) known to the carrier: normal for a label printed today; checked again on schedule.
@@ -156,19 +182,9 @@ export class TrackingWorker {
             ops.push(...this.stopIfTooOld(s, next, now));
           }
         }
-        this.stats.checks += chunk.length;
-      } catch (err) {
-        const e = err instanceof CarrierError ? err : new CarrierError(`${CARRIER_LABEL[carrier]}: ${(err as Error).message}`, true);
-        this.stats.carrierFailures++;
-        if (e.retryAfterMs) this.pausedUntil.set(carrier, now + e.retryAfterMs);
-        this.deps.log.warn({ carrier, codes: chunk.length, retryable: e.retryable, err: e.message }, 'carrier check failed; no notices, retrying later');
-        for (const s of chunk) {
-          const failed = applyFailure(s, e.message, now);
-          ops.push(...this.deps.shipments.ops(s, { ...failed, nextCheckAt: now + retryDelay(failed.failures, interval, e.retryAfterMs) }));
-        }
-      }
+        await store.write(ops);
+      });
     }
-    await this.deps.shipments.write(ops);
   }
 
   private stopIfTooOld(before: Shipment, next: Shipment, now: number): WriteOp[] {
@@ -256,11 +272,13 @@ export class TrackingWorker {
     }
     const settings = await this.settings(n.tenant);
     const tenant = this.deps.tenant(n.tenant);
-    const update = async (next: Shipment['notices'][string], extra: WriteOp[] = [], sync = false) => {
-      const after = { ...s, notices: { ...s.notices, [slot]: next }, updatedAt: now };
-      await store.write([...extra, ...store.ops(s, after)], sync);
-      Object.assign(s, after);
-    };
+    // Only this notice's slot changes; the rest is re-read under the lock, so a concurrent import or check is kept.
+    const update = (next: Shipment['notices'][string], extra: WriteOp[] = [], sync = false) => store.exclusive(async () => {
+      const current = await store.get(n.tenant, n.carrier, n.code);
+      if (!current) return store.write(extra, sync);
+      const after = { ...current, notices: { ...current.notices, [slot]: next }, updatedAt: now };
+      await store.write([...extra, ...store.ops(current, after)], sync);
+    });
     if (!settings.enabled || !tenant) {
       await update({ state: 'skipped', at: now, detail: tenant ? 'tracking was switched off before the notice was due' : 'the tenant no longer exists' }, [dropKey]);
       return false;
