@@ -246,7 +246,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     tenantTokens: new TenantTokens(store),
     metrics: async () => {
       const next = await openSpool.nextDue();
-      return metrics.render({ queueDepth: await openSpool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 });
+      return metrics.render({ queueDepth: await openSpool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 }) + tracking.metrics();
     },
     queue,
     directory,

@@ -286,6 +286,8 @@ describe('tracking: a parcel\'s whole story', () => {
     expect(w.post.requests).toBe(requests);
     expect(w.sink.messages).toHaveLength(4);
     expect(w.twilio.received).toHaveLength(2);
+    const metrics = await (await api(w, '/../../metrics')).text();
+    expect(metrics).toMatch(/^mailgate_tracking_notices_sent_total 6$/m);
   });
 });
 
