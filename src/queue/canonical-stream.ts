@@ -5,6 +5,7 @@
 // are broken as Postfix does (header lines folded with CRLF SP, body lines with CRLF), so a
 // strict upstream does not refuse them.
 import { Transform, type TransformCallback } from 'node:stream';
+import libmime from 'libmime';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -64,7 +65,8 @@ export class CanonicalStream extends Transform {
     return {
       messageId: utf8(field('Message-ID')),
       subject: utf8(field('Subject')),
-      reference: utf8(field('X-Order-Id') ?? field('X-Reference'))?.slice(0, 200),
+      // An app (or nodemailer) may MIME-encode a non-ASCII reference; it is indexed as the shop wrote it.
+      reference: decodeWords(utf8(field('X-Order-Id') ?? field('X-Reference')))?.slice(0, 200),
       category: field('X-Mailgate-Category')?.slice(0, 64),
     };
   }
@@ -147,5 +149,14 @@ export class CanonicalStream extends Transform {
     this.headerBytes.push(piece);
     this.headerLength += piece.length;
     if (this.headerLength >= HEADER_SCAN_LIMIT || piece.includes('\r\n\r\n')) this.headerDone = true;
+  }
+}
+
+function decodeWords(v: string | undefined): string | undefined {
+  if (v === undefined || !v.includes('=?')) return v;
+  try {
+    return libmime.decodeWords(v);
+  } catch {
+    return v;
   }
 }

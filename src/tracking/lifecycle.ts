@@ -95,10 +95,12 @@ export function applyCheck(before: Shipment, history: CarrierEvent[], now: numbe
   const accepted = events.find((e) => e.status === 'accepted');
   if (accepted) s.acceptedAt = accepted.time;
   if (s.status === 'arrived-at-pickup' && latest) {
-    // Reminders count from the first arrival in the current stay at the pick-up point.
-    let i = events.length - 1;
-    while (i > 0 && (events[i - 1]!.status === 'arrived-at-pickup' || events[i - 1]!.status === 'unknown')) i--;
-    const arrival = events[i]!.status === 'arrived-at-pickup' ? events[i]! : latest;
+    // Reminders count from the first arrival in the current stay at the pick-up point ("unknown"
+    // events in between, such as a failed call to the buyer, do not end the stay).
+    let arrival = latest;
+    for (let i = events.length - 1; i >= 0 && (events[i]!.status === 'arrived-at-pickup' || events[i]!.status === 'unknown'); i--) {
+      if (events[i]!.status === 'arrived-at-pickup') arrival = events[i]!;
+    }
     s.arrivedAt = arrival.time;
     s.pickupPoint = latest.pickupPoint ?? latest.place ?? arrival.pickupPoint ?? arrival.place ?? s.pickupPoint;
   }
