@@ -27,6 +27,7 @@ import { LoginThrottle } from '../security/login-throttle.js';
 import { isValidAddress } from '../queue/address.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
+import { consolePlugin } from '../console/plugin.js';
 
 export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   tenantTokens: TenantTokens;
@@ -114,6 +115,8 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
   });
 
   await registerUnsubscribePages(app, deps);
+  // The web console at / (src/console): a client of the API below, called in-process with the user's token.
+  await app.register(consolePlugin);
 
   app.register(async (api) => {
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.

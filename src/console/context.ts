@@ -1,0 +1,157 @@
+// What every console route shares: the signed-in session, calls into the admin API (in-process,
+// with the user's own bearer token, so scoping, validation and errors are exactly the API's), the
+// page shell (header with the red error counter, tenant selector, navigation) and small formatters.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { html, raw, type SafeHtml } from './html.js';
+import libmime from 'libmime';
+import { SESSION_COOKIE, type Session, type SessionStore } from './session.js';
+
+export interface ApiAnswer<T = Record<string, unknown>> {
+  status: number;
+  data: T;
+}
+
+export type SignedIn = Session & { user: NonNullable<Session['user']> };
+
+export interface Flash {
+  kind: 'ok' | 'error' | 'warn';
+  text: string;
+}
+
+export class ConsoleContext {
+  private readonly flashes = new WeakMap<Session, Flash>();
+
+  constructor(readonly app: FastifyInstance, readonly sessions: SessionStore) {}
+
+  session(req: FastifyRequest): Session | undefined {
+    return this.sessions.get(req.cookies[SESSION_COOKIE]);
+  }
+
+  setCookie(reply: FastifyReply, s: Session | undefined): void {
+    if (s) reply.setCookie(SESSION_COOKIE, s.id, { httpOnly: true, sameSite: 'strict', path: '/' });
+    else reply.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', path: '/' });
+  }
+
+  /** One admin API call as this user. `query` values that are undefined or '' are left out. */
+  async api<T = Record<string, unknown>>(
+    req: FastifyRequest, token: string, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string,
+    opts: { query?: Record<string, string | number | boolean | undefined>; body?: unknown; raw?: { data: Buffer; contentType: string } } = {},
+  ): Promise<ApiAnswer<T>> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') qs.set(k, String(v));
+    const url = `/api/v1${path}${qs.size ? `?${qs}` : ''}`;
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    let payload: string | Buffer | undefined;
+    if (opts.raw) {
+      headers['content-type'] = opts.raw.contentType;
+      payload = opts.raw.data;
+    } else if (opts.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      payload = JSON.stringify(opts.body);
+    }
+    // The caller's address, so the API's bad-token throttle counts per browser, not per console.
+    const res = await this.app.inject({ method, url, headers, remoteAddress: req.ip, ...(payload !== undefined ? { payload } : {}) });
+    let data: unknown = {};
+    if (res.body) {
+      try {
+        data = JSON.parse(res.body);
+      } catch {
+        data = { message: res.body };
+      }
+    }
+    return { status: res.statusCode, data: data as T };
+  }
+
+  flash(s: Session, f: Flash): void {
+    this.flashes.set(s, f);
+  }
+
+  takeFlash(s: Session): Flash | undefined {
+    const f = this.flashes.get(s);
+    this.flashes.delete(s);
+    return f;
+  }
+
+  /** The tenant's errors since the user's previous sign-in (null when the API refuses). */
+  async errorCount(req: FastifyRequest, s: SignedIn): Promise<number | null> {
+    if (!s.user.tenant) return null;
+    const r = await this.api<{ count: number }>(req, s.user.token, 'GET', '/errors/count', { query: { tenant: s.user.tenant, since: s.user.since } });
+    return r.status === 200 ? r.data.count : null;
+  }
+
+  async tenants(req: FastifyRequest, s: SignedIn): Promise<Array<{ id: string; name: string }>> {
+    if (s.user.role !== 'admin') return s.user.tenant ? [{ id: s.user.tenant, name: s.user.tenant }] : [];
+    const r = await this.api<{ tenants: Array<{ id: string; name: string }> }>(req, s.user.token, 'GET', '/tenants');
+    return r.status === 200 ? r.data.tenants : [];
+  }
+
+  /** Sends a whole console page. */
+  async page(req: FastifyRequest, reply: FastifyReply, s: SignedIn, o: { title: string; active?: string; body: SafeHtml; status?: number }): Promise<FastifyReply> {
+    const [count, tenants] = await Promise.all([this.errorCount(req, s), this.tenants(req, s)]);
+    const flash = this.takeFlash(s);
+    const nav = NAV.map(([href, label]) => html`<a href="${href}"${o.active === href ? raw(' aria-current="page"') : ''}>${label}</a>`);
+    const tenantPart = s.user.role === 'admin'
+      ? html`<form method="post" action="/tenant" class="inline">${csrfField(s)}<label class="inline-label"><span class="sr">Tenant</span>
+          <select name="tenant" data-autosubmit aria-label="Tenant">${tenants.map((t) => html`<option value="${t.id}"${t.id === s.user.tenant ? raw(' selected') : ''}>${t.id} — ${t.name}</option>`)}</select></label>
+          <noscript><button type="submit" class="secondary">Switch</button></noscript></form>`
+      : html`<span>Shop <b>${s.user.tenant}</b></span>`;
+    const counter = count === null ? '' : html`<a href="/errors?period=signin" id="error-counter" title="errors since your previous sign-in"><span class="counter${count === 0 ? ' zero' : ''}" data-count="${count}">${count}</span> errors since your last sign-in</a>`;
+    const body = html`<header>
+  <a class="brand" href="/">mailgate</a>
+  <nav>${nav}</nav>
+  <div class="who">${counter} ${tenantPart}
+    <form method="post" action="/signout" class="inline">${csrfField(s)}<button type="submit" class="secondary" id="signout">Sign out</button></form></div>
+</header>
+<main>
+${flash ? html`<div class="flash ${flash.kind}" role="status">${flash.text}</div>` : ''}
+<h1>${o.title}</h1>
+${o.body}
+</main>`;
+    return this.send(reply, o.title, body, o.status ?? 200);
+  }
+
+  send(reply: FastifyReply, title: string, body: SafeHtml, status = 200): FastifyReply {
+    return reply.code(status).type('text/html; charset=utf-8').send(document(title, body).value);
+  }
+}
+
+const NAV: Array<[string, string]> = [
+  ['/', 'Overview'], ['/errors', 'Error log'], ['/search', 'Search'], ['/suppression', 'Suppression'],
+  ['/upstreams', 'Upstreams'], ['/domains', 'Domains'], ['/tracking', 'Tracking'],
+];
+
+export function document(title: string, body: SafeHtml): SafeHtml {
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · mailgate</title><link rel="stylesheet" href="/console.css"><script src="/console.js" defer></script></head>
+<body>${body}</body></html>`;
+}
+
+export function csrfField(s: Session): SafeHtml {
+  return html`<input type="hidden" name="_csrf" value="${s.csrf}">`;
+}
+
+export function fmtTime(ms: number | null | undefined): string {
+  if (!ms) return '–';
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+export function reply(r: { code: number; enhanced?: string; text: string } | null | undefined): string {
+  return r ? `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}` : '';
+}
+
+/** The API's error message of a refused call. */
+export function apiError(a: ApiAnswer<unknown>): string {
+  const d = a.data as { error?: string; message?: string };
+  return `${d.message ?? d.error ?? 'request failed'} (HTTP ${a.status})`;
+}
+
+/** A header value as stored (RFC 2047 encoded words possible) → the text a person reads. */
+export function headerText(value: string | null | undefined): string {
+  if (!value) return '';
+  try {
+    return libmime.decodeWords(value);
+  } catch {
+    return value;
+  }
+}
