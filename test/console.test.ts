@@ -197,6 +197,17 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     expect(await page.textContent('#test-dialogue')).toMatch(/C: AUTH/);
     expect(authSink.messages).toHaveLength(0);
     await shot('upstream-test');
+    // Tracking import: the preview lists each row's errors before anything is imported.
+    await page.goto(`${mg.adminUrl}/tracking`);
+    await page.setInputFiles('#import-form input[type=file]', { name: 'orders.csv', mimeType: 'text/csv', buffer: Buffer.from('Tracking Code;Email;Name\nRA123456789RU;buyer@example.com;<b>Anna</b>\nAB-12;x@example.com;Bob\n') });
+    await Promise.all([page.waitForURL(/\/tracking\/preview$/), page.click('#import-form button')]);
+    const rows = await page.locator('#import-rows tbody tr').allTextContents();
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toContain('<b>Anna</b>');
+    expect(await page.locator('#import-rows .bad').count()).toBeGreaterThan(0);
+    // This shop has tracking switched off: the preview says so, and there is nothing to confirm.
+    expect(await page.locator('#confirm-import').isDisabled()).toBe(true);
+    await shot('tracking-preview');
     for (const p of ['suppression', 'domains', 'tracking']) {
       await page.goto(`${mg.adminUrl}/${p}`);
       await shot(p);

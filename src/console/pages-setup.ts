@@ -203,7 +203,7 @@ ${black ? (black.status === 200 ? html`<p id="blacklist-answer" class="${black.d
     return ctx.page(req, reply, s, {
       title: `Import preview: ${p.filename}`, active: '/tracking',
       body: html`<section>${importTable(res)}</section><section>
-<form method="post" action="/tracking/import" class="row" data-spinner>${csrfField(s)}<button type="submit" id="confirm-import"${(res.created ?? 0) + (res.updated ?? 0) === 0 ? html` disabled` : ''}>Import the ${(res.created ?? 0) + (res.updated ?? 0)} good rows</button><span class="spinner" hidden></span> <a href="/tracking">Cancel</a></form></section>`,
+<form method="post" action="/tracking/import" class="row" data-spinner>${csrfField(s)}<button type="submit" id="confirm-import"${res.refused || (res.created ?? 0) + (res.updated ?? 0) === 0 ? html` disabled` : ''}>Import the ${(res.created ?? 0) + (res.updated ?? 0)} good rows</button><span class="spinner" hidden></span> <a href="/tracking">Cancel</a></form></section>`,
     });
   });
 
