@@ -493,6 +493,7 @@ describe('tracking: calls, daily report, copies for the shop admin, crash mid-se
   it('a tenant token sees only its own shipments, settings and blacklist', async () => {
     const issued = (await (await api(w, '/tenants/other/tokens', { method: 'POST', body: { name: 'app' } })).json()) as { token: string };
     const asOther = (p: string, method = 'GET') => fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, { method, headers: { authorization: `Bearer ${issued.token}` } });
+    expect(await (await asOther('/whoami')).json()).toEqual({ role: 'tenant', tenant: 'other' });
     expect((await asOther('/shipments?tenant=shop')).status).toBe(403);
     expect((await asOther('/shipments/russian-post/80082345672000?tenant=shop')).status).toBe(403);
     expect((await asOther('/shipments/russian-post/80082345672000?tenant=shop', 'DELETE')).status).toBe(403);

@@ -278,6 +278,9 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       return reply.code(201).send({ id, event });
     });
 
+    // Who the token belongs to: lets a client (the web console, a shop's script) find its tenant.
+    api.get('/whoami', { config: { scope: 'tenant' } }, async (req) => (req as PrincipalRequest).principal);
+
     api.get('/errors/count', {
       config: { scope: 'tenant' },
       schema: {

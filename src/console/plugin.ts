@@ -13,7 +13,6 @@ import { registerSetupPages } from './pages-setup.js';
 
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 /** A tenant id no tenant has: asking the API for it makes a tenant token's 403 name its own tenant. */
-const PROBE_TENANT = '~console-probe~';
 
 export interface ConsoleRoutes {
   ctx: ConsoleContext;
@@ -91,18 +90,16 @@ ${error ? html`<div class="flash error" role="alert">${error}</div>` : ''}
     if (!old || !SessionStore.csrfOk(old, csrfGiven(req))) return refuseCsrf(reply);
     const token = String((req.body as { token?: unknown } | undefined)?.token ?? '').trim();
     if (!token) return signInPage(reply, old, 'Enter your API token.', 400);
-    const admin = await ctx.api<{ tenants: Array<{ id: string }> }>(req, token, 'GET', '/tenants');
+    const who = await ctx.api<{ role: 'admin' | 'tenant'; tenant?: string }>(req, token, 'GET', '/whoami');
     let role: 'admin' | 'tenant';
     let tenant: string | undefined;
-    if (admin.status === 200) {
+    if (who.status === 200 && who.data.role === 'admin') {
       role = 'admin';
-      tenant = admin.data.tenants[0]?.id;
-    } else if (admin.status === 403) {
+      tenant = (await ctx.api<{ tenants: Array<{ id: string }> }>(req, token, 'GET', '/tenants')).data.tenants[0]?.id;
+    } else if (who.status === 200 && who.data.tenant) {
       role = 'tenant';
-      const probe = await ctx.api<{ message?: string }>(req, token, 'GET', '/errors/count', { query: { tenant: PROBE_TENANT, since: 0 } });
-      tenant = /^this token is for tenant (.+)$/.exec(probe.data.message ?? '')?.[1];
-      if (!tenant) return signInPage(reply, old, 'This token is valid, but the console could not tell its tenant.', 500);
-    } else if (admin.status === 429) {
+      tenant = who.data.tenant;
+    } else if (who.status === 429) {
       return signInPage(reply, old, 'Too many attempts with a wrong token from your address: wait a minute.', 429);
     } else {
       return signInPage(reply, old, 'This token is not valid.', 401);
