@@ -140,6 +140,15 @@ describe('sender identity', () => {
     expect(body.check.checkedAt).toBeGreaterThan(unverified.check.checkedAt);
     expect(body.check.dmarc.message).toBe('no DMARC record at _dmarc.unverified.test: publish TXT "v=DMARC1; p=none; rua=mailto:dmarc@unverified.test" (recommended; start with p=none)');
     expect((await fetch(`${mg.adminUrl}/api/v1/domains/nope.test/verify`, { method: 'POST', headers: auth })).status).toBe(404);
+    // The shop admin sees (and re-checks) its own domains with its own token; an admin can filter by tenant.
+    const issued = (await (await fetch(`${mg.adminUrl}/api/v1/tenants/shop/tokens`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'dns' }) })).json()) as { token: string };
+    const shopAuth = { authorization: `Bearer ${issued.token}` };
+    const own = (await (await fetch(`${mg.adminUrl}/api/v1/domains`, { headers: shopAuth })).json()) as { domains: Array<{ tenant: string; domain: string }> };
+    expect(own.domains.map((d) => d.domain)).toContain('unverified.test');
+    expect(own.domains.every((d) => d.tenant === 'shop')).toBe(true);
+    expect((await fetch(`${mg.adminUrl}/api/v1/domains?tenant=other`, { headers: shopAuth })).status).toBe(403);
+    expect((await fetch(`${mg.adminUrl}/api/v1/domains/unverified.test/verify`, { method: 'POST', headers: shopAuth })).status).toBe(200);
+    expect(((await (await fetch(`${mg.adminUrl}/api/v1/domains?tenant=other`, { headers: auth })).json()) as { domains: unknown[] }).domains).toEqual([]);
     // From now on mail from that domain keeps its From.
     const m = await send('From: orders@unverified.test\nTo: b@example.test\nSubject: now verified\n\nx\n', 'orders@unverified.test');
     expect(getHeader(m.headers, 'From')).toBe('orders@unverified.test');

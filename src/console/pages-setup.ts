@@ -118,7 +118,7 @@ ${t ? html`<div id="test-result"><p class="${t.ok ? 'ok' : 'bad'}" id="test-answ
   app.get('/domains', async (req, reply) => {
     const s = await withTenant(req, reply, 'Sender domains', '/domains');
     if (!s) return reply;
-    const r = await ctx.api<{ domains: Array<{ tenant: string; domain: string; check: DomainCheck | null }> }>(req, s.user.token, 'GET', '/domains');
+    const r = await ctx.api<{ domains: Array<{ tenant: string; domain: string; check: DomainCheck | null }> }>(req, s.user.token, 'GET', '/domains', { query: { tenant: s.user.tenant } });
     if (r.status !== 200) return ctx.page(req, reply, s, { title: 'Sender domains', active: '/domains', body: html`<section><p class="bad">${apiError(r)}</p></section>` });
     const mine = r.data.domains.filter((d) => d.tenant === s.user.tenant);
     const unverified = mine.filter((d) => !d.check?.verified);
