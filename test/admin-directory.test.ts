@@ -123,7 +123,8 @@ describe('tenants and upstreams through the admin API', () => {
     expect((await api('/tenants/newshop', { headers: t })).status).toBe(200);
     expect((await api('/tenants/fixed', { headers: t })).status).toBe(403);
     expect((await api('/tenants', { headers: t })).status).toBe(403);
-    expect((await api('/upstreams', { headers: t })).status).toBe(403);
+    // Upstreams: a shop admin sees only the system one and its own (not the operators' shared one).
+    expect(((await (await api('/upstreams', { headers: t })).json()) as { upstreams: Array<{ name: string }> }).upstreams.map((u) => u.name)).not.toContain('shared');
     expect((await api('/tenants', { method: 'POST', headers: t, body: { id: 'evil', name: 'E' } })).status).toBe(403);
     expect((await api('/tenants/newshop', { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
 
@@ -173,5 +174,34 @@ describe('tenants and upstreams through the admin API', () => {
     expect(del.status).toBe(200);
     expect((await api('/tenants/gone')).status).toBe(404);
     await expect(send('gone', 'gone-password-1')).rejects.toMatchObject({ responseCode: 535 });
+  });
+
+  it('lets a shop admin copy, edit, test and use an upstream of its own, and nothing of other tenants', async () => {
+    expect((await api('/tenants', { method: 'POST', body: { id: 'selfserve', name: 'Self Serve', from: { address: 'orders@new-shop.test' }, auth: [{ user: 'selfserve', password: 'selfserve-pass-1' }] } })).status).toBe(201);
+    const { token } = (await (await api('/tenants/selfserve/tokens', { method: 'POST', body: { name: 'console' } })).json()) as { token: string };
+    const shop = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    // Sees the system upstream only (read-only), not the operators' or other shops' upstreams.
+    const before = (await (await api('/upstreams', { headers: shop })).json()) as { upstreams: Array<{ name: string; readOnly: boolean }> };
+    expect(before.upstreams).toEqual([expect.objectContaining({ name: 'system', readOnly: true })]);
+    expect((await api('/upstreams/shop-relay', { headers: shop })).status).toBe(404);
+    expect((await api('/upstreams/system', { method: 'PATCH', body: { port: 2 }, headers: shop })).status).toBe(403);
+    // Copy the system upstream, point it at its own server with its login, test it, use it.
+    expect((await api('/upstreams/system/copy', { method: 'POST', body: { name: 'selfserve-smtp' }, headers: shop })).status).toBe(201);
+    const edited = await api('/upstreams/selfserve-smtp', { method: 'PATCH', body: { port: shopSink.port, auth: { user: 'relay-user', password: 'relay-secret' } }, headers: shop });
+    expect(edited.status).toBe(200);
+    expect(await edited.json()).toMatchObject({ owner: 'selfserve', readOnly: false, auth: { password: '********' } });
+    const tested = (await (await api('/upstreams/selfserve-smtp/test', { method: 'POST', body: { to: 'owner@new-shop.test' }, headers: shop })).json()) as { ok: boolean };
+    expect(tested.ok).toBe(true);
+    expect((await api('/tenants/selfserve/upstream', { method: 'PUT', body: { upstream: 'shop-relay' }, headers: shop })).status).toBe(400);
+    expect((await api('/tenants/selfserve/upstream', { method: 'PUT', body: { upstream: 'selfserve-smtp' }, headers: shop })).status).toBe(200);
+    shopSink.messages.length = 0;
+    await send('selfserve', 'selfserve-pass-1');
+    const [m] = await shopSink.waitFor(1);
+    expect(m!.user).toBe('relay-user');
+    // Operators still see and manage it; another shop does not see it.
+    expect((await api('/upstreams/selfserve-smtp')).status).toBe(200);
+    const { token: other } = (await (await api('/tenants/newshop/tokens', { method: 'POST', body: { name: 'peek' } })).json()) as { token: string };
+    expect((await api('/upstreams/selfserve-smtp', { headers: { authorization: `Bearer ${other}` } })).status).toBe(404);
+    expect((await api('/tenants/selfserve/upstream', { method: 'PUT', body: { upstream: null }, headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' } })).status).toBe(403);
   });
 });

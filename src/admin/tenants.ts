@@ -6,7 +6,7 @@ import type { Spool } from '../queue/spool.js';
 import type { TenantTokens } from '../store/api-tokens.js';
 import type { Directory, TenantInput } from '../tenants/directory.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
-import { notFound } from './principal.js';
+import { notFound, principalOf } from './principal.js';
 
 export interface TenantRouteDeps {
   directory: Directory;
@@ -93,6 +93,21 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
     schema: { params: tenantParam, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: tenantFields } },
   }, async (req, reply) => {
     return view(await deps.directory.updateTenant((req.params as { tenant: string }).tenant, req.body as TenantInput));
+  });
+
+  // A shop admin picks the tenant's upstream: one of its own (see /upstreams), or null for the system upstream.
+  api.put('/tenants/:tenant/upstream', {
+    config: { scope: 'tenant' },
+    schema: { params: tenantParam, body: { type: 'object', required: ['upstream'], additionalProperties: false, properties: { upstream: tenantFields.upstream } } },
+  }, async (req, reply) => {
+    const { tenant } = req.params as { tenant: string };
+    const { upstream } = req.body as { upstream: string | null };
+    const p = principalOf(req);
+    const u = upstream === null ? undefined : deps.directory.upstream(upstream);
+    if (upstream !== null && (!u || (p.role === 'tenant' && u.owner !== tenant && upstream !== deps.systemUpstream()))) {
+      return reply.code(400).send({ error: 'INVALID', message: `upstream: ${upstream} is not an upstream of tenant ${tenant} (make one with POST /api/v1/upstreams, or copy one)`, issues: [`upstream: unknown upstream "${upstream}"`] });
+    }
+    return view(await deps.directory.updateTenant(tenant, { upstream }));
   });
 
   api.delete('/tenants/:tenant', { schema: { params: tenantParam } }, async (req, reply) => {

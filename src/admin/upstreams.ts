@@ -1,11 +1,12 @@
 // Admin API: upstream SMTP servers. Config-declared ones and the system upstream are read-only;
-// copying one gives an editable one (seed 000). Passwords are never returned.
-import type { FastifyInstance } from 'fastify';
+// copying one gives an editable one (seed 000). Passwords are never returned. Shop admins manage
+// their own (owner) and see the system upstream and their tenant's current one.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
 import { isValidAddress } from '../queue/address.js';
 import type { Directory, UpstreamInput } from '../tenants/directory.js';
-import { notFound } from './principal.js';
+import { forbidden, notFound, principalOf } from './principal.js';
 
 export interface UpstreamRouteDeps {
   directory: Directory;
@@ -32,54 +33,92 @@ const upstreamFields = {
 } as const;
 
 export function registerUpstreamRoutes(api: FastifyInstance, deps: UpstreamRouteDeps): void {
-  const view = (u: Upstream) => {
-    const readOnly = u.source === 'config' || u.name === deps.systemUpstream();
-    if (u.type === 'mx') return { ...u, readOnly, system: u.name === deps.systemUpstream() };
-    const { auth, ...rest } = u;
-    return { ...rest, readOnly, system: u.name === deps.systemUpstream(), auth: auth ? { user: auth.user, password: '********' } : null };
+  // Shop admins (tenant tokens) see the system upstream, their tenant's current one and the ones they
+  // made; they may edit and delete only their own. Operators (admin tokens) see and manage all.
+  const tenantOf = (req: FastifyRequest): string | undefined => {
+    const p = principalOf(req);
+    return p.role === 'tenant' ? p.tenant : undefined;
   };
+  const visible = (req: FastifyRequest, u: Upstream): boolean => {
+    const tenant = tenantOf(req);
+    if (!tenant) return true;
+    return u.owner === tenant || u.name === deps.systemUpstream() || u.name === deps.directory.tenant(tenant)?.upstream;
+  };
+  const view = (req: FastifyRequest, u: Upstream) => {
+    const tenant = tenantOf(req);
+    const readOnly = u.source === 'config' || u.name === deps.systemUpstream() || (tenant !== undefined && u.owner !== tenant);
+    const base = { readOnly, system: u.name === deps.systemUpstream() };
+    if (u.type === 'mx') return { ...u, ...base };
+    const { auth, ...rest } = u;
+    return { ...rest, ...base, auth: auth ? { user: auth.user, password: '********' } : null };
+  };
+  /** The upstream the caller may see, or an answer already sent (404). */
+  const seen = (req: FastifyRequest, reply: FastifyReply): Upstream | undefined => {
+    const { name } = req.params as { name: string };
+    const u = deps.directory.upstream(name);
+    if (u && visible(req, u)) return u;
+    void notFound(reply, `no upstream ${name}`);
+    return undefined;
+  };
+  /** The upstream the caller may change, or an answer already sent (404/403). */
+  const own = (req: FastifyRequest, reply: FastifyReply): Upstream | undefined => {
+    const u = seen(req, reply);
+    const tenant = tenantOf(req);
+    if (u && tenant && u.owner !== tenant) {
+      void forbidden(reply, `upstream ${u.name} is not one of tenant ${tenant}'s own; copy it to make an editable one`);
+      return undefined;
+    }
+    return u;
+  };
+  const scope = { scope: 'tenant' } as const;
 
-  api.get('/upstreams', async () => ({ upstreams: deps.directory.upstreams().map(view) }));
+  api.get('/upstreams', { config: scope }, async (req) => ({ upstreams: deps.directory.upstreams().filter((u) => visible(req, u)).map((u) => view(req, u)) }));
 
-  api.get('/upstreams/:name', { schema: { params: nameParam } }, async (req, reply) => {
-    const u = deps.directory.upstream((req.params as { name: string }).name);
-    return u ? view(u) : notFound(reply, `no upstream ${(req.params as { name: string }).name}`);
+  api.get('/upstreams/:name', { config: scope, schema: { params: nameParam } }, async (req, reply) => {
+    const u = seen(req, reply);
+    return u ? view(req, u) : reply;
   });
 
   api.post('/upstreams', {
+    config: scope,
     schema: { body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: nameParam.properties.name, ...upstreamFields } } },
   }, async (req, reply) => {
-    return reply.code(201).send(view(await deps.directory.createUpstream(req.body as UpstreamInput)));
+    return reply.code(201).send(view(req, await deps.directory.createUpstream(req.body as UpstreamInput, tenantOf(req))));
   });
 
   api.patch('/upstreams/:name', {
+    config: scope,
     schema: { params: nameParam, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: upstreamFields } },
   }, async (req, reply) => {
-    return view(await deps.directory.updateUpstream((req.params as { name: string }).name, req.body as UpstreamInput));
+    if (!own(req, reply)) return reply;
+    return view(req, await deps.directory.updateUpstream((req.params as { name: string }).name, req.body as UpstreamInput));
   });
 
   api.post('/upstreams/:name/copy', {
+    config: scope,
     schema: { params: nameParam, body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: nameParam.properties.name } } },
   }, async (req, reply) => {
-    return reply.code(201).send(view(await deps.directory.copyUpstream((req.params as { name: string }).name, (req.body as { name: string }).name)));
+    if (!seen(req, reply)) return reply;
+    return reply.code(201).send(view(req, await deps.directory.copyUpstream((req.params as { name: string }).name, (req.body as { name: string }).name, tenantOf(req))));
   });
 
-  api.delete('/upstreams/:name', { schema: { params: nameParam } }, async (req, reply) => {
+  api.delete('/upstreams/:name', { config: scope, schema: { params: nameParam } }, async (req, reply) => {
+    if (!own(req, reply)) return reply;
     await deps.directory.deleteUpstream((req.params as { name: string }).name);
     return reply.code(204).send();
   });
 
   // Seed 000: send a test e-mail through an upstream and show the server's exact answer.
   api.post('/upstreams/:name/test', {
+    config: scope,
     schema: {
       params: nameParam,
       body: { type: 'object', required: ['to'], additionalProperties: false, properties: { to: { type: 'string', minLength: 3, maxLength: 254 } } },
     },
   }, async (req, reply) => {
-    const { name } = req.params as { name: string };
+    const upstream = seen(req, reply);
+    if (!upstream) return reply;
     const { to } = req.body as { to: string };
-    const upstream = deps.directory.upstream(name);
-    if (!upstream) return notFound(reply, `no upstream ${name}`);
     if (!isValidAddress(to)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: 'to: not a valid e-mail address' });
     return deps.testMail(upstream, to);
   });

@@ -28,6 +28,8 @@ export interface SmtpUpstream {
   maxConnections: number;
   /** Where the upstream came from: config-declared upstreams are read-only through the API. */
   source: 'config' | 'store';
+  /** The tenant whose shop admin made it through the API (and may edit it); none for operators' upstreams. */
+  owner?: string;
 }
 
 export interface MxUpstream {
@@ -45,6 +47,7 @@ export interface MxUpstream {
    */
   allowPrivateAddresses: boolean;
   source: 'config' | 'store';
+  owner?: string;
 }
 
 export type Upstream = SmtpUpstream | MxUpstream;

@@ -282,10 +282,11 @@ export class Directory {
   // -------------------------------------------------------------------------------------------
   // Upstreams
 
-  createUpstream(input: UpstreamInput): Promise<Upstream> {
+  /** A stored upstream; `owner` marks one a shop admin made (and may edit) with a tenant token. */
+  createUpstream(input: UpstreamInput, owner?: string): Promise<Upstream> {
     return this.serial(async () => {
       if (typeof input.name === 'string' && this.upstream(input.name)) throw new DirectoryError('CONFLICT', `upstream ${input.name} exists already`);
-      const upstream = this.resolveUpstream(input);
+      const upstream: Upstream = { ...this.resolveUpstream(input), ...(owner ? { owner } : {}) };
       await this.store.putUpstream(upstream);
       this.stored.upstreams.push(upstream);
       this.changed();
@@ -303,7 +304,7 @@ export class Directory {
         if (auth.password === undefined && current.auth && auth.user === current.auth.user) merged.auth = { ...auth, password: current.auth.password };
       }
       if (input.auth === null) delete merged.auth;
-      const upstream = this.resolveUpstream(merged);
+      const upstream: Upstream = { ...this.resolveUpstream(merged), ...(current.owner ? { owner: current.owner } : {}) };
       await this.store.putUpstream(upstream);
       this.stored.upstreams = this.stored.upstreams.map((u) => (u.name === name ? upstream : u));
       this.changed();
@@ -312,10 +313,10 @@ export class Directory {
   }
 
   /** A new stored upstream with the settings (credentials included) of an existing one (seed 000: copy, then edit). */
-  copyUpstream(name: string, newName: string): Promise<Upstream> {
+  copyUpstream(name: string, newName: string, owner?: string): Promise<Upstream> {
     const source = this.upstream(name);
     if (!source) return Promise.reject(new DirectoryError('NOT_FOUND', `no upstream ${name}`));
-    return this.createUpstream({ ...withoutSource(source), name: newName });
+    return this.createUpstream({ ...withoutSource(source), name: newName }, owner);
   }
 
   deleteUpstream(name: string): Promise<void> {
@@ -359,8 +360,9 @@ export class Directory {
   }
 }
 
+/** An upstream as config-file input again (without where it came from and who owns it). */
 function withoutSource(u: Upstream): Record<string, unknown> {
-  const { source: _source, ...rest } = u;
+  const { source: _source, owner: _owner, ...rest } = u;
   return rest;
 }
 
