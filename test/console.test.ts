@@ -216,4 +216,25 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     await page.goto(`${mg.adminUrl}/`);
     await shot('overview-phone');
   });
+
+  it('tracking as a shop admin: preview, confirm the import, shipments by status, blacklist check', async () => {
+    expect((await api('/tracking/settings', 'PUT', { tenant: 'demo', enabled: true })).status).toBe(200);
+    await context.clearCookies();
+    await page.setViewportSize({ width: 1200, height: 800 });
+    await signIn(demoToken);
+    await page.goto(`${mg.adminUrl}/tracking`);
+    await page.setInputFiles('#import-form input[type=file]', { name: 'orders.csv', mimeType: 'text/csv', buffer: Buffer.from('Трек-номер;E-mail;ФИО;Номер заказа\n80082345678901;anna@example.com;Анна;A-1\n12;bad@example.com;Bob;A-2\n') });
+    await Promise.all([page.waitForURL(/\/tracking\/preview$/), page.click('#import-form button')]);
+    expect(await page.textContent('#import-summary')).toMatch(/Would create 1, would update 0, rejected 1/);
+    expect(await page.locator('#confirm-import').isDisabled()).toBe(false);
+    await Promise.all([page.waitForLoadState('load'), page.click('#confirm-import')]);
+    await page.waitForSelector('#import-summary');
+    expect(await page.textContent('#import-summary')).toMatch(/Created 1, updated 0, rejected 1/);
+    await page.goto(`${mg.adminUrl}/tracking`);
+    expect(await page.textContent('#shipments')).toContain('80082345678901');
+    expect(await page.textContent('#shipments')).toContain('A-1');
+    await page.goto(`${mg.adminUrl}/tracking?email=anna@example.com`);
+    expect(await page.textContent('#blacklist-answer')).toContain('not on the blacklist');
+    await shot('tracking');
+  });
 });
