@@ -121,7 +121,9 @@ export class TrackingWorker {
     const byCarrier = new Map<CarrierName, Array<{ key: string; entry: string }>>();
     for (const e of entries) {
       const carrier = e.key.split('!')[1] as CarrierName;
-      byCarrier.set(carrier, [...(byCarrier.get(carrier) ?? []), e]);
+      const list = byCarrier.get(carrier);
+      if (list) list.push(e);
+      else byCarrier.set(carrier, [e]);
     }
     const settingsCache = new Map<string, Promise<TrackingSettings>>();
     const settingsOf = (t: string) => {
