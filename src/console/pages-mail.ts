@@ -31,15 +31,18 @@ const PERIODS: Array<[string, string, number | null]> = [
   ['7d', 'last 7 days', 7 * 86400e3], ['30d', 'last 30 days', 30 * 86400e3],
 ];
 
-const msgLink = (id: string, type?: string): SafeHtml | string =>
-  type === 'app-error' || id.startsWith('AP') ? id : html`<a class="mono" href="/messages/${id}">${id}</a>`;
+/** The link of an error-log entry's id: a queue id opens the message; a tracking code (notice failures) searches for the parcel. */
+const msgLink = (id: string, type?: string, code?: string): SafeHtml | string =>
+  type === 'app-error' || id.startsWith('AP') ? id
+    : type === 'notice-failed' || code === 'TRACKING_CODE_UNKNOWN' ? html`<a class="mono" href="/search?q=${encodeURIComponent(id)}">${id}</a>`
+      : html`<a class="mono" href="/messages/${id}">${id}</a>`;
 
 export function errorTable(events: ErrorEvent[]): SafeHtml {
   if (events.length === 0) return html`<p class="muted">No errors.</p>`;
   return html`<div class="table-wrap"><table class="errors"><thead><tr><th>Time</th><th>What</th><th>Class</th><th>Recipient</th><th>Answer / detail</th><th>Message</th></tr></thead><tbody>
 ${events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.code ? html`<br><span class="muted">${e.code}</span>` : ''}</td><td>${e.class ?? e.severity ?? ''}</td>
 <td class="mono">${e.recipient}</td><td>${fmtReply(e.reply)}${e.detail ? html`<div class="muted">${e.detail}</div>` : ''}${e.reason ? html`<div class="muted">${e.reason}</div>` : ''}${e.upstream ? html`<div class="muted">via ${e.upstream}</div>` : ''}</td>
-<td>${msgLink(e.msgId, e.type)}${e.reference ? html`<div class="muted">order ${e.reference}</div>` : ''}</td></tr>`)}
+<td>${msgLink(e.msgId, e.type, e.code)}${e.reference ? html`<div class="muted">order ${e.reference}</div>` : ''}</td></tr>`)}
 </tbody></table></div>`;
 }
 
