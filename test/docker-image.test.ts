@@ -41,12 +41,12 @@ describe('docker image', () => {
   it("starts with the image's command and reports healthy through its HEALTHCHECK, unhealthy once stopped", async () => {
     dir = await makeTempDir('mg-image-');
     const cmd = execForm(/^CMD (\[.*\])$/m);
-    expect(cmd.slice(0, 5)).toEqual(['node', '--max-semi-space-size=4', 'dist/cli.js', 'serve', '--config']);
+    expect(cmd.slice(0, 6)).toEqual(['node', '--max-semi-space-size=4', '--max-old-space-size=512', 'dist/cli.js', 'serve', '--config']);
     const health = execForm(/^HEALTHCHECK .*? CMD (\[.*\])$/m);
     // The image's config path and admin port, replaced by this test's (the command is otherwise as written).
     const configFile = await writeConfig(dir, testConfig({ dataDir: `${dir}/data`, tenants: ['{ id: x, name: X, networks: [ 10.9.9.9/32 ] }'] }));
-    expect(cmd[5]).toBe('/etc/mailgate/mailgate.yaml');
-    mg = await startMailgate({ configFile, cliPath: path.join(repoRoot, cmd[2]!) });
+    expect(cmd[6]).toBe('/etc/mailgate/mailgate.yaml');
+    mg = await startMailgate({ configFile, cliPath: path.join(repoRoot, cmd[3]!) });
     const probe = health.map((a) => a.replace('127.0.0.1:8025', `${mg!.admin.host}:${mg!.admin.port}`));
     expect(probe.join(' ')).toContain('/healthz');
     expect(await run(probe, repoRoot)).toBe(0);

@@ -2,7 +2,7 @@
 // non-standard MTA bounce, an RFC 5965 ARF complaint, an auto-reply, or none of those — with one
 // entry per failed recipient (class, reason, status, diagnostic) and what identifies the original
 // message (Message-ID, X-Order-Id / X-Reference) for when the VERP token is missing.
-import { simpleParser, type ParsedMail, type Attachment } from 'mailparser';
+import type { ParsedMail, Attachment } from 'mailparser';
 import { classifyFailure, replyCodeInText, statusInText, type BounceClass } from './classify.js';
 import { mimeParts } from './mime-parts.js';
 
@@ -288,6 +288,8 @@ function parseAutoReply(parsed: ParsedMail, parts: ReportPart[], text: string): 
  */
 export async function parseBounce(raw: Buffer, ownAddresses: Iterable<string> = []): Promise<BounceReport> {
   const canonical = normalizeLineEnds(raw);
+  // Loaded on the first bounce: mailparser and its charset tables are a large part of an idle process's memory.
+  const { simpleParser } = await import('mailparser');
   const parsed = await simpleParser(canonical, { skipImageLinks: true, skipTextLinks: true, maxHtmlLengthToParse: 2 * 1024 * 1024 });
   const text = (parsed.text ?? '').replace(/\r\n/g, '\n');
   const parts = reportParts(parsed, canonical);

@@ -2,7 +2,6 @@
 // preview before import (header aliases in English and Russian, delimiter and encoding detection,
 // per-row checks of code, carrier, e-mail and phone, duplicate codes). Pure: no store, no network.
 import { parse as parseCsv } from 'csv-parse/sync';
-import { readSheet } from 'read-excel-file/node';
 import { normalisePhone } from './phone.js';
 import { CARRIERS, type CarrierName, type ShipmentInput } from './types.js';
 
@@ -200,6 +199,8 @@ function xlsxCellText(value: unknown): string {
 
 async function readXlsx(data: Buffer): Promise<ReadResult> {
   try {
+    // Loaded on the first XLSX upload, not at start.
+    const { readSheet } = await import('read-excel-file/node');
     const sheet = await readSheet<XlsxNumber>(data, { parseNumber: (text: string) => ({ xlsxNumber: text }) });
     return { cells: sheet.map((row) => row.map((v: unknown) => xlsxCellText(v))) };
   } catch (err) {

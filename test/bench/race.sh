@@ -2,7 +2,7 @@
 # The race (npm run bench:peers): mailgate against postfix, postfix+OpenDKIM, Haraka and Haraka+dkim
 # in one run on this machine, through ../shared/bench-peers (same payload, sessions and counting sink).
 # mailgate runs as deployed: fsync'd spool, rsa-2048 DKIM on every message (system key), one VERP
-# transaction per recipient (hence --expect-per-msg), node --max-semi-space-size=4.
+# transaction per recipient (hence --expect-per-msg), node --max-semi-space-size=4 --max-old-space-size=512.
 #
 #   sudo test/bench/race.sh [-r RUNS] [-n COUNT] [-o OUTDIR] [SERIES...]
 #   defaults: 3 runs of 20000 x 10 KiB, series: postfix postfix-dkim haraka haraka-dkim
@@ -49,7 +49,7 @@ YAML
 # The peers, each alone on the box (run-baseline stops what it started after each series).
 "$PEERS_DIR/run-baseline.sh" -r "$RUNS" -n "$COUNT" -o "$OUT" "${SERIES[@]}" >"$OUT/peers.log" 2>&1 || echo "# some peer series failed; see $OUT/peers.log"
 
-node --max-semi-space-size=4 "$ROOT/dist/cli.js" serve --config "$work/mailgate.yaml" >"$work/mailgate.log" 2>&1 &
+node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$work/mailgate.yaml" >"$work/mailgate.log" 2>&1 &
 mgpid=$!
 for _ in $(seq 50); do grep -q '"mailgate ready"' "$work/mailgate.log" 2>/dev/null && break; sleep 0.2; done
 load() { "$PEERS_DIR/smtp-load.py" 127.0.0.1:2540 --pid "$mgpid" --json "$JSON" --sessions 20 "$@" >>"$OUT/mailgate.log" 2>&1 || echo "# mailgate series failed: $*"; }

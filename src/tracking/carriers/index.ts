@@ -2,12 +2,11 @@
 // of the adapters a configuration enables.
 import type { CarrierAdapter, CarrierName } from '../types.js';
 import { createDhlAdapter, type DhlOptions } from './dhl.js';
-import { createRussianPostAdapter, type RussianPostOptions } from './russian-post.js';
+import type { RussianPostOptions } from './russian-post.js';
+import { checkCommonOptions } from './transport.js';
 
 export type { DhlOptions } from './dhl.js';
 export type { RussianPostOptions } from './russian-post.js';
-export { DHL_URL } from './dhl.js';
-export { RUSSIAN_POST_URL } from './russian-post.js';
 
 /** The options of each carrier's adapter. */
 export interface CarrierOptions {
@@ -18,8 +17,25 @@ export interface CarrierOptions {
 /** The adapters a configuration enables, by carrier name. */
 export type CarrierRegistry = { readonly [N in CarrierName]?: CarrierAdapter };
 
+/**
+ * Russian Post's adapter (and its XML parser) is loaded on the first check, not at start: most
+ * installations track with one carrier, and an idle relay should not carry the other's code.
+ */
+function lazyRussianPost(options: RussianPostOptions): CarrierAdapter {
+  checkCommonOptions('Russian Post', options);
+  let adapter: Promise<CarrierAdapter> | undefined;
+  return {
+    name: 'russian-post',
+    maxBatch: 1,
+    async track(codes, signal) {
+      adapter ??= import('./russian-post.js').then((m) => m.createRussianPostAdapter(options));
+      return (await adapter).track(codes, signal);
+    },
+  };
+}
+
 const FACTORIES: { readonly [N in CarrierName]: (options: CarrierOptions[N]) => CarrierAdapter } = {
-  'russian-post': createRussianPostAdapter,
+  'russian-post': lazyRussianPost,
   dhl: createDhlAdapter,
 };
 
