@@ -17,6 +17,7 @@ import { startRussianPostServer, type RussianPostServer } from './helpers/carrie
 import { startTwilioServer, type TwilioServer } from './helpers/phone-gateway-servers.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 import nodemailer from 'nodemailer';
+import writeXlsxFile from 'write-excel-file/node';
 import { openStore } from '../src/store/level.js';
 import { ShipmentStore } from '../src/store/shipments.js';
 
@@ -186,6 +187,23 @@ describe('tracking: import with preview', () => {
     expect(((await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: unknown[] }).shipments).toHaveLength(2);
     // By order reference and by phone as a buyer would type it.
     expect(((await (await api(w, '/shipments?tenant=shop&reference=a-1001')).json()) as { shipments: unknown[] }).shipments).toHaveLength(1);
+  });
+
+  it('imports an XLSX upload (numbers kept exact) and refuses an unreadable file with a clear error', async () => {
+    const xlsx = await writeXlsxFile([
+      ['Tracking number', 'Mobile', 'Customer', 'Order'],
+      [80082345678920, 79161112233, 'Пётр', 'X-9'],
+    ]).toBuffer();
+    const r = await fetch(`http://${w.mg.addresses.admin}/api/v1/shipments/import?tenant=shop&dryRun=true`, {
+      method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' }, body: new Uint8Array(xlsx),
+    });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { format: string; rows: Array<{ shipment?: { code: string; phoneE164?: string; name?: string } }> };
+    expect(body.format).toBe('xlsx');
+    expect(body.rows[0]!.shipment).toMatchObject({ code: '80082345678920', phoneE164: '+79161112233', name: 'Пётр' });
+    const bad = await api(w, '/shipments/import?tenant=shop', { method: 'POST', raw: 'PK\u0003\u0004 broken', type: 'application/octet-stream' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toMatch(/could not be read as XLSX/);
   });
 
   it('refuses an import beyond the monthly quota, naming the numbers', async () => {
