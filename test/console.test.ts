@@ -23,6 +23,7 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
   let mailSink: Sink;
   let authSink: Sink;
   let mg: MailgateProcess;
+  let configFile: string;
   let browser: Browser;
   let context: BrowserContext;
   let page: Page;
@@ -54,7 +55,7 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
       startSink({ rcptReply: (rcpt) => (rcpt.startsWith('wrong') ? { code: 550, message: '5.1.1 <' + rcpt + '>: No such user here' } : undefined) }),
       startSink({ auth: { user: 'right-user', password: 'right-password' } }),
     ]);
-    mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({
+    mg = await startMailgate({ configFile: configFile = await writeConfig(dir, testConfig({
       dataDir: `${dir}/data`,
       upstreams: [sinkUpstream('shop-smtp', mailSink.port), `{ name: strict-smtp, host: 127.0.0.1, port: ${authSink.port}, tls: none, auth: { user: wrong-user, password: wrong-password } }`],
       tenants: [
@@ -236,5 +237,15 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     await page.goto(`${mg.adminUrl}/tracking?email=anna@example.com`);
     expect(await page.textContent('#blacklist-answer')).toContain('not on the blacklist');
     await shot('tracking');
+  });
+
+  it('counts errors since the previous sign-in also across a restart of mailgate', async () => {
+    // demo signed in after the two failures (previous tests); a restart must not reset "since" to the beginning.
+    expect((await api('/errors/count?tenant=demo&since=0')).data.count).toBeGreaterThanOrEqual(2);
+    expect(await mg.kill()).toBe(0);
+    mg = await startMailgate({ configFile });
+    await context.clearCookies();
+    await signIn(demoToken);
+    expect(await page.textContent('#error-counter .counter')).toBe('0');
   });
 });

@@ -28,8 +28,11 @@ import { isValidAddress } from '../queue/address.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 import { consolePlugin } from '../console/plugin.js';
+import type { SignInLog } from '../console/session.js';
 
 export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
+  /** The console's record of each token's last sign-in (for the red error counter). */
+  signIns?: SignInLog;
   tenantTokens: TenantTokens;
   /** Prometheus text. */
   metrics: () => Promise<string>;
@@ -116,7 +119,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
 
   await registerUnsubscribePages(app, deps);
   // The web console at / (src/console): a client of the API below, called in-process with the user's token.
-  await app.register(consolePlugin);
+  await app.register(consolePlugin, { ...(deps.signIns ? { signIns: deps.signIns } : {}) });
 
   app.register(async (api) => {
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.

@@ -6,7 +6,7 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import { ConsoleContext, csrfField, type SignedIn } from './context.js';
 import { html } from './html.js';
-import { SessionStore, type Session } from './session.js';
+import { SessionStore, type Session, type SignInLog } from './session.js';
 import { CSS, JS } from './static.js';
 import { registerMailPages } from './pages-mail.js';
 import { registerSetupPages } from './pages-setup.js';
@@ -22,7 +22,12 @@ export interface ConsoleRoutes {
   withTenant(req: FastifyRequest, reply: FastifyReply, title: string, active: string): Promise<(SignedIn & { user: { tenant: string } }) | undefined>;
 }
 
-export async function consolePlugin(app: FastifyInstance): Promise<void> {
+export interface ConsoleOptions {
+  /** Where each token's last sign-in is kept; in memory when absent. */
+  signIns?: SignInLog;
+}
+
+export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions = {}): Promise<void> {
   // Pages, not API: keep them out of the OpenAPI document.
   app.addHook('onRoute', (route) => {
     route.schema = { ...(route.schema ?? {}), hide: true };
@@ -32,7 +37,7 @@ export async function consolePlugin(app: FastifyInstance): Promise<void> {
   // The tracking spreadsheet arrives as the raw request body (console.js), like the API takes it.
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 20 * 1024 * 1024 }, (_req, body, done) => done(null, body));
 
-  const sessions = new SessionStore();
+  const sessions = new SessionStore(opts.signIns);
   const ctx = new ConsoleContext(app, sessions);
 
   app.addHook('onSend', async (_req, reply, payload) => {
@@ -104,7 +109,7 @@ ${error ? html`<div class="flash error" role="alert">${error}</div>` : ''}
     } else {
       return signInPage(reply, old, 'This token is not valid.', 401);
     }
-    const s = sessions.signIn(old, token, role, tenant);
+    const s = await sessions.signIn(old, token, role, tenant);
     ctx.setCookie(reply, s);
     return reply.redirect('/', 303);
   });

@@ -1,6 +1,6 @@
 // Console sessions, in memory only: the random cookie value → the signed-in user's API token, the
 // tenant being looked at, the CSRF token of its forms, and when this token last signed in before
-// (the red counter's "since"). A restart signs everyone out; the API token never reaches the browser.
+// (the red counter's "since", kept in the data directory). A restart signs everyone out; the API token never reaches the browser.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const SESSION_COOKIE = 'mg_session';
@@ -29,12 +29,26 @@ export interface Session {
 
 const newId = () => randomBytes(32).toString('base64url');
 
+/** Where the time of each token's last sign-in is kept (the data directory, so a restart keeps the red counter right). */
+export interface SignInLog {
+  get(tokenHash: string): Promise<number | undefined>;
+  set(tokenHash: string, time: number): Promise<void>;
+}
+
+/** A SignInLog in memory (tests, or no store). */
+export function memorySignInLog(): SignInLog {
+  const times = new Map<string, number>();
+  return { get: async (k) => times.get(k), set: async (k, t) => void times.set(k, t) };
+}
+
 export class SessionStore {
   private readonly sessions = new Map<string, Session>();
-  /** sha256(token) → time of its last sign-in. */
-  private readonly lastSignIn = new Map<string, number>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    /** sha256(token) → time of its last sign-in. */
+    private readonly lastSignIn: SignInLog = memorySignInLog(),
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get(id: string | undefined): Session | undefined {
     if (!id) return undefined;
@@ -58,12 +72,12 @@ export class SessionStore {
   }
 
   /** A fresh session (new id, new CSRF token) for a token that just proved valid; `since` is its previous sign-in. */
-  signIn(old: Session | undefined, token: string, role: 'admin' | 'tenant', tenant: string | undefined): Session {
+  async signIn(old: Session | undefined, token: string, role: 'admin' | 'tenant', tenant: string | undefined): Promise<Session> {
     if (old) this.sessions.delete(old.id);
     const key = createHash('sha256').update(token).digest('hex');
     const now = this.now();
-    const since = this.lastSignIn.get(key) ?? 0;
-    this.lastSignIn.set(key, now);
+    const since = (await this.lastSignIn.get(key)) ?? 0;
+    await this.lastSignIn.set(key, now);
     const s: Session = { id: newId(), csrf: newId(), lastSeen: now, user: { token, role, ...(tenant ? { tenant } : {}), since, signedInAt: now } };
     this.sessions.set(s.id, s);
     return s;

@@ -68,6 +68,8 @@ export interface Store {
   blacklist: Sublevel;
   /** tenant → TrackingSettings; "report!<tenant>" → next report time; "quota!<tenant>!<YYYY-MM>" → codes taken */
   tracking: Sublevel;
+  /** sha256(API token) → time of its last sign-in to the web console */
+  consoleSignIns: Sublevel;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,7 @@ export async function openStore(dataDir: string): Promise<Store> {
     notices: db.sublevel<string, unknown>('ntc', json),
     blacklist: db.sublevel<string, unknown>('blk', json),
     tracking: db.sublevel<string, unknown>('trk', json),
+    consoleSignIns: db.sublevel<string, unknown>('con', json),
     close: () => db.close(),
   };
 }
