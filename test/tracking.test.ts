@@ -517,6 +517,13 @@ describe('tracking: calls, daily report, copies for the shop admin, crash mid-se
     expect((await asOther('/shipments/russian-post/80082345672000?tenant=shop', 'DELETE')).status).toBe(403);
     expect((await asOther('/tracking/settings?tenant=shop')).status).toBe(403);
     expect((await asOther('/blacklist/check?tenant=shop&email=a@b.test')).status).toBe(403);
+    // Naming its own tenant in the query does not let it act on another one named in the body.
+    const smuggle = (p: string, method: string, body: unknown) => fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, {
+      method, headers: { authorization: `Bearer ${issued.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    expect((await smuggle('/tracking/settings?tenant=other', 'PUT', { tenant: 'shop', enabled: true, adminAddresses: ['evil@attacker.test'] })).status).toBe(403);
+    expect((await smuggle('/shipments?tenant=other', 'POST', { tenant: 'shop', code: '80082345679999', email: 'x@buyer.test' })).status).toBe(403);
+    expect((await shipment(w, '80082345679999') as unknown as { error?: string }).error).toBe('NOT_FOUND');
     const own = await asOther('/shipments?tenant=other');
     expect(own.status).toBe(200);
     expect(((await own.json()) as { shipments: unknown[] }).shipments).toHaveLength(0);

@@ -151,8 +151,9 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       if (p.role === 'admin') return;
       const scope = (req.routeOptions.config as { scope?: string } | undefined)?.scope;
       if (scope !== 'tenant') return reply.code(403).send({ error: 'FORBIDDEN', message: 'this route needs an admin token' });
-      const asked = [(req.query as { tenant?: string } | undefined)?.tenant, (req.body as { tenant?: string } | undefined)?.tenant, (req.params as { tenant?: string } | undefined)?.tenant].find(Boolean);
-      if (asked && asked !== p.tenant) return reply.code(403).send({ error: 'FORBIDDEN', message: `this token is for tenant ${p.tenant}` });
+      // Every tenant the request names (query, body, path) must be the token's: a route may read any of them.
+      const asked = [(req.query as { tenant?: unknown } | undefined)?.tenant, (req.body as { tenant?: unknown } | undefined)?.tenant, (req.params as { tenant?: unknown } | undefined)?.tenant];
+      if (asked.some((t) => t !== undefined && t !== null && t !== p.tenant)) return reply.code(403).send({ error: 'FORBIDDEN', message: `this token is for tenant ${p.tenant}` });
     });
     /** 403 when a tenant token asks for another tenant's message. */
     const ownMessage = (req: FastifyRequest, record: MessageRecord): boolean => {
