@@ -194,13 +194,24 @@ describe('Russian Post adapter (SOAP getOperationHistory)', () => {
     }
   });
 
-  it('stops starting requests once one failed, and the whole call rejects', async () => {
+  it('one code whose request fails gets that error; the other codes still get their answers', async () => {
     const before = rp.requests;
     rp.fail('http500', 1);
     const codes = Array.from({ length: 6 }, (_, i) => `RA${String(200000000 + i).padStart(9, '0')}RU`);
+    for (const code of codes) rp.setHistory(code, [{ status: 'accepted', time: Date.parse('2026-11-20T09:00:00Z') }]);
+    const results = await adapter({ concurrency: 1 }).track(codes);
+    expect(rp.requests - before).toBe(6);
+    expect(results.map((r) => r.code)).toEqual(codes);
+    expect(results.filter((r) => 'error' in r && r.error === 'Russian Post answered HTTP 500')).toHaveLength(1);
+    expect(results.filter((r) => 'events' in r)).toHaveLength(5);
+  });
+
+  it('every code failing means the carrier is down: the whole call rejects', async () => {
+    rp.fail('http500', 3);
+    const codes = Array.from({ length: 3 }, (_, i) => `RA${String(300000000 + i).padStart(9, '0')}RU`);
     const err = await carrierError(adapter({ concurrency: 1 }).track(codes));
     expect(err.message).toBe('Russian Post answered HTTP 500');
-    expect(rp.requests - before).toBe(1);
+    expect(err.retryable).toBe(true);
   });
 
   it('an aborted track() rejects with the abort reason, not a CarrierError', async () => {

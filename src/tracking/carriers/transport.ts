@@ -1,7 +1,7 @@
 // Carrier transport shared by the carrier adapters: one HTTP exchange with a deadline, turned into a
 // CarrierError a shop admin can read when it fails; a bounded-parallel map over tracking codes; the
 // Retry-After header; and keeping credentials out of every message.
-import { CarrierError } from '../types.js';
+import { CarrierError, type TrackResult } from '../types.js';
 
 /** What a carrier answered: status, headers and the whole body as text. */
 export interface HttpAnswer {
@@ -136,15 +136,30 @@ export async function mapLimited<T, R>(
   return results;
 }
 
-/** Looks up each distinct code once and answers in the order (and with the duplicates) asked. */
-export async function trackDistinct<R extends { code: string }>(
+/**
+ * Looks up each distinct code once and answers in the order (and with the duplicates) asked. A
+ * failure that concerns one code (its request got a 5xx, garbage or no answer) becomes that code's
+ * error, so one bad code does not hold back the others' news; a refusal of the credentials, a rate
+ * limit, or every code failing means the carrier is the problem, and the whole call fails.
+ */
+export async function trackDistinct(
   codes: readonly string[],
   limit: number,
-  trackOne: (code: string, signal: AbortSignal) => Promise<R>,
+  trackOne: (code: string, signal: AbortSignal) => Promise<TrackResult>,
   signal?: AbortSignal,
-): Promise<R[]> {
+): Promise<TrackResult[]> {
   const distinct = [...new Set(codes)];
-  const results = await mapLimited(distinct, limit, trackOne, signal);
+  const failures: CarrierError[] = [];
+  const results = await mapLimited(distinct, limit, async (code, s) => {
+    try {
+      return await trackOne(code, s);
+    } catch (err) {
+      if (!(err instanceof CarrierError) || !err.retryable || err.retryAfterMs !== undefined) throw err;
+      failures.push(err);
+      return { code, error: err.message };
+    }
+  }, signal);
+  if (failures.length > 0 && failures.length === distinct.length) throw failures[0]!;
   const byCode = new Map(distinct.map((code, i) => [code, results[i]!]));
   return codes.map((code) => byCode.get(code)!);
 }
