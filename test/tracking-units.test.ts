@@ -478,6 +478,12 @@ describe('notice templates', () => {
 
 // ---------------------------------------------------------------------------------------------------
 describe('tracking settings', () => {
+  it('refuses an admin address the queue would refuse (so the daily report can always be queued)', () => {
+    const r = parseTrackingSettings({ adminAddresses: ['boss@shop.c', 'ok@shop.test'] });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues).toEqual(['adminAddresses.0: must be an e-mail address']);
+  });
+
   const issuesOf = (input: unknown, base?: TrackingSettings): string[] => {
     const r = parseTrackingSettings(input, base);
     if (r.ok) throw new Error(`expected issues, got ${JSON.stringify(r.value)}`);

@@ -393,32 +393,41 @@ export class TrackingWorker {
   // --- daily reports -------------------------------------------------------------------------
 
   private async sendDueReports(): Promise<void> {
-    const now = this.now();
     for (const tenantId of await this.deps.shipments.tenantsWithSettings()) {
-      const settings = await this.settings(tenantId);
-      const tenant = this.deps.tenant(tenantId);
-      if (!tenant || !settings.enabled || !settings.reportTime || settings.adminAddresses.length === 0) continue;
-      const next = await this.deps.shipments.nextReport(tenantId);
-      if (next === undefined) {
-        await this.deps.shipments.write([this.deps.shipments.reportOp(tenantId, nextLocalTime(now, settings.reportTime, settings.timeZone))], true);
-        continue;
+      try {
+        await this.sendDueReport(tenantId);
+      } catch (err) {
+        // One tenant's problem (e.g. an address the queue refuses) neither stops the others' reports nor the cycle.
+        this.deps.log.error({ tenant: tenantId, err: (err as Error).message }, 'daily tracking report failed; trying again in an hour');
+        await this.deps.shipments.write([this.deps.shipments.reportOp(tenantId, this.now() + 60 * 60_000)], true).catch(() => undefined);
       }
-      if (now < next) continue;
-      const day = wallClock(now, settings.timeZone);
-      const date = `${day.year}-${String(day.month).padStart(2, '0')}-${String(day.day).padStart(2, '0')}`;
-      const messageId = noticeMessageId(['report', tenantId, date], this.deps.hostname);
-      if (!(await this.deps.queuedByMessageId(messageId))) {
-        const report = await buildReport(this.deps.shipments, tenantId, tenant.name, settings, now, date);
-        const body = composeMail({
-          from: { address: tenant.from.address, name: `${tenant.name} (mailgate)` },
-          to: settings.adminAddresses, subject: report.subject, text: report.text, html: report.html, messageId, category: 'tracking-report', date: now,
-        });
-        await this.deps.submit(tenantId, { from: tenant.from.address, to: settings.adminAddresses }, body);
-        this.stats.reports++;
-        this.deps.log.info({ tenant: tenantId, to: settings.adminAddresses.length }, 'daily tracking report sent');
-      }
-      await this.deps.shipments.write([this.deps.shipments.reportOp(tenantId, nextLocalTime(now + 60_000, settings.reportTime, settings.timeZone))], true);
     }
   }
 
+  private async sendDueReport(tenantId: string): Promise<void> {
+    const now = this.now();
+    const settings = await this.settings(tenantId);
+    const tenant = this.deps.tenant(tenantId);
+    if (!tenant || !settings.enabled || !settings.reportTime || settings.adminAddresses.length === 0) return;
+    const next = await this.deps.shipments.nextReport(tenantId);
+    if (next === undefined) {
+      await this.deps.shipments.write([this.deps.shipments.reportOp(tenantId, nextLocalTime(now, settings.reportTime, settings.timeZone))], true);
+      return;
+    }
+    if (now < next) return;
+    const day = wallClock(now, settings.timeZone);
+    const date = `${day.year}-${String(day.month).padStart(2, '0')}-${String(day.day).padStart(2, '0')}`;
+    const messageId = noticeMessageId(['report', tenantId, date], this.deps.hostname);
+    if (!(await this.deps.queuedByMessageId(messageId))) {
+      const report = await buildReport(this.deps.shipments, tenantId, tenant.name, settings, now, date);
+      const body = composeMail({
+        from: { address: tenant.from.address, name: `${tenant.name} (mailgate)` },
+        to: settings.adminAddresses, subject: report.subject, text: report.text, html: report.html, messageId, category: 'tracking-report', date: now,
+      });
+      await this.deps.submit(tenantId, { from: tenant.from.address, to: settings.adminAddresses }, body);
+      this.stats.reports++;
+      this.deps.log.info({ tenant: tenantId, to: settings.adminAddresses.length }, 'daily tracking report sent');
+    }
+    await this.deps.shipments.write([this.deps.shipments.reportOp(tenantId, nextLocalTime(now + 60_000, settings.reportTime, settings.timeZone))], true);
+  }
 }
