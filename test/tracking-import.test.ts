@@ -2,7 +2,8 @@
 // by row for the preview (header aliases, delimiters, encodings, codes, carriers, e-mails, phones, duplicates).
 import { describe, expect, it } from 'vitest';
 import writeXlsxFile from 'write-excel-file/node';
-import { detectFormat, parseShipmentFile, type ImportRow } from '../src/tracking/import.js';
+import { deflateRawSync } from 'node:zlib';
+import { detectFormat, parseShipmentFile, zipUnpackedSize, type ImportRow } from '../src/tracking/import.js';
 
 const RU = { defaultCountry: 'RU' };
 
@@ -271,5 +272,35 @@ describe('detectFormat', () => {
     expect(detectFormat('orders.xls', undefined, text)).toBeUndefined();
     expect(detectFormat(undefined, undefined, Buffer.from([0x00, 0x01, 0x02]))).toBeUndefined();
     expect(detectFormat(undefined, undefined, Buffer.alloc(0))).toBeUndefined();
+  });
+});
+
+describe('XLSX size limit', () => {
+  /** A ZIP whose central directory declares `size` unpacked bytes for one small deflated sheet. */
+  function zipDeclaring(size: number): Buffer {
+    const name = Buffer.from('xl/worksheets/sheet1.xml');
+    const data = deflateRawSync(Buffer.from('   '));
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(20, 4); local.writeUInt16LE(8, 8);
+    local.writeUInt32LE(data.length, 18); local.writeUInt32LE(size, 22); local.writeUInt16LE(name.length, 26);
+    const cd = Buffer.alloc(46);
+    cd.writeUInt32LE(0x02014b50, 0); cd.writeUInt16LE(20, 4); cd.writeUInt16LE(20, 6); cd.writeUInt16LE(8, 10);
+    cd.writeUInt32LE(data.length, 20); cd.writeUInt32LE(size, 24); cd.writeUInt16LE(name.length, 28);
+    const eocd = Buffer.alloc(22);
+    eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(1, 8); eocd.writeUInt16LE(1, 10);
+    eocd.writeUInt32LE(46 + name.length, 12); eocd.writeUInt32LE(30 + name.length + data.length, 16);
+    return Buffer.concat([local, name, data, cd, name, eocd]);
+  }
+
+  it('refuses an XLSX that unpacks to more than the limit before unpacking it', async () => {
+    const result = await parseShipmentFile(zipDeclaring(200 * 1024 * 1024), 'xlsx', RU);
+    expect(result.rows).toEqual([]);
+    expect(result.fileErrors).toEqual(['the file could not be read as XLSX: it unpacks to 200 MB (limit 100 MB); split it or save it as CSV']);
+  });
+
+  it('reads the declared unpacked size of a real XLSX', async () => {
+    const xlsx = await writeXlsxFile([['Code', 'Email'], ['80082345678901', 'a@b.test']]).toBuffer();
+    expect(zipUnpackedSize(xlsx)).toBeGreaterThan(xlsx.length);
+    expect(zipUnpackedSize(Buffer.from('PK\u0003\u0004 not really a zip, and long enough to look'))).toBeUndefined();
   });
 });

@@ -197,7 +197,38 @@ function xlsxCellText(value: unknown): string {
   return String(value).trim();
 }
 
+/** Largest total size of an XLSX's unpacked contents: a few MB of ZIP can unpack to gigabytes. */
+export const MAX_XLSX_UNPACKED = 100 * 1024 * 1024;
+
+/**
+ * The total unpacked size the ZIP's central directory declares, or undefined when the directory
+ * cannot be read (ZIP64, truncated). Read before unpacking anything.
+ */
+export function zipUnpackedSize(data: Buffer): number | undefined {
+  // End of central directory: signature 0x06054b50, at most 65,535 bytes of comment after it.
+  for (let eocd = data.length - 22; eocd >= Math.max(0, data.length - 22 - 0xffff); eocd--) {
+    if (data.readUInt32LE(eocd) !== 0x06054b50) continue;
+    const entries = data.readUInt16LE(eocd + 10);
+    let at = data.readUInt32LE(eocd + 16);
+    let total = 0;
+    for (let i = 0; i < entries; i++) {
+      if (at + 46 > data.length || data.readUInt32LE(at) !== 0x02014b50) return undefined;
+      const size = data.readUInt32LE(at + 24);
+      if (size === 0xffffffff) return undefined; // ZIP64
+      total += size;
+      at += 46 + data.readUInt16LE(at + 28) + data.readUInt16LE(at + 30) + data.readUInt16LE(at + 32);
+    }
+    return total;
+  }
+  return undefined;
+}
+
 async function readXlsx(data: Buffer): Promise<ReadResult> {
+  const unpacked = data.length >= 22 ? zipUnpackedSize(data) : undefined;
+  if (unpacked === undefined) return { error: 'the file could not be read as XLSX: it is not a complete ZIP archive' };
+  if (unpacked > MAX_XLSX_UNPACKED) {
+    return { error: `the file could not be read as XLSX: it unpacks to ${Math.round(unpacked / 1024 / 1024)} MB (limit ${MAX_XLSX_UNPACKED / 1024 / 1024} MB); split it or save it as CSV` };
+  }
   try {
     // Loaded on the first XLSX upload, not at start.
     const { readSheet } = await import('read-excel-file/node');
