@@ -170,6 +170,8 @@ describe('Twilio gateway', () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/^Twilio did not answer within 300 ms/);
+    // Twilio may have taken it: the worker must not send it again.
+    expect(err.maybeSent).toBe(true);
   });
 
   it('treats an unreachable Twilio as retryable', async () => {
@@ -178,6 +180,8 @@ describe('Twilio gateway', () => {
     const err = await gatewayError(gateway.sendSms(SMS));
     expect(err.retryable).toBe(true);
     expect(err.message).toMatch(/could not reach Twilio at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+    // Refused: nothing was sent, so a retry cannot duplicate it.
+    expect(err.maybeSent).toBe(false);
   });
 
   it('stops when the caller cancels', async () => {

@@ -69,7 +69,7 @@ async function makeWorld(): Promise<World> {
       '  carriers:',
       `    russian-post: { url: "${post.url}", login: shop-login, password: shop-password, timeout: 1s }`,
       '  phoneGateways:',
-      `    - { name: sms, type: twilio, baseUrl: "${twilio.url}", accountSid: AC0123456789abcdef0123456789abcdef, authToken: twilio-token }`,
+      `    - { name: sms, type: twilio, baseUrl: "${twilio.url}", accountSid: AC0123456789abcdef0123456789abcdef, authToken: twilio-token, timeout: 1s }`,
       `    - { name: voice, type: twilio, baseUrl: "${twilio.url}", accountSid: AC0123456789abcdef0123456789abcdef, authToken: twilio-token, voiceLanguage: ru-RU }`,
     ].join('\n'),
   });
@@ -409,6 +409,19 @@ describe('tracking: sending window, restarts and carrier trouble', () => {
     const failed = errors.events.find((e) => e.type === 'notice-failed' && e.msgId === code);
     expect(failed).toMatchObject({ code: 'SMS_FAILED' });
     expect(failed!.detail).toMatch(/21610/);
+
+    // A gateway that takes the request but does not answer: the SMS may have gone out, so it is not repeated.
+    const slow = '80082345670450';
+    w.clock.now = msk('2026-11-17T10:10:00');
+    expect((await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', code: slow, phone: '+79161230001' } })).status).toBe(201);
+    w.post.setHistory(slow, [{ status: 'arrived-at-pickup', time: msk('2026-11-17T09:00:00') }]);
+    w.twilio.fail('hang', 1);
+    const attemptsBefore = w.twilio.attempts;
+    await at(w, msk('2026-11-17T10:12:00'));
+    expect((await shipment(w, slow)).notices['arrived-at-pickup:sms']).toMatchObject({ state: 'failed' });
+    expect((await shipment(w, slow)).notices['arrived-at-pickup:sms']!.detail).toMatch(/may have sent it, so it is not repeated/);
+    await at(w, msk('2026-11-17T11:30:00'));
+    expect(w.twilio.attempts - attemptsBefore).toBe(1);
 
     // Seed 004: the buyer already picked up; the shop deletes the code; the pending notice never goes out.
     const late = '80082345670500';

@@ -70,7 +70,13 @@ export interface PhoneMessage {
 
 /** A failed SMS/call; `retryable` false for refusals (bad number, blocked sender), true for outages. */
 export class GatewayError extends Error {
-  constructor(message: string, readonly retryable: boolean, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+    /** The request may have reached the gateway (no answer in time, connection cut): repeating it could send twice. */
+    readonly maybeSent = false,
+  ) {
     super(message);
     this.name = 'GatewayError';
   }

@@ -328,8 +328,10 @@ export class TrackingWorker {
       this.deps.log.info({ tenant: s.tenant, code: s.code, status: n.status, channel: n.channel, detail }, 'buyer notice sent');
       return true;
     } catch (err) {
-      const e = err as Error & { retryable?: boolean; retryAfterMs?: number };
-      const retryable = e.retryable === true && attempts < MAX_SEND_ATTEMPTS;
+      const e = err as Error & { retryable?: boolean; retryAfterMs?: number; maybeSent?: boolean };
+      // An SMS or call the gateway may have taken is not repeated: at most once for a buyer's phone.
+      if (e.maybeSent) e.message = `${e.message}; the gateway may have sent it, so it is not repeated (no duplicate for the buyer)`;
+      const retryable = e.retryable === true && !e.maybeSent && attempts < MAX_SEND_ATTEMPTS;
       if (retryable) {
         const sendAt = nextWindowStart(this.now() + Math.max(e.retryAfterMs ?? 0, 60_000 * 5 ** (attempts - 1)), window);
         await update({ state: 'scheduled', at: now, sendAt, attempts, detail: e.message }, [dropKey, store.noticeOp({ ...n, sendAt })], true);

@@ -68,9 +68,12 @@ export async function postToGateway(req: GatewayRequest): Promise<GatewayAnswer>
     const text = await res.text();
     return { status: res.status, text, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
   } catch (err) {
-    if (deadline.aborted) throw new GatewayError(`${req.service} did not answer within ${formatDuration(req.timeoutMs)} (${where})`, true);
-    if (req.signal?.aborted) throw new GatewayError(`${req.service} request was cancelled before it finished`, true);
-    throw new GatewayError(`could not reach ${req.service} at ${where}: ${connectionProblem(err)}`, true);
+    if (deadline.aborted) throw new GatewayError(`${req.service} did not answer within ${formatDuration(req.timeoutMs)} (${where})`, true, undefined, true);
+    if (req.signal?.aborted) throw new GatewayError(`${req.service} request was cancelled before it finished`, true, undefined, true);
+    const problem = connectionProblem(err);
+    // Refused or unresolvable: nothing was sent. Anything else (a reset, a hang-up) may have come after the request.
+    const neverSent = /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)$/.test(problem);
+    throw new GatewayError(`could not reach ${req.service} at ${where}: ${problem}`, true, undefined, !neverSent);
   }
 }
 
