@@ -153,11 +153,11 @@ export class TrackingWorker {
         }
         const settings = await settingsOf(s.tenant);
         if (!settings.enabled || !this.deps.tenant(s.tenant)) {
-          // Switched off: no checks, no notices; the schedule keeps turning so switching on resumes.
-          ops.push(...store.ops(s, { ...s, nextCheckAt: now + interval }));
+          // Switched off: no checks, no notices; the schedule keeps turning so switching on resumes (until maxAge).
+          ops.push(...this.stopIfTooOld(s, { ...s, nextCheckAt: now + interval }, now));
         } else if (!adapter || paused > now) {
           const reason = adapter ? `${CARRIER_LABEL[carrier]} asked us to slow down; next check after ${new Date(paused).toISOString()}` : `carrier ${carrier} is not configured on this mailgate`;
-          ops.push(...store.ops(s, { ...applyFailure(s, reason, now), nextCheckAt: adapter ? paused : now + interval }));
+          ops.push(...this.stopIfTooOld(s, { ...applyFailure(s, reason, now), nextCheckAt: adapter ? paused : now + interval }, now));
         } else toCheck.push(s);
       }
       await store.write(ops);
@@ -168,7 +168,11 @@ export class TrackingWorker {
     for (let i = 0; i < active.length; i += size) {
       const chunk = active.slice(i, i + size);
       let results: Map<string, TrackResult> | CarrierError;
-      try {
+      const pausedNow = this.pausedUntil.get(carrier) ?? 0;
+      if (pausedNow > now) {
+        // The carrier rate-limited an earlier batch of this cycle: the rest waits for its Retry-After too.
+        results = new CarrierError(`${CARRIER_LABEL[carrier]} asked us to slow down; next check after ${new Date(pausedNow).toISOString()}`, true, pausedNow - now);
+      } else try {
         results = new Map((await adapter.track(chunk.map((s) => s.code))).map((r) => [r.code, r]));
         this.stats.checks += chunk.length;
       } catch (err) {
@@ -204,7 +208,7 @@ export class TrackingWorker {
   private stopIfTooOld(before: Shipment, next: Shipment, now: number): WriteOp[] {
     if (now - next.createdAt < this.deps.options.maxAgeMs) return this.deps.shipments.ops(before, next);
     const stopped: Shipment = { ...next, active: false, stoppedReason: `no final status after ${Math.round(this.deps.options.maxAgeMs / DAY)} days` };
-    if (next.events.length === 0) {
+    if (next.events.length === 0 && next.checks > 0) {
       void this.deps.recordEvents([{
         time: now, type: 'warning', msgId: next.code, tenant: next.tenant, recipient: next.email ?? next.phoneE164 ?? '', code: 'TRACKING_CODE_UNKNOWN',
         detail: `${CARRIER_LABEL[next.carrier]} never knew tracking code ${next.code} (${next.checks} checks); it is no longer checked — is the code or the carrier wrong?`,
