@@ -27,6 +27,9 @@ export interface Session {
   pendingImport?: { tenant: string; filename: string; data: Buffer; preview: unknown };
 }
 
+/** Sign-in forms waiting at once; an older one then needs a reload. */
+export const MAX_ANONYMOUS = 5000;
+
 const newId = () => randomBytes(32).toString('base64url');
 
 /** Where the time of each token's last sign-in is kept (the data directory, so a restart keeps the red counter right). */
@@ -66,6 +69,16 @@ export class SessionStore {
   /** A session for the sign-in form (CSRF token only). */
   anonymous(): Session {
     this.sweep();
+    // Anyone can make these (GET / without a cookie): beyond a cap the oldest go, so a flood cannot fill memory.
+    let anonymous = 0;
+    for (const x of this.sessions.values()) if (!x.user) anonymous++;
+    for (const [id, x] of this.sessions) {
+      if (anonymous < MAX_ANONYMOUS) break;
+      if (!x.user) {
+        this.sessions.delete(id);
+        anonymous--;
+      }
+    }
     const s: Session = { id: newId(), csrf: newId(), lastSeen: this.now() };
     this.sessions.set(s.id, s);
     return s;
