@@ -185,6 +185,14 @@ describe('tenants and upstreams through the admin API', () => {
     expect(before.upstreams).toEqual([expect.objectContaining({ name: 'system', readOnly: true })]);
     expect((await api('/upstreams/shop-relay', { headers: shop })).status).toBe(404);
     expect((await api('/upstreams/system', { method: 'PATCH', body: { port: 2 }, headers: shop })).status).toBe(403);
+    // Copying the operator's upstream that has a login gives a copy without it (the password must not follow a copy
+    // whose host the shop then changes).
+    expect((await api('/tenants/selfserve', { method: 'PATCH', body: { upstream: 'shared' } })).status).toBe(200);
+    const leaked = await api('/upstreams/shared/copy', { method: 'POST', body: { name: 'selfserve-probe' }, headers: shop });
+    expect(leaked.status).toBe(201);
+    expect(await leaked.json()).toMatchObject({ owner: 'selfserve', auth: null });
+    expect((await api('/upstreams/selfserve-probe', { method: 'DELETE', headers: shop })).status).toBe(204);
+    expect((await api('/tenants/selfserve', { method: 'PATCH', body: { upstream: null } })).status).toBe(200);
     // Copy the system upstream, point it at its own server with its login, test it, use it.
     expect((await api('/upstreams/system/copy', { method: 'POST', body: { name: 'selfserve-smtp' }, headers: shop })).status).toBe(201);
     const edited = await api('/upstreams/selfserve-smtp', { method: 'PATCH', body: { port: shopSink.port, auth: { user: 'relay-user', password: 'relay-secret' } }, headers: shop });

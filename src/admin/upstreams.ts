@@ -98,8 +98,13 @@ export function registerUpstreamRoutes(api: FastifyInstance, deps: UpstreamRoute
     config: scope,
     schema: { params: nameParam, body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: nameParam.properties.name } } },
   }, async (req, reply) => {
-    if (!seen(req, reply)) return reply;
-    return reply.code(201).send(view(req, await deps.directory.copyUpstream((req.params as { name: string }).name, (req.body as { name: string }).name, tenantOf(req))));
+    const source = seen(req, reply);
+    if (!source) return reply;
+    const tenant = tenantOf(req);
+    // A shop admin's copy of an upstream it does not own gets no login: the operator's password must
+    // never follow a copy whose host the shop admin can then point at its own server.
+    const withoutLogin = tenant !== undefined && source.owner !== tenant;
+    return reply.code(201).send(view(req, await deps.directory.copyUpstream(source.name, (req.body as { name: string }).name, tenant, withoutLogin)));
   });
 
   api.delete('/upstreams/:name', { config: scope, schema: { params: nameParam } }, async (req, reply) => {

@@ -313,10 +313,12 @@ export class Directory {
   }
 
   /** A new stored upstream with the settings (credentials included) of an existing one (seed 000: copy, then edit). */
-  copyUpstream(name: string, newName: string, owner?: string): Promise<Upstream> {
+  copyUpstream(name: string, newName: string, owner?: string, withoutLogin = false): Promise<Upstream> {
     const source = this.upstream(name);
     if (!source) return Promise.reject(new DirectoryError('NOT_FOUND', `no upstream ${name}`));
-    return this.createUpstream({ ...withoutSource(source), name: newName }, owner);
+    const input: Record<string, unknown> = { ...withoutSource(source), name: newName };
+    if (withoutLogin) delete input.auth;
+    return this.createUpstream(input, owner);
   }
 
   deleteUpstream(name: string): Promise<void> {
