@@ -240,6 +240,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
 
   let listening = false;
   const admin = await createAdminApp({
+    allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
     signIns: {
       get: async (k) => (await store.consoleSignIns.get(k)) as number | undefined,
       set: (k, t) => store.consoleSignIns.put(k, t),

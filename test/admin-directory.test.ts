@@ -34,6 +34,8 @@ describe('tenants and upstreams through the admin API', () => {
       upstreams: [sinkUpstream('system', systemSink.port), '{ name: shared, host: 127.0.0.1, port: 1, tls: none, auth: { user: relay-user, password: relay-secret } }'],
       systemUpstream: 'system',
       tenants: ['{ id: fixed, name: Fixed, auth: [ { user: fixed, password: fixed-password } ] }'],
+      // The sinks are on 127.0.0.1; shop admins' upstreams may point there only with this switch.
+      admin: 'allowPrivateTenantUpstreams: true',
     }));
     mg = await startMailgate({ configFile });
   });

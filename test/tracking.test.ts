@@ -543,6 +543,16 @@ describe('tracking: calls, daily report, copies for the shop admin, crash mid-se
     const own = await asOther('/shipments?tenant=other');
     expect(own.status).toBe(200);
     expect(((await own.json()) as { shipments: unknown[] }).shipments).toHaveLength(0);
+    // Upstreams of a shop admin may not point into the operator's network (loopback/private), nor be moved there.
+    const asOtherJson = (p: string, method: string, body: unknown) => fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, {
+      method, headers: { authorization: `Bearer ${issued.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const probe = await asOtherJson('/upstreams', 'POST', { name: 'probe', host: '127.0.0.1', port: 6379, tls: 'none' });
+    expect(probe.status).toBe(400);
+    expect(((await probe.json()) as { error: string }).error).toBe('PRIVATE_HOST');
+    expect((await asOtherJson('/upstreams/shop-smtp/copy', 'POST', { name: 'other-copy' })).status).toBe(201);
+    expect((await asOtherJson('/upstreams/other-copy', 'PATCH', { port: 6379 })).status).toBe(400);
+    expect((await asOtherJson('/upstreams/other-copy/test', 'POST', { to: 'a@example.com' })).status).toBe(400);
     // Same code in another tenant is another shipment.
     expect((await asOther('/shipments/russian-post/80082345672000?tenant=other')).status).toBe(404);
   });

@@ -31,6 +31,8 @@ import { consolePlugin } from '../console/plugin.js';
 import type { SignInLog } from '../console/session.js';
 
 export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
+  /** Shop admins may point upstreams at loopback/private addresses (config admin.allowPrivateTenantUpstreams). */
+  allowPrivateTenantUpstreams?: () => boolean;
   /** The console's record of each token's last sign-in (for the red error counter). */
   signIns?: SignInLog;
   tenantTokens: TenantTokens;

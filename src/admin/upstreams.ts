@@ -7,8 +7,31 @@ import type { TestMailResult } from '../delivery/test-mail.js';
 import { isValidAddress } from '../queue/address.js';
 import type { Directory, UpstreamInput } from '../tenants/directory.js';
 import { forbidden, notFound, principalOf } from './principal.js';
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import { isPrivateAddress } from '../security/private-address.js';
+
+/**
+ * Why a shop admin may not use this host: it is (or resolves to) a loopback, private or link-local
+ * address, so an upstream and its test mail would let a tenant probe the operator's network.
+ */
+async function privateHostProblem(host: string): Promise<string | undefined> {
+  let addresses: string[];
+  if (net.isIP(host) !== 0) addresses = [host];
+  else {
+    try {
+      addresses = (await lookup(host, { all: true })).map((a) => a.address);
+    } catch {
+      return undefined; // not resolvable (yet): delivery and test mail will say so
+    }
+  }
+  const inside = addresses.filter(isPrivateAddress);
+  return inside.length > 0 ? `host ${host} is a loopback/private address (${inside.join(', ')}); shop admins may only use public mail servers` : undefined;
+}
 
 export interface UpstreamRouteDeps {
+  /** Shop admins may point upstreams at loopback/private addresses (config admin.allowPrivateTenantUpstreams). */
+  allowPrivateTenantUpstreams?: () => boolean;
   directory: Directory;
   systemUpstream: () => string;
   testMail: (upstream: Upstream, to: string) => Promise<TestMailResult>;
@@ -79,10 +102,19 @@ export function registerUpstreamRoutes(api: FastifyInstance, deps: UpstreamRoute
     return u ? view(req, u) : reply;
   });
 
+  /** A 400 already sent when a shop admin names a private host (and the operator does not allow it). */
+  const refusePrivate = async (req: FastifyRequest, reply: FastifyReply, host: unknown): Promise<boolean> => {
+    if (!tenantOf(req) || typeof host !== 'string' || deps.allowPrivateTenantUpstreams?.()) return false;
+    const problem = await privateHostProblem(host);
+    if (problem) void reply.code(400).send({ error: 'PRIVATE_HOST', message: `host: ${problem}`, issues: [`host: ${problem}`] });
+    return problem !== undefined;
+  };
+
   api.post('/upstreams', {
     config: scope,
     schema: { body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: nameParam.properties.name, ...upstreamFields } } },
   }, async (req, reply) => {
+    if (await refusePrivate(req, reply, (req.body as { host?: unknown }).host)) return reply;
     return reply.code(201).send(view(req, await deps.directory.createUpstream(req.body as UpstreamInput, tenantOf(req))));
   });
 
@@ -90,7 +122,12 @@ export function registerUpstreamRoutes(api: FastifyInstance, deps: UpstreamRoute
     config: scope,
     schema: { params: nameParam, body: { type: 'object', additionalProperties: false, minProperties: 1, properties: upstreamFields } },
   }, async (req, reply) => {
-    if (!own(req, reply)) return reply;
+    const current = own(req, reply);
+    if (!current) return reply;
+    // The host the upstream will have: a new port on an operator-set private host would be a probe too.
+    const body = req.body as { host?: unknown; port?: unknown };
+    const host = body.host ?? (body.port !== undefined && current.type === 'smtp' ? current.host : undefined);
+    if (await refusePrivate(req, reply, host)) return reply;
     return view(req, await deps.directory.updateUpstream((req.params as { name: string }).name, req.body as UpstreamInput));
   });
 
@@ -123,6 +160,8 @@ export function registerUpstreamRoutes(api: FastifyInstance, deps: UpstreamRoute
   }, async (req, reply) => {
     const upstream = seen(req, reply);
     if (!upstream) return reply;
+    // Checked again at use: the name may resolve elsewhere by now.
+    if (upstream.owner && upstream.type === 'smtp' && (await refusePrivate(req, reply, upstream.host))) return reply;
     const { to } = req.body as { to: string };
     if (!isValidAddress(to)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: 'to: not a valid e-mail address' });
     return deps.testMail(upstream, to);

@@ -343,6 +343,8 @@ const systemSchema = z.strictObject({
 
 const adminSchema = z.strictObject({
   tokens: z.array(z.strictObject({ name: nonEmpty, ...secret('token') })).default([]),
+  /** Shop admins (tenant tokens) may make upstreams on loopback/private addresses (off: no probing of the LAN). */
+  allowPrivateTenantUpstreams: z.boolean().default(false),
 });
 
 const upstreamName = z
@@ -660,7 +662,7 @@ class Resolver {
         unsubscribeUrl: system!.unsubscribeUrl ?? `https://${system!.hostname ?? os.hostname()}/unsubscribe`,
         ...(verpSecret ? { verpSecret } : {}),
       },
-      admin: { tokens },
+      admin: { tokens, allowPrivateTenantUpstreams: admin!.allowPrivateTenantUpstreams },
       upstreams: list,
       tenants: tenants.map((t) => ({
         ...t.tenant,

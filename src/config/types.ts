@@ -137,7 +137,7 @@ export interface Config {
     /** Key of the VERP MACs; when absent, <dataDir>/verp.secret is created and used. */
     verpSecret?: string;
   };
-  admin: { tokens: AdminToken[] };
+  admin: { tokens: AdminToken[]; allowPrivateTenantUpstreams: boolean };
   upstreams: Upstream[];
   tenants: Tenant[];
   tracking: TrackingConfig;

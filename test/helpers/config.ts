@@ -9,7 +9,9 @@ export interface TestConfigOptions {
   systemUpstream?: string;
   /** More `system:` keys, as YAML flow-mapping entries (`dkim: { … }, spf: { … }`). */
   system?: string;
-  /** Extra top-level YAML appended verbatim (queue:, limits:, dns:, admin:, …). */
+  /** More `admin:` keys, as YAML flow-mapping entries (`allowPrivateTenantUpstreams: true`). */
+  admin?: string;
+  /** Extra top-level YAML appended verbatim (queue:, limits:, dns:, …). */
   extra?: string;
 }
 
@@ -21,7 +23,7 @@ export function testConfig(o: TestConfigOptions): string {
     'logLevel: info',
     'listen: { submission: 127.0.0.1:0, inbound: 127.0.0.1:0, admin: 127.0.0.1:0 }',
     `system: { hostname: relay.test, sender: { address: noreply@relay.test, name: Relay }, bounceDomain: bounces.relay.test, upstream: ${o.systemUpstream ?? 'direct'}${o.system ? `, ${o.system}` : ''} }`,
-    `admin: { tokens: [ { name: ops, token: ${ADMIN_TOKEN} } ] }`,
+    `admin: { tokens: [ { name: ops, token: ${ADMIN_TOKEN} } ]${o.admin ? `, ${o.admin}` : ''} }`,
     'shutdownGrace: 3s',
     `upstreams:${o.upstreams?.length ? '' : ' []'}`,
     ...(o.upstreams ?? []).map((u) => `  - ${u}`),
