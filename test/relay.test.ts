@@ -251,5 +251,9 @@ describe('retries', () => {
     expect(msg!.to).toEqual(['later@example.test']);
     const { events: evs } = await waitForEvent(mg, 'later@example.test', 'delivered');
     expect(evs.filter((e) => e.type === 'delivered')).toHaveLength(1);
+    // Every log line about a message names the message and its tenant, the deferred and delivered attempts included.
+    const about = mg.logs.filter((l) => 'msgId' in l);
+    expect(about.length).toBeGreaterThanOrEqual(3);
+    expect(about.filter((l) => l.tenant !== 'shop')).toEqual([]);
   });
 });

@@ -178,7 +178,7 @@ export class Scheduler {
       if (item.body) this.readyBodyBytes -= item.body.length;
       if (lane) this.lanes.set(lane.key, (this.lanes.get(lane.key) ?? 0) + 1);
       const run = this.run(item)
-        .catch((err: Error) => this.deps.log.error({ msgId: item.id, err: err.message }, 'delivery attempt could not be recorded; it will be retried'))
+        .catch((err: Error) => this.deps.log.error({ msgId: item.id, tenant: item.record?.tenant, err: err.message }, 'delivery attempt could not be recorded; it will be retried'))
         .finally(() => {
           if (lane) {
             const n = (this.lanes.get(lane.key) ?? 1) - 1;
