@@ -15,7 +15,8 @@ import {
 } from '../src/tracking/carriers/russian-post.js';
 import { createDhlAdapter, dhlStatus, dhlTime, interpretDhlAnswer, type DhlOptions } from '../src/tracking/carriers/dhl.js';
 import { createCarrier, createCarrierRegistry } from '../src/tracking/carriers/index.js';
-import { formatSeconds, retryAfterMs, snippet } from '../src/tracking/carriers/transport.js';
+import { formatSeconds, snippet } from '../src/tracking/carriers/transport.js';
+import { retryAfterMs } from '../src/tracking/http-text.js';
 import { startDhlServer, startRussianPostServer, type DhlServer, type RussianPostServer } from './helpers/carrier-servers.js';
 
 const MIN = 60_000;

@@ -3,7 +3,7 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPhoneGateway, type PhoneGatewayConfig } from '../src/tracking/gateways/index.js';
-import { parseRetryAfter } from '../src/tracking/gateways/http.js';
+import { retryAfterMs } from '../src/tracking/http-text.js';
 import { TwilioGateway } from '../src/tracking/gateways/twilio.js';
 import { WebhookGateway } from '../src/tracking/gateways/webhook.js';
 import { normalisePhone, senderNameProblem } from '../src/tracking/phone.js';
@@ -333,11 +333,11 @@ describe('createPhoneGateway', () => {
 describe('Retry-After parsing', () => {
   it('reads delta-seconds and HTTP dates, ignores garbage', () => {
     const now = Date.parse('Wed, 21 Oct 2026 07:28:00 GMT');
-    expect(parseRetryAfter('120', now)).toBe(120_000);
-    expect(parseRetryAfter('Wed, 21 Oct 2026 07:28:30 GMT', now)).toBe(30_000);
-    expect(parseRetryAfter('Wed, 21 Oct 2026 07:27:00 GMT', now)).toBe(0);
-    expect(parseRetryAfter('soon', now)).toBeUndefined();
-    expect(parseRetryAfter(null, now)).toBeUndefined();
+    expect(retryAfterMs('120', now)).toBe(120_000);
+    expect(retryAfterMs('Wed, 21 Oct 2026 07:28:30 GMT', now)).toBe(30_000);
+    expect(retryAfterMs('Wed, 21 Oct 2026 07:27:00 GMT', now)).toBe(0);
+    expect(retryAfterMs('soon', now)).toBeUndefined();
+    expect(retryAfterMs(null, now)).toBeUndefined();
   });
 });
 

@@ -3,7 +3,8 @@
 // errors, the statusCode + description → NormalisedStatus rules, and turning failures into CarrierError.
 // Format: developer.dhl.com/api-reference/shipment-tracking.
 import { CarrierError, type CarrierAdapter, type CarrierEvent, type NormalisedStatus, type TrackResult } from '../types.js';
-import { checkCommonOptions, exchange, retryAfterMs, snippet, trackDistinct, unreadableAnswer, type HttpAnswer } from './transport.js';
+import { checkCommonOptions, exchange, snippet, trackDistinct, unreadableAnswer, type HttpAnswer } from './transport.js';
+import { retryAfterMs } from '../http-text.js';
 
 export const DHL_URL = 'https://api-eu.dhl.com';
 
@@ -224,7 +225,7 @@ export function createDhlAdapter(options: DhlOptions): CarrierAdapter {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const concurrency = options.concurrency ?? 4;
   const fetchImpl = options.fetch ?? globalThis.fetch;
-  const secrets = options.apiKey.length >= 4 ? [options.apiKey] : [];
+  const secrets = [options.apiKey];
   const base = options.url.replace(/\/+$/, '');
 
   const trackOne = async (code: string, signal: AbortSignal): Promise<TrackResult> => {

@@ -7,7 +7,8 @@
 // доступ") and its dictionary of operation codes (tracking.pochta.ru/support/dictionaries/operation_codes).
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { CarrierError, type CarrierAdapter, type CarrierEvent, type NormalisedStatus, type TrackResult } from '../types.js';
-import { checkCommonOptions, exchange, retryAfterMs, snippet, trackDistinct, unreadableAnswer, type HttpAnswer } from './transport.js';
+import { checkCommonOptions, exchange, snippet, trackDistinct, unreadableAnswer, type HttpAnswer } from './transport.js';
+import { retryAfterMs } from '../http-text.js';
 
 export const RUSSIAN_POST_URL = 'https://tracking.russianpost.ru/rtm34';
 export const SOAP12_ENVELOPE_NS = 'http://www.w3.org/2003/05/soap-envelope';
@@ -398,7 +399,7 @@ export function createRussianPostAdapter(options: RussianPostOptions): CarrierAd
   const concurrency = options.concurrency ?? 4;
   const fetchImpl = options.fetch ?? globalThis.fetch;
   // The login is not secret (and may be a common word); the password never appears in a message.
-  const secrets = options.password.length >= 4 ? [options.password] : [];
+  const secrets = [options.password];
 
   const trackOne = async (code: string, signal: AbortSignal): Promise<TrackResult> => {
     const answer = await exchange(options.url, {

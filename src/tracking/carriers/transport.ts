@@ -1,7 +1,8 @@
 // Carrier transport shared by the carrier adapters: one HTTP exchange with a deadline, turned into a
-// CarrierError a shop admin can read when it fails; a bounded-parallel map over tracking codes; the
-// Retry-After header; and keeping credentials out of every message.
+// CarrierError a shop admin can read when it fails; a bounded-parallel map over tracking codes; and
+// keeping credentials out of every message.
 import { CarrierError, type TrackResult } from '../types.js';
+import { excerpt, redact } from '../http-text.js';
 
 /** What a carrier answered: status, headers and the whole body as text. */
 export interface HttpAnswer {
@@ -26,33 +27,14 @@ export function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(2))} s`;
 }
 
-/** Replaces every secret in `text` with "***". */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('***');
-  return out;
-}
-
 /** The first `max` characters of a body, whitespace collapsed and secrets removed, for an error message. */
 export function snippet(body: string, secrets: readonly string[], max = 80): string {
-  const flat = redact(body, secrets).replace(/\s+/g, ' ').trim();
-  if (flat === '') return 'empty body';
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+  return excerpt(redact(body, secrets), max) || 'empty body';
 }
 
 /** "Russian Post sent an unreadable answer (…)": garbage is retried, it is usually a proxy or an outage page. */
 export function unreadableAnswer(carrier: string, body: string, secrets: readonly string[]): CarrierError {
   return new CarrierError(`${carrier} sent an unreadable answer (${snippet(body, secrets)})`, true);
-}
-
-/** Milliseconds to wait from a Retry-After header (delta-seconds or an HTTP date); undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
-  if (header === null) return undefined;
-  const text = header.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
 }
 
 /** The reason a connection failed, from undici's error cause ("connection refused", "host not found", …). */

@@ -1,6 +1,7 @@
 // Phone gateways: the one HTTP POST every gateway adapter makes, with its deadline, the caller's
 // cancel signal, connection failures and Retry-After turned into GatewayErrors a shop admin can read.
 import { GatewayError } from '../types.js';
+import { retryAfterMs } from '../http-text.js';
 
 /** Default deadline of one gateway request. */
 export const DEFAULT_GATEWAY_TIMEOUT_MS = 10_000;
@@ -29,31 +30,6 @@ export function formatDuration(ms: number): string {
   return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
-/** Retry-After as milliseconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {
-  if (value === null) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
-
-/** One line, at most `max` characters: for quoting a receiver's error text in a message. */
-export function excerpt(text: string, max = 200): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max)}…` : line;
-}
-
-/** Replaces every occurrence of the given secrets with "***" (a receiver may echo what it was sent). */
-export function redact(text: string, secrets: ReadonlyArray<string | undefined>): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (secret && secret.length >= 4) out = out.split(secret).join('***');
-  }
-  return out;
-}
-
 /**
  * POSTs once and reads the whole answer. Never follows redirects (a redirected POST loses its body).
  * Rejects with a retryable GatewayError when the gateway is unreachable, too slow or the caller
@@ -66,7 +42,7 @@ export async function postToGateway(req: GatewayRequest): Promise<GatewayAnswer>
   try {
     const res = await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body, signal, redirect: 'manual' });
     const text = await res.text();
-    return { status: res.status, text, retryAfterMs: parseRetryAfter(res.headers.get('retry-after')) };
+    return { status: res.status, text, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) };
   } catch (err) {
     if (deadline.aborted) throw new GatewayError(`${req.service} did not answer within ${formatDuration(req.timeoutMs)} (${where})`, true, undefined, true);
     if (req.signal?.aborted) throw new GatewayError(`${req.service} request was cancelled before it finished`, true, undefined, true);

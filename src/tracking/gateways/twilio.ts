@@ -1,7 +1,8 @@
 // Phone gateway: Twilio's REST API (2010-04-01). SMS through the Messages resource, robot voice calls
 // through the Calls resource with inline TwiML <Say>; Twilio's error answers become readable GatewayErrors.
 import { GatewayError, type PhoneGateway, type PhoneMessage } from '../types.js';
-import { DEFAULT_GATEWAY_TIMEOUT_MS, excerpt, parseJsonObject, postToGateway, redact } from './http.js';
+import { DEFAULT_GATEWAY_TIMEOUT_MS, parseJsonObject, postToGateway } from './http.js';
+import { excerpt, redact } from '../http-text.js';
 
 export const TWILIO_API_BASE_URL = 'https://api.twilio.com';
 export const DEFAULT_TWILIO_VOICE_LANGUAGE = 'ru-RU';
@@ -126,7 +127,7 @@ export class TwilioGateway implements PhoneGateway {
 
   private describeRefusal(kind: Kind, msg: PhoneMessage, status: number, body: TwilioErrorBody, text: string): string {
     const what = kind === 'sms' ? 'SMS' : 'call';
-    const twilioSays = body.message ?? (excerpt(text) || 'no details');
+    const twilioSays = body.message ?? (excerpt(text, 200) || 'no details');
     const code = body.code !== undefined ? ` (${body.code})` : '';
     if (status === 429) return `Twilio is rate-limiting requests (HTTP 429${body.code !== undefined ? `, ${body.code}` : ''}): ${twilioSays}`;
     if (status === 408 || status >= 500) return `Twilio failed to take the ${what} to ${msg.to} (HTTP ${status}): ${twilioSays}${code}`;

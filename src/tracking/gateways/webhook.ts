@@ -3,7 +3,8 @@
 // between sent, refused (4xx) and try-again (5xx, 408, 429, timeouts, connection failures).
 import { createHmac, randomUUID } from 'node:crypto';
 import { GatewayError, type PhoneGateway, type PhoneMessage } from '../types.js';
-import { DEFAULT_GATEWAY_TIMEOUT_MS, excerpt, parseJsonObject, postToGateway, redact } from './http.js';
+import { DEFAULT_GATEWAY_TIMEOUT_MS, parseJsonObject, postToGateway } from './http.js';
+import { excerpt, redact } from '../http-text.js';
 
 export const WEBHOOK_SIGNATURE_HEADER = 'X-Mailgate-Signature';
 
@@ -90,7 +91,7 @@ export class WebhookGateway implements PhoneGateway {
       if (typeof id === 'number') return { providerId: String(id) };
       return { providerId: request.id };
     }
-    const said = redact(excerpt(answer.text), [this.token, this.secret]) || 'no details';
+    const said = redact(excerpt(answer.text, 200), [this.token, this.secret]) || 'no details';
     const what = type === 'sms' ? 'SMS' : 'call';
     if (answer.status === 408 || answer.status === 429 || answer.status >= 500) {
       throw new GatewayError(`${service} failed to take the ${what} to ${msg.to} (HTTP ${answer.status}): ${said}`, true, answer.retryAfterMs);
