@@ -526,7 +526,10 @@ describe('tracking: calls, daily report, copies for the shop admin, crash mid-se
 
   it('a tenant token sees only its own shipments, settings and blacklist', async () => {
     const issued = (await (await api(w, '/tenants/other/tokens', { method: 'POST', body: { name: 'app' } })).json()) as { token: string };
-    const asOther = (p: string, method = 'GET') => fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, { method, headers: { authorization: `Bearer ${issued.token}` } });
+    const asOther = (p: string, method = 'GET', body?: unknown) => fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, {
+      method, headers: { authorization: `Bearer ${issued.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
     expect(await (await asOther('/whoami')).json()).toEqual({ role: 'tenant', tenant: 'other' });
     expect((await asOther('/shipments?tenant=shop')).status).toBe(403);
     expect((await asOther('/shipments/russian-post/80082345672000?tenant=shop')).status).toBe(403);
@@ -534,25 +537,19 @@ describe('tracking: calls, daily report, copies for the shop admin, crash mid-se
     expect((await asOther('/tracking/settings?tenant=shop')).status).toBe(403);
     expect((await asOther('/blacklist/check?tenant=shop&email=a@b.test')).status).toBe(403);
     // Naming its own tenant in the query does not let it act on another one named in the body.
-    const smuggle = (p: string, method: string, body: unknown) => fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, {
-      method, headers: { authorization: `Bearer ${issued.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
-    });
-    expect((await smuggle('/tracking/settings?tenant=other', 'PUT', { tenant: 'shop', enabled: true, adminAddresses: ['evil@attacker.test'] })).status).toBe(403);
-    expect((await smuggle('/shipments?tenant=other', 'POST', { tenant: 'shop', code: '80082345679999', email: 'x@buyer.test' })).status).toBe(403);
+    expect((await asOther('/tracking/settings?tenant=other', 'PUT', { tenant: 'shop', enabled: true, adminAddresses: ['evil@attacker.test'] })).status).toBe(403);
+    expect((await asOther('/shipments?tenant=other', 'POST', { tenant: 'shop', code: '80082345679999', email: 'x@buyer.test' })).status).toBe(403);
     expect((await shipment(w, '80082345679999') as unknown as { error?: string }).error).toBe('NOT_FOUND');
     const own = await asOther('/shipments?tenant=other');
     expect(own.status).toBe(200);
     expect(((await own.json()) as { shipments: unknown[] }).shipments).toHaveLength(0);
     // Upstreams of a shop admin may not point into the operator's network (loopback/private), nor be moved there.
-    const asOtherJson = (p: string, method: string, body: unknown) => fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, {
-      method, headers: { authorization: `Bearer ${issued.token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
-    });
-    const probe = await asOtherJson('/upstreams', 'POST', { name: 'probe', host: '127.0.0.1', port: 6379, tls: 'none' });
+    const probe = await asOther('/upstreams', 'POST', { name: 'probe', host: '127.0.0.1', port: 6379, tls: 'none' });
     expect(probe.status).toBe(400);
     expect(((await probe.json()) as { error: string }).error).toBe('PRIVATE_HOST');
-    expect((await asOtherJson('/upstreams/shop-smtp/copy', 'POST', { name: 'other-copy' })).status).toBe(201);
-    expect((await asOtherJson('/upstreams/other-copy', 'PATCH', { port: 6379 })).status).toBe(400);
-    expect((await asOtherJson('/upstreams/other-copy/test', 'POST', { to: 'a@example.com' })).status).toBe(400);
+    expect((await asOther('/upstreams/shop-smtp/copy', 'POST', { name: 'other-copy' })).status).toBe(201);
+    expect((await asOther('/upstreams/other-copy', 'PATCH', { port: 6379 })).status).toBe(400);
+    expect((await asOther('/upstreams/other-copy/test', 'POST', { to: 'a@example.com' })).status).toBe(400);
     // Same code in another tenant is another shipment.
     expect((await asOther('/shipments/russian-post/80082345672000?tenant=other')).status).toBe(404);
   });
