@@ -109,12 +109,6 @@ export class ShipmentStore {
     return { type: 'del', sublevel: this.store.shipmentsDue, key: entry };
   }
 
-  /** When the next check is due, if any shipment is active. */
-  async nextDue(): Promise<number | undefined> {
-    for await (const k of this.store.shipmentsDue.keys({ limit: 1 })) return Number(k.slice(0, 15));
-    return undefined;
-  }
-
   /** A tenant's shipments, by one filter, with a cursor for the next page. */
   async list(tenant: string, q: ShipmentQuery): Promise<{ shipments: Shipment[]; cursor?: string }> {
     const limit = q.limit ?? 100;
@@ -172,11 +166,6 @@ export class ShipmentStore {
       out.push({ key, sendAt: Number(time), tenant: tenant!, carrier: carrier as CarrierName, code: code!, status: status as NoticeStatus, channel: channel as Channel });
     }
     return out;
-  }
-
-  async nextNotice(): Promise<number | undefined> {
-    for await (const k of this.store.notices.keys({ limit: 1 })) return Number(k.slice(0, 15));
-    return undefined;
   }
 
   /** Deletes the outbox entries of one shipment (when it is deleted). */
