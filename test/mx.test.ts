@@ -15,6 +15,20 @@ import { waitForEvent } from './helpers/events.js';
 
 const finalEvent = async (mg: MailgateProcess, rcpt: string) => (await waitForEvent(mg, rcpt, ['delivered', 'failed'])).match;
 
+/** A sink, a DNS server with `records`, and mailgate delivering direct to MX on the sink's port (`mxOptions` added to the upstream). */
+async function startMxWorld(prefix: string, records: Parameters<typeof startDnsServer>[0], mxOptions = '') {
+  const dir = await makeTempDir(prefix);
+  const sink = await startSink();
+  const dns = await startDnsServer(records);
+  const cfg = await writeConfig(dir, testConfig({
+    dataDir: `${dir}/data`,
+    upstreams: [`{ name: direct, type: mx, port: ${sink.port}${mxOptions} }`],
+    tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ] }'],
+    extra: `dns: { servers: [ "${dns.address}" ] }\nqueue: { retrySchedule: [1h], maxAge: 1d }`,
+  }));
+  return { dir, sink, dns, mg: await startMailgate({ configFile: cfg }) };
+}
+
 describe('direct MX delivery', () => {
   let dir: string;
   let sink: Sink;
@@ -22,23 +36,14 @@ describe('direct MX delivery', () => {
   let mg: MailgateProcess;
 
   beforeAll(async () => {
-    dir = await makeTempDir('mg-mx-');
-    sink = await startSink();
-    dns = await startDnsServer({
+    ({ dir, sink, dns, mg } = await startMxWorld('mg-mx-', {
       // mx1 (preferred) has no listener at 127.0.0.3: delivery falls back to mx2.
       'buyers.test': { MX: [{ preference: 20, exchange: 'mx2.buyers.test' }, { preference: 10, exchange: 'mx1.buyers.test' }] },
       'mx1.buyers.test': { A: ['127.0.0.3'] },
       'mx2.buyers.test': { A: ['127.0.0.1'] },
       'nomx.test': { A: ['127.0.0.1'] },
       'nullmx.test': { MX: [{ preference: 0, exchange: '.' }] },
-    });
-    const cfg = await writeConfig(dir, testConfig({
-      dataDir: `${dir}/data`,
-      upstreams: [`{ name: direct, type: mx, port: ${sink.port}, allowPrivateAddresses: true }`],
-      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ] }'],
-      extra: `dns: { servers: [ "${dns.address}" ] }\nqueue: { retrySchedule: [1h], maxAge: 1d }`,
-    }));
-    mg = await startMailgate({ configFile: cfg });
+    }, ', allowPrivateAddresses: true'));
   });
   afterAll(async () => {
     await mg?.kill();
@@ -75,9 +80,8 @@ describe('direct MX delivery to loopback and private addresses', () => {
   let mg: MailgateProcess;
 
   beforeAll(async () => {
-    dir = await makeTempDir('mg-mx-private-');
-    sink = await startSink();
-    dns = await startDnsServer({
+    // Same port as the sink and no allowPrivateAddresses: the default.
+    ({ dir, sink, dns, mg } = await startMxWorld('mg-mx-private-', {
       'lan.test': { MX: [{ preference: 10, exchange: 'mx.lan.test' }] },
       'mx.lan.test': { A: ['127.0.0.1'] },
       'lan-nomx.test': { A: ['127.0.0.1'], AAAA: ['::ffff:127.0.0.1'] },
@@ -88,15 +92,7 @@ describe('direct MX delivery to loopback and private addresses', () => {
       'ten.test': { MX: [{ preference: 10, exchange: 'a.ten.test' }, { preference: 10, exchange: 'b.ten.test' }] },
       'a.ten.test': { A: ['10.0.0.5', '0.1.2.3'] },
       'b.ten.test': { A: ['192.168.1.5'] },
-    });
-    // Same port as the sink and no allowPrivateAddresses: the default.
-    const cfg = await writeConfig(dir, testConfig({
-      dataDir: `${dir}/data`,
-      upstreams: [`{ name: direct, type: mx, port: ${sink.port} }`],
-      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ] }'],
-      extra: `dns: { servers: [ "${dns.address}" ] }\nqueue: { retrySchedule: [1h], maxAge: 1d }`,
     }));
-    mg = await startMailgate({ configFile: cfg });
   });
   afterAll(async () => {
     await mg?.kill();
