@@ -10,6 +10,7 @@ import type { SMTPServer } from 'smtp-server';
 import type { Config, ListenAddress } from './config/types.js';
 import { createAdminApp } from './admin/app.js';
 import { ThreadedDeliverer } from './delivery/threaded.js';
+import { InlineDeliverer } from './delivery/inline.js';
 import { sendTestMail } from './delivery/test-mail.js';
 import { DomainVerifier } from './identity/domain-verifier.js';
 import type { TraceInfo } from './identity/prepare.js';
@@ -120,7 +121,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const webhooks = new WebhookDispatcher(new WebhookStore(store), config.webhooks, log);
   const events = new EventLog(store, (e) => metrics.observe(e), (e) => webhooks.opsForEvent(e));
 
-  const deliverer = new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log);
+  const deliverer = new (config.queue.deliveryThread ? ThreadedDeliverer : InlineDeliverer)({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log);
   const openSpool = spool;
 
   const resolver = new Resolver({ timeout: 5000, tries: 2 });

@@ -94,6 +94,7 @@ describe('default config', () => {
       retrySchedule: [60_000, 300_000, 900_000, 3_600_000, 14_400_000],
       maxAge: 3 * 86_400_000,
       concurrency: 100,
+      deliveryThread: true,
     });
     expect(config.system).toMatchObject({
       hostname: os.hostname(),

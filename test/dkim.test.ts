@@ -21,7 +21,7 @@ async function signed(message: string, signers: DkimKeyRef[], stream = false): P
   const { fields, bodyOffset } = splitHeader(buf);
   const body = buf.subarray(bodyOffset);
   const bh = await bodyHash(stream ? Readable.from([body.subarray(0, 7), body.subarray(7)]) : body);
-  const sigs = signatures(fields, bh, signers, new Date());
+  const sigs = await signatures(fields, bh, signers, new Date());
   return Buffer.concat([Buffer.from(sigs.join(''), 'latin1'), serializeHeader(fields), body]);
 }
 

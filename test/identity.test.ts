@@ -24,7 +24,11 @@ async function dkimResults(dnsPort: number, raw: Buffer) {
   return (await dkimVerify(dnsPort, raw)).results;
 }
 
-describe('sender identity', () => {
+/** Threads of the mailgate process in each mode: the thread-less mode must really run without the delivery thread. */
+const threads = new Map<boolean, number>();
+
+// Both delivery modes (queue.deliveryThread): a thread of its own, or the main event loop with the signature on libuv's pool.
+describe.each([true, false])('sender identity (deliveryThread: %s)', (deliveryThread) => {
   let dir: string;
   let sink: Sink;
   let dns: DnsServer;
@@ -72,7 +76,7 @@ describe('sender identity', () => {
         { domain: unverified.test, dkim: { selector: mg1, privateKeyFile: ${dir}/tenant.key } },
         { domain: dual.test, dkim: [ { selector: r1, privateKeyFile: ${dir}/tenant.key }, { selector: e1, privateKeyFile: ${dir}/tenant-ed.key } ] },
         { domain: rotate.test, dkim: [ { selector: old, privateKeyFile: ${dir}/tenant.key }, { selector: new, privateKeyFile: ${dir}/tenant-ed.key } ] } ] }`],
-      extra: `dns: { servers: [ "${dns.address}" ] }`,
+      extra: `dns: { servers: [ "${dns.address}" ] }\nqueue: { deliveryThread: ${deliveryThread} }`,
       system: `spf: { include: _spf.relay.test }, dkim: { domain: relay.test, selector: sys, privateKeyFile: ${dir}/system.key }`,
     });
     mg = await startMailgate({ configFile: await writeConfig(dir, yaml) });
@@ -160,5 +164,11 @@ describe('sender identity', () => {
     expect(getHeaders(m.headers, 'From')).toHaveLength(1);
     expect(getHeader(m.headers, 'Reply-To')).toBe('=?UTF-8?Q?Evil=0D=0ABcc:_x@evil.test?= <orders@gmail.com>');
     expect(m.raw.toString('latin1')).not.toMatch(/^Bcc:/im);
+  });
+
+  it('runs outbound SMTP in the mode configured', async () => {
+    await send('From: Shop <orders@verified.test>\nTo: buyer@example.test\nSubject: Threads\n\nHi.\n');
+    threads.set(deliveryThread, (await fs.readdir(`/proc/${mg.pid}/task`)).length);
+    if (!deliveryThread) expect(threads.get(false)).toBeLessThan(threads.get(true)!);
   });
 });

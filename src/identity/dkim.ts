@@ -44,13 +44,17 @@ function pickHeaders(fields: HeaderField[]): HeaderField[] {
   return picked;
 }
 
-/** DKIM-Signature fields (each ending in CRLF) for a header block and a body hash, one per signer. */
-export function signatures(fields: HeaderField[], bh: string, signers: DkimKeyRef[], now: Date): string[] {
+function signAsync(algorithm: string | null, data: Buffer, key: KeyObject): Promise<Buffer> {
+  return new Promise((resolve, reject) => sign(algorithm, data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
+}
+
+/** DKIM-Signature fields (each ending in CRLF) for a header block and a body hash, one per signer; the signing runs on libuv's thread pool. */
+export async function signatures(fields: HeaderField[], bh: string, signers: DkimKeyRef[], now: Date): Promise<string[]> {
   const picked = pickHeaders(fields);
   // Over-sign From: one more "from" than there are From fields, so none can be added later.
   const names = [...picked.map((f) => f.key), 'from'];
   const signedData = picked.map((f) => `${relaxedHeader(f.raw)}\r\n`).join('');
-  return signers.map((s) => {
+  return Promise.all(signers.map(async (s) => {
     const key = loadKey(s.privateKey);
     const ed = key.asymmetricKeyType === 'ed25519';
     const tags = [
@@ -59,7 +63,7 @@ export function signatures(fields: HeaderField[], bh: string, signers: DkimKeyRe
     ];
     const unsigned = `DKIM-Signature: ${tags.join(';\r\n\t')}`;
     const data = Buffer.from(signedData + relaxedHeader(unsigned), 'latin1');
-    const b = (ed ? sign(null, createHash('sha256').update(data).digest(), key) : sign('sha256', data, key)).toString('base64');
+    const b = (await (ed ? signAsync(null, createHash('sha256').update(data).digest(), key) : signAsync('sha256', data, key))).toString('base64');
     return `${unsigned}${b.replace(/(.{72})(?=.)/g, '$1\r\n\t')}\r\n`;
-  });
+  }));
 }

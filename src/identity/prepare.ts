@@ -97,7 +97,7 @@ export async function prepareMessage(source: BodySource, identity: IdentityInput
   const plan = decideIdentity(fields, identity);
   const header = rewriteHeader(fields, plan, trace, extra);
   const body = bodyFrom(source, bodyOffset);
-  const sigs = plan.signers.length > 0 ? signatures(header, await bodyHash(body()), plan.signers, new Date(trace.date)) : [];
+  const sigs = plan.signers.length > 0 ? await signatures(header, await bodyHash(body()), plan.signers, new Date(trace.date)) : [];
   const top = Buffer.concat([Buffer.from(sigs.join(''), 'latin1'), serializeHeader(header)]);
   return {
     plan,

@@ -1,0 +1,39 @@
+// One delivery job: prepare the message (identity, headers, DKIM) when asked, then one SMTP
+// transaction per recipient, each with its own VERP return path. Shared by both deliverers.
+import { createReadStream } from 'node:fs';
+import type { Deliverer } from './deliverer.js';
+import { makeField } from '../identity/headers.js';
+import { prepareMessage } from '../identity/prepare.js';
+import type { DeliveryJob, IdentitySummary } from './worker-protocol.js';
+import type { RecipientResult } from './types.js';
+
+function openBody(job: DeliveryJob) {
+  const b = job.body;
+  if (b.kind === 'buffer') return () => Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
+  if (b.length === 0) return () => Buffer.alloc(0);
+  return () => createReadStream(b.path, { start: b.start, end: b.start + b.length - 1 });
+}
+
+export async function runDeliveryJob(deliverer: Deliverer, job: DeliveryJob): Promise<{ results: RecipientResult[]; identity?: IdentitySummary }> {
+  if (!job.prepare) return { results: await deliverer.deliver(job.upstream, job.envelope, openBody(job)) };
+  const { identity, trace, verp, listUnsubscribe } = job.prepare;
+  let plan;
+  let results;
+  if (listUnsubscribe) {
+    // Optional category: each recipient's copy carries its own signed List-Unsubscribe (RFC 8058).
+    const each = await Promise.all(job.envelope.to.map((rcpt, i) => prepareMessage(job.body, identity, { ...trace, recipient: rcpt }, [
+      makeField('List-Unsubscribe', listUnsubscribe[i]!),
+      makeField('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'),
+    ])));
+    plan = each[0]!.plan;
+    results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => each[i]!.open())));
+  } else {
+    const prepared = await prepareMessage(job.body, identity, job.envelope.to.length === 1 ? { ...trace, recipient: job.envelope.to[0]! } : trace);
+    plan = prepared.plan;
+    results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => prepared.open())));
+  }
+  return {
+    results: results.flat(),
+    identity: { mode: plan.mode, ...(plan.reason ? { reason: plan.reason } : {}), ...(plan.warning ? { warning: plan.warning } : {}), dkimDomains: plan.signers.map((s) => s.domain) },
+  };
+}
