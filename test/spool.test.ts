@@ -82,6 +82,26 @@ describe('spool', () => {
     await spool.close();
   });
 
+  it('group commit writes what the JSON sublevels read back: one event object under several keys, deletes, non-ASCII', async () => {
+    dir = await makeTempDir('mg-spool-');
+    const { commit } = await open();
+    const event = { time: 5, type: 'accepted', msgId: 'M1', tenant: 't', recipient: 'käufer@bücher.test', detail: 'a "quoted" ✓' };
+    await commit.commit([
+      { type: 'put', sublevel: store!.events, key: 'k1', value: event },
+      { type: 'put', sublevel: store!.eventsByRecipient, key: 'käufer@bücher.test!k1', value: event },
+      { type: 'put', sublevel: store!.due, key: 'd1', value: '' },
+      { type: 'put', sublevel: store!.due, key: 'd2', value: '' },
+    ]);
+    await commit.commit([{ type: 'del', sublevel: store!.due, key: 'd1' }]);
+    expect(await store!.events.get('k1')).toEqual(event);
+    expect(await store!.eventsByRecipient.values().all()).toEqual([event]);
+    expect(await store!.due.keys().all()).toEqual(['d2']);
+    expect(await store!.due.get('d2')).toBe('');
+    // Nothing leaked into a neighbouring sublevel or the root without a prefix.
+    expect(await store!.eventsByMessage.keys().all()).toEqual([]);
+    expect((await store!.db.keys().all()).every((k) => k.startsWith('!'))).toBe(true);
+  });
+
   it('refuses an oversize body after reading it and leaves nothing behind', async () => {
     dir = await makeTempDir('mg-spool-');
     const { spool } = await open();

@@ -3,6 +3,28 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Db, WriteOp } from './level.js';
 
+type EncodedOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
+
+/**
+ * The group's ops as root-level writes: keys with their sublevel's prefix, values JSON-encoded once
+ * per object (an event is written under three or four index keys). The bytes are exactly what the
+ * JSON sublevels would write, so reads are unchanged; it spares abstract-level the per-op sublevel
+ * delegation, which was ~10 % of the SMTP thread's CPU under load.
+ */
+export function encodeOps(ops: WriteOp[]): EncodedOp[] {
+  const json = new Map<unknown, string>();
+  return ops.map((op) => {
+    const key = op.sublevel.prefix + op.key;
+    if (op.type === 'del') return { type: 'del', key };
+    let value = json.get(op.value);
+    if (value === undefined) {
+      value = JSON.stringify(op.value);
+      json.set(op.value, value);
+    }
+    return { type: 'put', key, value };
+  });
+}
+
 interface Pending {
   ops: WriteOp[];
   files: FileHandle[];
@@ -71,8 +93,8 @@ export class GroupCommit {
     if (syncDir) await this.syncDir();
     if (ops.length > 0) {
       // classic-level honours `sync`; abstract-level's typings do not list it.
-      const batch = this.db.batch.bind(this.db) as unknown as (o: WriteOp[], opts: { sync: boolean }) => Promise<void>;
-      await batch(ops, { sync: true });
+      const batch = this.db.batch.bind(this.db) as unknown as (o: EncodedOp[], opts: { sync: boolean; valueEncoding: 'utf8' }) => Promise<void>;
+      await batch(encodeOps(ops), { sync: true, valueEncoding: 'utf8' });
     }
     this.stats.groups++;
     this.stats.writes += group.length;
