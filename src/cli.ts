@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // The `mailgate` command: serve, check-config, history, queue, suppression, tenants, dkim, bounces.
 // Exit codes: 0 ok, 1 runtime error, 2 usage or invalid config, 3 mailgate not running (operator commands).
-import './threadpool.js';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ConfigError, loadConfig } from './config/load.js';
