@@ -6,7 +6,8 @@
 #
 #   sudo test/bench/race.sh [-r RUNS] [-n COUNT] [-o OUTDIR] [SERIES...]
 #   defaults: 3 runs of 20000 x 10 KiB, series: postfix postfix-dkim haraka haraka-dkim
-# Then mailgate at 1, 5 and 20 recipients per message and with a 1 MB message.
+# Then mailgate at 1, 5 and 20 recipients per message and with a 1 MB message, then the floor of
+# the stack (stack-floor.ts: smtp-server -> nodemailer only, with and without one RSA signature).
 # Needs root and `sudo ../shared/bench-peers/peers.sh install` once.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,11 +53,27 @@ YAML
 node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$work/mailgate.yaml" >"$work/mailgate.log" 2>&1 &
 mgpid=$!
 for _ in $(seq 50); do grep -q '"mailgate ready"' "$work/mailgate.log" 2>/dev/null && break; sleep 0.2; done
-load() { "$PEERS_DIR/smtp-load.py" 127.0.0.1:2540 --pid "$mgpid" --json "$JSON" --sessions 20 "$@" >>"$OUT/mailgate.log" 2>&1 || echo "# mailgate series failed: $*"; }
+target=127.0.0.1:2540 tpid=$mgpid
+load() { "$PEERS_DIR/smtp-load.py" "$target" --pid "$tpid" --json "$JSON" --sessions 20 "$@" >>"$OUT/mailgate.log" 2>&1 || echo "# series failed: $*"; }
 load --label "mailgate+dkim r=1" --runs "$RUNS" --count "$COUNT" --size 10240 --rcpts 1
 load --label "mailgate+dkim r=5" --runs "$RUNS" --count $((COUNT / 5)) --size 10240 --rcpts 5 --expect-per-msg 5
 load --label "mailgate+dkim r=20" --runs "$RUNS" --count $((COUNT / 20)) --size 10240 --rcpts 20 --expect-per-msg 20
 load --label "mailgate+dkim 1 MB r=1" --runs "$RUNS" --count 500 --size 1048576 --rcpts 1
+kill -TERM "$mgpid"; wait "$mgpid" 2>/dev/null || true; mgpid=""
+
+# The floor of the stack: smtp-server in, nodemailer out, nothing else (stack-floor.ts), then with one
+# RSA-2048 signature per message. No relay built from these parts can spend less CPU per message.
+floor() {
+  (cd "$ROOT" && exec node --import tsx "$HERE/stack-floor.ts" --port 2550 "$@") >"$work/floor.log" 2>&1 &
+  mgpid=$!
+  for _ in $(seq 50); do grep -q 'stack floor ready' "$work/floor.log" 2>/dev/null && break; sleep 0.2; done
+}
+target=127.0.0.1:2550
+floor; tpid=$mgpid
+load --label "stack floor r=1" --runs "$RUNS" --count "$COUNT" --size 10240 --rcpts 1
+kill -TERM "$mgpid"; wait "$mgpid" 2>/dev/null || true
+floor --sign "$work/keys/relay.race.test.race.key"; tpid=$mgpid
+load --label "stack floor+rsa r=1" --runs "$RUNS" --count "$COUNT" --size 10240 --rcpts 1
 
 /usr/bin/python3 - "$JSON" <<'PY' | tee "$OUT/table.md"
 import json, sys
