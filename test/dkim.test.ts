@@ -59,4 +59,13 @@ describe('DKIM signatures verify with an independent verifier', () => {
     expect((await dkimVerify(dns.port, Buffer.from(out.replace('Thank you.', 'Thank you!'), 'latin1'))).results[0]!.ok).toBe(false);
     expect((await dkimVerify(dns.port, Buffer.from(out.replace('Subject:', 'From: evil@evil.test\r\nSubject:'), 'latin1'))).results[0]!.ok).toBe(false);
   });
+
+  it("signs the same on libuv's pool as on the calling thread (rsa and ed25519 are deterministic)", async () => {
+    const { fields, bodyOffset } = splitHeader(Buffer.from(MESSAGES.plain!, 'utf8'));
+    const bh = await bodyHash(Buffer.from(MESSAGES.plain!, 'utf8').subarray(bodyOffset));
+    const at = new Date('2026-11-23T10:00:00Z');
+    const onPool = await signatures(fields, bh, [rsa, ed], at, 'pool');
+    expect(onPool).toHaveLength(2);
+    expect(onPool).toEqual(await signatures(fields, bh, [rsa, ed], at, 'caller'));
+  });
 });

@@ -20,7 +20,7 @@ export class InlineDeliverer {
   }
 
   deliver(upstream: Upstream, envelope: { from: string; to: string[] }, body: JobBody, prepare?: DeliveryJob['prepare']): Promise<DeliveryOutcome> {
-    return runDeliveryJob(this.deliverer, { id: this.nextId++, upstream, envelope, body, ...(prepare ? { prepare } : {}) });
+    return runDeliveryJob(this.deliverer, { id: this.nextId++, upstream, envelope, body, ...(prepare ? { prepare } : {}) }, 'pool');
   }
 
   close(): Promise<void> {

@@ -4,6 +4,7 @@ import { createReadStream } from 'node:fs';
 import type { Deliverer } from './deliverer.js';
 import { makeField } from '../identity/headers.js';
 import { prepareMessage } from '../identity/prepare.js';
+import type { SigningThread } from '../identity/dkim.js';
 import type { DeliveryJob, IdentitySummary } from './worker-protocol.js';
 import type { RecipientResult } from './types.js';
 
@@ -14,7 +15,8 @@ function openBody(job: DeliveryJob) {
   return () => createReadStream(b.path, { start: b.start, end: b.start + b.length - 1 });
 }
 
-export async function runDeliveryJob(deliverer: Deliverer, job: DeliveryJob): Promise<{ results: RecipientResult[]; identity?: IdentitySummary }> {
+/** `signing`: the delivery thread signs itself (it has the spare core); on the main loop the signature goes to libuv's pool. */
+export async function runDeliveryJob(deliverer: Deliverer, job: DeliveryJob, signing: SigningThread = 'caller'): Promise<{ results: RecipientResult[]; identity?: IdentitySummary }> {
   if (!job.prepare) return { results: await deliverer.deliver(job.upstream, job.envelope, openBody(job)) };
   const { identity, trace, verp, listUnsubscribe } = job.prepare;
   let plan;
@@ -24,11 +26,11 @@ export async function runDeliveryJob(deliverer: Deliverer, job: DeliveryJob): Pr
     const each = await Promise.all(job.envelope.to.map((rcpt, i) => prepareMessage(job.body, identity, { ...trace, recipient: rcpt }, [
       makeField('List-Unsubscribe', listUnsubscribe[i]!),
       makeField('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'),
-    ])));
+    ], signing)));
     plan = each[0]!.plan;
     results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => each[i]!.open())));
   } else {
-    const prepared = await prepareMessage(job.body, identity, job.envelope.to.length === 1 ? { ...trace, recipient: job.envelope.to[0]! } : trace);
+    const prepared = await prepareMessage(job.body, identity, job.envelope.to.length === 1 ? { ...trace, recipient: job.envelope.to[0]! } : trace, [], signing);
     plan = prepared.plan;
     results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => prepared.open())));
   }

@@ -48,8 +48,12 @@ function signAsync(algorithm: string | null, data: Buffer, key: KeyObject): Prom
   return new Promise((resolve, reject) => sign(algorithm, data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
 }
 
-/** DKIM-Signature fields (each ending in CRLF) for a header block and a body hash, one per signer; the signing runs on libuv's thread pool. */
-export async function signatures(fields: HeaderField[], bh: string, signers: DkimKeyRef[], now: Date): Promise<string[]> {
+/** Where the RSA/Ed25519 work runs: on the calling thread, or on libuv's pool (to keep it off a busy event loop). */
+export type SigningThread = 'caller' | 'pool';
+
+/** DKIM-Signature fields (each ending in CRLF) for a header block and a body hash, one per signer. */
+export async function signatures(fields: HeaderField[], bh: string, signers: DkimKeyRef[], now: Date, thread: SigningThread = 'caller'): Promise<string[]> {
+  const signWith = thread === 'pool' ? signAsync : (algorithm: string | null, data: Buffer, key: KeyObject) => sign(algorithm, data, key);
   const picked = pickHeaders(fields);
   // Over-sign From: one more "from" than there are From fields, so none can be added later.
   const names = [...picked.map((f) => f.key), 'from'];
@@ -63,7 +67,7 @@ export async function signatures(fields: HeaderField[], bh: string, signers: Dki
     ];
     const unsigned = `DKIM-Signature: ${tags.join(';\r\n\t')}`;
     const data = Buffer.from(signedData + relaxedHeader(unsigned), 'latin1');
-    const b = (await (ed ? signAsync(null, createHash('sha256').update(data).digest(), key) : signAsync('sha256', data, key))).toString('base64');
+    const b = (await (ed ? signWith(null, createHash('sha256').update(data).digest(), key) : signWith('sha256', data, key))).toString('base64');
     return `${unsigned}${b.replace(/(.{72})(?=.)/g, '$1\r\n\t')}\r\n`;
   }));
 }

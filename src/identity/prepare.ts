@@ -4,7 +4,7 @@
 import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { bodyHash, signatures } from './dkim.js';
+import { bodyHash, signatures, type SigningThread } from './dkim.js';
 import { findField, makeField, serializeHeader, splitHeader, type HeaderField } from './headers.js';
 import { decideIdentity, type IdentityInput, type IdentityPlan } from './sender-policy.js';
 
@@ -91,13 +91,13 @@ function bodyFrom(source: BodySource, offset: number): () => Readable | Buffer {
   return () => (end < start ? Readable.from([]) : createReadStream(source.path, { start, end }));
 }
 
-export async function prepareMessage(source: BodySource, identity: IdentityInput, trace: TraceInfo, extra: HeaderField[] = []): Promise<PreparedMessage> {
+export async function prepareMessage(source: BodySource, identity: IdentityInput, trace: TraceInfo, extra: HeaderField[] = [], signing: SigningThread = 'caller'): Promise<PreparedMessage> {
   const head = await readHead(source);
   const { fields, bodyOffset } = splitHeader(head);
   const plan = decideIdentity(fields, identity);
   const header = rewriteHeader(fields, plan, trace, extra);
   const body = bodyFrom(source, bodyOffset);
-  const sigs = plan.signers.length > 0 ? await signatures(header, await bodyHash(body()), plan.signers, new Date(trace.date)) : [];
+  const sigs = plan.signers.length > 0 ? await signatures(header, await bodyHash(body()), plan.signers, new Date(trace.date), signing) : [];
   const top = Buffer.concat([Buffer.from(sigs.join(''), 'latin1'), serializeHeader(header)]);
   return {
     plan,
