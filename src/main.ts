@@ -28,7 +28,7 @@ import { EventLog } from './store/event-log.js';
 import { Metrics } from './admin/metrics.js';
 import { SuppressionList } from './store/suppression.js';
 import { TenantTokens } from './store/api-tokens.js';
-import { BounceProcessor } from './bounces/processor.js';
+import { BounceProcessor, rejectionSuppression } from './bounces/processor.js';
 import { GroupCommit } from './store/group-commit.js';
 import { openStore } from './store/level.js';
 import { WebhookStore } from './store/webhooks.js';
@@ -172,12 +172,18 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     });
   };
 
+  const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));
   const scheduler = new Scheduler({
     spool,
     events,
     deliverMessage,
     policy: { retrySchedule: config.queue.retrySchedule, maxAge: config.queue.maxAge },
     concurrency: config.queue.concurrency,
+    // A 5xx "no such user" during delivery is the bounce (direct MX delivery gets no bounce message): suppress as for one.
+    outcomeOps: (event) => {
+      const entry = rejectionSuppression(event);
+      return entry ? suppression.addOps(entry) : [];
+    },
     // Per upstream (or per recipient domain for direct MX delivery): at most its maxConnections in delivery.
     lane: (record) => {
       const { upstream } = directory.senderFor(record.tenant, record.source);
@@ -187,7 +193,6 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     },
     log,
   });
-  const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));
   const optOuts = new OptOutList(store.optOuts);
   const shipments = new ShipmentStore(store);
   const queue = new MailQueue({

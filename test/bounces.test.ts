@@ -30,7 +30,10 @@ describe('bounces', () => {
 
   beforeAll(async () => {
     dir = await makeTempDir('mg-bounce-');
-    sink = await startSink();
+    sink = await startSink({
+      rcptReply: (rcpt) => (rcpt.startsWith('nouser') ? { code: 550, message: `5.1.1 <${rcpt}>: Recipient address rejected: User unknown in virtual mailbox table` }
+        : rcpt.startsWith('policy') ? { code: 550, message: '5.7.1 Message rejected due to local policy' } : undefined),
+    });
     mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({
       dataDir: `${dir}/data`,
       upstreams: [sinkUpstream('up', sink.port)],
@@ -99,6 +102,34 @@ describe('bounces', () => {
     const added = await fetch(`${mg.adminUrl}/api/v1/suppression`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ tenant: 'shop', address: 'Blocked@Example.com', reason: 'buyer asked' }) });
     expect(added.status).toBe(201);
     expect((await fetch(`${mg.adminUrl}/api/v1/suppression`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ tenant: 'nope', address: 'a@example.com' }) })).status).toBe(404);
+  });
+
+  it("suppresses an address the receiving server refuses at RCPT as unknown (no bounce message will come), not one refused for policy", async () => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const before = sink.messages.length;
+    await submit().sendMail({ from: 'orders@shop.test', to: 'nouser@example.com', subject: 'Order 5', text: 'x' });
+    await submit().sendMail({ from: 'orders@shop.test', to: 'policy@example.com', subject: 'Order 6', text: 'x' });
+    const { match: refused } = await waitForEvent(mg, 'nouser@example.com', 'failed');
+    expect(refused).toMatchObject({ code: 'UPSTREAM_REJECTED', class: 'hard', reason: 'user-unknown', reply: { code: 550, enhanced: '5.1.1' } });
+    const { match: policy } = await waitForEvent(mg, 'policy@example.com', 'failed');
+    expect(policy).toMatchObject({ code: 'UPSTREAM_REJECTED', class: 'policy' });
+
+    const list = (await (await fetch(`${mg.adminUrl}/api/v1/suppression?tenant=shop&address=example.com`, { headers: auth })).json()) as { entries: Array<{ address: string }> };
+    const entry = (list.entries as Array<{ address: string; reason: string; source: string; diagnostic?: string; msgId: string }>).find((e) => e.address === 'nouser@example.com');
+    expect(entry).toMatchObject({ reason: 'user-unknown', source: 'bounce', msgId: refused.msgId, diagnostic: expect.stringContaining('550 5.1.1') });
+    expect(list.entries.map((e) => e.address)).not.toContain('policy@example.com');
+
+    // The next message to it is answered 250 and not sent; the one refused for policy is tried again.
+    await submit().sendMail({ from: 'orders@shop.test', to: 'nouser@example.com', subject: 'Order 7', text: 'x' });
+    await submit().sendMail({ from: 'orders@shop.test', to: 'policy@example.com', subject: 'Order 8', text: 'x' });
+    const events = async () => eventsFor(mg, 'nouser@example.com');
+    const deadline = Date.now() + 5000;
+    while (!(await events()).some((e) => e.code === 'RECIPIENT_SUPPRESSED') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect((await events()).map((e) => e.code).filter(Boolean)).toEqual(['UPSTREAM_REJECTED', 'RECIPIENT_SUPPRESSED']);
+    const policyCodes = async () => (await eventsFor(mg, 'policy@example.com')).filter((e) => e.type === 'failed').map((e) => e.code);
+    while ((await policyCodes()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await policyCodes()).toEqual(['UPSTREAM_REJECTED', 'UPSTREAM_REJECTED']);
+    expect(sink.messages.length).toBe(before);
   });
 
   it('ignores a bounce whose VERP token does not verify, and a soft bounce does not suppress', async () => {

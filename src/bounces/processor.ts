@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { EventLog } from '../store/event-log.js';
 import type { GroupCommit } from '../store/group-commit.js';
 import type { Store } from '../store/level.js';
-import type { SuppressionList } from '../store/suppression.js';
+import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
 import type { QueueEvent } from '../queue/types.js';
 import { parseVerp } from '../identity/verp.js';
@@ -16,6 +16,20 @@ import { parseBounce, type BouncedRecipient } from './parse.js';
 
 /** Hard-bounce reasons that say the address itself is bad; these suppress it. */
 const SUPPRESSING = new Set(['user-unknown', 'host-unknown', 'mailbox-disabled', 'bad-address']);
+
+/**
+ * The suppression entry for a delivery attempt the receiving server refused for good because the
+ * address is bad (550 5.1.1 user unknown at RCPT, say): with direct MX delivery that reply is the
+ * bounce, and no bounce message will follow. Our own refusals (private MX, no route) do not count.
+ */
+export function rejectionSuppression(event: QueueEvent): SuppressionEntry | undefined {
+  if (event.type !== 'failed' || event.code !== 'UPSTREAM_REJECTED' || event.class !== 'hard' || !SUPPRESSING.has(event.reason ?? '')) return undefined;
+  const r = event.reply;
+  return {
+    tenant: event.tenant, address: event.recipient, class: 'hard', reason: event.reason!, time: event.time, msgId: event.msgId, source: 'bounce',
+    ...(r ? { diagnostic: `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}`.slice(0, 500) } : {}),
+  };
+}
 /** Soft bounces that say something about the mailbox (not greylisting or rate limits) count towards suppression. */
 const SOFT_COUNTING = new Set(['mailbox-full', 'expired', 'temporary']);
 /**

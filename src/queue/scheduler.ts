@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { RecipientResult } from '../delivery/types.js';
 import type { EventLog } from '../store/event-log.js';
+import type { WriteOp } from '../store/level.js';
 import { applyAttempt, expire, type RetryPolicy } from './retry.js';
 import type { Spool } from './spool.js';
 import type { IdentityDecision, MessageRecord, QueueEvent } from './types.js';
@@ -25,6 +26,8 @@ export interface SchedulerDeps {
    * and how many of that lane may be in delivery at once, so one slow destination cannot take every slot.
    */
   lane?: (record: MessageRecord) => { key: string; limit: number };
+  /** Writes that belong with an outcome event (e.g. suppressing an address the receiving server says does not exist), committed with it. */
+  outcomeOps?: (event: QueueEvent) => WriteOp[];
 }
 
 interface ReadyItem {
@@ -251,7 +254,8 @@ export class Scheduler {
 
   private async commit(prev: MessageRecord, next: MessageRecord, events: Parameters<EventLog['ops']>[0][]): Promise<void> {
     if (next.state === 'done' && next.recipients.some((r) => r.status === 'failed')) next.keptUntil = this.now() + (this.deps.keepFailed ?? 7 * 24 * 3600 * 1000);
-    await this.deps.spool.update(next, prev.dueAt, events.flatMap((e) => this.deps.events.ops(e)));
+    const outcomeOps = this.deps.outcomeOps ?? (() => []);
+    await this.deps.spool.update(next, prev.dueAt, events.flatMap((e) => [...this.deps.events.ops(e), ...outcomeOps(e)]));
   }
 
   private async scan(): Promise<void> {
