@@ -164,6 +164,25 @@ async function startLoop<Mode extends string>(
   };
 }
 
+/** A carrier server: its own URL and history, the loop's counters and failure plans (read live). */
+function carrierServer<Raw, Mode extends string>(loop: Loop<Mode>, url: string, setHistory: CarrierServer<Raw, Mode>['setHistory']): CarrierServer<Raw, Mode> {
+  return {
+    url,
+    setHistory,
+    fail: loop.fail,
+    get requests() {
+      return loop.requests;
+    },
+    get maxParallel() {
+      return loop.maxParallel;
+    },
+    get lastRequest() {
+      return loop.lastRequest;
+    },
+    close: loop.close,
+  };
+}
+
 function xmlText(value: string): string {
   return value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -382,28 +401,14 @@ export async function startRussianPostServer(options: RussianPostServerOptions):
   };
 
   const loop = await startLoop<RussianPostFailMode>(options, failReply, answer);
-  return {
-    url: `${loop.url}/rtm34`,
-    setHistory(code, events) {
-      const ops = events.map((e): StoredOperation => {
-        const operation = typeof e.status === 'string' ? RUSSIAN_POST_REPRESENTATIVE[e.status] : e.status;
-        return e.place !== undefined ? { operation, time: e.time, place: e.place } : { operation, time: e.time };
-      });
-      // The service lists operations in the order they happened.
-      histories.set(code, ops.sort((a, b) => a.time - b.time));
-    },
-    fail: loop.fail,
-    get requests() {
-      return loop.requests;
-    },
-    get maxParallel() {
-      return loop.maxParallel;
-    },
-    get lastRequest() {
-      return loop.lastRequest;
-    },
-    close: loop.close,
-  };
+  return carrierServer(loop, `${loop.url}/rtm34`, (code, events) => {
+    const ops = events.map((e): StoredOperation => {
+      const operation = typeof e.status === 'string' ? RUSSIAN_POST_REPRESENTATIVE[e.status] : e.status;
+      return e.place !== undefined ? { operation, time: e.time, place: e.place } : { operation, time: e.time };
+    });
+    // The service lists operations in the order they happened.
+    histories.set(code, ops.sort((a, b) => a.time - b.time));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -491,24 +496,10 @@ export async function startDhlServer(options: DhlServerOptions): Promise<DhlServ
   };
 
   const loop = await startLoop<CarrierFailMode>(options, failReply, answer);
-  return {
-    url: loop.url,
-    setHistory(code, events) {
-      histories.set(code, events.map((e): StoredDhlEvent => {
-        const raw = typeof e.status === 'string' ? DHL_REPRESENTATIVE[e.status] : e.status;
-        return e.place !== undefined ? { raw, time: e.time, place: e.place } : { raw, time: e.time };
-      }));
-    },
-    fail: loop.fail,
-    get requests() {
-      return loop.requests;
-    },
-    get maxParallel() {
-      return loop.maxParallel;
-    },
-    get lastRequest() {
-      return loop.lastRequest;
-    },
-    close: loop.close,
-  };
+  return carrierServer(loop, loop.url, (code, events) => {
+    histories.set(code, events.map((e): StoredDhlEvent => {
+      const raw = typeof e.status === 'string' ? DHL_REPRESENTATIVE[e.status] : e.status;
+      return e.place !== undefined ? { raw, time: e.time, place: e.place } : { raw, time: e.time };
+    }));
+  });
 }
