@@ -1,7 +1,7 @@
 // Composition root: opens the store and spool, wires queue → scheduler → delivery, starts the
 // submission, inbound and admin listeners, and shuts everything down cleanly.
 import { randomBytes } from 'node:crypto';
-import { Resolver } from 'node:dns/promises';
+import { dnsResolver } from './delivery/mx.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
@@ -121,11 +121,12 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const webhooks = new WebhookDispatcher(new WebhookStore(store), config.webhooks, log);
   const events = new EventLog(store, (e) => metrics.observe(e), (e) => webhooks.opsForEvent(e));
 
-  const deliverer = new (config.queue.deliveryThread ? ThreadedDeliverer : InlineDeliverer)({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log);
+  const resolver = dnsResolver(config.dns.servers);
+  const deliverer = config.queue.deliveryThread
+    ? new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log)
+    : new InlineDeliverer(config.system.hostname, resolver, log);
   const openSpool = spool;
 
-  const resolver = new Resolver({ timeout: 5000, tries: 2 });
-  if (config.dns.servers.length > 0) resolver.setServers(config.dns.servers);
   let adminTokens = config.admin.tokens;
   const directory = new Directory(config, new TenantStore(store.tenants, store.upstreams));
   await directory.load();

@@ -1,26 +1,25 @@
 // The deliverer on the main event loop: same jobs and results as the delivery thread, without a
 // second V8 isolate (about 26 MB) or the copies over postMessage. The RSA/Ed25519 signature, the
 // one heavy computation, runs on libuv's thread pool (async crypto.sign), so it uses the other core.
-import { Resolver } from 'node:dns/promises';
+import type { Resolver } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { Upstream } from '../config/types.js';
 import { Deliverer } from './deliverer.js';
 import { runDeliveryJob } from './job.js';
 import type { DeliveryOutcome } from './threaded.js';
-import type { DeliveryJob, JobBody, WorkerSetup } from './worker-protocol.js';
+import type { DeliveryJob, JobBody } from './worker-protocol.js';
 
 export class InlineDeliverer {
   private readonly deliverer: Deliverer;
-  private nextId = 1;
 
-  constructor(setup: WorkerSetup, log: Logger) {
-    const resolver = new Resolver({ timeout: 5000, tries: 2 });
-    if (setup.dnsServers.length > 0) resolver.setServers(setup.dnsServers);
-    this.deliverer = new Deliverer({ hostname: setup.hostname, resolver, log: log.child({ thread: 'delivery' }) });
+  /** `resolver`: the main thread's own (the same DNS servers). */
+  constructor(hostname: string, resolver: Resolver, log: Logger) {
+    this.deliverer = new Deliverer({ hostname, resolver, log: log.child({ thread: 'delivery' }) });
   }
 
   deliver(upstream: Upstream, envelope: { from: string; to: string[] }, body: JobBody, prepare?: DeliveryJob['prepare']): Promise<DeliveryOutcome> {
-    return runDeliveryJob(this.deliverer, { id: this.nextId++, upstream, envelope, body, ...(prepare ? { prepare } : {}) }, 'pool');
+    // No thread to answer, so no job id to match replies by.
+    return runDeliveryJob(this.deliverer, { id: 0, upstream, envelope, body, ...(prepare ? { prepare } : {}) }, 'pool');
   }
 
   close(): Promise<void> {

@@ -3,10 +3,17 @@
 // DNS answers that mean "this will never work" fail; DNS trouble defers. Loopback, private and
 // link-local addresses are left out unless the upstream allows them: the route holds only addresses
 // that may be connected to, and delivery connects to exactly these (no second lookup by name).
-import type { Resolver } from 'node:dns/promises';
+import { Resolver } from 'node:dns/promises';
 import net from 'node:net';
 import type { SmtpReply } from '../queue/types.js';
 import { isPrivateAddress } from '../security/private-address.js';
+
+/** The resolver for MX and domain checks: `servers` ("ip" or "ip:port"), or the system's resolv.conf when empty. */
+export function dnsResolver(servers: string[]): Resolver {
+  const resolver = new Resolver({ timeout: 5000, tries: 2 });
+  if (servers.length > 0) resolver.setServers(servers);
+  return resolver;
+}
 
 export interface MxHost {
   /** Host name as published (for TLS SNI and logs). */

@@ -1,18 +1,16 @@
 // Delivery thread: runs the Deliverer (nodemailer pools, MX lookups) off the main event loop, so
 // SMTP ingress and the spool use one core and outbound SMTP the other. Jobs and results are plain
 // data over postMessage; the main thread keeps all state and writes all records.
-import { Resolver } from 'node:dns/promises';
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { Deliverer } from './deliverer.js';
+import { dnsResolver } from './mx.js';
 import { runDeliveryJob } from './job.js';
 import type { DeliveryJob, WorkerReply, WorkerSetup } from './worker-protocol.js';
 
 const setup = workerData as WorkerSetup;
 const log = pino({ level: setup.logLevel, base: { pid: process.pid, thread: 'delivery' } });
-const resolver = new Resolver({ timeout: 5000, tries: 2 });
-if (setup.dnsServers.length > 0) resolver.setServers(setup.dnsServers);
-const deliverer = new Deliverer({ hostname: setup.hostname, resolver, log });
+const deliverer = new Deliverer({ hostname: setup.hostname, resolver: dnsResolver(setup.dnsServers), log });
 
 parentPort!.on('message', (msg: DeliveryJob | { close: true }) => {
   if ('close' in msg) {
