@@ -29,6 +29,7 @@ import { Metrics } from './admin/metrics.js';
 import { SuppressionList } from './store/suppression.js';
 import { TenantTokens } from './store/api-tokens.js';
 import { BounceProcessor, rejectionSuppression } from './bounces/processor.js';
+import { BounceParseThread } from './bounces/parse-thread.js';
 import { GroupCommit } from './store/group-commit.js';
 import { openStore } from './store/level.js';
 import { WebhookStore } from './store/webhooks.js';
@@ -203,7 +204,12 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
       return s?.copyCategories.includes(category) ? s.adminAddresses : [];
     },
   });
-  const bounces = new BounceProcessor({ spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log });
+  // Inbound mail is untrusted: it is parsed on a thread of its own with a deadline, never on the main loop.
+  const bounceParser = new BounceParseThread({ deadlineMs: config.limits.bounceParseTimeout });
+  const bounces = new BounceProcessor({
+    spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log,
+    parse: (raw, own) => bounceParser.parse(raw, own),
+  });
   const inboundDir = path.join(config.dataDir, 'inbound');
   const processInbound = (file: string) => {
     bounces.processFile(file).catch((err: Error) => log.error({ file, err: err.message }, 'inbound message could not be processed; it is kept and retried at the next start'));
@@ -324,6 +330,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
         await closing;
         domains.stop();
         await webhooks.stop();
+        await bounceParser.close();
         await deliverer.close();
         await admin.close();
         await openSpool.close();

@@ -5,6 +5,7 @@
 import type { ParsedMail, Attachment } from 'mailparser';
 import { classifyFailure, replyCodeInText, statusInText, type BounceClass } from './classify.js';
 import { mimeParts } from './mime-parts.js';
+import { findAddresses, firstAddress } from './addresses.js';
 
 export interface BouncedRecipient {
   recipient: string;
@@ -34,6 +35,8 @@ export interface BounceReport {
   original: OriginalRef;
   subject?: string;
   from?: string;
+  /** Recipients past MAX_RECIPIENTS, counted but not listed. */
+  omittedRecipients?: number;
 }
 
 /** Any mix of CRLF, LF and CR-only line ends becomes CRLF, so all three parse the same. */
@@ -43,7 +46,10 @@ export function normalizeLineEnds(raw: Buffer): Buffer {
   return Buffer.from(text.replace(/\r\n|\r|\n/g, '\r\n'), 'latin1');
 }
 
-const EMAIL = /[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\u0080-\uFFFF-]+@[A-Za-z0-9\u0080-\uFFFF](?:[A-Za-z0-9\u0080-\uFFFF-]*[A-Za-z0-9\u0080-\uFFFF])?(?:\.[A-Za-z0-9\u0080-\uFFFF](?:[A-Za-z0-9\u0080-\uFFFF-]*[A-Za-z0-9\u0080-\uFFFF])?)+/g;
+/** A report names at most this many recipients; the rest are counted (a 10 MB DSN could name 130,000). */
+export const MAX_RECIPIENTS = 1000;
+/** Diagnostics are cut to this before any pattern sees them. */
+const MAX_DIAGNOSTIC = 1000;
 
 /** Splits "name: value" field groups separated by blank lines (DSN and ARF bodies). */
 export function fieldGroups(text: string): Array<Map<string, string>> {
@@ -103,7 +109,7 @@ function originalRef(parts: ReportPart[], text: string): OriginalRef {
   const source = att ? att.text : text;
   const head = att ? source.split(/\r?\n\r?\n/)[0]! : source;
   const field = (name: string) => new RegExp(`^${name}:[ \\t]*(.+(?:\\r?\\n[ \\t].+)*)`, 'im').exec(head)?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim();
-  const addr = (v: string | undefined) => v?.match(EMAIL)?.[0];
+  const addr = firstAddress;
   return {
     ...(field('Message-ID') ? { messageId: /<[^>]+>/.exec(field('Message-ID')!)?.[0] ?? field('Message-ID') } : {}),
     ...(field('X-Order-Id') ? { orderId: field('X-Order-Id') } : {}),
@@ -114,7 +120,7 @@ function originalRef(parts: ReportPart[], text: string): OriginalRef {
 }
 
 function failed(recipient: string, input: { status?: string; action?: string; diagnostic?: string; replyCode?: number; remoteMta?: string }): BouncedRecipient {
-  const diagnostic = input.diagnostic?.replace(/\s+/g, ' ').trim();
+  const diagnostic = input.diagnostic?.slice(0, 4 * MAX_DIAGNOSTIC).replace(/\s+/g, ' ').trim().slice(0, MAX_DIAGNOSTIC);
   const remoteMta = input.remoteMta ?? (diagnostic ? /\bhost\s+([A-Za-z0-9.-]+\.[A-Za-z]{2,})\s*\[[^\]]+\]/.exec(diagnostic)?.[1] : undefined);
   const status = input.status ?? (diagnostic ? statusInText(diagnostic) : undefined);
   const replyCode = input.replyCode ?? (diagnostic ? replyCodeInText(diagnostic) : undefined);
@@ -128,7 +134,7 @@ function failed(recipient: string, input: { status?: string; action?: string; di
     ...(input.action ? { action: input.action.toLowerCase() } : {}),
     ...(replyCode ? { replyCode } : {}),
     ...(remoteMta ? { remoteMta } : {}),
-    ...(diagnostic ? { diagnostic: diagnostic.slice(0, 1000) } : {}),
+    ...(diagnostic ? { diagnostic } : {}),
   };
 }
 
@@ -164,13 +170,23 @@ function parseDsn(parts: ReportPart[], text: string): BounceReport | undefined {
   const part = parts.find((a) => ['message/delivery-status', 'message/global-delivery-status'].includes(a.contentType));
   if (!part) return undefined;
   // mailparser may have folded the status fields into the text: keep only the human part for windows.
-  const human = text.split(/\n\s*reporting-mta\s*:/i)[0]!;
+  const statusAt = text.search(/^[ \t]*reporting-mta[ \t]*:/im);
+  const human = statusAt >= 0 ? text.slice(0, statusAt) : text;
+  const mentions = mentionIndex(human);
   const groups = fieldGroups(part.text);
   const perMessage = groups.find((g) => g.has('reporting-mta') || g.has('arrival-date')) ?? new Map<string, string>();
   const recipients: BouncedRecipient[] = [];
+  const seen = new Set<string>();
+  let omitted = 0;
   for (const g of groups) {
     const recipient = stripType(g.get('final-recipient')) ?? stripType(g.get('original-recipient'));
     if (!recipient || !recipient.includes('@')) continue;
+    if (recipients.length >= MAX_RECIPIENTS) {
+      if (!seen.has(recipient.toLowerCase())) omitted++;
+      seen.add(recipient.toLowerCase());
+      continue;
+    }
+    seen.add(recipient.toLowerCase());
     const action = g.get('action')?.toLowerCase().trim();
     if (action && ['delivered', 'relayed', 'expanded'].includes(action)) continue;
     const diagnostic = stripType(g.get('diagnostic-code')) ?? g.get('x-postfix-diagnostic') ?? undefined;
@@ -178,7 +194,7 @@ function parseDsn(parts: ReportPart[], text: string): BounceReport | undefined {
     const stated = diagnostic ? statusInText(diagnostic) : undefined;
     if (status && stated && /^\d\.0\.0$/.test(status) && stated[0] === status[0]) status = stated;
     // A DSN without a diagnostic: the human-readable part usually says why.
-    const why = diagnostic ?? windowFor(recipient, human) ?? human.slice(0, 600);
+    const why = diagnostic ?? windowFor(recipient, human, mentions) ?? human.slice(0, 600);
     recipients.push(failed(recipient, {
       ...(status ? { status } : {}),
       ...(action ? { action } : {}),
@@ -186,22 +202,45 @@ function parseDsn(parts: ReportPart[], text: string): BounceReport | undefined {
       ...(stripType(g.get('remote-mta')) ? { remoteMta: stripType(g.get('remote-mta'))! } : perMessage.get('reporting-mta') ? { remoteMta: stripType(perMessage.get('reporting-mta'))! } : {}),
     }));
   }
-  return { kind: recipients.length > 0 ? 'dsn' : 'none', recipients, original: originalRef(parts, text) };
+  return { kind: recipients.length > 0 ? 'dsn' : 'none', recipients, original: originalRef(parts, text), ...(omitted ? { omittedRecipients: omitted } : {}) };
 }
 
 const BOUNCE_FROM = /mailer-daemon|postmaster|mail delivery (system|subsystem)|mail ?administrator|mailerdaemon|delivery[- ]?(status|notification)|microsoftexchange|nobody@|notify@|bounce/i;
 const BOUNCE_SUBJECT = /undeliver|undelivered|delivery (status notification|failure|failed|has failed|problem|incomplete|report)|returned mail|failure notice|mail delivery failed|non[- ]?deliver|could not be delivered|not delivered|delivery unsuccessful|mail (system )?error|permanent error|warning: message .* delayed|delayed mail|не доставлено|недоставленное|недоставлен|ошибка доставки|unzustellbar|nicht zustellbar|zustellung fehlgeschlagen|fehlgeschlagen|non remis|non recapitabile|onbestelbaar|devuelto|no entregado/i;
-/** Where the bounce text ends and the returned original begins. */
-const ORIGINAL_START = /^(-{2,}\s*)?(this is a copy of the message|below this line is a copy|original message follows|-+ ?original message ?-+|the original message (was|is)|----- ?(returned|original) (message|mail)|message headers follow|original message headers|--- the header of the original message|исходное сообщение|заголовки исходного|original-nachricht|ursprüngliche nachricht|kopf der nachricht|\s*-{3,} (the )?(original|returned) |-{3,} ?(headers|copy) of )/im;
+/** Where the bounce text ends and the returned original begins (tested on one line at a time). */
+const ORIGINAL_START = /^(-{2,}\s*)?(this is a copy of the message|below this line is a copy|original message follows|-+ ?original message ?-+|the original message (was|is)|----- ?(returned|original) (message|mail)|message headers follow|original message headers|--- the header of the original message|исходное сообщение|заголовки исходного|original-nachricht|ursprüngliche nachricht|kopf der nachricht|\s*-{3,} (the )?(original|returned) |-{3,} ?(headers|copy) of )/i;
+
+/** Where the first line matching `re` starts; each line is cut to 200 characters first, so no pattern sees unbounded input. */
+function lineSearch(text: string, re: RegExp): number {
+  for (let start = 0; start < text.length;) {
+    const nl = text.indexOf('\n', start);
+    const end = nl < 0 ? text.length : nl;
+    if (re.test(text.slice(start, Math.min(end, start + 200)))) return start;
+    start = end + 1;
+  }
+  return -1;
+}
+
+/** Where each address (lower case) is mentioned in a text: built once, so a report with many recipients stays linear. */
+type Mentions = Map<string, number[]>;
+
+function mentionIndex(text: string): Mentions {
+  const index: Mentions = new Map();
+  for (const { address, index: at } of findAddresses(text)) {
+    const key = address.toLowerCase();
+    const list = index.get(key);
+    if (!list) index.set(key, [at]);
+    else if (list.length < 4) list.push(at);
+  }
+  return index;
+}
 
 const IGNORED_LOCAL = /^(mailer-daemon|postmaster|noreply|no-reply|abuse|fbl)$/i;
 
 /** The text following each mention of `recipient`, each up to the next paragraph naming an address. */
-function windowFor(recipient: string, text: string): string | undefined {
-  const lower = text.toLowerCase();
-  const needle = recipient.toLowerCase();
+function windowFor(recipient: string, text: string, mentions: Mentions): string | undefined {
   const parts: string[] = [];
-  for (let i = lower.indexOf(needle); i >= 0 && parts.length < 4; i = lower.indexOf(needle, i + needle.length)) {
+  for (const i of mentions.get(recipient.toLowerCase()) ?? []) {
     const after = text.slice(i + recipient.length, i + recipient.length + 1200);
     const cut = after.search(/\n\s*\n\s*(<?[^\s@<>]+@[^\s@<>]+>?)\s*(:|\n|$)/);
     const piece = (cut > 0 ? after.slice(0, cut) : after).trim();
@@ -212,7 +251,7 @@ function windowFor(recipient: string, text: string): string | undefined {
 
 /** Addresses that are really message ids or header values of the returned message, not recipients. */
 function inMessageIdContext(text: string, index: number): boolean {
-  const lineStart = text.lastIndexOf('\n', index) + 1;
+  const lineStart = Math.max(index - 300, text.lastIndexOf('\n', index) + 1);
   const line = text.slice(lineStart, index);
   return /^\s*(message-id|references|in-reply-to|return-path|received|dkim-signature|x-[a-z-]+)\s*:/i.test(line) || /<[^>\s]*$/.test(line) && /^(message-id|references)/i.test(line.trim());
 }
@@ -231,25 +270,28 @@ function looksLikeBounce(parsed: ParsedMail, text: string): boolean {
 function parseNonStandard(parsed: ParsedMail, parts: ReportPart[], text: string, ownAddresses: Set<string>): BounceReport | undefined {
   if (!looksLikeBounce(parsed, text)) return undefined;
   const original = originalRef(parts, text);
-  const cutAt = text.search(ORIGINAL_START);
+  const cutAt = lineSearch(text, ORIGINAL_START);
   const body = cutAt > 0 ? text.slice(0, cutAt) : text;
-  const fromAddr = (headerOf(parsed, 'from') ?? '').match(EMAIL)?.[0]?.toLowerCase();
-  const found: string[] = [];
-  for (const m of body.matchAll(EMAIL)) {
-    if (inMessageIdContext(body, m.index ?? 0)) continue;
+  const fromAddr = firstAddress(headerOf(parsed, 'from'))?.toLowerCase();
+  const found = new Set<string>();
+  let omitted = 0;
+  for (const m of findAddresses(body)) {
+    if (inMessageIdContext(body, m.index)) continue;
     // "Sender Address: orders@shop.example" names the sender, not a failed recipient.
-    if (/(sender( address)?|absender|отправитель|from|von|expéditeur)\s*:?\s*["'<(]?\s*$/i.test(body.slice(Math.max(0, (m.index ?? 0) - 40), m.index))) continue;
-    const a = m[0].replace(/[.]+$/, '').replace(/^'+|'+$/g, '').toLowerCase();
+    if (/(sender( address)?|absender|отправитель|from|von|expéditeur)\s*:?\s*["'<(]?\s*$/i.test(body.slice(Math.max(0, m.index - 40), m.index))) continue;
+    const a = m.address.replace(/[.]+$/, '').replace(/^'+|'+$/g, '').toLowerCase();
     const local = a.slice(0, a.lastIndexOf('@'));
-    if (IGNORED_LOCAL.test(local) || a === fromAddr || ownAddresses.has(a) || found.includes(a)) continue;
+    if (IGNORED_LOCAL.test(local) || a === fromAddr || ownAddresses.has(a) || found.has(a)) continue;
     if (original.from && a === original.from.toLowerCase()) continue;
-    found.push(a);
+    if (found.size >= MAX_RECIPIENTS) { omitted++; continue; }
+    found.add(a);
   }
-  const recipients = found.length > 0 ? found : original.to ? [original.to.toLowerCase()] : [];
+  const recipients = found.size > 0 ? [...found] : original.to ? [original.to.toLowerCase()] : [];
+  const mentions = mentionIndex(body);
+  const lines = diagnosticLines(body);
   const diag = (r: string) => {
-    const window = windowFor(r, body);
-    const lines = diagnosticLines(body);
-    if (found.length > 1) return window ?? lines ?? body.slice(0, 800);
+    const window = windowFor(r, body, mentions);
+    if (found.size > 1) return window ?? lines ?? body.slice(0, 800);
     return [window, lines].filter(Boolean).join(' ') || body.slice(0, 800);
   };
   // Without a code in the text, the wording's canonical code stands in.
@@ -257,6 +299,7 @@ function parseNonStandard(parsed: ParsedMail, parts: ReportPart[], text: string,
     kind: recipients.length > 0 ? 'non-standard' : 'none',
     original,
     recipients: recipients.map((r) => withCanonicalStatus(failed(r, { diagnostic: diag(r) }))),
+    ...(omitted ? { omittedRecipients: omitted } : {}),
   };
 }
 
@@ -277,7 +320,7 @@ function parseAutoReply(parsed: ParsedMail, parts: ReportPart[], text: string): 
     headerOf(parsed, 'x-autorespond') !== undefined || /auto[_-]?reply/i.test(headerOf(parsed, 'precedence') ?? '') ||
     (headerOf(parsed, 'x-auto-response-suppress') !== undefined && AUTO_SUBJECT.test(subject));
   if (!flagged && !AUTO_SUBJECT.test(subject.replace(/^(re|aw|fw|fwd)\s*:\s*/i, ''))) return undefined;
-  const from = (headerOf(parsed, 'from') ?? '').match(EMAIL)?.[0]?.toLowerCase();
+  const from = firstAddress(headerOf(parsed, 'from'))?.toLowerCase();
   const reason = OOO.test(`${autoSubmitted} ${subject} ${text.slice(0, 1000)}`) ? 'out-of-office' : 'auto-reply';
   return { kind: 'auto-reply', original: originalRef(parts, text), recipients: from ? [{ recipient: from, class: 'auto-reply', reason }] : [] };
 }
@@ -294,7 +337,7 @@ export async function parseBounce(raw: Buffer, ownAddresses: Iterable<string> = 
   const text = (parsed.text ?? '').replace(/\r\n/g, '\n');
   const parts = reportParts(parsed, canonical);
   const own = new Set([...ownAddresses].map((a) => a.toLowerCase()));
-  for (const to of (headerOf(parsed, 'to') ?? '').match(EMAIL) ?? []) own.add(to.toLowerCase());
+  for (const to of findAddresses(headerOf(parsed, 'to') ?? '', 100)) own.add(to.address.toLowerCase());
   const report = parseArf(parsed, parts, text) ?? parseDsn(parts, text) ?? parseNonStandard(parsed, parts, text, own) ?? parseAutoReply(parsed, parts, text);
   const base = report ?? { kind: 'none' as const, recipients: [], original: originalRef(parts, text) };
   return {

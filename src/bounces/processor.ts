@@ -12,7 +12,8 @@ import type { SuppressionEntry, SuppressionList } from '../store/suppression.js'
 import type { Spool } from '../queue/spool.js';
 import type { QueueEvent } from '../queue/types.js';
 import { parseVerp } from '../identity/verp.js';
-import { parseBounce, type BouncedRecipient } from './parse.js';
+import { ParserStoppedError } from './parse-thread.js';
+import { parseBounce, type BounceReport, type BouncedRecipient } from './parse.js';
 
 /** Hard-bounce reasons that say the address itself is bad; these suppress it. */
 const SUPPRESSING = new Set(['user-unknown', 'host-unknown', 'mailbox-disabled', 'bad-address']);
@@ -54,11 +55,20 @@ export interface BounceProcessorDeps {
   bounceDomain: string;
   log: Logger;
   now?: () => number;
+  /** How a message is parsed: on a thread with a deadline in the relay (BounceParseThread), in-process in tests. */
+  parse?: (raw: Buffer, own: string[]) => Promise<BounceReport>;
 }
+
+/** The error log's tenant for what concerns the operator, not a shop (not a valid tenant id, so never a shop's). */
+export const OPERATOR_TENANT = '.operator';
+/** A stored inbound message that failed to parse this many times (timeout or error) is quarantined. */
+const MAX_PARSE_ATTEMPTS = 2;
 
 export type ProcessResult =
   | { status: 'recorded'; msgId: string; recipient: string; class: string; reason: string }
-  | { status: 'ignored'; why: string };
+  | { status: 'ignored'; why: string }
+  | { status: 'failed'; why: string }
+  | { status: 'quarantined'; why: string };
 
 export class BounceProcessor {
   private readonly now: () => number;
@@ -83,10 +93,11 @@ export class BounceProcessor {
     }
     let report;
     try {
-      report = await parseBounce(raw, envelope.to);
+      report = await (this.deps.parse ?? parseBounce)(raw, envelope.to);
     } catch (err) {
+      if (err instanceof ParserStoppedError) throw err;
       log.warn({ err: (err as Error).message, to: envelope.to }, 'inbound message could not be parsed');
-      return { status: 'ignored', why: 'unparseable' };
+      return { status: 'failed', why: (err as Error).message };
     }
     if (report.recipients.length === 0) {
       log.info({ to: envelope.to, subject: report.subject, kind: report.kind }, 'inbound message is not a bounce');
@@ -146,16 +157,59 @@ export class BounceProcessor {
     return { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason };
   }
 
-  /** Processes a stored inbound file (first line: X-Mailgate-Envelope) and removes it. */
+  /**
+   * Processes a stored inbound file (first line: X-Mailgate-Envelope) and removes it. Each try is
+   * counted in a file beside it before parsing starts, so a message that hangs or kills the process
+   * is not tried for ever: after MAX_PARSE_ATTEMPTS failed tries it moves to quarantine/ and the
+   * operator's error log says so.
+   */
   async processFile(file: string): Promise<ProcessResult> {
+    const attemptsFile = `${file}.attempts`;
     const data = await fs.readFile(file);
     const nl = data.indexOf('\n');
-    const first = data.subarray(0, nl).toString('utf8');
+    const first = data.subarray(0, Math.max(0, nl)).toString('utf8');
     const m = /^X-Mailgate-Envelope: (.*)\r?$/.exec(first);
-    const envelope = m ? (JSON.parse(m[1]!) as { from: string; to: string[] }) : { from: '', to: [] };
-    const result = await this.process(m ? data.subarray(nl + 1) : data, envelope);
-    await fs.unlink(file).catch(() => undefined);
-    return result;
+    let envelope: { from: string; to: string[] } = { from: '', to: [] };
+    try {
+      if (m) envelope = JSON.parse(m[1]!) as typeof envelope;
+    } catch {
+      // A damaged envelope line: the message is still read, without the envelope.
+    }
+    let result: ProcessResult = { status: 'failed', why: 'not tried' };
+    let tries = Number((await fs.readFile(attemptsFile, 'utf8').catch(() => '0')).trim()) || 0;
+    while (tries < MAX_PARSE_ATTEMPTS) {
+      tries++;
+      await fs.writeFile(attemptsFile, String(tries));
+      try {
+        result = await this.process(m ? data.subarray(nl + 1) : data, envelope);
+      } catch (err) {
+        // Not the message's fault (the store, say): this try does not count.
+        await fs.writeFile(attemptsFile, String(tries - 1));
+        throw err;
+      }
+      if (result.status !== 'failed') {
+        await fs.unlink(file).catch(() => undefined);
+        await fs.unlink(attemptsFile).catch(() => undefined);
+        return result;
+      }
+    }
+    return this.quarantine(file, envelope, result.status === 'failed' ? result.why : 'it stopped the process while being read');
+  }
+
+  private async quarantine(file: string, envelope: { from: string; to: string[] }, why: string): Promise<ProcessResult> {
+    const dir = path.join(path.dirname(file), 'quarantine');
+    await fs.mkdir(dir, { recursive: true });
+    const name = path.basename(file);
+    await fs.rename(file, path.join(dir, name));
+    await fs.unlink(`${file}.attempts`).catch(() => undefined);
+    const detail = `An inbound message could not be read as a bounce (${why}) and was moved to ${path.join(dir, name)}. It is not retried; look at it, then delete it.`;
+    const time = this.now();
+    await this.deps.commit.commit(this.deps.events.ops({
+      time, type: 'warning', msgId: name.replace(/\.eml$/, ''), tenant: OPERATOR_TENANT, recipient: envelope.to[0] ?? '',
+      code: 'INBOUND_QUARANTINED', detail: detail.slice(0, 1000),
+    }));
+    this.deps.log.error({ file: name, from: envelope.from, to: envelope.to, why }, 'inbound message quarantined');
+    return { status: 'quarantined', why };
   }
 
   /** Processes inbound files left over from before a restart. */

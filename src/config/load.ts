@@ -290,6 +290,8 @@ const limitsSchema = z.strictObject({
   maxConnections: positiveInt.default(500),
   /** Free space the data directory must keep; below it mail is refused with 452 4.3.1 (default 1.5 × maxMessageSize + 64 MB). */
   minFreeSpace: formatted(parseSize).optional(),
+  /** Longest the bounce parser may spend on one inbound message before it is stopped (and, on the second try, quarantined). */
+  bounceParseTimeout: duration.prefault('5s'),
 });
 
 const queueSchema = z.strictObject({

@@ -113,6 +113,8 @@ export interface Config {
     maxConnections: number;
     /** Bytes the data directory must keep free; absent means 1.5 × maxMessageSize + 64 MiB. */
     minFreeSpace?: number;
+    /** Longest one inbound message may take to parse, ms. */
+    bounceParseTimeout: number;
   };
   queue: {
     /** Delays in ms before attempt 2, 3, …; the last one repeats. */

@@ -1,0 +1,12 @@
+// The bounce parsing thread's entry point: parses one message per request and answers with the
+// report (or the error). Runs untrusted input; the main thread kills it when it overruns its deadline.
+import { parentPort } from 'node:worker_threads';
+import { parseBounce } from './parse.js';
+import type { ParseReply, ParseRequest } from './parse-thread.js';
+
+parentPort!.on('message', (req: ParseRequest) => {
+  parseBounce(Buffer.from(req.raw.buffer, req.raw.byteOffset, req.raw.byteLength), req.own).then(
+    (report) => parentPort!.postMessage({ id: req.id, report } satisfies ParseReply),
+    (err: Error) => parentPort!.postMessage({ id: req.id, error: err.message } satisfies ParseReply),
+  );
+});
