@@ -28,7 +28,8 @@ import { EventLog } from './store/event-log.js';
 import { Metrics } from './admin/metrics.js';
 import { SuppressionList } from './store/suppression.js';
 import { TenantTokens } from './store/api-tokens.js';
-import { BounceProcessor, rejectionSuppression } from './bounces/processor.js';
+import { BounceProcessor, deliveryOutcomeOps } from './bounces/processor.js';
+import { SoftBounceCounter } from './bounces/soft-bounces.js';
 import { BounceParseThread } from './bounces/parse-thread.js';
 import { GroupCommit } from './store/group-commit.js';
 import { openStore } from './store/level.js';
@@ -175,6 +176,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   };
 
   const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));
+  const softBounces = new SoftBounceCounter(store, events);
   const scheduler = new Scheduler({
     spool,
     events,
@@ -182,10 +184,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     policy: { retrySchedule: config.queue.retrySchedule, maxAge: config.queue.maxAge },
     concurrency: config.queue.concurrency,
     // A 5xx "no such user" during delivery is the bounce (direct MX delivery gets no bounce message): suppress as for one.
-    outcomeOps: (event) => {
-      const entry = rejectionSuppression(event);
-      return entry ? suppression.addOps(entry) : [];
-    },
+    outcomeOps: (event) => deliveryOutcomeOps(event, suppression, softBounces),
     // Per upstream (or per recipient domain for direct MX delivery): at most its maxConnections in delivery.
     lane: (record) => {
       const { upstream } = directory.senderFor(record.tenant, record.source);

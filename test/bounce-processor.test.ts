@@ -6,7 +6,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BounceProcessor, SOFT_LIMIT } from '../src/bounces/processor.js';
+import { BounceProcessor } from '../src/bounces/processor.js';
+import { SOFT_LIMIT } from '../src/bounces/soft-bounces.js';
 import type { SmtpUpstream } from '../src/config/types.js';
 import { Deliverer } from '../src/delivery/deliverer.js';
 import { verpAddress } from '../src/identity/verp.js';
@@ -18,6 +19,7 @@ import { EventLog } from '../src/store/event-log.js';
 import { GroupCommit } from '../src/store/group-commit.js';
 import { openStore, type Store } from '../src/store/level.js';
 import { SuppressionList } from '../src/store/suppression.js';
+import { openBounceWorld, type BounceWorld } from './helpers/bounce-world.js';
 import { startSink, type Sink } from './helpers/smtp-sink.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 
@@ -36,38 +38,18 @@ function dsn(to: string, recipient: string, status: string, diagnostic: string, 
 }
 
 describe('bounce processor', () => {
-  let dir: string;
-  let store: Store;
-  let spool: Spool;
   let now = 0;
+  let world: BounceWorld;
   let processor: BounceProcessor;
   let suppression: SuppressionList;
 
   beforeEach(async () => {
-    dir = await makeTempDir('mg-bp-');
-    store = await openStore(dir);
-    let s: Spool | undefined;
-    const commit = new GroupCommit(store.db, () => s!.syncDir());
-    spool = s = await Spool.open(path.join(dir, 'spool'), store, commit, pino({ level: 'silent' }));
-    suppression = new SuppressionList(store);
-    processor = new BounceProcessor({ spool, store, events: new EventLog(store), suppression, commit, verpSecret: secret, bounceDomain, log: pino({ level: 'silent' }), now: () => now });
+    world = await openBounceWorld({ secret, bounceDomain, now: () => now });
+    ({ processor, suppression } = world);
   });
-  afterEach(async () => {
-    await spool.close();
-    await store.close();
-    await removeDir(dir);
-  });
+  afterEach(() => world.close());
 
-  async function message(id: string, to: string, messageId?: string): Promise<MessageRecord> {
-    const staged = await spool.stage(id, Readable.from([Buffer.from('Subject: x\r\n\r\nx\r\n')]), 1e6);
-    const record: MessageRecord = {
-      id, tenant: 'shop', createdAt: 0, dueAt: 0, attempts: 1, envelope: { from: 'a@shop.test', to: [to] },
-      recipients: [{ address: to, status: 'delivered', attempts: 1, updatedAt: 0 }], size: 10, body: staged.ref, source: { kind: 'smtp' }, state: 'queued',
-      ...(messageId ? { messageId } : {}),
-    };
-    await spool.enqueue(record, staged, []);
-    return record;
-  }
+  const message = (id: string, to: string, messageId?: string) => world.message(id, to, messageId ? { messageId } : {});
 
   it('suppresses a mailbox that keeps bouncing soft for days, not one that bounces soft once', async () => {
     await message('0000000000000000000A', 'full@example.com');

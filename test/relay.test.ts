@@ -107,7 +107,7 @@ describe('relay through a tenant upstream', () => {
     const [msg] = await sink.waitFor(1);
     expect(msg!.to).toEqual(['somebody@example.test']);
     const { match: failed } = await waitForEvent(mg, 'nobody@example.test', 'failed');
-    expect(failed.reply).toEqual({ code: 550, enhanced: '5.1.1', text: '<nobody@x.test>: Recipient address rejected: User unknown' });
+    expect(failed.reply).toEqual({ code: 550, enhanced: '5.1.1', text: '<nobody@x.test>: Recipient address rejected: User unknown', command: 'RCPT' });
     expect(failed.code).toBe('UPSTREAM_REJECTED');
     expect(failed).toMatchObject({ class: 'hard', reason: 'user-unknown' });
     await waitForEvent(mg, 'somebody@example.test', 'delivered');

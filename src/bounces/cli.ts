@@ -2,7 +2,18 @@
 // bounced recipient (or one "none" line). Reads files, mbox files and standard input ("-" or no
 // file); a file that cannot be read or parsed gets a line with an "error", never a crash.
 import fs from 'node:fs/promises';
-import { parseBounce } from './parse.js';
+import { parseBounce, type BounceReport } from './parse.js';
+import { verdictFor } from './verdict.js';
+
+/** The JSON records `bounces parse` prints for one message: one per bounced recipient, or one "none". */
+export function recordsOf(report: BounceReport): Array<Record<string, unknown>> {
+  if (report.recipients.length === 0) return [{ class: 'none', kind: report.kind, suppress: false }];
+  return report.recipients.map((r) => ({
+    recipient: r.recipient, class: r.class, reason: r.reason, suppress: verdictFor(r).suppress, status: r.status ?? null, action: r.action ?? null,
+    replyCode: r.replyCode ?? null, command: r.command ?? null, remoteMta: r.remoteMta ?? null, diagnostic: r.diagnostic ?? null, feedbackType: r.feedbackType ?? null,
+    kind: report.kind, messageId: report.original.messageId ?? null,
+  }));
+}
 
 /** Splits an mbox ("From " separator lines, ">From " unescaped); a plain message comes back whole. */
 export function splitMbox(data: Buffer): Buffer[] {
@@ -38,18 +49,7 @@ export async function parseFiles(files: string[], write: (line: string) => void)
     for (const [i, msg] of messages.entries()) {
       const name = messages.length > 1 ? `${file}#${i + 1}` : file;
       try {
-        const report = await parseBounce(msg);
-        if (report.recipients.length === 0) {
-          write(JSON.stringify({ file: name, class: 'none', kind: report.kind }));
-          continue;
-        }
-        for (const r of report.recipients) {
-          write(JSON.stringify({
-            file: name, recipient: r.recipient, class: r.class, reason: r.reason, status: r.status ?? null, action: r.action ?? null,
-            replyCode: r.replyCode ?? null, remoteMta: r.remoteMta ?? null, diagnostic: r.diagnostic ?? null, feedbackType: r.feedbackType ?? null,
-            kind: report.kind, messageId: report.original.messageId ?? null,
-          }));
-        }
+        for (const record of recordsOf(await parseBounce(msg))) write(JSON.stringify({ file: name, ...record }));
       } catch (err) {
         write(JSON.stringify({ file: name, error: `cannot parse: ${(err as Error).message}` }));
       }

@@ -7,16 +7,17 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { EventLog } from '../store/event-log.js';
 import type { GroupCommit } from '../store/group-commit.js';
-import type { Store } from '../store/level.js';
+import type { Store, WriteOp } from '../store/level.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
 import type { QueueEvent } from '../queue/types.js';
 import { parseVerp } from '../identity/verp.js';
 import { ParserStoppedError } from './parse-thread.js';
 import { parseBounce, type BounceReport, type BouncedRecipient } from './parse.js';
+import type { BounceClass } from './classify.js';
+import { suppressionRule, verdictFor } from './verdict.js';
+import { SoftBounceCounter, softRule } from './soft-bounces.js';
 
-/** Hard-bounce reasons that say the address itself is bad; these suppress it. */
-const SUPPRESSING = new Set(['user-unknown', 'host-unknown', 'mailbox-disabled', 'bad-address']);
 
 /**
  * The suppression entry for a delivery attempt the receiving server refused for good because the
@@ -24,25 +25,33 @@ const SUPPRESSING = new Set(['user-unknown', 'host-unknown', 'mailbox-disabled',
  * bounce, and no bounce message will follow. Our own refusals (private MX, no route) do not count.
  */
 export function rejectionSuppression(event: QueueEvent): SuppressionEntry | undefined {
-  if (event.type !== 'failed' || event.code !== 'UPSTREAM_REJECTED' || event.class !== 'hard' || !SUPPRESSING.has(event.reason ?? '')) return undefined;
+  if (event.type !== 'failed' || event.code !== 'UPSTREAM_REJECTED' || !verdictFor({ class: (event.class ?? 'none') as BounceClass, reason: event.reason ?? '' }).suppress) return undefined;
   const r = event.reply;
   return {
     tenant: event.tenant, address: event.recipient, class: 'hard', reason: event.reason!, time: event.time, msgId: event.msgId, source: 'bounce',
+    rule: `the receiving server refused it during delivery: ${suppressionRule({ class: 'hard', reason: event.reason! })}`,
     ...(r ? { diagnostic: `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}`.slice(0, 500) } : {}),
   };
 }
-/** Soft bounces that say something about the mailbox (not greylisting or rate limits) count towards suppression. */
-const SOFT_COUNTING = new Set(['mailbox-full', 'expired', 'temporary']);
 /**
- * A mailbox that keeps soft-bouncing this many times, over at least this long, is suppressed. Another
- * message delivered to it since the last soft bounce starts the count again.
+ * The writes that go with a delivery attempt's outcome (committed with its event): a refusal that
+ * says the address is bad suppresses it; a refusal about the mailbox (full, disabled) counts as a
+ * soft bounce, as a DSN saying so would. Our own expiries and network trouble never count.
  */
-export const SOFT_LIMIT = { count: 3, spanMs: 3 * 24 * 60 * 60 * 1000 };
-
-interface SoftCount {
-  first: number;
-  last: number;
-  count: number;
+export async function deliveryOutcomeOps(event: QueueEvent, suppression: SuppressionList, softBounces: SoftBounceCounter): Promise<WriteOp[]> {
+  const entry = rejectionSuppression(event);
+  if (entry) return suppression.addOps(entry);
+  if ((event.type !== 'deferred' && event.type !== 'failed') || (event.code !== 'UPSTREAM_DEFERRED' && event.code !== 'UPSTREAM_REJECTED')) return [];
+  const verdict = verdictFor({ class: (event.class ?? 'none') as BounceClass, reason: event.reason ?? '' });
+  if (!verdict.countsTowardsSuppression || event.reason === 'expired') return [];
+  const counted = await softBounces.count(event.tenant, event.recipient, event.time, event.msgId);
+  if (!counted.suppress) return counted.ops;
+  const r = event.reply;
+  return [...counted.ops, ...suppression.addOps({
+    tenant: event.tenant, address: event.recipient, class: event.class!, reason: event.reason!, time: event.time, msgId: event.msgId, source: 'bounce',
+    rule: softRule(event.reason!, counted.count, counted.since, event.time),
+    ...(r ? { diagnostic: `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}`.slice(0, 500) } : {}),
+  })];
 }
 
 export interface BounceProcessorDeps {
@@ -73,8 +82,11 @@ export type ProcessResult =
 export class BounceProcessor {
   private readonly now: () => number;
 
+  private readonly softBounces: SoftBounceCounter;
+
   constructor(private readonly deps: BounceProcessorDeps) {
     this.now = deps.now ?? Date.now;
+    this.softBounces = new SoftBounceCounter(deps.store, deps.events);
   }
 
   /** Parses and records one inbound message; never throws for bad input. */
@@ -125,31 +137,30 @@ export class BounceProcessor {
     }
     const entry: BouncedRecipient = report.recipients.find((r) => r.recipient === address.toLowerCase()) ?? report.recipients[0]!;
     const time = this.now();
-    const type: QueueEvent['type'] = entry.class === 'complaint' ? 'complained' : entry.class === 'auto-reply' ? 'auto-replied' : 'bounced';
+    // A feedback report about authentication (DMARC, SPF) is news for the operator, not a bounce.
+    const type: QueueEvent['type'] = entry.class === 'complaint' ? 'complained' : entry.class === 'auto-reply' ? 'auto-replied' : entry.class === 'report' ? 'warning' : 'bounced';
     const event: QueueEvent = {
       time, type, msgId: record.id, tenant: record.tenant, recipient: address,
-      code: type === 'complained' ? 'RECIPIENT_COMPLAINED' : type === 'auto-replied' ? 'AUTO_REPLY' : 'RECIPIENT_BOUNCED',
+      code: type === 'complained' ? 'RECIPIENT_COMPLAINED' : type === 'auto-replied' ? 'AUTO_REPLY' : type === 'warning' ? 'FEEDBACK_REPORT' : 'RECIPIENT_BOUNCED',
       class: entry.class, reason: entry.reason,
       ...(entry.diagnostic || entry.replyCode ? { reply: { code: entry.replyCode ?? 0, ...(entry.status ? { enhanced: entry.status } : {}), text: entry.diagnostic ?? '' } } : {}),
       ...(entry.remoteMta ? { upstream: entry.remoteMta } : {}),
     };
     const ops = this.deps.events.ops(event);
-    let suppress = entry.class === 'complaint' || (entry.class === 'hard' && SUPPRESSING.has(entry.reason));
-    if (entry.class === 'soft' && SOFT_COUNTING.has(entry.reason)) {
-      const key = `${record.tenant}!${address.toLowerCase()}`;
-      const prev = (await this.deps.store.softBounces.get(key)) as SoftCount | undefined;
-      // Mail that got through since the last soft bounce means the mailbox works again: the count starts
-      // over. The delivery is checked here, not reset at delivery time, because the message bouncing now
-      // was itself "delivered" (a DSN follows the next hop's 250): its own delivery must not count.
-      const recovered = prev !== undefined && (await this.deps.events.deliveredSince(record.tenant, address, prev.last, record.id));
-      const next: SoftCount = prev && !recovered ? { first: prev.first, last: time, count: prev.count + 1 } : { first: time, last: time, count: 1 };
-      suppress = next.count >= SOFT_LIMIT.count && next.last - next.first >= SOFT_LIMIT.spanMs;
-      ops.push(suppress ? { type: 'del', sublevel: this.deps.store.softBounces, key } : { type: 'put', sublevel: this.deps.store.softBounces, key, value: next });
+    const verdict = verdictFor(entry);
+    let suppress = verdict.suppress;
+    let rule = verdict.suppress ? suppressionRule(entry) : undefined;
+    if (verdict.countsTowardsSuppression) {
+      const counted = await this.softBounces.count(record.tenant, address, time, record.id);
+      ops.push(...counted.ops);
+      suppress = counted.suppress;
+      rule = softRule(entry.reason, counted.count, counted.since, time);
     }
     if (suppress) {
       ops.push(...this.deps.suppression.addOps({
         tenant: record.tenant, address, class: entry.class, reason: entry.reason, time, msgId: record.id,
         source: entry.class === 'complaint' ? 'complaint' : 'bounce', ...(entry.diagnostic ? { diagnostic: entry.diagnostic.slice(0, 500) } : {}),
+        ...(rule ? { rule } : {}),
       }));
     }
     await this.deps.commit.commit(ops);

@@ -22,6 +22,18 @@ export function parseReply(response: string, fallbackCode = 0): SmtpReply {
   return { code, ...(enhanced ? { enhanced } : {}), text: texts.join(' ').trim() };
 }
 
+/** nodemailer's command name as the stage of the transaction. */
+export function commandOf(command: string | undefined): SmtpReply['command'] {
+  const c = (command ?? '').toUpperCase();
+  if (c.startsWith('RCPT')) return 'RCPT';
+  if (c.startsWith('MAIL')) return 'MAIL';
+  if (c.startsWith('DATA') || c === 'BDAT') return 'DATA';
+  if (c.startsWith('AUTH')) return 'AUTH';
+  if (c === 'EHLO' || c === 'HELO' || c === 'LHLO' || c === 'STARTTLS') return 'HELO';
+  if (c === 'CONN' || c === 'GREETING') return 'CONN';
+  return undefined;
+}
+
 export function outcomeOf(code: number): Outcome {
   if (code >= 200 && code < 300) return 'delivered';
   if (code >= 500 && code < 600) return 'failed';
@@ -34,6 +46,8 @@ export interface SmtpClientError extends Error {
   response?: string;
   responseCode?: number;
   recipient?: string;
+  /** The command the server answered ("RCPT TO", "DATA", "MAIL FROM", "CONN", "AUTH PLAIN", …). */
+  command?: string;
   rejectedErrors?: SmtpClientError[];
   rejected?: string[];
 }
@@ -51,7 +65,8 @@ export interface ErrorVerdict {
  */
 export function judgeError(err: SmtpClientError, where: string): ErrorVerdict {
   if (err.responseCode && err.response) {
-    const reply = parseReply(err.response, err.responseCode);
+    const command = commandOf(err.command);
+    const reply = { ...parseReply(err.response, err.responseCode), ...(command ? { command } : {}) };
     if (err.code === 'EAUTH') {
       return { reply, outcome: 'deferred', code: 'UPSTREAM_AUTH_FAILED' };
     }

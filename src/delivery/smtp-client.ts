@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { domainToASCII } from 'node:url';
 import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
-import { judgeError, outcomeOf, parseReply, type SmtpClientError } from './reply.js';
+import { commandOf, judgeError, outcomeOf, parseReply, type SmtpClientError } from './reply.js';
 import type { RecipientResult } from './types.js';
 
 export type SmtpTransport = Transporter<SMTPPool.SentMessageInfo>;
@@ -72,7 +72,7 @@ function indexRejections(errors: SmtpClientError[] | undefined): Map<string, Smt
 }
 
 function recipientRejected(recipient: string, err: SmtpClientError, upstream: string): RecipientResult {
-  const reply = parseReply(err.response ?? err.message, err.responseCode ?? 550);
+  const reply = { ...parseReply(err.response ?? err.message, err.responseCode ?? 550), command: commandOf(err.command) ?? 'RCPT' };
   const outcome = outcomeOf(reply.code) === 'delivered' ? 'failed' : outcomeOf(reply.code);
   return { recipient, outcome, reply, upstream, code: outcome === 'failed' ? 'UPSTREAM_REJECTED' : 'UPSTREAM_DEFERRED' };
 }

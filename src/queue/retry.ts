@@ -8,7 +8,7 @@ import type { MessageRecord, QueueEvent, SmtpReply } from './types.js';
 function verdict(reply: SmtpReply | undefined, code: string | undefined): { class: string; reason: string } {
   if (code === 'MESSAGE_EXPIRED') return { class: 'soft', reason: 'expired' };
   if (!reply) return { class: 'soft', reason: 'temporary' };
-  const c = classifyFailure({ replyCode: reply.code, diagnostic: reply.text, ...(reply.enhanced ? { status: reply.enhanced } : {}) });
+  const c = classifyFailure({ replyCode: reply.code, diagnostic: reply.text, ...(reply.enhanced ? { status: reply.enhanced } : {}), ...(reply.command ? { command: reply.command } : {}) });
   return { class: c.class, reason: c.reason };
 }
 

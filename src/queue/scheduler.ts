@@ -27,7 +27,7 @@ export interface SchedulerDeps {
    */
   lane?: (record: MessageRecord) => { key: string; limit: number };
   /** Writes that belong with an outcome event (e.g. suppressing an address the receiving server says does not exist), committed with it. */
-  outcomeOps?: (event: QueueEvent) => WriteOp[];
+  outcomeOps?: (event: QueueEvent) => WriteOp[] | Promise<WriteOp[]>;
 }
 
 interface ReadyItem {
@@ -255,7 +255,9 @@ export class Scheduler {
   private async commit(prev: MessageRecord, next: MessageRecord, events: Parameters<EventLog['ops']>[0][]): Promise<void> {
     if (next.state === 'done' && next.recipients.some((r) => r.status === 'failed')) next.keptUntil = this.now() + (this.deps.keepFailed ?? 7 * 24 * 3600 * 1000);
     const outcomeOps = this.deps.outcomeOps ?? (() => []);
-    await this.deps.spool.update(next, prev.dueAt, events.flatMap((e) => [...this.deps.events.ops(e), ...outcomeOps(e)]));
+    const ops: WriteOp[] = [];
+    for (const e of events) ops.push(...this.deps.events.ops(e), ...(await outcomeOps(e)));
+    await this.deps.spool.update(next, prev.dueAt, ops);
   }
 
   private async scan(): Promise<void> {

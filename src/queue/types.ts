@@ -7,6 +7,8 @@ export interface SmtpReply {
   /** RFC 3463 enhanced status code, e.g. "5.1.1", when the reply carried one. */
   enhanced?: string;
   text: string;
+  /** The command the reply answered (RCPT, DATA, …), when known: "user unknown" at RCPT is proof, after DATA it is not. */
+  command?: 'CONN' | 'HELO' | 'AUTH' | 'MAIL' | 'RCPT' | 'DATA';
 }
 
 export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'failed';

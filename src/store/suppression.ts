@@ -12,6 +12,8 @@ export interface SuppressionEntry {
   msgId?: string;
   source: 'bounce' | 'complaint' | 'admin';
   diagnostic?: string;
+  /** Which rule put the address here, in a shop admin's words ("hard bounce: the address does not exist", "3 soft bounces …"). */
+  rule?: string;
 }
 
 export class SuppressionList {

@@ -1,0 +1,259 @@
+// The `mailgate` command (all but `bounces parse`, see src/cli.ts): serve, check-config, history,
+// queue, suppression, tenants, backup, restore, dkim.
+// Exit codes: 0 ok, 1 runtime error, 2 usage or invalid config, 3 mailgate not running (operator commands).
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/types.js';
+import fs from 'node:fs/promises';
+import { isHostname } from '../config/formats.js';
+import { generateDkimKey, zoneTxt } from '../identity/dkim-keys.js';
+import { parseFiles } from '../bounces/cli.js';
+import { startMailgate } from '../main.js';
+import { adminAddress, adminBearer, adminClient, OperatorError, queueCommand, suppressionCommand, tenantsCommand } from './commands.js';
+import { EventLog } from '../store/event-log.js';
+import { openStore } from '../store/level.js';
+import { restoreBackup, writeBackup } from '../backup/backup.js';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { QueueEvent } from '../queue/types.js';
+
+const USAGE = `usage: mailgate <command> [options]
+
+commands:
+  serve          --config FILE          run the relay
+  check-config   --config FILE          validate a config file and exit
+  history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
+  queue          [list]                 the queue, like postqueue -p (age, attempts, last reply)   [--json]
+  queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
+  suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
+  tenants list                          tenants with their upstream, logins and sender domains
+  backup         --out FILE             a consistent backup of the data directory (also while running)
+  restore        FILE                   restore a backup into an empty data directory (mailgate stopped)
+                 (queue, suppression and tenants talk to the running server: --config FILE, --token T or MAILGATE_TOKEN)
+  bounces parse  [FILE|mbox|-]...       how mailgate reads bounces: one JSON line per bounced recipient
+  dkim generate  --domain D --selector S [--type rsa|ed25519] [--dir DIR] [--config FILE]
+                                        write a DKIM key (mode 0600) and print the DNS records to publish
+`;
+
+const DEFAULT_CONFIG = 'config/mailgate.yaml';
+
+function readConfig(file: string): Config {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${file}: invalid configuration\n${err.issues.map((i) => `  ${i}`).join('\n')}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+async function serve(file: string): Promise<void> {
+  const config = readConfig(file);
+  const log = pino({
+    level: config.logLevel,
+    base: { pid: process.pid },
+    redact: { paths: ['password', 'pass', 'token', '*.password', '*.pass', '*.token', 'auth.*'], censor: '[redacted]' },
+  });
+  let running: Awaited<ReturnType<typeof startMailgate>>;
+  try {
+    running = await startMailgate(config, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, 'mailgate could not start');
+    log.flush();
+    process.exit(1);
+  }
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'signal received');
+    running.stop().then(
+      () => { log.flush(); process.exit(0); },
+      (err: Error) => { log.error({ err: err.message }, 'unclean shutdown'); log.flush(); process.exit(1); },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  // SIGHUP: re-read the file; tenants, upstreams, admin tokens and log level change at once, the rest needs a restart.
+  process.on('SIGHUP', () => {
+    let next: Config;
+    try {
+      next = loadConfig(file);
+    } catch (err) {
+      log.error({ issues: err instanceof ConfigError ? err.issues : [(err as Error).message] }, 'SIGHUP: configuration not reloaded, the file is invalid; the running configuration stays');
+      return;
+    }
+    running.reload(next).then(
+      ({ applied, needsRestart }) => log.info({ applied, needsRestart }, needsRestart.length > 0 ? `configuration reloaded; changes to ${needsRestart.join(', ')} need a restart` : 'configuration reloaded'),
+      (err: Error & { issues?: string[] }) => log.error({ issues: err.issues ?? [err.message] }, 'SIGHUP: configuration not reloaded; the running configuration stays'),
+    );
+  });
+  process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
+}
+
+function formatEvent(e: QueueEvent): string {
+  const reply = e.reply ? `${e.reply.code}${e.reply.enhanced ? ` ${e.reply.enhanced}` : ''} ${e.reply.text}` : '';
+  return [new Date(e.time).toISOString(), e.type.padEnd(9), e.msgId, e.tenant, e.recipient, e.upstream ?? '-', reply].join('  ');
+}
+
+/** host:port of the running server's admin API: from its runtime.json, else from the config. */
+async function history(file: string, address: string, json: boolean, token?: string): Promise<void> {
+  const config = readConfig(file);
+  let events: QueueEvent[];
+  try {
+    const store = await openStore(config.dataDir);
+    try {
+      events = await new EventLog(store).byRecipient(address);
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'STORE_LOCKED') throw err;
+    // mailgate is running and holds the store: ask its admin API instead.
+    const bearer = adminBearer(config, token);
+    if (!bearer) throw new Error('the store is in use by a running mailgate; pass --token or set MAILGATE_TOKEN to query its admin API');
+    const admin = await adminAddress(config);
+    const res = await fetch(`http://${admin}/api/v1/events?recipient=${encodeURIComponent(address)}&limit=1000`, {
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    if (!res.ok) throw new Error(`admin API answered ${res.status}`);
+    events = ((await res.json()) as { events: QueueEvent[] }).events;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(events)}\n`);
+  } else if (events.length === 0) {
+    process.stdout.write(`no mail to ${address} in the event log\n`);
+  } else {
+    process.stdout.write(`${events.map(formatEvent).join('\n')}\n`);
+  }
+}
+
+/** From the store when mailgate is stopped, else from the running server's admin API (same snapshot format). */
+async function backup(config: Config, out: string, token?: string): Promise<void> {
+  let store;
+  try {
+    store = await openStore(config.dataDir);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'STORE_LOCKED') throw err;
+  }
+  if (store) {
+    try {
+      await writeBackup({ db: store.db, dataDir: config.dataDir }, out);
+    } finally {
+      await store.close();
+    }
+  } else {
+    const bearer = adminBearer(config, token);
+    if (!bearer) throw new Error('mailgate is running; pass --token or set MAILGATE_TOKEN to back up through its admin API');
+    const res = await fetch(`http://${await adminAddress(config)}/api/v1/backup`, { headers: { authorization: `Bearer ${bearer}` } });
+    if (!res.ok || !res.body) throw new Error(`admin API answered ${res.status}`);
+    await pipeline(Readable.fromWeb(res.body as never), createWriteStream(out, { flags: 'wx', mode: 0o600 }));
+  }
+  process.stdout.write(`backup written to ${out}\n`);
+}
+
+async function restore(config: Config, file: string): Promise<void> {
+  // restoreBackup refuses a data directory that has a database, which also covers a running server's.
+  const { entries, files } = await restoreBackup(createReadStream(file), config.dataDir, openStore);
+  process.stdout.write(`restored ${entries} database entries and ${files} files into ${config.dataDir}\n`);
+}
+
+async function dkimGenerate(domain: string, selector: string, type: string, dir: string, configFile: string | undefined, json: boolean): Promise<void> {
+  if (type !== 'rsa' && type !== 'ed25519') {
+    process.stderr.write(`--type must be rsa or ed25519, not "${type}"\n`);
+    process.exit(2);
+  }
+  if (!isHostname(domain) || !/^[a-z0-9][a-z0-9._-]*$/i.test(selector)) {
+    process.stderr.write('--domain must be a domain name and --selector letters, digits, ".", "-" or "_"\n');
+    process.exit(2);
+  }
+  const spf = configFile ? readConfig(configFile).system.spf : { include: '_spf.<your relay hostname>' };
+  const key = await generateDkimKey({ domain: domain.toLowerCase(), selector, type, dir, spf });
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ file: key.file, records: key.records })}\n`);
+    return;
+  }
+  process.stdout.write(`private key written to ${key.file} (mode 0600)\n\nPublish these DNS records:\n\n`);
+  for (const r of key.records) process.stdout.write(`; ${r.purpose}\n${r.name}. IN TXT ${zoneTxt(r.value)}\n\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean', default: false },
+      token: { type: 'string' },
+      domain: { type: 'string' },
+      selector: { type: 'string' },
+      type: { type: 'string' },
+      dir: { type: 'string' },
+      reason: { type: 'string' },
+      out: { type: 'string', short: 'o' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  const file = values.config ?? DEFAULT_CONFIG;
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    process.exit(command || values.help ? 0 : 2);
+  }
+  switch (command) {
+    case 'serve':
+      return serve(file);
+    case 'check-config':
+      readConfig(file);
+      process.stdout.write(`${file}: ok\n`);
+      return;
+    case 'history':
+      if (!rest[0]) {
+        process.stderr.write(USAGE);
+        process.exit(2);
+      }
+      return history(file, rest[0], values.json ?? false, values.token);
+    case 'queue':
+    case 'suppression':
+    case 'tenants': {
+      const client = await adminClient(readConfig(file), values.token);
+      const out = (line: string) => process.stdout.write(`${line}\n`);
+      if (command === 'queue') return queueCommand(client, rest, values.json ?? false, out);
+      if (command === 'suppression') return suppressionCommand(client, rest, values.reason, values.json ?? false, out);
+      return tenantsCommand(client, rest, values.json ?? false, out);
+    }
+    case 'backup':
+      if (!values.out) {
+        process.stderr.write(`backup needs --out FILE\n${USAGE}`);
+        process.exit(2);
+      }
+      return backup(readConfig(file), values.out, values.token);
+    case 'restore':
+      if (!rest[0]) {
+        process.stderr.write(`restore needs a backup FILE\n${USAGE}`);
+        process.exit(2);
+      }
+      return restore(readConfig(file), rest[0]);
+    case 'bounces':
+      if (rest[0] !== 'parse') {
+        process.stderr.write(USAGE);
+        process.exit(2);
+      }
+      return parseFiles(rest.slice(1), (line) => process.stdout.write(`${line}\n`));
+    case 'dkim':
+      if (rest[0] !== 'generate' || !values.domain || !values.selector) {
+        process.stderr.write(USAGE);
+        process.exit(2);
+      }
+      return dkimGenerate(values.domain, values.selector, values.type ?? 'rsa', values.dir ?? 'config/keys', values.config, values.json ?? false);
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: Error) => {
+  process.stderr.write(`mailgate: ${err.message}\n`);
+  process.exit(err instanceof OperatorError ? err.exitCode : 1);
+});
