@@ -65,8 +65,11 @@ describe('bounces', () => {
 
     // The tenant's error log, newest first, and its counter.
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
-    const page = (await (await fetch(`${mg.adminUrl}/api/v1/errors?tenant=shop&limit=10`, { headers: auth })).json()) as { events: Array<{ type: string; code?: string; recipient: string }> };
+    const page = (await (await fetch(`${mg.adminUrl}/api/v1/errors?tenant=shop&limit=10`, { headers: auth })).json()) as { events: Array<{ type: string; code?: string; recipient: string; advice?: string }> };
     expect(page.events.slice(0, 2).map((e) => [e.type, e.code])).toEqual([['failed', 'RECIPIENT_SUPPRESSED'], ['bounced', 'RECIPIENT_BOUNCED']]);
+    // Each entry says in a shop admin's words what happened and what to do.
+    expect(page.events[0]!.advice).toMatch(/suppression list.*Correct the address/);
+    expect(page.events[1]!.advice).toMatch(/^The address does not exist\. .*correct it and re-send/);
     const count = (await (await fetch(`${mg.adminUrl}/api/v1/errors/count?tenant=shop&since=0`, { headers: auth })).json()) as { count: number };
     expect(count.count).toBe(2);
     expect((await fetch(`${mg.adminUrl}/api/v1/errors?tenant=shop&class=bogus`, { headers: auth })).status).toBe(400);
@@ -94,7 +97,7 @@ describe('bounces', () => {
 
     // The shop admin sees why the address is suppressed, fixes it, removes the entry; mail flows again.
     const list = (await (await fetch(`${mg.adminUrl}/api/v1/suppression?tenant=shop`, { headers: auth })).json()) as { entries: Array<{ address: string; reason: string; msgId: string }> };
-    expect(list.entries).toEqual([expect.objectContaining({ address: 'gone@example.com', reason: 'user-unknown', source: 'bounce' })]);
+    expect(list.entries).toEqual([expect.objectContaining({ address: 'gone@example.com', reason: 'user-unknown', source: 'bounce', rule: 'hard bounce: the address does not exist' })]);
     expect((await fetch(`${mg.adminUrl}/api/v1/suppression/shop/gone@example.com`, { method: 'DELETE', headers: auth })).status).toBe(204);
     expect((await fetch(`${mg.adminUrl}/api/v1/suppression/shop/gone@example.com`, { method: 'DELETE', headers: auth })).status).toBe(404);
     await submit().sendMail({ from: 'orders@shop.test', to: 'gone@example.com', subject: 'Order 2b', text: 'x' });

@@ -19,6 +19,7 @@ import type { Readable } from 'node:stream';
 import { registerQueueRoutes } from './queue.js';
 import { registerTrackingRoutes, type TrackingRouteDeps } from './tracking.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
+import { adviceFor } from '../bounces/advice.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord, QueueEvent } from '../queue/types.js';
 import type { SuppressionList } from '../store/suppression.js';
@@ -88,6 +89,14 @@ export function adminTokenName(req: FastifyRequest, tokens: AdminToken[]): strin
   let found: string | undefined;
   for (const t of tokens) if (timingSafeEqual(given, digest(t.token))) found = t.name;
   return found;
+}
+
+/** Events with what each means for a shop admin and what to do (`advice`), worked out when read. */
+function explained(events: QueueEvent[]): Array<QueueEvent & { advice?: string }> {
+  return events.map((e) => {
+    const advice = adviceFor(e);
+    return advice ? { ...e, advice } : e;
+  });
 }
 
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
@@ -195,9 +204,9 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       },
     }, async (req) => {
       const q = req.query as { recipient?: string; msgId?: string; limit: number };
-      if (q.recipient) return { events: await deps.events.byRecipient(q.recipient, { limit: q.limit }) };
-      if (q.msgId) return { events: await deps.events.byMessage(q.msgId, { limit: q.limit }) };
-      return { events: await deps.events.recent({ limit: q.limit }) };
+      if (q.recipient) return { events: explained(await deps.events.byRecipient(q.recipient, { limit: q.limit })) };
+      if (q.msgId) return { events: explained(await deps.events.byMessage(q.msgId, { limit: q.limit })) };
+      return { events: explained(await deps.events.recent({ limit: q.limit })) };
     });
 
     // Sender domains: DNS state, the records to publish, and a re-check on demand.
@@ -255,10 +264,11 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
           .filter((e) => e.tenant === q.tenant && ERROR_TYPES.has(e.type) && (!q.class || e.class === q.class) && e.time >= (q.since ?? 0) && e.time < (q.until ?? Infinity))
           .sort((a, b) => b.time - a.time)
           .slice(0, q.limit);
-        return { events };
+        return { events: explained(events) };
       }
       if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { events: [] };
-      return deps.events.errors(q.tenant, q);
+      const page = await deps.events.errors(q.tenant, q);
+      return { ...page, events: explained(page.events) };
     });
 
     // Seed 000: errors that are not about mail (a payment after the deadline, tickets sold twice), recorded by
@@ -422,7 +432,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       const record = await deps.spool.get(id);
       if (!record) return reply.code(404).send({ error: 'NOT_FOUND', message: `no message ${id}` });
       if (!ownMessage(req, record)) return reply.code(403).send({ error: 'FORBIDDEN', message: 'this message belongs to another tenant' });
-      return { ...summary(record), envelope: record.envelope, recipients: record.recipients, source: record.source, identity: record.identity ?? null, events: await deps.events.byMessage(id) };
+      return { ...summary(record), envelope: record.envelope, recipients: record.recipients, source: record.source, identity: record.identity ?? null, events: explained(await deps.events.byMessage(id)) };
     });
 
     registerTenantRoutes(api, deps);

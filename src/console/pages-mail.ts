@@ -9,7 +9,7 @@ import type { ConsoleRoutes } from './plugin.js';
 interface SmtpReply { code: number; enhanced?: string; text: string }
 interface ErrorEvent {
   time: number; type: string; msgId: string; tenant: string; recipient: string; upstream?: string; reply?: SmtpReply;
-  code?: string; class?: string; reason?: string; detail?: string; severity?: string; reference?: string;
+  code?: string; class?: string; reason?: string; detail?: string; severity?: string; reference?: string; advice?: string;
 }
 interface MessageSummary {
   id: string; tenant: string; createdAt: number; state: string; from: string; to: string[]; subject: string | null;
@@ -23,7 +23,7 @@ interface MessageFull extends Omit<MessageSummary, 'recipients'> {
   identity: { mode: string; reason?: string; warning?: string; dkimDomains: string[] } | null;
   events: ErrorEvent[];
 }
-interface Suppressed { address: string; class: string; reason: string; time: number; msgId?: string; source: string; diagnostic?: string }
+interface Suppressed { address: string; class: string; reason: string; time: number; msgId?: string; source: string; diagnostic?: string; rule?: string }
 
 const CLASSES = ['hard', 'soft', 'policy', 'complaint', 'auto-reply'] as const;
 const PERIODS: Array<[string, string, number | null]> = [
@@ -41,7 +41,7 @@ export function errorTable(events: ErrorEvent[]): SafeHtml {
   if (events.length === 0) return html`<p class="muted">No errors.</p>`;
   return html`<div class="table-wrap"><table class="errors"><thead><tr><th>Time</th><th>What</th><th>Class</th><th>Recipient</th><th>Answer / detail</th><th>Message</th></tr></thead><tbody>
 ${events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.code ? html`<br><span class="muted">${e.code}</span>` : ''}</td><td>${e.class ?? e.severity ?? ''}</td>
-<td class="mono">${e.recipient}</td><td>${fmtReply(e.reply)}${e.detail ? html`<div class="muted">${e.detail}</div>` : ''}${e.reason ? html`<div class="muted">${e.reason}</div>` : ''}${e.upstream ? html`<div class="muted">via ${e.upstream}</div>` : ''}</td>
+<td class="mono">${e.recipient}</td><td>${e.advice ? html`<div class="advice">${e.advice}</div>` : ''}${fmtReply(e.reply)}${e.detail ? html`<div class="muted">${e.detail}</div>` : ''}${e.reason ? html`<div class="muted">${e.reason}</div>` : ''}${e.upstream ? html`<div class="muted">via ${e.upstream}</div>` : ''}</td>
 <td>${msgLink(e.msgId, e.type, e.code)}${e.reference ? html`<div class="muted">order ${e.reference}</div>` : ''}</td></tr>`)}
 </tbody></table></div>`;
 }
@@ -173,7 +173,7 @@ ${m.recipients.map((x) => html`<tr><td class="mono">${x.address}</td><td class="
 <button type="submit">Re-send</button><span class="spinner" hidden></span></form>
 <p class="muted">Sends the kept body again to this address (bodies of failed messages are kept for 7 days).</p></section>
 <section id="attempts"><h2>Attempts, answers and bounces</h2>${m.events.length === 0 ? html`<p class="muted">None yet.</p>` : html`<div class="table-wrap"><table><thead><tr><th>Time</th><th>Event</th><th>Recipient</th><th>Upstream</th><th>Answer</th><th>Detail</th></tr></thead><tbody>
-${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class ? html` <span class="muted">(${e.class})</span>` : ''}</td><td class="mono">${e.recipient}</td><td>${e.upstream ?? ''}</td><td>${fmtReply(e.reply)}</td><td>${e.code ?? ''}${e.detail ? html`<div class="muted">${e.detail}</div>` : ''}${e.reason ? html`<div class="muted">${e.reason}</div>` : ''}</td></tr>`)}
+${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class ? html` <span class="muted">(${e.class})</span>` : ''}</td><td class="mono">${e.recipient}</td><td>${e.upstream ?? ''}</td><td>${fmtReply(e.reply)}</td><td>${e.code ?? ''}${e.advice ? html`<div class="advice">${e.advice}</div>` : ''}${e.detail ? html`<div class="muted">${e.detail}</div>` : ''}${e.reason ? html`<div class="muted">${e.reason}</div>` : ''}</td></tr>`)}
 </tbody></table></div>`}</section>`,
     });
   });
@@ -203,7 +203,7 @@ ${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class
       body: html`<section><p class="muted">Addresses here get no more mail from this shop: hard bounces, complaints and entries made by hand. Remove one once the address is fixed.</p>
 <form method="get" action="/suppression" class="row"><label>Address <input type="search" name="address" value="${address}"></label><button type="submit">Filter</button></form></section>
 <section>${r.status !== 200 ? html`<p class="bad">${apiError(r)}</p>` : entries.length === 0 ? html`<p class="muted">Nobody is suppressed.</p>` : html`<div class="table-wrap"><table><thead><tr><th>Address</th><th>Why</th><th>Since</th><th>Message</th><th></th></tr></thead><tbody>
-${entries.map((e) => html`<tr><td class="mono">${e.address}</td><td>${e.class} · ${e.source}<div>${e.reason}</div>${e.diagnostic ? html`<div class="muted">${e.diagnostic}</div>` : ''}</td><td>${fmtTime(e.time)}</td>
+${entries.map((e) => html`<tr><td class="mono">${e.address}</td><td>${e.class} · ${e.source}<div>${e.rule ?? e.reason}</div>${e.diagnostic ? html`<div class="muted">${e.diagnostic}</div>` : ''}</td><td>${fmtTime(e.time)}</td>
 <td>${e.msgId ? msgLink(e.msgId) : ''}</td><td><form method="post" action="/suppression/remove" class="inline">${csrfField(s)}<input type="hidden" name="address" value="${e.address}"><button type="submit" class="danger">Remove</button></form></td></tr>`)}
 </tbody></table></div>`}</section>
 <section><h2>Add an address</h2><form method="post" action="/suppression/add" class="row">${csrfField(s)}

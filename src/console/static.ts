@@ -37,7 +37,7 @@ button.danger{background:#b3261e;border-color:#b3261e}
 .flash.ok{background:#e3f4e3;border:1px solid #9ccf9c}
 .flash.error{background:#fde8e7;border:1px solid #e9a19c}
 .flash.warn{background:#fff5d6;border:1px solid #e6cb6f}
-.ok{color:#2f7a2f}.bad{color:#b3261e;font-weight:600}.muted{color:#6a7386}
+.ok{color:#2f7a2f}.bad{color:#b3261e;font-weight:600}.muted{color:#6a7386}.advice{margin-bottom:.2em}
 .status-delivered{color:#2f7a2f}.status-failed{color:#b3261e;font-weight:600}.status-deferred{color:#a66300}
 .spinner{display:inline-block;width:1.1rem;height:1.1rem;border:3px solid #b9c1cf;border-top-color:#1f5fbf;border-radius:50%;animation:spin .8s linear infinite;vertical-align:middle}
 .spinner[hidden]{display:none}
