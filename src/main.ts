@@ -15,7 +15,7 @@ import { sendTestMail } from './delivery/test-mail.js';
 import { DomainVerifier } from './identity/domain-verifier.js';
 import type { TraceInfo } from './identity/prepare.js';
 import type { IdentityInput } from './identity/sender-policy.js';
-import { verpAddress } from './identity/verp.js';
+import { messageIdTag, verpAddress } from './identity/verp.js';
 import { MailQueue } from './queue/queue.js';
 import { Scheduler } from './queue/scheduler.js';
 import { Spool } from './queue/spool.js';
@@ -158,6 +158,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     };
     const trace: TraceInfo = {
       queueId: record.id,
+      messageIdTag: messageIdTag(verpSecret, record.id),
       hostname: config.system.hostname,
       ...(record.source.helo ? { helo: record.source.helo } : {}),
       ...(record.source.remoteAddress ? { ip: record.source.remoteAddress } : {}),

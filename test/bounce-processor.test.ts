@@ -10,7 +10,7 @@ import { BounceProcessor } from '../src/bounces/processor.js';
 import { SOFT_LIMIT } from '../src/bounces/soft-bounces.js';
 import type { SmtpUpstream } from '../src/config/types.js';
 import { Deliverer } from '../src/delivery/deliverer.js';
-import { verpAddress } from '../src/identity/verp.js';
+import { messageIdTag, verpAddress } from '../src/identity/verp.js';
 import { newQueueId } from '../src/queue/ids.js';
 import { Scheduler } from '../src/queue/scheduler.js';
 import { Spool } from '../src/queue/spool.js';
@@ -62,12 +62,30 @@ describe('bounce processor', () => {
     }
   });
 
-  it('attributes a bounce without VERP token by the original Message-ID', async () => {
+  it('attributes a bounce without VERP token by the original Message-ID, and suppresses only when it proves it is ours', async () => {
+    const postmaster = { from: '', to: ['postmaster@bounces.relay.test'] };
+    // The app's own Message-ID: anyone who saw the mail knows it. Recorded for the shop, never acted on.
     await message('0000000000000000000B', 'gone@example.com', '<order-42@shop.test>');
-    const r = await processor.process(dsn('orders@shop.test', 'gone@example.com', '5.1.1', '550 5.1.1 user unknown', '<order-42@shop.test>'), { from: '', to: ['postmaster@bounces.relay.test'] });
+    const r = await processor.process(dsn('orders@shop.test', 'gone@example.com', '5.1.1', '550 5.1.1 user unknown', '<order-42@shop.test>'), postmaster);
     expect(r).toMatchObject({ status: 'recorded', msgId: '0000000000000000000B', recipient: 'gone@example.com', class: 'hard' });
-    expect(await suppression.get('shop', 'gone@example.com')).toMatchObject({ reason: 'user-unknown', msgId: '0000000000000000000B' });
-    const unknown = await processor.process(dsn('orders@shop.test', 'x@example.com', '5.1.1', '550 5.1.1 user unknown', '<nobody@shop.test>'), { from: '', to: ['postmaster@bounces.relay.test'] });
+    expect(await suppression.get('shop', 'gone@example.com')).toBeUndefined();
+    const [recorded] = await world.events.byMessage('0000000000000000000B');
+    expect(recorded).toMatchObject({ type: 'bounced', detail: 'bounce without our return path: recorded, not acted on' });
+    // Our Message-ID with its MAC tag, naming a recipient of that message: proven, suppressed.
+    const own = `<0000000000000000000c.${messageIdTag(secret, '0000000000000000000C')}@relay.test>`;
+    await message('0000000000000000000C', 'left@example.com');
+    await processor.process(dsn('orders@shop.test', 'left@example.com', '5.1.1', '550 5.1.1 user unknown', own), postmaster);
+    expect(await suppression.get('shop', 'left@example.com')).toMatchObject({ reason: 'user-unknown', msgId: '0000000000000000000C' });
+    // A forger who knows a queue id but not the tag, or names someone the message did not go to: nothing suppressed.
+    await message('0000000000000000000D', 'buyer@example.com');
+    await processor.process(dsn('orders@shop.test', 'buyer@example.com', '5.1.1', '550 5.1.1 user unknown', '<0000000000000000000d.aaaaaaaaaaaa@relay.test>'), postmaster);
+    await processor.process(dsn('orders@shop.test', 'other@example.com', '5.1.1', '550 5.1.1 user unknown', `<0000000000000000000d.${messageIdTag(secret, '0000000000000000000D')}@relay.test>`), postmaster);
+    expect(await suppression.get('shop', 'buyer@example.com')).toBeUndefined();
+    expect((await world.events.byMessage('0000000000000000000D')).map((e) => e.detail)).toEqual([
+      'bounce without our return path: recorded, not acted on',
+      'bounce without our return path (it names other@example.com): recorded, not acted on',
+    ]);
+    const unknown = await processor.process(dsn('orders@shop.test', 'x@example.com', '5.1.1', '550 5.1.1 user unknown', '<nobody@shop.test>'), postmaster);
     expect(unknown).toMatchObject({ status: 'ignored' });
   });
 });

@@ -11,7 +11,7 @@ import type { Store, WriteOp } from '../store/level.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
 import type { QueueEvent } from '../queue/types.js';
-import { parseVerp } from '../identity/verp.js';
+import { parseVerp, readOwnMessageId } from '../identity/verp.js';
 import { ParserStoppedError } from './parse-thread.js';
 import { parseBounce, type BounceReport, type BouncedRecipient } from './parse.js';
 import type { BounceClass } from './classify.js';
@@ -117,15 +117,22 @@ export class BounceProcessor {
     }
     let record;
     let address: string | undefined;
+    // Whether the bounce proves it is about our message and this recipient: a VERP token, or our own
+    // tagged Message-ID together with a bounced recipient that message was sent to. Only a proven
+    // bounce suppresses; others are recorded for the shop to see.
+    let proven = false;
     if (token) {
       record = await this.deps.spool.get(token.msgId);
       address = record?.envelope.to[token.index];
+      proven = true;
     } else if (report.original.messageId) {
       // Sent back to From or Reply-To instead of the return path: find the message by its Message-ID.
-      const id = await this.deps.spool.byMessageId(report.original.messageId);
+      const own = readOwnMessageId(this.deps.verpSecret, report.original.messageId);
+      const id = own ?? (await this.deps.spool.byMessageId(report.original.messageId));
       record = id ? await this.deps.spool.get(id) : undefined;
-      address = record?.envelope.to.find((to) => report.recipients.some((r) => r.recipient === to.toLowerCase()))
-        ?? (record?.envelope.to.length === 1 ? record.envelope.to[0] : undefined);
+      const named = record?.envelope.to.find((to) => report.recipients.some((r) => r.recipient === to.toLowerCase()));
+      address = named ?? (record?.envelope.to.length === 1 ? record.envelope.to[0] : undefined);
+      proven = own !== undefined && named !== undefined;
     }
     if (!token && !record) {
       log.warn({ to: envelope.to, messageId: report.original.messageId, kind: report.kind }, 'bounce without VERP token not attributed');
@@ -145,9 +152,10 @@ export class BounceProcessor {
       class: entry.class, reason: entry.reason,
       ...(entry.diagnostic || entry.replyCode ? { reply: { code: entry.replyCode ?? 0, ...(entry.status ? { enhanced: entry.status } : {}), text: entry.diagnostic ?? '' } } : {}),
       ...(entry.remoteMta ? { upstream: entry.remoteMta } : {}),
+      ...(!proven ? { detail: `bounce without our return path${entry.recipient && entry.recipient !== address.toLowerCase() ? ` (it names ${entry.recipient})` : ''}: recorded, not acted on` } : {}),
     };
     const ops = this.deps.events.ops(event);
-    const verdict = verdictFor(entry);
+    const verdict = proven ? verdictFor(entry) : { suppress: false, countsTowardsSuppression: false };
     let suppress = verdict.suppress;
     let rule = verdict.suppress ? suppressionRule(entry) : undefined;
     if (verdict.countsTowardsSuppression) {
@@ -164,7 +172,7 @@ export class BounceProcessor {
       }));
     }
     await this.deps.commit.commit(ops);
-    log.info({ msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress }, `inbound ${type}`);
+    log.info({ msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress, proven }, `inbound ${type}`);
     return { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason };
   }
 

@@ -17,6 +17,8 @@ export type BodySource =
 
 export interface TraceInfo {
   queueId: string;
+  /** The MAC tag of the Message-ID we add when the message has none (verp.ts messageIdTag). */
+  messageIdTag?: string;
   hostname: string;
   helo?: string;
   ip?: string;
@@ -64,7 +66,7 @@ export function rewriteHeader(fields: HeaderField[], plan: IdentityPlan, trace: 
     const at = out.findIndex((f) => f.key === 'from');
     out.splice(at + 1, 0, makeField('Reply-To', plan.replyTo));
   }
-  if (!findField(out, 'message-id')) out.push(makeField('Message-ID', `<${trace.queueId.toLowerCase()}@${plan.idDomain}>`));
+  if (!findField(out, 'message-id')) out.push(makeField('Message-ID', `<${trace.queueId.toLowerCase()}${trace.messageIdTag ? `.${trace.messageIdTag}` : ''}@${plan.idDomain}>`));
   if (!findField(out, 'date')) out.push(makeField('Date', rfc5322Date(trace.date)));
   return [receivedField(trace), ...out];
 }

@@ -1,5 +1,7 @@
-// VERP return paths: the envelope sender names the message and the recipient and carries a
-// keyed MAC, so a bounce can be attributed without trusting its text and forgeries are ignored.
+// VERP return paths and our Message-IDs: the envelope sender names the message and the recipient
+// and carries a keyed MAC, so a bounce can be attributed without trusting its text and forgeries
+// are ignored; a Message-ID mailgate adds carries a MAC too ("<queue id>.<tag>@domain"), so a bounce
+// that comes back without the return path can prove which of our messages it is about.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 const MAC_LENGTH = 10;
@@ -25,4 +27,20 @@ export function parseVerp(secret: Buffer, address: string, bounceDomain: string)
   const given = Buffer.from(m[3]!.toLowerCase());
   if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
   return { msgId: msgId.toUpperCase(), index };
+}
+
+const TAG_LENGTH = 12;
+
+/** The tag of the Message-ID mailgate gives a message: not guessable from the queue id. */
+export function messageIdTag(secret: Buffer, msgId: string): string {
+  return createHmac('sha256', secret).update(`message-id.${msgId.toLowerCase()}`).digest('base64url').slice(0, TAG_LENGTH).toLowerCase().replace(/[^a-z0-9]/g, '0');
+}
+
+/** The queue id of a Message-ID mailgate generated ("<queue id>.<tag>@domain"), when its tag verifies. */
+export function readOwnMessageId(secret: Buffer, messageId: string): string | undefined {
+  const m = /^<?([0-9a-z]{20})\.([0-9a-z]{12})@/i.exec(messageId.trim());
+  if (!m) return undefined;
+  const expected = Buffer.from(messageIdTag(secret, m[1]!));
+  const given = Buffer.from(m[2]!.toLowerCase());
+  return expected.length === given.length && timingSafeEqual(expected, given) ? m[1]!.toUpperCase() : undefined;
 }

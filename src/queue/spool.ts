@@ -231,7 +231,7 @@ export class Spool {
 
   /** The queue id of the message sent with this Message-ID (ours or the app's), if any. */
   async byMessageId(messageId: string): Promise<string | undefined> {
-    const ours = /^<([0-9a-z]{20})@/i.exec(messageId);
+    const ours = /^<([0-9a-z]{20})(?:\.[0-9a-z]{12})?@/i.exec(messageId);
     if (ours) return ours[1]!.toUpperCase();
     return (await this.store.messageIds.get(messageId.toLowerCase())) as string | undefined;
   }
