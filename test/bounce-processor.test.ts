@@ -6,15 +6,15 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BounceProcessor } from '../src/bounces/processor.js';
-import { SOFT_LIMIT } from '../src/bounces/soft-bounces.js';
+import { BounceProcessor, deliveryOutcomeOps } from '../src/bounces/processor.js';
+import { SOFT_LIMIT, SoftBounceCounter } from '../src/bounces/soft-bounces.js';
 import type { SmtpUpstream } from '../src/config/types.js';
 import { Deliverer } from '../src/delivery/deliverer.js';
 import { messageIdTag, verpAddress } from '../src/identity/verp.js';
 import { newQueueId } from '../src/queue/ids.js';
 import { Scheduler } from '../src/queue/scheduler.js';
 import { Spool } from '../src/queue/spool.js';
-import type { MessageRecord } from '../src/queue/types.js';
+import type { MessageRecord, QueueEvent } from '../src/queue/types.js';
 import { EventLog } from '../src/store/event-log.js';
 import { GroupCommit } from '../src/store/group-commit.js';
 import { openStore, type Store } from '../src/store/level.js';
@@ -182,6 +182,39 @@ describe('soft-bounce count and deliveries in between', () => {
       const day = ((n - 1) * (SOFT_LIMIT.spanMs / DAY + 0.5)) / (SOFT_LIMIT.count - 1);
       const id = await deliver(to, day);
       expect(await softBounce(id, to, day + 0.1), `soft bounce ${n}`).toBe(n === SOFT_LIMIT.count);
+    }
+  });
+});
+
+describe('refusals during delivery count like bounces', () => {
+  let world: BounceWorld;
+  beforeEach(async () => {
+    world = await openBounceWorld({ secret, bounceDomain });
+  });
+  afterEach(() => world.close());
+
+  const refusal = (type: 'deferred' | 'failed', day: number, reply: { code: number; enhanced?: string; text: string; command?: 'RCPT' | 'DATA' }, cls: string, reason: string): QueueEvent => ({
+    time: day * DAY, type, msgId: `M${day}`, tenant: 'shop', recipient: 'full@example.com', code: type === 'failed' ? 'UPSTREAM_REJECTED' : 'UPSTREAM_DEFERRED', class: cls, reason, reply,
+  });
+
+  it('a mailbox that answers "452 4.2.2 Mailbox full" at RCPT for three days is suppressed, with the rule', async () => {
+    const counter = new SoftBounceCounter(world.store, world.events);
+    const full = { code: 452, enhanced: '4.2.2', text: 'Mailbox full', command: 'RCPT' as const };
+    for (const [day, expected] of [[0, false], [1.5, false], [3.1, true]] as const) {
+      const ops = await deliveryOutcomeOps(refusal('deferred', day, full, 'soft', 'mailbox-full'), world.suppression, counter);
+      await world.store.db.batch(ops as never);
+      expect(Boolean(await world.suppression.get('shop', 'full@example.com')), `day ${day}`).toBe(expected);
+    }
+    expect(await world.suppression.get('shop', 'full@example.com')).toMatchObject({ reason: 'mailbox-full', rule: '3 soft bounces (mailbox-full) over 3 days with no delivery in between', diagnostic: '452 4.2.2 Mailbox full' });
+  });
+
+  it('a 5xx about the address suppresses at once; network trouble and our own expiry never count', async () => {
+    const counter = new SoftBounceCounter(world.store, world.events);
+    const unknown = await deliveryOutcomeOps(refusal('failed', 0, { code: 550, enhanced: '5.1.1', text: 'User unknown', command: 'RCPT' }, 'hard', 'user-unknown'), world.suppression, counter);
+    expect(unknown.length).toBeGreaterThan(0);
+    for (let day = 0; day < 10; day++) {
+      expect(await deliveryOutcomeOps(refusal('deferred', day, { code: 421, text: 'connection timed out' }, 'soft', 'network'), world.suppression, counter)).toEqual([]);
+      expect(await deliveryOutcomeOps({ ...refusal('failed', day, { code: 451, text: 'expired' }, 'soft', 'expired'), type: 'expired', code: 'MESSAGE_EXPIRED' }, world.suppression, counter)).toEqual([]);
     }
   });
 });
