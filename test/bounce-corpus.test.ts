@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseBounce } from '../src/bounces/parse.js';
+import { verdictFor } from '../src/bounces/verdict.js';
 import { repoRoot } from './helpers/mailgate-process.js';
 
 interface Expected {
@@ -34,6 +35,29 @@ describe('bounce corpus', () => {
       const got = report.recipients.map((r) => ({ recipient: r.recipient, class: r.class, reason: r.reason, ...(e.recipients.find((x) => x.recipient === r.recipient)?.status ? { status: r.status } : {}) }));
       expect(got).toEqual(e.recipients);
       if (e.kind === 'none') expect(report.kind).toBe('none');
+    });
+  }
+});
+
+/**
+ * Formats written from products' own documentation and message templates (documented/, see its README),
+ * judged as the relay acts: the right recipients, and for each whether it suppresses (hard, complaint)
+ * or not (soft and policy alike; the fine reason is a judgement the table records but does not assert).
+ */
+describe('bounce corpus: documented formats', () => {
+  const dir = path.join(root, 'documented');
+  const table = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Expected[];
+  const acts = (cls: string, suppress: boolean) => (suppress ? 'suppress' : ['auto-reply', 'report', 'none'].includes(cls) ? cls : 'keep');
+
+  it('lists every file', () => {
+    expect(table.map((e) => e.file).sort()).toEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.eml')).sort());
+  });
+  for (const e of table) {
+    it(`documented/${e.file} (${e.mta})`, async () => {
+      const report = await parseBounce(fs.readFileSync(path.join(dir, e.file)));
+      expect(report.recipients.map((r) => [r.recipient, acts(r.class, verdictFor(r).suppress)])).toEqual(
+        e.recipients.map((r) => [r.recipient, acts(r.class, r.class === 'hard' || r.class === 'complaint')]),
+      );
     });
   }
 });

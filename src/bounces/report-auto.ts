@@ -6,7 +6,7 @@ import { oneLine } from './failure.js';
 import type { MailView } from './message.js';
 
 const AUTO_SUBJECT = /^(auto(matic)?[- _]?(reply|response|respons|antwort|answer)|automatische antwort|out of (the )?office|ooo\b|abwesenheit|autoreply|auto-reply|автоответ|автоматический ответ|vacation|absence|réponse automatique|risposta automatica|respuesta automática|i am (currently )?(out|away)|away from (the )?office|ich bin (nicht|bis)|自動応答|自動返信)/i;
-const OOO = /out of (the )?office|ooo\b|abwesen|vacation|urlaub|absence|away|отпуск|нет на месте|не в офисе|not in the office|nicht im (büro|buero|hause|haus)|außer haus|ausser haus|holiday|congé|ferie|vacaciones|fuera de la oficina|absent|sleeping/i;
+const OOO = /out of (the )?office|ooo\b|abwesen|vacation|urlaub|absence|away|отпуск|нет на месте|не в офисе|not in the office|nicht im (büro|buero|hause|haus)|außer haus|ausser haus|holiday|congé|ferie|vacaciones|fuera de la oficina|absent|sleeping|不在|出張|休暇|外出/i;
 const GONE = /(inbox|mailbox|address|account|e-?mail)( address)?[^\n]{0,80}?\b(is )?no longer (in use|active|valid|monitored|being monitored|available)|(has|have) left (the company|our (company|organi[sz]ation))|no longer (works|employed) (here|at|with)/i;
 
 export function readAutoReply(view: MailView): Extracted | undefined {

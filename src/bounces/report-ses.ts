@@ -31,7 +31,7 @@ function jsonIn(text: string): SesEvent | undefined {
 
 export function readSes(view: MailView): Extracted | undefined {
   const head = view.text.slice(0, 4000);
-  if (!/"(notificationType|eventType)"\s*:/.test(head)) return undefined;
+  if (!/\\?"(notificationType|eventType)\\?"\s*:/.test(head)) return undefined;
   const event = jsonIn(view.text);
   const type = (event?.notificationType ?? event?.eventType ?? '').toLowerCase();
   if (!event || !type) return undefined;

@@ -25,6 +25,8 @@ const QUOTED_HEADER = /^\s*(received|message-id|references|in-reply-to|return-pa
 /** Words just before an address that make it the sender, not a recipient. */
 const SENDER_BEFORE = /(mail from|envelope[- ]from|envelope sender|sent by|message sent by|(^|[\s(])from|sender( address)?|von|absender|отправитель|expéditeur|remitente|mittente|originator|return-path|generated from|reply-to|on behalf of|original sender|your address)\s*[:=]?\s*["'<(\[]?\s*$/i;
 const TO_LINE = /^\s*(to|an|à|a|para|кому)\s*:/i;
+/** Words just before an address that make it a message id, not a mailbox (transcripts quote Message-ID lines anywhere). */
+const MESSAGE_ID_BEFORE = /(message-?id|references|in-reply-to|msgid)\s*[:=]?\s*<?\s*$/i;
 
 export function looksLikeBounce(view: MailView, text: string): boolean {
   const from = view.header('from') ?? '';
@@ -81,7 +83,7 @@ function candidates(body: string, exclude: Set<string>): Mention[] {
     const line = body.slice(start, Math.min(body.length, m.index + 200));
     if (QUOTED_HEADER.test(line)) continue;
     const before = body.slice(Math.max(0, m.index - 60), m.index).replace(/\s+/g, ' ');
-    if (SENDER_BEFORE.test(before)) continue;
+    if (SENDER_BEFORE.test(before) || MESSAGE_ID_BEFORE.test(before)) continue;
     if (/:\/\/\S*$/.test(before) || /^[^\s]*\?[^\s]*=$/.test(before.split(' ').pop() ?? '')) continue;
     if (/^\S*>?\s*\.{0,3}\s*sender ok/i.test(body.slice(m.index + m.address.length, m.index + m.address.length + 30))) continue;
     const mention = { address, index: m.index };
@@ -167,7 +169,7 @@ export function readTextBounce(view: MailView, own: Set<string>): Extracted | un
       recipient: address,
       ...wide,
       ...facts,
-      diagnostic: diagnosticOf(own ?? context),
+      diagnostic: diagnosticOf(single ? cleaned : own ?? context),
       context,
       ...(warning ? { warning } : {}),
     };
