@@ -85,3 +85,12 @@ describe('commandInText', () => {
   ];
   for (const [text, want] of cases) it(JSON.stringify(text.slice(0, 60)), () => expect(commandInText(text)).toBe(want));
 });
+
+describe('never suppress on a refusal of the sender', () => {
+  const senderSide: Array<[string, FailureInput]> = [
+    ['sender domain does not exist', { replyCode: 550, command: 'RCPT', diagnostic: '550 Sender domain does not exist' }],
+    ['domain of sender address', { replyCode: 553, diagnostic: '553 5.1.8 <shop@example.invalid>: Domain of sender address shop@example.invalid does not exist' }],
+    ['mail from a domain the server will not take', { replyCode: 550, command: 'RCPT', diagnostic: '550 This domain does not accept mail from your IP address' }],
+  ];
+  for (const [name, input] of senderSide) it(name, () => expect(verdictFor(classifyFailure(input)).suppress).toBe(false));
+});
