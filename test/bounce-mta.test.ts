@@ -50,7 +50,7 @@ describe('the processor and the CLI agree on every fixture', () => {
   });
   afterAll(() => world?.close());
 
-  const corpora = ['test/fixtures/mta-bounces', 'test/fixtures/bounces', 'test/fixtures/bounces/extended', 'test/fixtures/bounce-samples'];
+  const corpora = ['test/fixtures/mta-bounces', 'test/fixtures/bounces', 'test/fixtures/bounces/extended', 'test/fixtures/bounces/documented', 'test/fixtures/bounce-samples'];
   const files = corpora.flatMap((c) => fs.readdirSync(path.join(repoRoot, c)).filter((f) => f.endsWith('.eml')).map((f) => path.join(repoRoot, c, f)));
 
   it(`on ${files.length} fixtures, a recipient is suppressed by the relay exactly when the CLI says "suppress": true`, async () => {

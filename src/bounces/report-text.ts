@@ -60,8 +60,10 @@ export function notificationText(text: string): { body: string; rest: string } {
   return cut > 0 ? { body: text.slice(0, cut), rest: text.slice(cut) } : { body: text, rest: '' };
 }
 
+/** Where the line holding `index` starts, looking back at most 2,000 characters (a report may be one huge line). */
 function lineStart(text: string, index: number): number {
-  return text.lastIndexOf('\n', index - 1) + 1;
+  const from = Math.max(0, index - 2000);
+  return from + text.slice(from, index).lastIndexOf('\n') + 1;
 }
 
 export interface Mention {
