@@ -19,7 +19,7 @@ import { messageIdTag, verpAddress } from './identity/verp.js';
 import { MailQueue } from './queue/queue.js';
 import { Scheduler } from './queue/scheduler.js';
 import { Spool } from './queue/spool.js';
-import type { MessageRecord } from './queue/types.js';
+import type { MessageRecord } from './store/records.js';
 import { createInboundServer } from './smtp/inbound.js';
 import { createSubmissionServer } from './smtp/submission.js';
 import { Directory } from './tenants/directory.js';
@@ -40,10 +40,13 @@ import { DiskSpace } from './queue/disk-space.js';
 import { listUnsubscribe as listUnsubscribeValue, readUnsubscribeToken } from './unsubscribe/token.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { ShipmentStore } from './store/shipments.js';
+import type { Shipments } from './tracking/shipments.js';
+import { CARRIERS } from './tracking/types.js';
 import { ShipmentIntake } from './tracking/intake.js';
 import { TrackingWorker } from './tracking/worker.js';
 import { createCarrierRegistry } from './tracking/carriers/index.js';
 import { createPhoneGateway } from './tracking/gateways/index.js';
+import { runtimeInfoPath, writeRuntimeInfo } from './runtime-info.js';
 
 export interface RunningMailgate {
   addresses: { submission: string; inbound: string; admin: string; submissions?: string };
@@ -75,23 +78,6 @@ function listenSmtp(server: SMTPServer, at: ListenAddress): Promise<string> {
 
 function closeSmtp(server: SMTPServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
-}
-
-export interface RuntimeInfo {
-  pid: number;
-  submission: string;
-  inbound: string;
-  admin: string;
-  submissions?: string;
-}
-
-/** <dataDir>/runtime.json: where the running server listens, for the CLI (ports may be 0 in the config). */
-export function runtimeInfoPath(dataDir: string): string {
-  return path.join(dataDir, 'runtime.json');
-}
-
-async function writeRuntimeInfo(dataDir: string, info: RuntimeInfo): Promise<void> {
-  await fs.writeFile(runtimeInfoPath(dataDir), `${JSON.stringify(info)}\n`, { mode: 0o644 });
 }
 
 /** The key of the VERP MACs: <dataDir>/verp.secret, created (0600) on first start. */
@@ -196,7 +182,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     log,
   });
   const optOuts = new OptOutList(store.optOuts);
-  const shipments = new ShipmentStore(store);
+  const shipments: Shipments = new ShipmentStore(store, CARRIERS);
   const queue = new MailQueue({
     spool, events, suppression, scheduler, optOuts, tenant: (id) => directory.tenant(id), limits: config.limits, log,
     adminCopies: async (tenant, category) => {

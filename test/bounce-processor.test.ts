@@ -14,7 +14,7 @@ import { messageIdTag, verpAddress } from '../src/identity/verp.js';
 import { newQueueId } from '../src/queue/ids.js';
 import { Scheduler } from '../src/queue/scheduler.js';
 import { Spool } from '../src/queue/spool.js';
-import type { MessageRecord, QueueEvent } from '../src/queue/types.js';
+import type { MessageRecord, QueueEvent } from '../src/store/records.js';
 import { EventLog } from '../src/store/event-log.js';
 import { GroupCommit } from '../src/store/group-commit.js';
 import { openStore, type Store } from '../src/store/level.js';

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventLog } from '../src/store/event-log.js';
 import { openStore, type Store } from '../src/store/level.js';
-import type { QueueEvent } from '../src/queue/types.js';
+import type { QueueEvent } from '../src/store/records.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 
 describe('error log', () => {

@@ -795,7 +795,8 @@ describe('open-relay attempts', () => {
     // Also through an ordinary client library.
     await expect(submitter(mg, { auth: false }).sendMail({ from: 'spammer@evil.test', to: 'victim@example.test', text: 'spam' }))
       .rejects.toMatchObject({ responseCode: 554 });
-    expect(mg.logs.some((l) => l.msg === 'relay denied: client is not authenticated and not in a tenant network' && l.to === 'victim@example.test')).toBe(true);
+    // The log line reaches us through the child's stdout a moment after the reply: wait for it.
+    await mg.waitForLog((l) => l.msg === 'relay denied: client is not authenticated and not in a tenant network' && l.to === 'victim@example.test');
   });
 
   it('refuses on the inbound listener every recipient that is not on the bounce domain', async () => {

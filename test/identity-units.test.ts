@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseVerp, verpAddress } from '../src/identity/verp.js';
 import { fieldValue, splitHeader } from '../src/identity/headers.js';
 import { decideIdentity, formatMailbox, type IdentityInput } from '../src/identity/sender-policy.js';
-import { suggestDomain } from '../src/bounces/typo.js';
+import { suggestDomain } from '../src/queue/domain-typo.js';
 
 const secret = Buffer.alloc(32, 1);
 

@@ -5,8 +5,8 @@ import { applyAttempt, expire, retryDelay } from '../src/queue/retry.js';
 import { judgeError, parseReply } from '../src/delivery/reply.js';
 import { CanonicalStream } from '../src/queue/canonical-stream.js';
 import { isValidAddress } from '../src/queue/address.js';
-import type { MessageRecord } from '../src/queue/types.js';
-import type { RecipientResult } from '../src/delivery/types.js';
+import type { MessageRecord } from '../src/store/records.js';
+import type { RecipientResult } from '../src/queue/delivery-result.js';
 
 const MIN = 60_000;
 const policy = { retrySchedule: [MIN, 5 * MIN, 15 * MIN], maxAge: 60 * MIN };

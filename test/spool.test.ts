@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GroupCommit } from '../src/store/group-commit.js';
 import { openStore, type Store } from '../src/store/level.js';
 import { INLINE_BODY_LIMIT, MessageTooLargeError, Spool } from '../src/queue/spool.js';
-import type { MessageRecord } from '../src/queue/types.js';
+import type { MessageRecord } from '../src/store/records.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 
 const log = pino({ level: 'silent' });

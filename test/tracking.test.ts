@@ -20,6 +20,8 @@ import nodemailer from 'nodemailer';
 import writeXlsxFile from 'write-excel-file/node';
 import { openStore } from '../src/store/level.js';
 import { ShipmentStore } from '../src/store/shipments.js';
+import type { TrackingRecords } from '../src/tracking/shipments.js';
+import { CARRIERS } from '../src/tracking/types.js';
 
 type StartMailgate = typeof import('../src/main.js').startMailgate;
 // The built server: its delivery worker thread is a compiled file.
@@ -502,7 +504,7 @@ describe('tracking: calls, daily report, copies for the shop admin, crash mid-se
     await w.mg.stop();
     // What a kill -9 right after the synced "sending" mark leaves behind.
     const store = await openStore(path.join(w.dir, 'data'));
-    const shipments = new ShipmentStore(store);
+    const shipments = new ShipmentStore<TrackingRecords>(store, CARRIERS);
     const s = (await shipments.get('shop', 'russian-post', code))!;
     const after = { ...s, notices: { ...s.notices, 'arrived-at-pickup:email': { ...s.notices['arrived-at-pickup:email']!, state: 'sending' as const }, 'arrived-at-pickup:sms': { ...s.notices['arrived-at-pickup:sms']!, state: 'sending' as const } } };
     await shipments.write(shipments.ops(s, after), true);

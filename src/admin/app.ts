@@ -21,7 +21,7 @@ import { registerTrackingRoutes, type TrackingRouteDeps } from './tracking.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import { adviceFor } from '../bounces/advice.js';
 import type { Spool } from '../queue/spool.js';
-import type { MessageRecord, QueueEvent } from '../queue/types.js';
+import type { MessageRecord, QueueEvent } from '../store/records.js';
 import type { SuppressionList } from '../store/suppression.js';
 import type { TenantTokens } from '../store/api-tokens.js';
 import { LoginThrottle } from '../security/login-throttle.js';

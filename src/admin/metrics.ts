@@ -1,6 +1,6 @@
 // Prometheus metrics: per-tenant counters of what happened to mail (fed by the event log),
 // a delivery latency histogram, and queue gauges read at scrape time.
-import type { QueueEvent } from '../queue/types.js';
+import type { QueueEvent } from '../store/records.js';
 
 const COUNTED: Record<string, string> = {
   accepted: 'mailgate_messages_accepted_total',

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { Spool } from '../queue/spool.js';
-import type { MessageRecord } from '../queue/types.js';
+import type { MessageRecord } from '../store/records.js';
 import { notFound, tenantIdSchema } from './principal.js';
 
 export interface QueueRouteDeps {

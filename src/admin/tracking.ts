@@ -2,7 +2,7 @@
 // preview, search, delete), the tenant's tracking settings, statistics, and the blacklist check.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Directory } from '../tenants/directory.js';
-import type { ShipmentStore } from '../store/shipments.js';
+import type { Shipments } from '../tracking/shipments.js';
 import { detectFormat, parseShipmentFile } from '../tracking/import.js';
 import { checkShipmentObjects, type ShipmentIntake } from '../tracking/intake.js';
 import { normalisePhone } from '../tracking/phone.js';
@@ -12,7 +12,7 @@ import { tenantIdSchema } from './principal.js';
 
 export interface TrackingRouteDeps {
   directory: Directory;
-  shipments: ShipmentStore;
+  shipments: Shipments;
   intake: ShipmentIntake;
   /** Names of the phone gateways the config declares. */
   phoneGateways: () => ReadonlySet<string>;

@@ -10,7 +10,7 @@ import type { GroupCommit } from '../store/group-commit.js';
 import type { Store, WriteOp } from '../store/level.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
-import type { QueueEvent } from '../queue/types.js';
+import type { QueueEvent } from '../store/records.js';
 import { parseVerp, readOwnMessageId } from '../identity/verp.js';
 import { ParserStoppedError } from './parse-thread.js';
 import { parseBounce, type BounceReport, type BouncedRecipient } from './parse.js';

@@ -21,7 +21,7 @@ import {
 } from './formats.js';
 import { hashPassword } from './password.js';
 import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, Tenant, TenantDomain, TrackingConfig, Upstream } from './types.js';
-import type { PhoneGatewayConfig } from '../tracking/gateways/index.js';
+import type { PhoneGatewayConfig } from './types.js';
 
 /** A login as written in the config, before its password is hashed. */
 type TenantPassword = { user: string; password: string } & SenderOverride;

@@ -155,3 +155,12 @@ export function headerText(value: string | null | undefined): string {
     return value;
   }
 }
+
+/** What the page modules get from the plugin: the context and the two guards every page starts with. */
+export interface ConsoleRoutes {
+  ctx: ConsoleContext;
+  /** The signed-in session, or undefined after answering (redirect to sign-in, or 403 for a bad CSRF token). */
+  guard(req: FastifyRequest, reply: FastifyReply): Promise<SignedIn | undefined>;
+  /** The signed-in session with a tenant chosen, or undefined after answering with a page saying why not. */
+  withTenant(req: FastifyRequest, reply: FastifyReply, title: string, active: string): Promise<(SignedIn & { user: { tenant: string } }) | undefined>;
+}

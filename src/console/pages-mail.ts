@@ -2,9 +2,8 @@
 // a message in full with "fix the address and re-send", and the suppression list. Every value from
 // mail (subjects, addresses, replies, diagnostics) goes through the escaping `html` template.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { apiError, csrfField, fmtTime, headerText, reply as fmtReply, type SignedIn } from './context.js';
+import { apiError, csrfField, fmtTime, headerText, reply as fmtReply, type ConsoleRoutes, type SignedIn } from './context.js';
 import { html, type SafeHtml } from './html.js';
-import type { ConsoleRoutes } from './plugin.js';
 
 interface SmtpReply { code: number; enhanced?: string; text: string }
 interface ErrorEvent {

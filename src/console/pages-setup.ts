@@ -2,9 +2,8 @@
 // dialogue; the system upstream and config-file ones read-only), sender domains' DNS state with
 // "check now", and parcel tracking (spreadsheet import with preview, shipments by status, blacklist check).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { apiError, csrfField, fmtTime, reply as fmtReply } from './context.js';
+import { apiError, csrfField, fmtTime, reply as fmtReply, type ConsoleRoutes } from './context.js';
 import { html, type SafeHtml } from './html.js';
-import type { ConsoleRoutes } from './plugin.js';
 
 interface Upstream {
   name: string; type: 'smtp' | 'mx'; host?: string; port?: number; tls?: string; tlsVerify?: boolean; requireTls?: boolean; maxConnections?: number;

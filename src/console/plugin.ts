@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
-import { ConsoleContext, csrfField, type SignedIn } from './context.js';
+import { ConsoleContext, csrfField, type ConsoleRoutes, type SignedIn } from './context.js';
 import { html } from './html.js';
 import { SessionStore, type Session, type SignInLog } from './session.js';
 import { CSS, JS } from './static.js';
@@ -13,14 +13,6 @@ import { registerSetupPages } from './pages-setup.js';
 
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 /** A tenant id no tenant has: asking the API for it makes a tenant token's 403 name its own tenant. */
-
-export interface ConsoleRoutes {
-  ctx: ConsoleContext;
-  /** The signed-in session, or undefined after answering (redirect to sign-in, or 403 for a bad CSRF token). */
-  guard(req: FastifyRequest, reply: FastifyReply): Promise<SignedIn | undefined>;
-  /** The signed-in session with a tenant chosen, or undefined after answering with a page saying why not. */
-  withTenant(req: FastifyRequest, reply: FastifyReply, title: string, active: string): Promise<(SignedIn & { user: { tenant: string } }) | undefined>;
-}
 
 export interface ConsoleOptions {
   /** Where each token's last sign-in is kept; in memory when absent. */

@@ -8,8 +8,9 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { Logger } from 'pino';
 import type { MxUpstream, SmtpUpstream, Upstream } from '../config/types.js';
 import { resolveMx } from './mx.js';
+import { withVerdict } from './reply.js';
 import { sendTransaction, type Envelope, type SmtpTransport } from './smtp-client.js';
-import type { RecipientResult } from './types.js';
+import type { RecipientResult } from '../queue/delivery-result.js';
 
 const IDLE_POOL_MS = 120_000;
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -65,6 +66,10 @@ export class Deliverer {
 
   /** Delivers one message to its recipients; `openBody` is called once per SMTP transaction. */
   async deliver(upstream: Upstream, envelope: Envelope, openBody: () => Readable | Buffer): Promise<RecipientResult[]> {
+    return (await this.send(upstream, envelope, openBody)).map(withVerdict);
+  }
+
+  private async send(upstream: Upstream, envelope: Envelope, openBody: () => Readable | Buffer): Promise<RecipientResult[]> {
     if (upstream.type === 'smtp') {
       return sendTransaction(this.smtpPool(upstream), envelope, openBody(), upstream.name);
     }

@@ -6,7 +6,7 @@ import { makeField } from '../identity/headers.js';
 import { prepareMessage } from '../identity/prepare.js';
 import type { SigningThread } from '../identity/dkim.js';
 import type { DeliveryJob, IdentitySummary } from './worker-protocol.js';
-import type { RecipientResult } from './types.js';
+import type { RecipientResult } from '../queue/delivery-result.js';
 
 function openBody(job: DeliveryJob) {
   const b = job.body;

@@ -5,7 +5,7 @@
 // that may be connected to, and delivery connects to exactly these (no second lookup by name).
 import { Resolver } from 'node:dns/promises';
 import net from 'node:net';
-import type { SmtpReply } from '../queue/types.js';
+import type { SmtpReply } from '../store/records.js';
 import { isPrivateAddress } from '../security/private-address.js';
 
 /** The resolver for MX and domain checks: `servers` ("ip" or "ip:port"), or the system's resolv.conf when empty. */

@@ -1,7 +1,8 @@
 // Turns what an upstream said (or how the connection failed) into an SmtpReply and an outcome:
 // 2xx delivered, 4xx and network errors deferred, 5xx failed. Pure functions.
-import type { SmtpReply } from '../queue/types.js';
-import type { Outcome } from './types.js';
+import type { SmtpReply } from '../store/records.js';
+import type { Outcome, RecipientResult } from '../queue/delivery-result.js';
+import { classifyFailure } from '../bounces/classify.js';
 
 /** Splits "550 5.1.1 <x@y>: Recipient address rejected" into code, enhanced code and text. Multi-line replies are joined. */
 export function parseReply(response: string, fallbackCode = 0): SmtpReply {
@@ -32,6 +33,13 @@ export function commandOf(command: string | undefined): SmtpReply['command'] {
   if (c === 'EHLO' || c === 'HELO' || c === 'LHLO' || c === 'STARTTLS') return 'HELO';
   if (c === 'CONN' || c === 'GREETING') return 'CONN';
   return undefined;
+}
+
+/** A result with the bounce classifier's verdict on its reply (refusals only). */
+export function withVerdict(r: RecipientResult): RecipientResult {
+  if (r.outcome === 'delivered') return r;
+  const c = classifyFailure({ replyCode: r.reply.code, diagnostic: r.reply.text, ...(r.reply.enhanced ? { status: r.reply.enhanced } : {}), ...(r.reply.command ? { command: r.reply.command } : {}) });
+  return { ...r, class: c.class, reason: c.reason };
 }
 
 export function outcomeOf(code: number): Outcome {

@@ -5,7 +5,7 @@ import { domainToASCII } from 'node:url';
 import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { commandOf, judgeError, outcomeOf, parseReply, type SmtpClientError } from './reply.js';
-import type { RecipientResult } from './types.js';
+import type { RecipientResult } from '../queue/delivery-result.js';
 
 export type SmtpTransport = Transporter<SMTPPool.SentMessageInfo>;
 

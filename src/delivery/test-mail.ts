@@ -5,7 +5,7 @@ import type { Resolver } from 'node:dns/promises';
 import { format } from 'node:util';
 import nodemailer from 'nodemailer';
 import type { Upstream } from '../config/types.js';
-import type { SmtpReply } from '../queue/types.js';
+import type { SmtpReply } from '../store/records.js';
 import { resolveMx } from './mx.js';
 import { parseReply, type SmtpClientError } from './reply.js';
 

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Upstream } from '../config/types.js';
-import type { RecipientResult } from './types.js';
+import type { RecipientResult } from '../queue/delivery-result.js';
 import type { DeliveryJob, IdentitySummary, JobBody, WorkerReply, WorkerSetup } from './worker-protocol.js';
 
 export interface DeliveryOutcome {

@@ -1,6 +1,6 @@
 // Messages between the main thread and the delivery thread.
 import type { Upstream } from '../config/types.js';
-import type { RecipientResult } from './types.js';
+import type { RecipientResult } from '../queue/delivery-result.js';
 import type { IdentityInput, IdentityPlan } from '../identity/sender-policy.js';
 import type { BodySource, TraceInfo } from '../identity/prepare.js';
 

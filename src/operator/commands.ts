@@ -3,7 +3,7 @@
 // people (like `postqueue -p`), `--json` for scripts. Exit codes: 0 done, 1 failed, 2 usage, 3 not running.
 import fs from 'node:fs/promises';
 import type { Config } from '../config/types.js';
-import { runtimeInfoPath, type RuntimeInfo } from '../main.js';
+import { runtimeInfoPath, type RuntimeInfo } from '../runtime-info.js';
 
 export class OperatorError extends Error {
   constructor(message: string, readonly exitCode: number) {

@@ -17,7 +17,7 @@ import { restoreBackup, writeBackup } from '../backup/backup.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { QueueEvent } from '../queue/types.js';
+import type { QueueEvent } from '../store/records.js';
 
 const USAGE = `usage: mailgate <command> [options]
 

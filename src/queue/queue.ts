@@ -7,14 +7,14 @@ import type { EventLog } from '../store/event-log.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { OptOutList } from '../store/opt-outs.js';
 import type { Tenant } from '../config/types.js';
-import { categorize } from '../unsubscribe/category.js';
+import { categorize } from './category.js';
 import { isValidAddress } from './address.js';
-import { suggestDomain } from '../bounces/typo.js';
+import { suggestDomain } from './domain-typo.js';
 import { CanonicalStream } from './canonical-stream.js';
 import { newQueueId } from './ids.js';
 import type { Scheduler } from './scheduler.js';
 import type { Spool, StagedBody } from './spool.js';
-import type { MessageRecord, MessageSource, QueueEvent } from './types.js';
+import type { MessageRecord, MessageSource, QueueEvent } from '../store/records.js';
 
 export class SubmitError extends Error {
   constructor(readonly code: string, message: string) {

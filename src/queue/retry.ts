@@ -1,15 +1,11 @@
 // Retry policy as pure functions: the delay before the next attempt, and how one attempt's
 // per-recipient results change a message record (deferred, failed, expired, done).
-import type { RecipientResult } from '../delivery/types.js';
-import { classifyFailure } from '../bounces/classify.js';
-import type { MessageRecord, QueueEvent, SmtpReply } from './types.js';
+import type { RecipientResult } from './delivery-result.js';
+import type { MessageRecord, QueueEvent } from '../store/records.js';
 
-/** The classifier's verdict on an upstream reply, so delivery failures and bounces read alike. */
-function verdict(reply: SmtpReply | undefined, code: string | undefined): { class: string; reason: string } {
-  if (code === 'MESSAGE_EXPIRED') return { class: 'soft', reason: 'expired' };
-  if (!reply) return { class: 'soft', reason: 'temporary' };
-  const c = classifyFailure({ replyCode: reply.code, diagnostic: reply.text, ...(reply.enhanced ? { status: reply.enhanced } : {}), ...(reply.command ? { command: reply.command } : {}) });
-  return { class: c.class, reason: c.reason };
+/** The delivery stage's verdict on a refusal (it classifies the reply), so failures and bounces read alike. */
+function verdict(res: RecipientResult): { class: string; reason: string } {
+  return { class: res.class ?? 'soft', reason: res.reason ?? 'temporary' };
 }
 
 export interface RetryPolicy {
@@ -46,14 +42,14 @@ export function applyAttempt(
       return { ...updated, status: 'delivered' as const };
     }
     if (res.outcome === 'failed') {
-      events.push({ ...base, type: 'failed', code: res.code ?? 'UPSTREAM_REJECTED', ...verdict(res.reply, res.code) });
+      events.push({ ...base, type: 'failed', code: res.code ?? 'UPSTREAM_REJECTED', ...verdict(res) });
       return { ...updated, status: 'failed' as const };
     }
     if (now >= expiresAt) {
-      events.push({ ...base, type: 'expired', code: 'MESSAGE_EXPIRED', ...verdict(res.reply, 'MESSAGE_EXPIRED') });
+      events.push({ ...base, type: 'expired', code: 'MESSAGE_EXPIRED', class: 'soft', reason: 'expired' });
       return { ...updated, status: 'failed' as const };
     }
-    events.push({ ...base, type: 'deferred', code: res.code ?? 'UPSTREAM_DEFERRED', ...verdict(res.reply, res.code) });
+    events.push({ ...base, type: 'deferred', code: res.code ?? 'UPSTREAM_DEFERRED', ...verdict(res) });
     return { ...updated, status: 'deferred' as const };
   });
   const pending = recipients.some((r) => r.status === 'queued' || r.status === 'deferred');

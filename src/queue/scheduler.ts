@@ -1,12 +1,12 @@
 // The scheduler owns time: it hands fresh messages straight to delivery, reads due retries from
 // the schedule index, bounds concurrency, applies the retry policy and records every outcome.
 import type { Logger } from 'pino';
-import type { RecipientResult } from '../delivery/types.js';
+import type { RecipientResult } from './delivery-result.js';
 import type { EventLog } from '../store/event-log.js';
 import type { WriteOp } from '../store/level.js';
 import { applyAttempt, expire, type RetryPolicy } from './retry.js';
 import type { Spool } from './spool.js';
-import type { IdentityDecision, MessageRecord, QueueEvent } from './types.js';
+import type { IdentityDecision, MessageRecord, QueueEvent } from '../store/records.js';
 
 export interface SchedulerDeps {
   spool: Spool;

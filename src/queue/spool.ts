@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { sortableTime, type Store, type WriteOp } from '../store/level.js';
 import type { GroupCommit } from '../store/group-commit.js';
-import type { BodyRef, MessageRecord } from './types.js';
+import type { BodyRef, MessageRecord } from '../store/records.js';
 
 /** Bodies up to this size are buffered and appended to a shared segment; larger ones stream to their own file. */
 export const INLINE_BODY_LIMIT = 1024 * 1024;

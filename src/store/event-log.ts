@@ -2,7 +2,7 @@
 // time, by recipient and by message. The error log is a view over it (failed/deferred/expired).
 import { randomBytes } from 'node:crypto';
 import { sortableTime, type Store, type WriteOp } from './level.js';
-import type { QueueEvent } from '../queue/types.js';
+import type { QueueEvent } from './records.js';
 
 export interface EventQuery {
   limit?: number;

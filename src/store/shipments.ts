@@ -1,18 +1,40 @@
 // Tracked parcels in LevelDB: the shipment records, the poll schedule ("due for a check" is a range
 // scan by time), the status index, buyer/order lookups, buyer notices waiting for their sending time,
-// the tenant's blacklist, its tracking settings, quota counters and report schedule.
+// the tenant's blacklist, its tracking settings, quota counters and report schedule. The records'
+// shapes are tracking's (it instantiates ShipmentStore with them); the store knows only the fields it
+// indexes. Imports nothing of the features.
 import type { Store, WriteOp } from './level.js';
 import { sortableTime } from './level.js';
-import type { Shipment } from '../tracking/lifecycle.js';
-import type { CarrierName, NoticeStatus } from '../tracking/types.js';
-import type { Channel, TrackingSettings } from '../tracking/settings.js';
 
-export interface BlacklistEntry {
+/** What the store reads of a shipment to key and index it; tracking's Shipment has these and more. */
+export interface IndexedShipment {
+  tenant: string;
+  carrier: string;
+  code: string;
+  status: string;
+  active?: boolean;
+  nextCheckAt?: number;
+  email?: string;
+  phoneE164?: string;
+  reference?: string;
+  orderReference?: string;
+}
+
+/** The record types a ShipmentStore holds (tracking supplies its own). */
+export interface ShipmentTypes {
+  shipment: IndexedShipment;
+  settings: unknown;
+  carrier: string;
+  status: string;
+  channel: string;
+}
+
+export interface BlacklistEntry<T extends ShipmentTypes = ShipmentTypes> {
   tenant: string;
   kind: 'email' | 'phone';
   value: string;
   reason: string;
-  carrier?: CarrierName;
+  carrier?: T['carrier'];
   code?: string;
   time: number;
 }
@@ -29,22 +51,23 @@ export interface ShipmentQuery {
 }
 
 /** A notice waiting in the outbox. */
-export interface PendingNotice {
+export interface PendingNotice<T extends ShipmentTypes = ShipmentTypes> {
   key: string;
   sendAt: number;
   tenant: string;
-  carrier: CarrierName;
+  carrier: T['carrier'];
   code: string;
-  status: NoticeStatus;
-  channel: Channel;
+  status: T['status'];
+  channel: T['channel'];
 }
 
 export const shipmentKey = (tenant: string, carrier: string, code: string) => `${tenant}!${carrier}!${code}`;
 
-export class ShipmentStore {
+export class ShipmentStore<T extends ShipmentTypes = ShipmentTypes> {
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly store: Store) {}
+  /** `carriers`: the carrier names, so a code can be looked up without knowing its carrier. */
+  constructor(private readonly store: Store, private readonly carriers: readonly string[]) {}
 
   /** Runs read-modify-write steps one at a time (the poller, notices, imports and deletes of this process). */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -57,22 +80,22 @@ export class ShipmentStore {
     return this.store.db;
   }
 
-  async get(tenant: string, carrier: string, code: string): Promise<Shipment | undefined> {
-    return (await this.store.shipments.get(shipmentKey(tenant, carrier, code))) as Shipment | undefined;
+  async get(tenant: string, carrier: string, code: string): Promise<T['shipment'] | undefined> {
+    return (await this.store.shipments.get(shipmentKey(tenant, carrier, code))) as T['shipment'] | undefined;
   }
 
-  async getMany(keys: string[]): Promise<Array<Shipment | undefined>> {
-    return (await this.store.shipments.getMany(keys)) as Array<Shipment | undefined>;
+  async getMany(keys: string[]): Promise<Array<T['shipment'] | undefined>> {
+    return (await this.store.shipments.getMany(keys)) as Array<T['shipment'] | undefined>;
   }
 
   /** Every write that moves a shipment from `before` (absent when new) to `after` (absent when deleted). */
-  ops(before: Shipment | undefined, after: Shipment | undefined): WriteOp[] {
+  ops(before: T['shipment'] | undefined, after: T['shipment'] | undefined): WriteOp[] {
     const s = after ?? before!;
     const key = shipmentKey(s.tenant, s.carrier, s.code);
     const ops: WriteOp[] = [];
-    const dueKey = (x: Shipment | undefined) => (x?.active && x.nextCheckAt !== undefined ? `${sortableTime(x.nextCheckAt)}!${key}` : undefined);
-    const statusKey = (x: Shipment | undefined) => (x ? `${x.tenant}!${x.status}!${x.carrier}!${x.code}` : undefined);
-    const contactKeys = (x: Shipment | undefined) => (x ? [
+    const dueKey = (x: T['shipment'] | undefined) => (x?.active && x.nextCheckAt !== undefined ? `${sortableTime(x.nextCheckAt)}!${key}` : undefined);
+    const statusKey = (x: T['shipment'] | undefined) => (x ? `${x.tenant}!${x.status}!${x.carrier}!${x.code}` : undefined);
+    const contactKeys = (x: T['shipment'] | undefined) => (x ? [
       ...(x.email ? [`${x.tenant}!e!${x.email.toLowerCase()}!${x.carrier}!${x.code}`] : []),
       ...(x.phoneE164 ? [`${x.tenant}!p!${x.phoneE164}!${x.carrier}!${x.code}`] : []),
       ...(x.orderReference ? [`${x.tenant}!r!${x.orderReference.toLowerCase()}!${x.carrier}!${x.code}`] : []),
@@ -110,14 +133,14 @@ export class ShipmentStore {
   }
 
   /** A tenant's shipments, by one filter, with a cursor for the next page. */
-  async list(tenant: string, q: ShipmentQuery): Promise<{ shipments: Shipment[]; cursor?: string }> {
+  async list(tenant: string, q: ShipmentQuery): Promise<{ shipments: T['shipment'][]; cursor?: string }> {
     const limit = q.limit ?? 100;
     let sublevel = this.store.shipments;
     let prefix = `${tenant}!`;
     let keyOf = (k: string) => k;
     if (q.code) {
       const code = q.code.toUpperCase().replace(/\s+/g, '');
-      const found = (await this.getMany(['russian-post', 'dhl'].map((c) => shipmentKey(tenant, c, code)))).filter((s): s is Shipment => s !== undefined);
+      const found = (await this.getMany(this.carriers.map((c) => shipmentKey(tenant, c, code)))).filter((s): s is T['shipment'] => s !== undefined);
       return { shipments: found };
     }
     const contact = q.email ? `e!${q.email.toLowerCase()}` : q.phone ? `p!${q.phone}` : q.reference ? `r!${q.reference.toLowerCase()}` : undefined;
@@ -137,7 +160,7 @@ export class ShipmentStore {
       keys.push(keyOf(k));
       last = k;
     }
-    const shipments = (await this.getMany(keys)).filter((s): s is Shipment => s !== undefined);
+    const shipments = (await this.getMany(keys)).filter((s): s is T['shipment'] => s !== undefined);
     return { shipments, ...(keys.length >= limit && last ? { cursor: last } : {}) };
   }
 
@@ -154,16 +177,16 @@ export class ShipmentStore {
 
   // --- notices ------------------------------------------------------------------------------
 
-  noticeOp(n: Omit<PendingNotice, 'key'>, type: 'put' | 'del' = 'put'): WriteOp {
+  noticeOp(n: Omit<PendingNotice<T>, 'key'>, type: 'put' | 'del' = 'put'): WriteOp {
     const key = `${sortableTime(n.sendAt)}!${n.tenant}!${n.carrier}!${n.code}!${n.status}!${n.channel}`;
     return type === 'put' ? { type, sublevel: this.store.notices, key, value: '' } : { type, sublevel: this.store.notices, key };
   }
 
-  async dueNotices(now: number, limit: number): Promise<PendingNotice[]> {
-    const out: PendingNotice[] = [];
+  async dueNotices(now: number, limit: number): Promise<PendingNotice<T>[]> {
+    const out: PendingNotice<T>[] = [];
     for await (const key of this.store.notices.keys({ lte: `${sortableTime(now)}!\xff`, limit })) {
       const [time, tenant, carrier, code, status, channel] = key.split('!');
-      out.push({ key, sendAt: Number(time), tenant: tenant!, carrier: carrier as CarrierName, code: code!, status: status as NoticeStatus, channel: channel as Channel });
+      out.push({ key, sendAt: Number(time), tenant: tenant!, carrier: carrier as T['carrier'], code: code!, status: status as T['status'], channel: channel as T['channel'] });
     }
     return out;
   }
@@ -178,12 +201,12 @@ export class ShipmentStore {
 
   // --- blacklist ----------------------------------------------------------------------------
 
-  blacklistOp(e: BlacklistEntry): WriteOp {
+  blacklistOp(e: BlacklistEntry<T>): WriteOp {
     return { type: 'put', sublevel: this.store.blacklist, key: `${e.tenant}!${e.kind === 'email' ? 'e' : 'p'}!${e.value}`, value: e };
   }
 
-  async blacklisted(tenant: string, kind: 'email' | 'phone', value: string): Promise<BlacklistEntry | undefined> {
-    return (await this.store.blacklist.get(`${tenant}!${kind === 'email' ? 'e' : 'p'}!${value}`)) as BlacklistEntry | undefined;
+  async blacklisted(tenant: string, kind: 'email' | 'phone', value: string): Promise<BlacklistEntry<T> | undefined> {
+    return (await this.store.blacklist.get(`${tenant}!${kind === 'email' ? 'e' : 'p'}!${value}`)) as BlacklistEntry<T> | undefined;
   }
 
   async unblacklist(tenant: string, kind: 'email' | 'phone', value: string): Promise<boolean> {
@@ -193,19 +216,19 @@ export class ShipmentStore {
     return true;
   }
 
-  async blacklist(tenant: string, limit = 1000): Promise<BlacklistEntry[]> {
-    const out: BlacklistEntry[] = [];
-    for await (const v of this.store.blacklist.values({ gte: `${tenant}!`, lt: `${tenant}!\xff`, limit })) out.push(v as BlacklistEntry);
+  async blacklist(tenant: string, limit = 1000): Promise<BlacklistEntry<T>[]> {
+    const out: BlacklistEntry<T>[] = [];
+    for await (const v of this.store.blacklist.values({ gte: `${tenant}!`, lt: `${tenant}!\xff`, limit })) out.push(v as BlacklistEntry<T>);
     return out;
   }
 
   // --- settings, quota, reports --------------------------------------------------------------
 
-  async settings(tenant: string): Promise<TrackingSettings | undefined> {
-    return (await this.store.tracking.get(`settings!${tenant}`)) as TrackingSettings | undefined;
+  async settings(tenant: string): Promise<T['settings'] | undefined> {
+    return (await this.store.tracking.get(`settings!${tenant}`)) as T['settings'] | undefined;
   }
 
-  async saveSettings(tenant: string, s: TrackingSettings): Promise<void> {
+  async saveSettings(tenant: string, s: T['settings']): Promise<void> {
     await this.store.tracking.put(`settings!${tenant}`, s, { sync: true } as never);
   }
 

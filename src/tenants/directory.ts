@@ -7,7 +7,7 @@ import { ConfigError, resolveTenantEntry, resolveUpstreamEntry } from '../config
 import { hashPassword } from '../config/password.js';
 import { isEmailAddress } from '../config/formats.js';
 import type { Config, SenderOverride, Tenant, Upstream } from '../config/types.js';
-import type { MessageSource } from '../queue/types.js';
+import type { MessageSource } from '../store/records.js';
 import { TenantAccess } from '../smtp/tenant-access.js';
 import type { TenantStore } from '../store/tenant-store.js';
 

@@ -1,7 +1,7 @@
 // Taking parcels in (API single/batch, spreadsheet import): checked rows become new shipments or
 // update existing ones (a code is unique per tenant and carrier), within the tenant's monthly quota;
 // a dry run answers what would happen without writing. Buyers on the blacklist are flagged.
-import type { ShipmentStore } from '../store/shipments.js';
+import type { Shipments } from './shipments.js';
 import { checkShipmentFields, type ImportRow, type ShipmentField } from './import.js';
 import { newShipment, type Shipment } from './lifecycle.js';
 import type { TrackingSettings } from './settings.js';
@@ -33,7 +33,7 @@ export function checkShipmentObjects(items: Array<Partial<Record<ShipmentField, 
 
 export class ShipmentIntake {
   constructor(
-    private readonly store: ShipmentStore,
+    private readonly store: Shipments,
     private readonly opts: { firstCheckDelayMs: number; now?: () => number },
   ) {}
 

@@ -1,6 +1,6 @@
 // The shop admin's daily tracking report: parcels per status and the list of parcels that need
 // attention (not picked up for days, returned, storage expired), as text and escaped HTML.
-import type { ShipmentStore } from '../store/shipments.js';
+import type { Shipments } from './shipments.js';
 import { DAY, type Shipment } from './lifecycle.js';
 import type { TrackingSettings } from './settings.js';
 import { escapeHtml } from './templates.js';
@@ -16,7 +16,7 @@ export interface TrackingReport {
 
 const MAX_LINES = 500;
 
-export async function buildReport(store: ShipmentStore, tenant: string, shopName: string, settings: TrackingSettings, now: number, date: string): Promise<TrackingReport> {
+export async function buildReport(store: Shipments, tenant: string, shopName: string, settings: TrackingSettings, now: number, date: string): Promise<TrackingReport> {
   const counts = await store.countByStatus(tenant);
   const attention: TrackingReport['attention'] = [];
   const add = (s: Shipment, why: string) => {

@@ -3,9 +3,10 @@
 // submit(), SMS and calls via phone gateways), and sends each shop admin's daily report.
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { QueueEvent } from '../queue/types.js';
+import type { QueueEvent } from '../store/records.js';
 import type { WriteOp } from '../store/level.js';
-import { shipmentKey, type PendingNotice, type ShipmentStore } from '../store/shipments.js';
+import { shipmentKey } from '../store/shipments.js';
+import type { PendingNotice, Shipments } from './shipments.js';
 import { sortableTime } from '../store/level.js';
 import { composeMail, noticeMessageId } from './compose.js';
 import { applyCheck, applyFailure, DAY, nextCheck, retryDelay, type Shipment } from './lifecycle.js';
@@ -24,7 +25,7 @@ export interface TrackingOptions {
 }
 
 export interface TrackingWorkerDeps {
-  shipments: ShipmentStore;
+  shipments: Shipments;
   carriers: Partial<Record<CarrierName, CarrierAdapter>>;
   gateways: ReadonlyMap<string, PhoneGateway>;
   options: TrackingOptions;

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
-import type { QueueEvent } from '../queue/types.js';
+import type { QueueEvent } from '../store/records.js';
 import type { WriteOp } from '../store/level.js';
 import type { SuppressionEntry } from '../store/suppression.js';
 import { newDeliveryId, type DeliveryAttempt, type PendingDelivery, type Webhook, type WebhookEventType, type WebhookStore } from '../store/webhooks.js';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parseBounce } from '../../src/bounces/parse.js';
 import { EventLog } from '../../src/store/event-log.js';
 import { openStore } from '../../src/store/level.js';
-import type { QueueEvent } from '../../src/queue/types.js';
+import type { QueueEvent } from '../../src/store/records.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 import autocannon from 'autocannon';
 import type { AddressInfo } from 'node:net';

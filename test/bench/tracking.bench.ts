@@ -39,6 +39,8 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { openStore } from '../../src/store/level.js';
 import { ShipmentStore } from '../../src/store/shipments.js';
+import type { TrackingRecords } from '../../src/tracking/shipments.js';
+import { CARRIERS } from '../../src/tracking/types.js';
 import { createCarrierRegistry } from '../../src/tracking/carriers/index.js';
 import { checkShipmentObjects, ShipmentIntake } from '../../src/tracking/intake.js';
 import { DAY } from '../../src/tracking/lifecycle.js';
@@ -259,7 +261,7 @@ interface IntakeResult {
 /** Saves the tenants' settings and takes `count` shipments in through ShipmentIntake, 1000 per call. */
 async function runIntake(dir: string, count: number): Promise<IntakeResult> {
   const store = await openStore(dir);
-  const shipments = new ShipmentStore(store);
+  const shipments = new ShipmentStore<TrackingRecords>(store, CARRIERS);
   const settings = await enabledSettings();
   for (let k = 0; k < TENANTS; k++) await shipments.saveSettings(tenantId(k), settings);
   const intake = new ShipmentIntake(shipments, { firstCheckDelayMs: 60_000, now: () => T0 });
@@ -324,7 +326,7 @@ function timed<A extends unknown[], R, K extends string>(fn: (...args: A) => Pro
 /** One poll cycle over every shipment of the database in `dir`, timed. */
 async function runPoll(dir: string, count: number, concurrency: number, warmup: number, host: CarrierHost): Promise<PollResult> {
   const store = await openStore(dir);
-  const shipments = new ShipmentStore(store);
+  const shipments = new ShipmentStore<TrackingRecords>(store, CARRIERS);
   const tenants = new Map(Array.from({ length: TENANTS }, (_, k) => [tenantId(k), { name: `Shop ${k}`, from: { address: `orders@${tenantId(k)}.example`, name: `Shop ${k}` } }]));
   const registry = createCarrierRegistry({ 'russian-post': { url: host.url, login: LOGIN, password: PASSWORD, timeoutMs: 10_000, concurrency } });
   // Where the cycle's time goes: the real methods, timed from outside (nothing else changes).

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { BounceProcessor } from '../../src/bounces/processor.js';
 import { Spool } from '../../src/queue/spool.js';
-import type { MessageRecord } from '../../src/queue/types.js';
+import type { MessageRecord } from '../../src/store/records.js';
 import { EventLog } from '../../src/store/event-log.js';
 import { GroupCommit } from '../../src/store/group-commit.js';
 import { openStore, type Store } from '../../src/store/level.js';

@@ -5,21 +5,14 @@
 import { CarrierError, type CarrierAdapter, type CarrierEvent, type NormalisedStatus, type TrackResult } from '../types.js';
 import { checkCommonOptions, exchange, snippet, trackDistinct, unreadableAnswer, type HttpAnswer } from './transport.js';
 import { retryAfterMs } from '../http-text.js';
+import type { DhlOptions } from '../../config/types.js';
+
+export type { DhlOptions };
 
 export const DHL_URL = 'https://api-eu.dhl.com';
 
 const CARRIER = 'DHL';
 
-export interface DhlOptions {
-  /** Base address without /track/shipments; DHL_URL in production. */
-  url: string;
-  apiKey: string;
-  /** Per request, body included; default 10 000. */
-  timeoutMs?: number;
-  /** Requests in flight at once inside one track() call; default 4. */
-  concurrency?: number;
-  fetch?: typeof fetch;
-}
 
 export const DHL_STATUS_CODES = ['pre-transit', 'transit', 'delivered', 'failure', 'unknown'] as const;
 export type DhlStatusCode = (typeof DHL_STATUS_CODES)[number];

@@ -1,15 +1,13 @@
 // Phone gateways: builds the configured PhoneGateway (Twilio or a generic webhook) from its config entry.
 import type { PhoneGateway } from '../types.js';
-import { TwilioGateway, type TwilioGatewayOptions } from './twilio.js';
-import { WebhookGateway, type WebhookGatewayOptions } from './webhook.js';
+import { TwilioGateway } from './twilio.js';
+import { WebhookGateway } from './webhook.js';
+import type { PhoneGatewayConfig } from '../../config/types.js';
+
+export type { PhoneGatewayConfig };
 
 export { TwilioGateway, type TwilioGatewayOptions } from './twilio.js';
 export { WebhookGateway, signWebhookBody, WEBHOOK_SIGNATURE_HEADER, type WebhookGatewayOptions, type WebhookGatewayRequest } from './webhook.js';
-
-/** One configured SMS / voice-call gateway; `name` is how notices and logs refer to it. */
-export type PhoneGatewayConfig =
-  | ({ type: 'twilio' } & TwilioGatewayOptions)
-  | ({ type: 'webhook' } & WebhookGatewayOptions);
 
 export function createPhoneGateway(config: PhoneGatewayConfig): PhoneGateway {
   switch (config.type) {

@@ -1,5 +1,5 @@
-// Shapes of what the queue keeps: message records, per-recipient state, upstream replies.
-// Pure data, shared by spool, scheduler, delivery and the event log.
+// Shapes of what is stored about mail: message records, per-recipient state, upstream replies,
+// events. Pure data, the store ports' record types; every stage reads and writes them.
 
 /** An SMTP reply as the remote side gave it (or as we synthesised it for network errors). */
 export interface SmtpReply {
