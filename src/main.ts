@@ -1,51 +1,44 @@
 // Composition root: opens the store and spool, wires queue → scheduler → delivery, starts the
 // submission, inbound and admin listeners, and shuts everything down cleanly.
-import { randomBytes } from 'node:crypto';
 import { dnsResolver } from './delivery/mx.js';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { SMTPServer } from 'smtp-server';
-import type { Config, ListenAddress } from './config/types.js';
+import type { Config } from './config/types.js';
 import { createAdminApp } from './admin/app.js';
 import { ThreadedDeliverer } from './delivery/threaded.js';
 import { InlineDeliverer } from './delivery/inline.js';
 import { sendTestMail } from './delivery/test-mail.js';
 import { DomainVerifier } from './identity/domain-verifier.js';
-import type { TraceInfo } from './identity/prepare.js';
-import type { IdentityInput } from './identity/sender-policy.js';
-import { messageIdTag, verpAddress } from './identity/verp.js';
+import { loadVerpSecret } from './identity/verp.js';
+import { planDelivery } from './delivery/plan.js';
+import { laneFor } from './queue/lanes.js';
+import { addressText, SmtpListeners } from './smtp/listen.js';
 import { MailQueue } from './queue/queue.js';
 import { Scheduler } from './queue/scheduler.js';
 import { Spool } from './queue/spool.js';
 import type { MessageRecord } from './store/records.js';
-import { createInboundServer } from './smtp/inbound.js';
-import { createSubmissionServer } from './smtp/submission.js';
 import { Directory } from './tenants/directory.js';
 import { TenantStore } from './store/tenant-store.js';
 import { EventLog } from './store/event-log.js';
 import { Metrics } from './admin/metrics.js';
 import { SuppressionList } from './store/suppression.js';
 import { TenantTokens } from './store/api-tokens.js';
-import { BounceProcessor, deliveryOutcomeOps } from './bounces/processor.js';
+import { deliveryOutcomeOps } from './bounces/processor.js';
+import { InboundBounces } from './bounces/inbound.js';
 import { SoftBounceCounter } from './bounces/soft-bounces.js';
-import { BounceParseThread } from './bounces/parse-thread.js';
 import { GroupCommit } from './store/group-commit.js';
 import { openStore } from './store/level.js';
 import { WebhookStore } from './store/webhooks.js';
 import { OptOutList } from './store/opt-outs.js';
 import { backupStream } from './backup/backup.js';
 import { DiskSpace } from './queue/disk-space.js';
-import { listUnsubscribe as listUnsubscribeValue, readUnsubscribeToken } from './unsubscribe/token.js';
+import { mailtoUnsubscribe } from './unsubscribe/mailto.js';
+import { needsRestart, RELOADED } from './config/reload.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
-import { ShipmentStore } from './store/shipments.js';
-import type { Shipments } from './tracking/shipments.js';
-import { CARRIERS } from './tracking/types.js';
-import { ShipmentIntake } from './tracking/intake.js';
-import { TrackingWorker } from './tracking/worker.js';
-import { createCarrierRegistry } from './tracking/carriers/index.js';
-import { createPhoneGateway } from './tracking/gateways/index.js';
+import type { TrackingWorker } from './tracking/worker.js';
+import { createTrackingService } from './tracking/service.js';
 import { runtimeInfoPath, writeRuntimeInfo } from './runtime-info.js';
 
 export interface RunningMailgate {
@@ -60,38 +53,6 @@ export interface RunningMailgate {
   stop(): Promise<void>;
 }
 
-/** Sections that are read once at start. */
-const RESTART_ONLY = ['dataDir', 'listen', 'tls', 'limits', 'queue', 'dns', 'system', 'webhooks', 'tracking', 'shutdownGrace'] as const;
-
-function listenSmtp(server: SMTPServer, at: ListenAddress): Promise<string> {
-  // Replies to pipelined commands go out at once, not after the client's delayed ACK.
-  server.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
-  return new Promise((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(at.port, at.host, () => {
-      server.server.off('error', reject);
-      const a = server.server.address() as AddressInfo;
-      resolve(`${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
-    });
-  });
-}
-
-function closeSmtp(server: SMTPServer): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-/** The key of the VERP MACs: <dataDir>/verp.secret, created (0600) on first start. */
-async function loadVerpSecret(dataDir: string): Promise<Buffer> {
-  const file = path.join(dataDir, 'verp.secret');
-  try {
-    return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'hex');
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ENOENT') throw err;
-    const secret = randomBytes(32);
-    await fs.writeFile(file, `${secret.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-    return secret;
-  }
-}
 
 export interface StartOptions {
   /** The clock of the tracking worker (poll schedule, reminders, sending window); tests inject one. */
@@ -121,45 +82,18 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const domains = new DomainVerifier({ system: config.system, tenants: () => directory.tenants() }, resolver, store.domains, log);
   directory.onChange(() => void domains.tenantsChanged());
   await domains.start();
-  const verpSecret = config.system.verpSecret ? Buffer.from(config.system.verpSecret, 'utf8') : await loadVerpSecret(config.dataDir);
-  const systemDkim = config.system.dkim;
+  const verpSecret = await loadVerpSecret(config.dataDir, config.system.verpSecret);
 
   const deliverMessage = async (record: MessageRecord, recipients: string[], body?: Buffer) => {
-    const { upstream, from } = directory.senderFor(record.tenant, record.source);
-    const tenant = directory.tenant(record.tenant);
-    const own = new Set(tenant?.domains.map((d) => d.domain) ?? []);
-    // Only this tenant's keys and reasons travel to the delivery thread.
-    const pick = <T>(all: Record<string, T>) => Object.fromEntries(Object.entries(all).filter(([d]) => own.has(d)));
-    const identity: IdentityInput = {
-      tenant: {
-        id: record.tenant,
-        name: tenant?.name ?? record.tenant,
-        ...(from?.name ? { fromName: from.name } : {}),
-        ...(from?.address ? { fromAddress: from.address } : {}),
-        domains: tenant?.domains.map((d) => d.domain) ?? [],
-      },
-      verified: pick(domains.verifiedSigners()),
-      unverifiedReasons: pick(domains.reasons()),
-      system: { sender: config.system.sender, hostname: config.system.hostname, ...(systemDkim ? { dkim: systemDkim } : {}) },
-    };
-    const trace: TraceInfo = {
-      queueId: record.id,
-      messageIdTag: messageIdTag(verpSecret, record.id),
-      hostname: config.system.hostname,
-      ...(record.source.helo ? { helo: record.source.helo } : {}),
-      ...(record.source.remoteAddress ? { ip: record.source.remoteAddress } : {}),
-      authenticated: Boolean(record.source.user),
-      secure: Boolean(record.source.secure),
-      date: record.createdAt,
-    };
-    const verp = recipients.map((r) => verpAddress(verpSecret, record.id, record.envelope.to.indexOf(r), config.system.bounceDomain));
-    const category = record.category;
-    const listUnsubscribe = category?.optional
-      ? recipients.map((address) => listUnsubscribeValue(verpSecret, { tenant: record.tenant, category: category.name, address }, config.system.unsubscribeUrl, config.system.bounceDomain))
-      : undefined;
-    return deliverer.deliver(upstream, { from: record.envelope.from, to: recipients }, body ? { kind: 'buffer', data: body } : openSpool.bodyLocation(record.body), {
-      identity, trace, verp, ...(listUnsubscribe ? { listUnsubscribe } : {}),
+    const plan = planDelivery(record, recipients, {
+      sender: directory.senderFor(record.tenant, record.source),
+      tenant: directory.tenant(record.tenant),
+      verifiedSigners: domains.verifiedSigners(),
+      unverifiedReasons: domains.reasons(),
+      system: config.system,
+      verpSecret,
     });
+    return deliverer.deliver(plan.upstream, plan.envelope, body ? { kind: 'buffer', data: body } : openSpool.bodyLocation(record.body), plan.prepare);
   };
 
   const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));
@@ -172,71 +106,30 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     concurrency: config.queue.concurrency,
     // A 5xx "no such user" during delivery is the bounce (direct MX delivery gets no bounce message): suppress as for one.
     outcomeOps: (event) => deliveryOutcomeOps(event, suppression, softBounces),
-    // Per upstream (or per recipient domain for direct MX delivery): at most its maxConnections in delivery.
-    lane: (record) => {
-      const { upstream } = directory.senderFor(record.tenant, record.source);
-      if (upstream.type === 'smtp') return { key: `up:${upstream.name}`, limit: upstream.maxConnections };
-      const rcpt = record.recipients.find((r) => r.status === 'queued' || r.status === 'deferred')?.address ?? '';
-      return { key: `mx:${upstream.name}:${rcpt.slice(rcpt.lastIndexOf('@') + 1).toLowerCase()}`, limit: upstream.maxConnections };
-    },
+    lane: (record) => laneFor(record, directory.senderFor(record.tenant, record.source).upstream),
     log,
   });
   const optOuts = new OptOutList(store.optOuts);
-  const shipments: Shipments = new ShipmentStore(store, CARRIERS);
-  const queue = new MailQueue({
-    spool, events, suppression, scheduler, optOuts, tenant: (id) => directory.tenant(id), limits: config.limits, log,
-    adminCopies: async (tenant, category) => {
-      const s = await shipments.settings(tenant);
-      return s?.copyCategories.includes(category) ? s.adminAddresses : [];
-    },
-  });
-  // Inbound mail is untrusted: it is parsed on a thread of its own with a deadline, never on the main loop.
-  const bounceParser = new BounceParseThread({ deadlineMs: config.limits.bounceParseTimeout });
-  const bounces = new BounceProcessor({
-    spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log,
-    parse: (raw, own) => bounceParser.parse(raw, own),
-  });
-  const inboundDir = path.join(config.dataDir, 'inbound');
-  const processInbound = (file: string) => {
-    bounces.processFile(file).catch((err: Error) => log.error({ file, err: err.message }, 'inbound message could not be processed; it is kept and retried at the next start'));
-  };
-  const disk = new DiskSpace(config.dataDir, config.limits.minFreeSpace ?? Math.round(1.5 * config.limits.maxMessageSize) + 64 * 1024 * 1024, log);
-  const submissionDeps = { config, access: () => directory.access(), queue, log, disk };
-  const submission = createSubmissionServer(submissionDeps);
-  // SMTPS (implicit TLS, 465) for apps that only know "SSL": same policy, TLS from the first byte.
-  const submissions = config.listen.submissions ? createSubmissionServer(submissionDeps, true) : undefined;
-  const inbound = createInboundServer(config, log, processInbound, {
-    valid: (token) => readUnsubscribeToken(verpSecret, token) !== undefined,
-    apply: async (token) => {
-      const t = readUnsubscribeToken(verpSecret, token)!;
-      await optOuts.add({ ...t, time: Date.now(), via: 'mailto' });
-      log.info({ tenant: t.tenant, category: t.category }, 'unsubscribed by mail');
-    },
-  }, disk);
-  for (const [name, server] of [['submission', submission], ['inbound', inbound], ...(submissions ? [['submissions', submissions] as const] : [])] as const) {
-    server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
-  }
-  const carriers = createCarrierRegistry(config.tracking.carriers);
-  const phoneGateways = new Map(config.tracking.phoneGateways.map((g) => [g.name, createPhoneGateway(g)]));
-  const tracking = new TrackingWorker({
-    shipments,
-    carriers,
-    gateways: phoneGateways,
-    options: config.tracking,
+  const tracking = createTrackingService(config.tracking, {
+    store,
     tenant: (id) => {
       const t = directory.tenant(id);
-      if (!t) return undefined;
-      return { name: t.name, from: directory.senderFor(id, { kind: 'tracking' }).from ?? config.system.sender };
+      return t ? { name: t.name, from: directory.senderFor(id, { kind: 'tracking' }).from ?? config.system.sender } : undefined;
     },
     submit: (tenant, envelope, body) => queue.submit({ tenant, envelope, body, source: { kind: 'tracking' } }),
     queuedByMessageId: (messageId) => openSpool.byMessageId(messageId),
     recordEvents: (evs) => openSpool.appendEvents(evs.flatMap((e) => events.ops(e))),
     hostname: config.system.hostname,
-    log: log.child({ component: 'tracking' }),
+    log,
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const intake = new ShipmentIntake(shipments, { firstCheckDelayMs: config.tracking.firstCheckDelayMs, ...(opts.now ? { now: opts.now } : {}) });
-
+  const queue = new MailQueue({
+    spool, events, suppression, scheduler, optOuts, tenant: (id) => directory.tenant(id), limits: config.limits, log,
+    adminCopies: (tenant, category) => tracking.adminCopies(tenant, category),
+  });
+  const bounces = new InboundBounces({ spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log }, config.dataDir, config.limits.bounceParseTimeout, log);
+  const disk = new DiskSpace(config.dataDir, config.limits.minFreeSpace ?? Math.round(1.5 * config.limits.maxMessageSize) + 64 * 1024 * 1024, log);
+  const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk }, { onStored: (file) => bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, optOuts, log) }, log);
   let listening = false;
   const admin = await createAdminApp({
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
@@ -244,13 +137,13 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
       get: async (k) => (await store.consoleSignIns.get(k)) as number | undefined,
       set: (k, t) => store.consoleSignIns.put(k, t),
     },
-    shipments,
-    intake,
-    phoneGateways: () => new Set(phoneGateways.keys()),
+    shipments: tracking.shipments,
+    intake: tracking.intake,
+    phoneGateways: () => new Set(tracking.gateways.keys()),
     tenantTokens: new TenantTokens(store),
     metrics: async () => {
       const next = await openSpool.nextDue();
-      return metrics.render({ queueDepth: await openSpool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 }) + tracking.metrics();
+      return metrics.render({ queueDepth: await openSpool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 }) + tracking.worker.metrics();
     },
     queue,
     directory,
@@ -270,21 +163,15 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     healthy: () => ({ ok: listening, checks: { store: store.db.status === 'open', submission: listening, inbound: listening } }),
   });
 
-  const addresses: RunningMailgate['addresses'] = {
-    submission: await listenSmtp(submission, config.listen.submission),
-    inbound: await listenSmtp(inbound, config.listen.inbound),
-    admin: '',
-    ...(submissions && config.listen.submissions ? { submissions: await listenSmtp(submissions, config.listen.submissions) } : {}),
-  };
+  const addresses: RunningMailgate['addresses'] = { ...(await smtp.listen()), admin: '' };
   await admin.listen({ host: config.listen.admin.host, port: config.listen.admin.port });
-  const a = admin.server.address() as AddressInfo;
-  addresses.admin = `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+  addresses.admin = addressText(admin.server.address() as AddressInfo);
   listening = true;
   await writeRuntimeInfo(config.dataDir, { pid: process.pid, ...addresses });
   scheduler.start();
   await webhooks.start();
-  if (opts.trackingLoop !== false) tracking.start();
-  void bounces.processBacklog(inboundDir);
+  if (opts.trackingLoop !== false) tracking.worker.start();
+  void bounces.backlog();
   log.info({ ...addresses, dataDir: config.dataDir }, 'mailgate ready');
 
   let stopping: Promise<void> | undefined;
@@ -293,30 +180,28 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     queue,
     scheduler,
     events,
-    tracking,
+    tracking: tracking.worker,
     async reload(next) {
       // System upstream and tenants are checked against the API-made ones before anything changes.
       await directory.replaceConfig({ ...next, system: { ...config.system, upstream: next.system.upstream } });
       adminTokens = next.admin.tokens;
       log.level = next.logLevel;
-      const same = (k: (typeof RESTART_ONLY)[number]) =>
-        k === 'system' ? JSON.stringify({ ...next.system, upstream: '' }) === JSON.stringify({ ...config.system, upstream: '' }) : JSON.stringify(next[k]) === JSON.stringify(config[k]);
-      return { applied: ['tenants', 'upstreams', 'system.upstream', 'admin.tokens', 'logLevel'], needsRestart: RESTART_ONLY.filter((k) => !same(k)) };
+      return { applied: RELOADED, needsRestart: needsRestart(config, next) };
     },
     stop() {
       stopping ??= (async () => {
         log.info('shutting down: no new connections');
         listening = false;
         // Stop listening first; connections mid-DATA finish (their messages are committed) or time out.
-        const closing = Promise.all([closeSmtp(submission), closeSmtp(inbound), ...(submissions ? [closeSmtp(submissions)] : [])]);
+        const closing = smtp.close();
         // The tracking cycle in progress finishes (a notice is never cut between "sending" and "sent").
-        await tracking.stop();
+        await tracking.worker.stop();
         const { abandoned } = await scheduler.stop(config.shutdownGrace);
         if (abandoned > 0) log.warn({ abandoned }, 'deliveries still in flight were abandoned; they retry after restart');
         await closing;
         domains.stop();
         await webhooks.stop();
-        await bounceParser.close();
+        await bounces.close();
         await deliverer.close();
         await admin.close();
         await openSpool.close();

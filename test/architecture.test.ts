@@ -18,7 +18,7 @@ const RULES: Record<string, { owns: string; mayImport: string[] | '*' }> = {
   smtp: { owns: 'the submission and inbound listeners', mayImport: ['config', 'store', 'queue', 'security', 'unsubscribe', 'types'] },
   identity: { owns: 'sender identity, DKIM, domain checks, VERP', mayImport: ['config', 'store', 'types'] },
   bounces: { owns: 'reading bounces, the verdict, suppression on bounces', mayImport: ['config', 'store', 'queue', 'identity', 'types'] },
-  delivery: { owns: 'upstreams, MX delivery, the delivery thread, reply classification', mayImport: ['config', 'store', 'queue', 'identity', 'bounces', 'security', 'types'] },
+  delivery: { owns: 'delivery plans, upstreams, MX delivery, the delivery thread, reply classification', mayImport: ['config', 'store', 'queue', 'identity', 'bounces', 'unsubscribe', 'security', 'types'] },
   webhooks: { owns: 'webhook subscriptions and deliveries', mayImport: ['config', 'store', 'security', 'types'] },
   tracking: { owns: 'parcels, carriers, phone gateways, buyer notices, reports', mayImport: ['config', 'store', 'queue', 'security', 'types'] },
   backup: { owns: 'backup and restore of the data directory', mayImport: ['config', 'store', 'types'] },

@@ -2,7 +2,9 @@
 // and carries a keyed MAC, so a bounce can be attributed without trusting its text and forgeries
 // are ignored; a Message-ID mailgate adds carries a MAC too ("<queue id>.<tag>@domain"), so a bounce
 // that comes back without the return path can prove which of our messages it is about.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 
 const MAC_LENGTH = 10;
 
@@ -43,4 +45,18 @@ export function readOwnMessageId(secret: Buffer, messageId: string): string | un
   const expected = Buffer.from(messageIdTag(secret, m[1]!));
   const given = Buffer.from(m[2]!.toLowerCase());
   return expected.length === given.length && timingSafeEqual(expected, given) ? m[1]!.toUpperCase() : undefined;
+}
+
+/** The key of the VERP MACs: the configured secret, else <dataDir>/verp.secret, created (0600) on first start. */
+export async function loadVerpSecret(dataDir: string, configured?: string): Promise<Buffer> {
+  if (configured) return Buffer.from(configured, 'utf8');
+  const file = path.join(dataDir, 'verp.secret');
+  try {
+    return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'hex');
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;
+    const secret = randomBytes(32);
+    await fs.writeFile(file, `${secret.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    return secret;
+  }
 }

@@ -1,0 +1,67 @@
+// Plans one delivery attempt (pure): from a message record, the recipients due and what the
+// tenant directory and the domain checks say now, the upstream and the prepare step's input —
+// the sender identity, our trace header, a VERP return path per recipient and, for optional
+// categories, the List-Unsubscribe value.
+import type { DkimKeyRef, IdentityInput } from '../identity/sender-policy.js';
+import type { TraceInfo } from '../identity/prepare.js';
+import { messageIdTag, verpAddress } from '../identity/verp.js';
+import type { Tenant, Upstream } from '../config/types.js';
+import type { MessageRecord } from '../store/records.js';
+import { listUnsubscribe } from '../unsubscribe/token.js';
+import type { DeliveryJob } from './worker-protocol.js';
+
+export interface PlanContext {
+  /** The message's upstream and default sender (Directory.senderFor at delivery time). */
+  sender: { upstream: Upstream; from?: { address: string; name?: string } };
+  tenant: Tenant | undefined;
+  /** Every tenant's verified DKIM selectors and unverified domains' reasons (the domain checks). */
+  verifiedSigners: Record<string, DkimKeyRef[]>;
+  unverifiedReasons: Record<string, string[]>;
+  system: { sender: { address: string; name?: string }; hostname: string; dkim?: DkimKeyRef; bounceDomain: string; unsubscribeUrl: string };
+  verpSecret: Buffer;
+}
+
+export interface DeliveryPlan {
+  upstream: Upstream;
+  envelope: { from: string; to: string[] };
+  prepare: NonNullable<DeliveryJob['prepare']>;
+}
+
+export function planDelivery(record: MessageRecord, recipients: string[], ctx: PlanContext): DeliveryPlan {
+  const { tenant, sender, system, verpSecret } = ctx;
+  const own = new Set(tenant?.domains.map((d) => d.domain) ?? []);
+  // Only this tenant's keys and reasons travel to the delivery thread.
+  const pick = <T>(all: Record<string, T>) => Object.fromEntries(Object.entries(all).filter(([d]) => own.has(d)));
+  const identity: IdentityInput = {
+    tenant: {
+      id: record.tenant,
+      name: tenant?.name ?? record.tenant,
+      ...(sender.from?.name ? { fromName: sender.from.name } : {}),
+      ...(sender.from?.address ? { fromAddress: sender.from.address } : {}),
+      domains: [...own],
+    },
+    verified: pick(ctx.verifiedSigners),
+    unverifiedReasons: pick(ctx.unverifiedReasons),
+    system: { sender: system.sender, hostname: system.hostname, ...(system.dkim ? { dkim: system.dkim } : {}) },
+  };
+  const trace: TraceInfo = {
+    queueId: record.id,
+    messageIdTag: messageIdTag(verpSecret, record.id),
+    hostname: system.hostname,
+    ...(record.source.helo ? { helo: record.source.helo } : {}),
+    ...(record.source.remoteAddress ? { ip: record.source.remoteAddress } : {}),
+    authenticated: Boolean(record.source.user),
+    secure: Boolean(record.source.secure),
+    date: record.createdAt,
+  };
+  const verp = recipients.map((r) => verpAddress(verpSecret, record.id, record.envelope.to.indexOf(r), system.bounceDomain));
+  const category = record.category;
+  const unsubscribe = category?.optional
+    ? recipients.map((address) => listUnsubscribe(verpSecret, { tenant: record.tenant, category: category.name, address }, system.unsubscribeUrl, system.bounceDomain))
+    : undefined;
+  return {
+    upstream: sender.upstream,
+    envelope: { from: record.envelope.from, to: recipients },
+    prepare: { identity, trace, verp, ...(unsubscribe ? { listUnsubscribe: unsubscribe } : {}) },
+  };
+}

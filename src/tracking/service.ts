@@ -1,0 +1,63 @@
+// Parcel tracking as the relay runs it: the shipment store with tracking's records, the carrier
+// adapters and phone gateways from the config, the worker (polls, notices, reports), the intake
+// for the API, and the hook that copies a tenant's mail of chosen categories to its admins.
+import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { TrackingConfig } from '../config/types.js';
+import type { Store } from '../store/level.js';
+import type { QueueEvent } from '../store/records.js';
+import { ShipmentStore } from '../store/shipments.js';
+import { createCarrierRegistry } from './carriers/index.js';
+import { createPhoneGateway } from './gateways/index.js';
+import { ShipmentIntake } from './intake.js';
+import type { Shipments } from './shipments.js';
+import { CARRIERS, type PhoneGateway } from './types.js';
+import { TrackingWorker, type TrackingWorkerDeps } from './worker.js';
+
+export interface TrackingServiceDeps {
+  store: Store;
+  tenant: TrackingWorkerDeps['tenant'];
+  submit: (tenant: string, envelope: { from: string; to: string[] }, body: Readable) => Promise<{ id: string }>;
+  queuedByMessageId: (messageId: string) => Promise<string | undefined>;
+  recordEvents: (events: QueueEvent[]) => Promise<void>;
+  hostname: string;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface TrackingService {
+  shipments: Shipments;
+  worker: TrackingWorker;
+  intake: ShipmentIntake;
+  gateways: ReadonlyMap<string, PhoneGateway>;
+  /** Seed 003: the admin addresses that get a copy of the tenant's mail of this category. */
+  adminCopies(tenant: string, category: string): Promise<string[]>;
+}
+
+export function createTrackingService(config: TrackingConfig, deps: TrackingServiceDeps): TrackingService {
+  const shipments: Shipments = new ShipmentStore(deps.store, CARRIERS);
+  const gateways = new Map(config.phoneGateways.map((g) => [g.name, createPhoneGateway(g)]));
+  const worker = new TrackingWorker({
+    shipments,
+    carriers: createCarrierRegistry(config.carriers),
+    gateways,
+    options: config,
+    tenant: deps.tenant,
+    submit: deps.submit,
+    queuedByMessageId: deps.queuedByMessageId,
+    recordEvents: deps.recordEvents,
+    hostname: deps.hostname,
+    log: deps.log.child({ component: 'tracking' }),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  return {
+    shipments,
+    worker,
+    intake: new ShipmentIntake(shipments, { firstCheckDelayMs: config.firstCheckDelayMs, ...(deps.now ? { now: deps.now } : {}) }),
+    gateways,
+    async adminCopies(tenant, category) {
+      const s = await shipments.settings(tenant);
+      return s?.copyCategories.includes(category) ? s.adminAddresses : [];
+    },
+  };
+}
