@@ -1,11 +1,8 @@
 // Parcel tracking as the relay runs it: the shipment store with tracking's records, the carrier
 // adapters and phone gateways from the config, the worker (polls, notices, reports), the intake
 // for the API, and the hook that copies a tenant's mail of chosen categories to its admins.
-import type { Readable } from 'node:stream';
-import type { Logger } from 'pino';
 import type { TrackingConfig } from '../config/types.js';
 import type { Store } from '../store/level.js';
-import type { QueueEvent } from '../store/records.js';
 import { ShipmentStore } from '../store/shipments.js';
 import { createCarrierRegistry } from './carriers/index.js';
 import { createPhoneGateway } from './gateways/index.js';
@@ -14,15 +11,9 @@ import type { Shipments } from './shipments.js';
 import { CARRIERS, type PhoneGateway } from './types.js';
 import { TrackingWorker, type TrackingWorkerDeps } from './worker.js';
 
-export interface TrackingServiceDeps {
+/** What the worker needs from the relay, and the store to keep shipments in. */
+export interface TrackingServiceDeps extends Pick<TrackingWorkerDeps, 'tenant' | 'submit' | 'queuedByMessageId' | 'recordEvents' | 'hostname' | 'log' | 'now'> {
   store: Store;
-  tenant: TrackingWorkerDeps['tenant'];
-  submit: (tenant: string, envelope: { from: string; to: string[] }, body: Readable) => Promise<{ id: string }>;
-  queuedByMessageId: (messageId: string) => Promise<string | undefined>;
-  recordEvents: (events: QueueEvent[]) => Promise<void>;
-  hostname: string;
-  log: Logger;
-  now?: () => number;
 }
 
 export interface TrackingService {
