@@ -12,10 +12,10 @@ const RULES: Record<string, { owns: string; mayImport: string[] | '*' }> = {
   config: { owns: 'the config file: YAML, schema, secrets, cross-checks, the Config type', mayImport: ['types'] },
   store: { owns: 'what is kept: record shapes, LevelDB access, event log, suppression, tenants, shipments', mayImport: ['config', 'types'] },
   security: { owns: 'login throttles, private address ranges', mayImport: ['config', 'store', 'types'] },
-  queue: { owns: 'submit(), the spool, the scheduler, retry policy, submit-time checks', mayImport: ['config', 'store', 'security', 'types'] },
+  queue: { owns: 'submit(), the spool, the scheduler, retry policy, submit-time checks', mayImport: ['config', 'store', 'security', 'error-codes', 'types'] },
   unsubscribe: { owns: 'unsubscribe tokens', mayImport: ['config', 'store', 'types'] },
   tenants: { owns: 'the tenant directory and its rules', mayImport: ['config', 'store', 'queue', 'security', 'smtp', 'types'] },
-  smtp: { owns: 'the submission and inbound listeners', mayImport: ['config', 'store', 'queue', 'security', 'unsubscribe', 'types'] },
+  smtp: { owns: 'the submission and inbound listeners', mayImport: ['config', 'store', 'queue', 'security', 'unsubscribe', 'error-codes', 'types'] },
   identity: { owns: 'sender identity, DKIM, domain checks, VERP', mayImport: ['config', 'store', 'types'] },
   bounces: { owns: 'reading bounces, the verdict, suppression on bounces', mayImport: ['config', 'store', 'queue', 'identity', 'types'] },
   delivery: { owns: 'delivery plans, upstreams, MX delivery, the delivery thread, reply classification', mayImport: ['config', 'store', 'queue', 'identity', 'bounces', 'unsubscribe', 'security', 'types'] },
@@ -27,6 +27,7 @@ const RULES: Record<string, { owns: string; mayImport: string[] | '*' }> = {
   operator: { owns: 'the mailgate command', mayImport: '*' },
   main: { owns: 'wiring', mayImport: '*' },
   'runtime-info': { owns: 'runtime.json: where the running server listens', mayImport: [] },
+  'error-codes': { owns: 'the error codes and what each means in HTTP and SMTP', mayImport: [] },
   cli: { owns: 'the command entry point', mayImport: '*' },
 };
 

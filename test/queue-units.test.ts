@@ -138,3 +138,13 @@ describe('envelope addresses', () => {
     }
   });
 });
+
+describe('error codes at the edges', () => {
+  it('a submission error keeps its meaning over SMTP and HTTP', async () => {
+    const { smtpReplyFor, httpStatusFor } = await import('../src/error-codes.js');
+    expect(smtpReplyFor('TOO_MANY_RECIPIENTS', 'too many recipients (limit 100)')).toEqual([452, '4.5.3 too many recipients (limit 100)']);
+    expect(smtpReplyFor('INVALID_RECIPIENT', 'invalid recipient address: x')).toEqual([553, '5.1.3 invalid recipient address: x']);
+    expect(smtpReplyFor('BODY_GONE', 'gone')).toEqual([550, '5.5.0 gone']);
+    expect([httpStatusFor('NOT_FOUND'), httpStatusFor('BODY_GONE'), httpStatusFor('QUOTA_EXCEEDED'), httpStatusFor('READ_ONLY')]).toEqual([404, 410, 429, 409]);
+  });
+});

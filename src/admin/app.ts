@@ -8,7 +8,7 @@ import type { AdminToken, Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
 import type { Directory } from '../tenants/directory.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
-import { directoryErrorReply, tenantIdSchema, type PrincipalRequest } from './principal.js';
+import { tenantIdSchema, type PrincipalRequest } from './principal.js';
 import { registerTenantRoutes } from './tenants.js';
 import { registerUpstreamRoutes } from './upstreams.js';
 import { registerWebhookRoutes } from './webhooks.js';
@@ -30,6 +30,7 @@ import { SubmitError, type MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 import { consolePlugin } from '../console/plugin.js';
 import type { SignInLog } from '../console/session.js';
+import { ApiError, installErrorHandler } from './errors.js';
 
 export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   /** Shop admins may point upstreams at loopback/private addresses (config admin.allowPrivateTenantUpstreams). */
@@ -136,11 +137,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.
     api.decorateRequest('principal', null);
     // Directory refusals (unknown id, read-only entry, conflict, invalid input) become 404/409/400 here, once for every route.
-    api.setErrorHandler((err, _req, reply) => {
-      const answer = directoryErrorReply(err);
-      if (!answer) throw err; // fastify's own handling: schema 400s, 500s
-      return reply.code(answer.status).send(answer.body);
-    });
+    installErrorHandler(api);
     api.addHook('onRequest', async (req, reply) => {
       if (!throttle.allowed(req.ip)) {
         return reply.code(429).header('Retry-After', '60').send({ error: 'TOO_MANY_FAILED_LOGINS', message: 'too many requests with a bad token from this address; try again in a minute' });
@@ -161,10 +158,10 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       const p = (req as PrincipalRequest).principal!;
       if (p.role === 'admin') return;
       const scope = (req.routeOptions.config as { scope?: string } | undefined)?.scope;
-      if (scope !== 'tenant') return reply.code(403).send({ error: 'FORBIDDEN', message: 'this route needs an admin token' });
+      if (scope !== 'tenant') throw new ApiError('FORBIDDEN', 'this route needs an admin token');
       // Every tenant the request names (query, body, path) must be the token's: a route may read any of them.
       const asked = [(req.query as { tenant?: unknown } | undefined)?.tenant, (req.body as { tenant?: unknown } | undefined)?.tenant, (req.params as { tenant?: unknown } | undefined)?.tenant];
-      if (asked.some((t) => t !== undefined && t !== null && t !== p.tenant)) return reply.code(403).send({ error: 'FORBIDDEN', message: `this token is for tenant ${p.tenant}` });
+      if (asked.some((t) => t !== undefined && t !== null && t !== p.tenant)) throw new ApiError('FORBIDDEN', `this token is for tenant ${p.tenant}`);
     });
     /** 403 when a tenant token asks for another tenant's message. */
     const ownMessage = (req: FastifyRequest, record: MessageRecord): boolean => {
@@ -179,7 +176,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       },
     }, async (req, reply) => {
       const { tenant } = req.params as { tenant: string };
-      if (!deps.directory.tenant(tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${tenant}` });
+      if (!deps.directory.tenant(tenant)) throw new ApiError('NOT_FOUND', `no tenant ${tenant}`);
       const { token, entry } = await deps.tenantTokens.issue(tenant, (req.body as { name: string }).name);
       return reply.code(201).send({ ...entry, token });
     });
@@ -187,7 +184,8 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     api.get('/tenants/:tenant/tokens', { schema: { params: tokenParams } }, async (req) => ({ tokens: await deps.tenantTokens.list((req.params as { tenant: string }).tenant) }));
     api.delete('/tenants/:tenant/tokens/:name', { schema: { params: tokenParams } }, async (req, reply) => {
       const { tenant, name } = req.params as { tenant: string; name: string };
-      return (await deps.tenantTokens.revoke(tenant, name)) ? reply.code(204).send() : reply.code(404).send({ error: 'NOT_FOUND', message: `no token ${name} for ${tenant}` });
+      if (!(await deps.tenantTokens.revoke(tenant, name))) throw new ApiError('NOT_FOUND', `no token ${name} for ${tenant}`);
+      return reply.code(204).send();
     });
 
     api.get('/events', {
@@ -230,7 +228,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     }, async (req, reply) => {
       const { domain } = req.params as { domain: string };
       const entry = visibleTo(req).find((d) => d.domain === domain.toLowerCase());
-      if (!entry) return reply.code(404).send({ error: 'NOT_FOUND', message: `${domain} is not a sender domain of ${(req as PrincipalRequest).principal!.role === 'tenant' ? 'this tenant' : 'any tenant'}` });
+      if (!entry) throw new ApiError('NOT_FOUND', `${domain} is not a sender domain of ${(req as PrincipalRequest).principal!.role === 'tenant' ? 'this tenant' : 'any tenant'}`);
       return { tenant: entry.tenant, domain: entry.domain, check: await deps.domains.check(entry.domain) };
     });
 
@@ -292,8 +290,8 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       },
     }, async (req, reply) => {
       const b = req.body as { tenant: string; type: string; message: string; reference?: string; email?: string; phone?: string; severity: string };
-      if (!deps.directory.tenant(b.tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${b.tenant}` });
-      if (b.email && !isValidAddress(b.email)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: 'email: not a valid e-mail address' });
+      if (!deps.directory.tenant(b.tenant)) throw new ApiError('NOT_FOUND', `no tenant ${b.tenant}`);
+      if (b.email && !isValidAddress(b.email)) throw new ApiError('INVALID_ADDRESS', 'email: not a valid e-mail address');
       const id = `AP${randomBytes(9).toString('hex').toUpperCase()}`; // 20 characters, like a queue id, never one
       const event: QueueEvent = {
         time: Date.now(), type: 'app-error', msgId: id, tenant: b.tenant, recipient: b.email?.toLowerCase() ?? '',
@@ -332,17 +330,10 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       const { id } = req.params as { id: string };
       const recipient = (req.body as { recipient?: string } | null)?.recipient;
       const original = await deps.spool.get(id);
-      if (original && !ownMessage(req, original)) return reply.code(403).send({ error: 'FORBIDDEN', message: 'this message belongs to another tenant' });
-      try {
-        const result = await deps.queue.resend(id, recipient ? [recipient] : undefined);
-        return reply.code(201).send({ id: result.id, resendOf: id });
-      } catch (err) {
-        if (err instanceof SubmitError) {
-          const status = err.code === 'NOT_FOUND' ? 404 : err.code === 'BODY_GONE' ? 410 : 400;
-          return reply.code(status).send({ error: err.code, message: err.message });
-        }
-        throw err;
-      }
+      if (original && !ownMessage(req, original)) throw new ApiError('FORBIDDEN', 'this message belongs to another tenant');
+      // A SubmitError (no such message, body gone) answers with its code's status (errors.ts).
+      const result = await deps.queue.resend(id, recipient ? [recipient] : undefined);
+      return reply.code(201).send({ id: result.id, resendOf: id });
     });
 
     // Suppression list: why an address is there, remove it once fixed, add one by hand.
@@ -372,8 +363,8 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       },
     }, async (req, reply) => {
       const b = req.body as { tenant: string; address: string; reason?: string };
-      if (!deps.directory.tenant(b.tenant)) return reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${b.tenant}` });
-      if (!isValidAddress(b.address)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: `address: not a valid e-mail address` });
+      if (!deps.directory.tenant(b.tenant)) throw new ApiError('NOT_FOUND', `no tenant ${b.tenant}`);
+      if (!isValidAddress(b.address)) throw new ApiError('INVALID_ADDRESS', `address: not a valid e-mail address`);
       const entry = { tenant: b.tenant, address: b.address.toLowerCase(), class: 'admin', reason: b.reason ?? 'added by an administrator', time: Date.now(), source: 'admin' as const };
       await deps.suppression.add(entry);
       return reply.code(201).send(entry);
@@ -384,7 +375,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       schema: { params: { type: 'object', required: ['tenant', 'address'], properties: { tenant: tenantIdSchema, address: { type: 'string', minLength: 3, maxLength: 254 } } } },
     }, async (req, reply) => {
       const { tenant, address } = req.params as { tenant: string; address: string };
-      if (!(await deps.suppression.get(tenant, address))) return reply.code(404).send({ error: 'NOT_FOUND', message: `${address} is not suppressed for ${tenant}` });
+      if (!(await deps.suppression.get(tenant, address))) throw new ApiError('NOT_FOUND', `${address} is not suppressed for ${tenant}`);
       await deps.suppression.remove(tenant, address);
       return reply.code(204).send();
     });
@@ -430,8 +421,8 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     }, async (req, reply) => {
       const { id } = req.params as { id: string };
       const record = await deps.spool.get(id);
-      if (!record) return reply.code(404).send({ error: 'NOT_FOUND', message: `no message ${id}` });
-      if (!ownMessage(req, record)) return reply.code(403).send({ error: 'FORBIDDEN', message: 'this message belongs to another tenant' });
+      if (!record) throw new ApiError('NOT_FOUND', `no message ${id}`);
+      if (!ownMessage(req, record)) throw new ApiError('FORBIDDEN', 'this message belongs to another tenant');
       return { ...summary(record), envelope: record.envelope, recipients: record.recipients, source: record.source, identity: record.identity ?? null, events: explained(await deps.events.byMessage(id)) };
     });
 

@@ -4,6 +4,7 @@ import type { Scheduler } from '../queue/scheduler.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord } from '../store/records.js';
 import { notFound, tenantIdSchema } from './principal.js';
+import { ApiError } from './errors.js';
 
 export interface QueueRouteDeps {
   spool: Spool;
@@ -50,7 +51,7 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
     const { id } = req.params as { id: string };
     const result = await deps.scheduler.retryNow(id);
     if (result === 'missing') return notFound(reply, `no message ${id}`);
-    if (result === 'done') return reply.code(409).send({ error: 'NOT_QUEUED', message: `message ${id} is no longer queued (every recipient is delivered or failed)` });
+    if (result === 'done') throw new ApiError('NOT_QUEUED', `message ${id} is no longer queued (every recipient is delivered or failed)`);
     return { id, status: result === 'busy' ? 'being delivered now' : 'due now' };
   });
 
@@ -59,7 +60,7 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
     const result = await deps.scheduler.remove(id, 'an administrator (admin API)');
     if (result.status === 'deleted') return { id, failed: result.recipients };
     if (result.status === 'missing') return notFound(reply, `no message ${id}`);
-    if (result.status === 'done') return reply.code(409).send({ error: 'NOT_QUEUED', message: `message ${id} is no longer queued` });
-    return reply.code(409).send({ error: 'BUSY', message: `message ${id} is being delivered right now; try again in a moment` });
+    if (result.status === 'done') throw new ApiError('NOT_QUEUED', `message ${id} is no longer queued`);
+    throw new ApiError('BUSY', `message ${id} is being delivered right now; try again in a moment`);
   });
 }

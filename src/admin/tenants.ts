@@ -7,6 +7,7 @@ import type { TenantTokens } from '../store/api-tokens.js';
 import type { Directory, TenantInput } from '../tenants/directory.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { notFound, principalOf } from './principal.js';
+import { ApiError } from './errors.js';
 
 export interface TenantRouteDeps {
   directory: Directory;
@@ -105,7 +106,7 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
     const p = principalOf(req);
     const u = upstream === null ? undefined : deps.directory.upstream(upstream);
     if (upstream !== null && (!u || (p.role === 'tenant' && u.owner !== tenant && upstream !== deps.systemUpstream()))) {
-      return reply.code(400).send({ error: 'INVALID', message: `upstream: ${upstream} is not an upstream of tenant ${tenant} (make one with POST /api/v1/upstreams, or copy one)`, issues: [`upstream: unknown upstream "${upstream}"`] });
+      throw new ApiError('INVALID', `upstream: ${upstream} is not an upstream of tenant ${tenant} (make one with POST /api/v1/upstreams, or copy one)`, { issues: [`upstream: unknown upstream "${upstream}"`] });
     }
     return view(await deps.directory.updateTenant(tenant, { upstream }));
   });
@@ -117,7 +118,7 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
     // Queued mail would lose its sender identity and upstream: refuse until the queue is empty for it.
     const queued = t.source === 'store' ? await deps.spool.queuedFor(tenant) : 0;
     if (queued > 0) {
-      return reply.code(409).send({ error: 'MESSAGES_QUEUED', message: `tenant ${tenant} has ${queued} message(s) in the queue; wait until they are delivered or expire (or delete them), then delete the tenant` });
+      throw new ApiError('MESSAGES_QUEUED', `tenant ${tenant} has ${queued} message(s) in the queue; wait until they are delivered or expire (or delete them), then delete the tenant`);
     }
     await deps.directory.deleteTenant(tenant);
     const revoked = await deps.tenantTokens.revokeAll(tenant);

@@ -9,6 +9,7 @@ import { normalisePhone } from '../tracking/phone.js';
 import { DEFAULT_SETTINGS, parseTrackingSettings, unknownGateways, type TrackingSettings } from '../tracking/settings.js';
 import { CARRIERS, NORMALISED_STATUSES } from '../tracking/types.js';
 import { tenantIdSchema } from './principal.js';
+import { ApiError, sendError } from './errors.js';
 
 export interface TrackingRouteDeps {
   directory: Directory;
@@ -42,7 +43,7 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
   const settingsOf = async (tenant: string): Promise<TrackingSettings> => (await deps.shipments.settings(tenant)) ?? DEFAULT_SETTINGS;
   const knownTenant = (tenant: string, reply: FastifyReply): boolean => {
     if (deps.directory.tenant(tenant)) return true;
-    void reply.code(404).send({ error: 'NOT_FOUND', message: `no tenant ${tenant}` });
+    void sendError(reply, 'NOT_FOUND', `no tenant ${tenant}`);
     return false;
   };
 
@@ -59,9 +60,9 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
     const { tenant, ...rest } = req.body as { tenant: string } & Record<string, unknown>;
     if (!knownTenant(tenant, reply)) return reply;
     const parsed = parseTrackingSettings(rest, merge ? await settingsOf(tenant) : undefined);
-    if (!parsed.ok) return reply.code(400).send({ error: 'INVALID_SETTINGS', message: parsed.issues.join('; '), issues: parsed.issues });
+    if (!parsed.ok) throw new ApiError('INVALID_SETTINGS', parsed.issues.join('; '), { issues: parsed.issues });
     const gatewayIssues = unknownGateways(parsed.value, deps.phoneGateways());
-    if (gatewayIssues.length > 0) return reply.code(400).send({ error: 'INVALID_SETTINGS', message: gatewayIssues.join('; '), issues: gatewayIssues });
+    if (gatewayIssues.length > 0) throw new ApiError('INVALID_SETTINGS', gatewayIssues.join('; '), { issues: gatewayIssues });
     await deps.shipments.saveSettings(tenant, parsed.value);
     return { tenant, stored: true, settings: parsed.value };
   };
@@ -96,14 +97,14 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
   }, async (req, reply) => {
     const { tenant, shipments, ...single } = req.body as { tenant: string; shipments?: Array<Record<string, unknown>> } & Record<string, unknown>;
     if (!knownTenant(tenant, reply)) return reply;
-    if (shipments && Object.keys(single).length > 0) return reply.code(400).send({ error: 'INVALID', message: 'give either one shipment\'s fields or "shipments", not both' });
+    if (shipments && Object.keys(single).length > 0) throw new ApiError('INVALID', 'give either one shipment\'s fields or "shipments", not both');
     const settings = await settingsOf(tenant);
     const rows = checkShipmentObjects(shipments ?? [single], settings);
     if (rows.every((r) => !r.shipment)) {
-      return reply.code(400).send({ error: 'INVALID_SHIPMENT', message: rows.map((r) => (shipments ? `shipments[${r.line - 1}]: ` : '') + r.errors.join('; ')).join('; '), rows });
+      throw new ApiError('INVALID_SHIPMENT', rows.map((r) => (shipments ? `shipments[${r.line - 1}]: ` : '') + r.errors.join('; ')).join('; '), { rows });
     }
     const result = await deps.intake.take(tenant, rows, settings, false);
-    if (result.refused) return reply.code(result.refused.code === 'QUOTA_EXCEEDED' ? 429 : 409).send({ error: result.refused.code, message: result.refused.message, ...result });
+    if (result.refused) return sendError(reply, result.refused.code, result.refused.message, { ...result });
     return reply.code(result.created > 0 ? 201 : 200).send(result);
   });
 
@@ -121,17 +122,17 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
     if (!knownTenant(q.tenant, reply)) return reply;
     const data = req.body;
     if (!Buffer.isBuffer(data) || data.length === 0) {
-      return reply.code(400).send({ error: 'NO_FILE', message: 'send the CSV or XLSX file as the request body (Content-Type text/csv or application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)' });
+      throw new ApiError('NO_FILE', 'send the CSV or XLSX file as the request body (Content-Type text/csv or application/vnd.openxmlformats-officedocument.spreadsheetml.sheet)');
     }
     const format = detectFormat(q.filename, req.headers['content-type'], data);
-    if (!format) return reply.code(400).send({ error: 'UNSUPPORTED_FILE', message: 'the file is neither CSV nor XLSX (old .xls files: save as .xlsx or CSV first)' });
+    if (!format) throw new ApiError('UNSUPPORTED_FILE', 'the file is neither CSV nor XLSX (old .xls files: save as .xlsx or CSV first)');
     const settings = await settingsOf(q.tenant);
     const parsed = await parseShipmentFile(data, format, { defaultCountry: settings.defaultCountry, ...(q.carrier ? { defaultCarrier: q.carrier } : {}) });
     const fileProblem = parsed.fileErrors.length > 0 && parsed.rows.every((r) => !r.shipment);
     const result = await deps.intake.take(q.tenant, parsed.rows, settings, q.dryRun || fileProblem);
     const body = { format: parsed.format, columns: parsed.columns, missingColumns: parsed.missingColumns, fileErrors: parsed.fileErrors, ...result };
-    if (fileProblem && !q.dryRun) return reply.code(400).send({ error: 'UNREADABLE_FILE', message: parsed.fileErrors.join('; '), ...body });
-    if (result.refused && !q.dryRun) return reply.code(result.refused.code === 'QUOTA_EXCEEDED' ? 429 : 409).send({ error: result.refused.code, message: result.refused.message, ...body });
+    if (fileProblem && !q.dryRun) throw new ApiError('UNREADABLE_FILE', parsed.fileErrors.join('; '), { ...body });
+    if (result.refused && !q.dryRun) return sendError(reply, result.refused.code, result.refused.message, { ...body });
     return body;
   });
 
@@ -162,7 +163,8 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
     const { carrier, code } = req.params as { carrier: string; code: string };
     const { tenant } = req.query as { tenant: string };
     const s = await deps.shipments.get(tenant, carrier, code.toUpperCase());
-    return s ?? reply.code(404).send({ error: 'NOT_FOUND', message: `no ${carrier} shipment ${code.toUpperCase()} for ${tenant}` });
+    if (!s) throw new ApiError('NOT_FOUND', `no ${carrier} shipment ${code.toUpperCase()} for ${tenant}`);
+    return s;
   });
 
   // Seed 004: the buyer already picked the parcel up, but the post office has not said so: delete the code.
@@ -174,7 +176,8 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
       if (s) await deps.shipments.write([...(await deps.shipments.noticeOpsFor(tenant, carrier, s.code)), ...deps.shipments.ops(s, undefined)], true);
       return s !== undefined;
     });
-    return deleted ? reply.code(204).send() : reply.code(404).send({ error: 'NOT_FOUND', message: `no ${carrier} shipment ${code.toUpperCase()} for ${tenant}` });
+    if (!deleted) throw new ApiError('NOT_FOUND', `no ${carrier} shipment ${code.toUpperCase()} for ${tenant}`);
+    return reply.code(204).send();
   });
 
   // --- blacklist -----------------------------------------------------------------------------
@@ -202,7 +205,7 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
   api.get('/blacklist/check', { config: { scope: 'tenant' }, schema: { querystring: contactQuery } }, async (req, reply) => {
     const q = req.query as { tenant: string; email?: string; phone?: string };
     const asked = await contacts(q);
-    if (asked.length === 0) return reply.code(400).send({ error: 'INVALID', message: 'give email and/or phone' });
+    if (asked.length === 0) throw new ApiError('INVALID', 'give email and/or phone');
     const entries = (await Promise.all(asked.map((c) => deps.shipments.blacklisted(q.tenant, c.kind, c.value)))).filter((e) => e !== undefined);
     return { listed: entries.length > 0, checked: asked, entries };
   });
@@ -210,9 +213,10 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
   api.delete('/blacklist', { config: { scope: 'tenant' }, schema: { querystring: contactQuery } }, async (req, reply) => {
     const q = req.query as { tenant: string; email?: string; phone?: string };
     const asked = await contacts(q);
-    if (asked.length === 0) return reply.code(400).send({ error: 'INVALID', message: 'give email and/or phone' });
+    if (asked.length === 0) throw new ApiError('INVALID', 'give email and/or phone');
     const removed = (await Promise.all(asked.map((c) => deps.shipments.unblacklist(q.tenant, c.kind, c.value)))).filter(Boolean).length;
-    return removed > 0 ? reply.code(204).send() : reply.code(404).send({ error: 'NOT_FOUND', message: 'not on the blacklist' });
+    if (removed === 0) throw new ApiError('NOT_FOUND', 'not on the blacklist');
+    return reply.code(204).send();
   });
 }
 

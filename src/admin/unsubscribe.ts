@@ -6,6 +6,7 @@ import type { OptOutList } from '../store/opt-outs.js';
 import type { Directory } from '../tenants/directory.js';
 import { readUnsubscribeToken, type OptOutTarget } from '../unsubscribe/token.js';
 import { tenantIdSchema } from './principal.js';
+import { sendError } from './errors.js';
 
 export interface UnsubscribeDeps {
   optOuts: OptOutList;
@@ -85,6 +86,6 @@ export function registerOptOutRoutes(api: FastifyInstance, deps: UnsubscribeDeps
     const { tenant, category, address } = req.params as { tenant: string; category: string; address: string };
     return (await deps.optOuts.remove(tenant, category, address))
       ? reply.code(204).send()
-      : reply.code(404).send({ error: 'NOT_FOUND', message: `${address} has not unsubscribed from ${category} of ${tenant}` });
+      : sendError(reply, 'NOT_FOUND', `${address} has not unsubscribed from ${category} of ${tenant}`);
   });
 }

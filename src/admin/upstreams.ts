@@ -10,6 +10,7 @@ import { forbidden, notFound, principalOf } from './principal.js';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { isPrivateAddress } from '../security/private-address.js';
+import { ApiError, sendError } from './errors.js';
 
 /**
  * Why a shop admin may not use this host: it is (or resolves to) a loopback, private or link-local
@@ -106,7 +107,7 @@ export function registerUpstreamRoutes(api: FastifyInstance, deps: UpstreamRoute
   const refusePrivate = async (req: FastifyRequest, reply: FastifyReply, host: unknown): Promise<boolean> => {
     if (!tenantOf(req) || typeof host !== 'string' || deps.allowPrivateTenantUpstreams?.()) return false;
     const problem = await privateHostProblem(host);
-    if (problem) void reply.code(400).send({ error: 'PRIVATE_HOST', message: `host: ${problem}`, issues: [`host: ${problem}`] });
+    if (problem) void sendError(reply, 'PRIVATE_HOST', `host: ${problem}`, { issues: [`host: ${problem}`] });
     return problem !== undefined;
   };
 
@@ -163,7 +164,7 @@ export function registerUpstreamRoutes(api: FastifyInstance, deps: UpstreamRoute
     // Checked again at use: the name may resolve elsewhere by now.
     if (upstream.owner && upstream.type === 'smtp' && (await refusePrivate(req, reply, upstream.host))) return reply;
     const { to } = req.body as { to: string };
-    if (!isValidAddress(to)) return reply.code(400).send({ error: 'INVALID_ADDRESS', message: 'to: not a valid e-mail address' });
+    if (!isValidAddress(to)) throw new ApiError('INVALID_ADDRESS', 'to: not a valid e-mail address');
     return deps.testMail(upstream, to);
   });
 }

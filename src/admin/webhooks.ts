@@ -4,6 +4,7 @@ import type { Directory } from '../tenants/directory.js';
 import { WEBHOOK_EVENTS, type Webhook, type WebhookEventType } from '../store/webhooks.js';
 import type { WebhookDispatcher } from '../webhooks/dispatcher.js';
 import { forbidden, mayAccess, notFound, tenantIdSchema } from './principal.js';
+import { ApiError } from './errors.js';
 
 export interface WebhookRouteDeps {
   directory: Directory;
@@ -60,7 +61,7 @@ export function registerWebhookRoutes(api: FastifyInstance, deps: WebhookRouteDe
   }, async (req, reply) => {
     const b = req.body as { tenant: string; url: string; events?: WebhookEventType[]; secret?: string };
     if (!deps.directory.tenant(b.tenant)) return notFound(reply, `no tenant ${b.tenant}`);
-    if (!validUrl(b.url)) return reply.code(400).send({ error: 'INVALID_URL', message: 'url: must be an http(s) URL without credentials' });
+    if (!validUrl(b.url)) throw new ApiError('INVALID_URL', 'url: must be an http(s) URL without credentials');
     const hook = await deps.webhooks.create(b);
     // The secret is shown this once; receivers need it to verify X-Mailgate-Signature.
     return reply.code(201).send({ ...view(hook), secret: hook.secret });
@@ -78,7 +79,7 @@ export function registerWebhookRoutes(api: FastifyInstance, deps: WebhookRouteDe
     const hook = owned(req, reply);
     if (!hook) return reply;
     const b = req.body as { url?: string; events?: WebhookEventType[]; active?: boolean; rotateSecret?: boolean };
-    if (b.url && !validUrl(b.url)) return reply.code(400).send({ error: 'INVALID_URL', message: 'url: must be an http(s) URL without credentials' });
+    if (b.url && !validUrl(b.url)) throw new ApiError('INVALID_URL', 'url: must be an http(s) URL without credentials');
     const updated = (await deps.webhooks.update(hook.id, b))!;
     return { ...view(updated), ...(b.rotateSecret ? { secret: updated.secret } : {}) };
   });

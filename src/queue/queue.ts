@@ -15,9 +15,10 @@ import { newQueueId } from './ids.js';
 import type { Scheduler } from './scheduler.js';
 import type { Spool, StagedBody } from './spool.js';
 import type { MessageRecord, MessageSource, QueueEvent } from '../store/records.js';
+import type { ErrorCode } from '../error-codes.js';
 
 export class SubmitError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(readonly code: ErrorCode, message: string) {
     super(message);
   }
 }

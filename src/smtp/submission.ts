@@ -12,6 +12,7 @@ import { plainAddress, type Identity, type TenantAccess } from './tenant-access.
 import { insufficientStorage, smtpError } from './errors.js';
 import { greetWithoutDelay } from './greeting.js';
 import { LoginThrottle } from '../security/login-throttle.js';
+import { smtpReplyFor } from '../error-codes.js';
 
 export interface SubmissionDeps {
   config: Config;
@@ -141,7 +142,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
             if (err instanceof MessageTooLargeError || (stream as { sizeExceeded?: boolean }).sizeExceeded) {
               return callback(smtpError(552, `5.3.4 Message size exceeds fixed limit of ${config.limits.maxMessageSize} bytes`));
             }
-            if (err instanceof SubmitError) return callback(smtpError(550, `5.5.0 ${err.message}`));
+            if (err instanceof SubmitError) return callback(smtpError(...smtpReplyFor(err.code, err.message)));
             if (isDiskFull(err)) {
               log.error({ err: err.message }, 'could not queue message: the data directory is full');
               return callback(insufficientStorage());
