@@ -1,6 +1,5 @@
 // Who is asking the admin API: an admin token sees everything, a tenant token only its own tenant.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DirectoryError } from '../tenants/directory.js';
 import { sendError } from './errors.js';
 
 export type Principal = { role: 'admin' } | { role: 'tenant'; tenant: string };

@@ -1,0 +1,132 @@
+// Admin API: the event log (by recipient, message, newest), a tenant's error log with its counter
+// and search, and the errors a shop's app records itself (seed 000). Every event carries `advice`.
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { adviceFor } from '../bounces/advice.js';
+import { isValidAddress } from '../queue/address.js';
+import type { Spool } from '../queue/spool.js';
+import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
+import type { QueueEvent } from '../store/records.js';
+import type { Directory } from '../tenants/directory.js';
+import { ApiError } from './errors.js';
+import { tenantIdSchema } from './principal.js';
+
+export interface EventRouteDeps {
+  events: EventLog;
+  spool: Spool;
+  directory: Directory;
+}
+
+/** Events with what each means for a shop admin and what to do (`advice`), worked out when read. */
+export function explained(events: QueueEvent[]): Array<QueueEvent & { advice?: string }> {
+  return events.map((e) => {
+    const advice = adviceFor(e);
+    return advice ? { ...e, advice } : e;
+  });
+}
+
+export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps): void {
+  api.get('/events', {
+    schema: {
+      querystring: {
+        type: 'object',
+        properties: {
+          recipient: { type: 'string', minLength: 3, maxLength: 320 },
+          msgId: { type: 'string', minLength: 1, maxLength: 64 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+        },
+        additionalProperties: false,
+      },
+    },
+  }, async (req) => {
+    const q = req.query as { recipient?: string; msgId?: string; limit: number };
+    if (q.recipient) return { events: explained(await deps.events.byRecipient(q.recipient, { limit: q.limit })) };
+    if (q.msgId) return { events: explained(await deps.events.byMessage(q.msgId, { limit: q.limit })) };
+    return { events: explained(await deps.events.recent({ limit: q.limit })) };
+  });
+
+  api.get('/errors', {
+    config: { scope: 'tenant' },
+    schema: {
+      querystring: {
+        type: 'object',
+        required: ['tenant'],
+        properties: {
+          tenant: tenantIdSchema,
+          since: { type: 'integer', minimum: 0 },
+          until: { type: 'integer', minimum: 0 },
+          class: { type: 'string', enum: ['hard', 'soft', 'policy', 'complaint', 'auto-reply'] },
+          cursor: { type: 'string', maxLength: 200 },
+          limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
+          recipient: { type: 'string', minLength: 3, maxLength: 320 },
+          msgId: { type: 'string', pattern: '^[0-9A-Z]{20}$' },
+          reference: { type: 'string', minLength: 1, maxLength: 998 },
+        },
+        additionalProperties: false,
+      },
+    },
+  }, async (req) => {
+    const q = req.query as { tenant: string; since?: number; until?: number; class?: string; cursor?: string; limit: number; recipient?: string; msgId?: string; reference?: string };
+    if (q.recipient || q.msgId || q.reference) {
+      // Narrow searches (one address, one message, one shop reference) read those indexes directly.
+      const ids = q.msgId ? [q.msgId] : q.reference ? await deps.spool.byReference(q.tenant, q.reference) : [];
+      const found = q.recipient ? await deps.events.byRecipient(q.recipient) : (await Promise.all(ids.map((id) => deps.events.byMessage(id)))).flat();
+      const events = found
+        .filter((e) => e.tenant === q.tenant && ERROR_TYPES.has(e.type) && (!q.class || e.class === q.class) && e.time >= (q.since ?? 0) && e.time < (q.until ?? Infinity))
+        .sort((a, b) => b.time - a.time)
+        .slice(0, q.limit);
+      return { events: explained(events) };
+    }
+    if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { events: [] };
+    const page = await deps.events.errors(q.tenant, q);
+    return { ...page, events: explained(page.events) };
+  });
+
+  // Seed 000: errors that are not about mail (a payment after the deadline, tickets sold twice), recorded by
+  // the tenant's app, shown and counted with the mail errors, found by order reference, pushed by webhooks.
+  api.post('/errors', {
+    config: { scope: 'tenant' },
+    bodyLimit: 16 * 1024,
+    schema: {
+      body: {
+        type: 'object', required: ['tenant', 'type', 'message'], additionalProperties: false,
+        properties: {
+          tenant: tenantIdSchema,
+          type: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+          message: { type: 'string', minLength: 1, maxLength: 2000 },
+          reference: { type: 'string', minLength: 1, maxLength: 200 },
+          email: { type: 'string', minLength: 3, maxLength: 254 },
+          phone: { type: 'string', pattern: '^\\+?[0-9][0-9 ()./-]{2,31}$' },
+          severity: { type: 'string', enum: ['info', 'warning', 'error', 'critical'], default: 'error' },
+        },
+      },
+    },
+  }, async (req, reply) => {
+    const b = req.body as { tenant: string; type: string; message: string; reference?: string; email?: string; phone?: string; severity: string };
+    if (!deps.directory.tenant(b.tenant)) throw new ApiError('NOT_FOUND', `no tenant ${b.tenant}`);
+    if (b.email && !isValidAddress(b.email)) throw new ApiError('INVALID_ADDRESS', 'email: not a valid e-mail address');
+    const id = `AP${randomBytes(9).toString('hex').toUpperCase()}`; // 20 characters, like a queue id, never one
+    const event: QueueEvent = {
+      time: Date.now(), type: 'app-error', msgId: id, tenant: b.tenant, recipient: b.email?.toLowerCase() ?? '',
+      code: b.type, detail: b.message, severity: b.severity,
+      ...(b.reference ? { reference: b.reference } : {}), ...(b.phone ? { phone: b.phone } : {}),
+    };
+    await deps.spool.appendEvents([...deps.events.ops(event), ...(b.reference ? [deps.spool.referenceOp(b.tenant, b.reference, id)] : [])]);
+    return reply.code(201).send({ id, event });
+  });
+
+  api.get('/errors/count', {
+    config: { scope: 'tenant' },
+    schema: {
+      querystring: {
+        type: 'object',
+        required: ['tenant', 'since'],
+        properties: { tenant: tenantIdSchema, since: { type: 'integer', minimum: 0 } },
+        additionalProperties: false,
+      },
+    },
+  }, async (req) => {
+    const q = req.query as { tenant: string; since: number };
+    return { tenant: q.tenant, since: q.since, count: await deps.events.countErrors(q.tenant, q.since) };
+  });
+}

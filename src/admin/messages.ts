@@ -1,0 +1,91 @@
+// Admin API: a tenant's messages (newest first, by recipient, reference, Message-ID, status, time),
+// one message with its whole history, and re-sending a kept message to a corrected address.
+import type { FastifyInstance } from 'fastify';
+import type { MailQueue } from '../queue/queue.js';
+import type { Spool } from '../queue/spool.js';
+import type { EventLog } from '../store/event-log.js';
+import type { MessageRecord } from '../store/records.js';
+import { ApiError } from './errors.js';
+import { explained } from './events.js';
+import { mayAccess, tenantIdSchema } from './principal.js';
+
+export interface MessageRouteDeps {
+  spool: Spool;
+  events: EventLog;
+  queue: MailQueue;
+}
+
+/** What a list shows of a message. */
+export function summary(r: MessageRecord) {
+  return {
+    id: r.id, tenant: r.tenant, createdAt: r.createdAt, state: r.state, from: r.envelope.from, to: r.envelope.to,
+    subject: r.subject ?? null, messageId: r.messageId ?? null, reference: r.reference ?? null, size: r.size,
+    recipients: r.recipients.map((x) => ({ address: x.address, status: x.status, lastReply: x.lastReply ?? null, upstream: x.lastUpstream ?? null })),
+    /** The SMTP login or trusted network the message came in by. */
+    credential: r.source.user ?? r.source.network ?? null,
+    ...(r.resendOf ? { resendOf: r.resendOf } : {}),
+  };
+}
+
+export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDeps): void {
+  api.get('/messages', {
+    config: { scope: 'tenant' },
+    schema: {
+      querystring: {
+        type: 'object', required: ['tenant'], additionalProperties: false,
+        properties: {
+          tenant: tenantIdSchema,
+          recipient: { type: 'string', minLength: 3, maxLength: 320 },
+          reference: { type: 'string', minLength: 1, maxLength: 998 },
+          messageId: { type: 'string', minLength: 1, maxLength: 998 },
+          status: { type: 'string', enum: ['queued', 'delivered', 'deferred', 'failed'] },
+          from: { type: 'integer', minimum: 0 },
+          to: { type: 'integer', minimum: 0 },
+          cursor: { type: 'string', maxLength: 200 },
+          limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+        },
+      },
+    },
+  }, async (req) => {
+    const q = req.query as { tenant: string; recipient?: string; reference?: string; messageId?: string; status?: string; from?: number; to?: number; cursor?: string; limit: number };
+    if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { messages: [] };
+    if (q.reference || q.messageId) {
+      const ids = await deps.spool.byReference(q.tenant, (q.reference ?? q.messageId)!);
+      const recs = (await Promise.all(ids.map((id) => deps.spool.get(id)))).filter((r): r is MessageRecord => Boolean(r));
+      return { messages: recs.sort((a, b) => b.createdAt - a.createdAt).slice(0, q.limit).map(summary) };
+    }
+    const rcpt = q.recipient?.toLowerCase();
+    const page = await deps.spool.listByTenant(q.tenant, {
+      limit: q.limit, ...(q.from !== undefined ? { from: q.from } : {}), ...(q.to !== undefined ? { to: q.to } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
+      filter: (r) => (!rcpt || r.envelope.to.some((t) => t.toLowerCase() === rcpt)) && (!q.status || r.recipients.some((x) => x.status === q.status)),
+    });
+    return { messages: page.messages.map(summary), ...(page.cursor ? { cursor: page.cursor } : {}) };
+  });
+
+  api.get('/messages/:id', {
+    config: { scope: 'tenant' },
+    schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } }, required: ['id'] } },
+  }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const record = await deps.spool.get(id);
+    if (!record) throw new ApiError('NOT_FOUND', `no message ${id}`);
+    if (!mayAccess(req, record.tenant)) throw new ApiError('FORBIDDEN', 'this message belongs to another tenant');
+    return { ...summary(record), envelope: record.envelope, recipients: record.recipients, source: record.source, identity: record.identity ?? null, events: explained(await deps.events.byMessage(id)) };
+  });
+
+  api.post('/messages/:id/resend', {
+    config: { scope: 'tenant' },
+    schema: {
+      params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } }, required: ['id'] },
+      body: { type: ['object', 'null'], properties: { recipient: { type: 'string', minLength: 3, maxLength: 254 } }, additionalProperties: false },
+    },
+  }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const recipient = (req.body as { recipient?: string } | null)?.recipient;
+    const original = await deps.spool.get(id);
+    if (original && !mayAccess(req, original.tenant)) throw new ApiError('FORBIDDEN', 'this message belongs to another tenant');
+    // A SubmitError (no such message, body gone) answers with its code's status (errors.ts).
+    const result = await deps.queue.resend(id, recipient ? [recipient] : undefined);
+    return reply.code(201).send({ id: result.id, resendOf: id });
+  });
+}
