@@ -617,3 +617,16 @@ describe('tracking section', () => {
       .toContain('tracking.carriers.russian-post.password: is required (give one of password, passwordFile, passwordEnv)');
   });
 });
+
+describe('tenant claims (one rule for the file and the API)', () => {
+  it('compares networks as networks and domains without case', async () => {
+    const { TenantClaims } = await import('../src/config/tenant-claims.js');
+    const claims = TenantClaims.ofTenants([{ id: 'a', auth: [{ user: 'shop-a' }], networks: ['10.0.0.0/8'], domains: [{ domain: 'shop.example' }] }] as never);
+    expect(claims.owner('network', '10.0.0.1/8')).toBe('a');
+    expect(claims.owner('network', '10.0.0.0/16')).toBeUndefined();
+    expect(claims.owner('domain', 'SHOP.example')).toBe('a');
+    expect(claims.owner('user', 'shop-a')).toBe('a');
+    expect(claims.claim('network', '10.1.2.3/8', 'b')).toBe('a');
+    expect(claims.claim('id', 'a', 'a')).toBeUndefined();
+  });
+});

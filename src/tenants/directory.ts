@@ -10,6 +10,7 @@ import type { Config, SenderOverride, Tenant, Upstream } from '../config/types.j
 import type { MessageSource } from '../store/records.js';
 import { TenantAccess } from '../smtp/tenant-access.js';
 import type { TenantStore } from '../store/tenant-store.js';
+import { TenantClaims } from '../config/tenant-claims.js';
 
 export type DirectoryErrorCode = 'NOT_FOUND' | 'READ_ONLY' | 'CONFLICT' | 'INVALID';
 
@@ -67,10 +68,12 @@ export class Directory {
       for (const u of this.stored.upstreams) if (next.upstreams.some((c) => c.name === u.name)) issues.push(`upstream ${u.name} is in the config file and was made through the API`);
       const names = new Set([...next.upstreams, ...this.stored.upstreams].map((u) => u.name));
       if (!names.has(next.system.upstream)) issues.push(`system.upstream: unknown upstream "${next.system.upstream}"`);
+      const apiMade = TenantClaims.ofTenants(this.stored.tenants);
+      for (const c of next.tenants) {
+        const owners = new Set(TenantClaims.of(c).map(([kind, value]) => apiMade.owner(kind, value)).filter((o): o is string => o !== undefined));
+        for (const owner of owners) issues.push(`config tenant ${c.id} clashes with API-made tenant ${owner} (id, SMTP user, network or domain)`);
+      }
       for (const t of this.stored.tenants) {
-        const clash = next.tenants.find((c) => c.id === t.id || c.auth.some((a) => t.auth.some((b) => a.user === b.user))
-          || c.networks.some((n) => t.networks.includes(n)) || c.domains.some((d) => t.domains.some((e) => e.domain === d.domain)));
-        if (clash) issues.push(`config tenant ${clash.id} clashes with API-made tenant ${t.id} (id, SMTP user, network or domain)`);
         const used = [t.upstream, ...t.auth.map((c) => c.upstream), ...(t.networkSenders ?? []).map((n) => n.upstream)].filter((u): u is string => Boolean(u));
         for (const u of used) if (!names.has(u)) issues.push(`API-made tenant ${t.id} uses upstream ${u}, which the config file no longer has`);
       }
@@ -264,16 +267,16 @@ export class Directory {
     } catch (err) {
       invalid(err);
     }
-    const others = this.tenants().filter((t) => t.id !== replacing);
+    const others = TenantClaims.ofTenants(this.tenants().filter((t) => t.id !== replacing));
     const issues: string[] = [];
-    for (const c of tenant.auth) if (others.some((t) => t.auth.some((o) => o.user === c.user))) issues.push(`auth: SMTP user ${c.user} exists already`);
+    for (const c of tenant.auth) if (others.owner('user', c.user)) issues.push(`auth: SMTP user ${c.user} exists already`);
     for (const n of tenant.networks) {
-      const owner = others.find((t) => t.networks.includes(n));
-      if (owner) issues.push(`networks: ${n} is already assigned to tenant ${owner.id}`);
+      const owner = others.owner('network', n);
+      if (owner) issues.push(`networks: ${n} is already assigned to tenant ${owner}`);
     }
     for (const d of tenant.domains) {
-      const owner = others.find((t) => t.domains.some((o) => o.domain === d.domain));
-      if (owner) issues.push(`domains: ${d.domain} is already claimed by tenant ${owner.id}`);
+      const owner = others.owner('domain', d.domain);
+      if (owner) issues.push(`domains: ${d.domain} is already claimed by tenant ${owner}`);
     }
     if (issues.length > 0) throw new DirectoryError('CONFLICT', issues.join('; '), issues);
     return tenant;
