@@ -8,6 +8,7 @@ import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { Logger } from 'pino';
 import type { MxUpstream, SmtpUpstream, Upstream } from '../config/types.js';
 import { resolveMx } from './mx.js';
+import { mxTransportOptions, smtpTransportOptions } from './transport-options.js';
 import { withVerdict } from './reply.js';
 import { sendTransaction, type Envelope, type SmtpTransport } from './smtp-client.js';
 import type { RecipientResult } from '../queue/delivery-result.js';
@@ -112,31 +113,12 @@ export class Deliverer {
 
   private smtpPool(u: SmtpUpstream): SmtpTransport {
     const settings = JSON.stringify([u.host, u.port, u.tls, u.tlsVerify, u.auth?.user, u.auth?.password, u.maxConnections]);
-    return this.pool(`smtp:${u.name}`, settings, () => ({
-      host: u.host,
-      port: u.port,
-      secure: u.tls === 'implicit',
-      requireTLS: u.tls === 'starttls',
-      ignoreTLS: u.tls === 'none',
-      tls: { rejectUnauthorized: u.tlsVerify, servername: u.host },
-      ...(u.auth ? { auth: { user: u.auth.user, pass: u.auth.password } } : {}),
-      maxConnections: u.maxConnections,
-    }));
+    return this.pool(`smtp:${u.name}`, settings, () => ({ ...smtpTransportOptions(u), maxConnections: u.maxConnections }));
   }
 
   private mxPool(u: MxUpstream, hostName: string, address: string): SmtpTransport {
     const settings = JSON.stringify([u.port, u.requireTls, u.maxConnections]);
-    return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({
-      host: address,
-      port: u.port,
-      secure: false,
-      requireTLS: u.requireTls,
-      // Opportunistic STARTTLS (RFC 7435): encrypt when offered, do not insist on a valid certificate,
-      // and carry on in plaintext when the server's STARTTLS fails (as Postfix's "may" level does).
-      opportunisticTLS: !u.requireTls,
-      tls: { rejectUnauthorized: u.requireTls, servername: hostName },
-      maxConnections: u.maxConnections,
-    }));
+    return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({ ...mxTransportOptions(u, hostName, address), maxConnections: u.maxConnections }));
   }
 
   private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>): SmtpTransport {

@@ -8,6 +8,7 @@ import type { Upstream } from '../config/types.js';
 import type { SmtpReply } from '../store/records.js';
 import { resolveMx } from './mx.js';
 import { parseReply, type SmtpClientError } from './reply.js';
+import { mxTransportOptions, smtpTransportOptions } from './transport-options.js';
 
 export interface TestMailResult {
   ok: boolean;
@@ -30,28 +31,20 @@ export async function sendTestMail(upstream: Upstream, opts: { to: string; from:
   };
   const logger = { trace: record, debug: record, info: () => undefined, warn: () => undefined, error: () => undefined, fatal: () => undefined, level: () => undefined };
 
-  let host: string;
-  let port: number;
-  let servername: string;
+  // The same transport options delivery uses (transport-options.ts): the test says what delivery will do,
+  // opportunistic STARTTLS to an MX included.
+  let target;
   if (upstream.type === 'smtp') {
-    host = upstream.host;
-    port = upstream.port;
-    servername = upstream.host;
+    target = smtpTransportOptions(upstream);
   } else {
     const route = await resolveMx(opts.resolver, opts.to.slice(opts.to.lastIndexOf('@') + 1), { allowPrivateAddresses: upstream.allowPrivateAddresses });
     if (!route.ok) return { ok: false, server: upstream.name, reply: route.reply, error: route.reply.text, dialogue };
-    host = route.hosts[0]!.addresses[0]!;
-    port = upstream.port;
-    servername = route.hosts[0]!.name;
+    target = mxTransportOptions(upstream, route.hosts[0]!.name, route.hosts[0]!.addresses[0]!);
   }
+  const { port, tls: { servername } } = target;
   const timeout = opts.timeoutMs ?? 20_000;
   const transport = nodemailer.createTransport({
-    host, port, name: opts.hostname,
-    secure: upstream.type === 'smtp' && upstream.tls === 'implicit',
-    requireTLS: upstream.type === 'smtp' ? upstream.tls === 'starttls' : upstream.requireTls,
-    ignoreTLS: upstream.type === 'smtp' && upstream.tls === 'none',
-    tls: { rejectUnauthorized: upstream.type === 'smtp' ? upstream.tlsVerify : upstream.requireTls, servername },
-    ...(upstream.type === 'smtp' && upstream.auth ? { auth: { user: upstream.auth.user, pass: upstream.auth.password } } : {}),
+    ...target, name: opts.hostname,
     connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout,
     logger: logger as never, debug: true, disableFileAccess: true, disableUrlAccess: true,
   });
