@@ -6,7 +6,7 @@ import { dkimVerify } from './helpers/dkim-verify.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bodyHash, signatures } from '../src/identity/dkim.js';
 import { dkimRecord } from '../src/identity/dns-records.js';
-import { serializeHeader, splitHeader } from '../src/identity/headers.js';
+import { serializeHeader, splitHeader } from '../src/header-fields.js';
 import type { DkimKeyRef } from '../src/identity/sender-policy.js';
 import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
 

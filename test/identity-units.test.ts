@@ -1,7 +1,7 @@
 // Pure parts of the identity step: VERP addresses, header splitting, mailbox formatting, the decision.
 import { describe, expect, it } from 'vitest';
 import { parseVerp, verpAddress } from '../src/identity/verp.js';
-import { fieldValue, splitHeader } from '../src/identity/headers.js';
+import { fieldValue, splitHeader } from '../src/header-fields.js';
 import { decideIdentity, formatMailbox, type IdentityInput } from '../src/identity/sender-policy.js';
 import { suggestDomain } from '../src/queue/domain-typo.js';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { applyAttempt, expire, retryDelay } from '../src/queue/retry.js';
 import { judgeError, parseReply } from '../src/delivery/reply.js';
 import { CanonicalStream } from '../src/queue/canonical-stream.js';
-import { isValidAddress } from '../src/queue/address.js';
+import { isValidAddress } from '../src/config/formats.js';
 import type { MessageRecord } from '../src/store/records.js';
 import type { RecipientResult } from '../src/queue/delivery-result.js';
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { adviceFor } from '../bounces/advice.js';
-import { isValidAddress } from '../queue/address.js';
+import { isValidAddress } from '../config/formats.js';
 import type { Spool } from '../queue/spool.js';
 import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
 import type { QueueEvent } from '../store/records.js';

@@ -1,6 +1,6 @@
 // Admin API: the suppression list — why an address is there, remove it once fixed, add one by hand.
 import type { FastifyInstance } from 'fastify';
-import { isValidAddress } from '../queue/address.js';
+import { isValidAddress } from '../config/formats.js';
 import type { SuppressionList } from '../store/suppression.js';
 import type { Directory } from '../tenants/directory.js';
 import { ApiError } from './errors.js';

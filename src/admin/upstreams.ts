@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
-import { isValidAddress } from '../queue/address.js';
+import { isValidAddress } from '../config/formats.js';
 import type { Directory, UpstreamInput } from '../tenants/directory.js';
 import { forbidden, notFound, principalOf } from './principal.js';
 import { lookup } from 'node:dns/promises';

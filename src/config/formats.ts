@@ -126,7 +126,10 @@ export function isHostname(value: string): boolean {
 // RFC 5322 dot-atom local part (no quoted strings, no comments).
 const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/i;
 
-/** A plain addr-spec `local@domain` with a hostname domain. */
+/**
+ * A plain addr-spec `local@domain` with an ASCII hostname domain: the stricter check for addresses we
+ * put into headers ourselves (configured senders). Envelope addresses use isValidAddress.
+ */
 export function isEmailAddress(value: string): boolean {
   const at = value.lastIndexOf('@');
   if (at <= 0) return false;
@@ -197,4 +200,20 @@ function ipBytes(address: string, version: number): number[] {
   const bytes = all.flatMap((w) => [w >> 8, w & 0xff]);
   if (tail.length) bytes.splice(12, 4, ...tail);
   return bytes;
+}
+
+/**
+ * True for a usable envelope address (SMTP, API, imports): the one check every way into the queue uses.
+ * local@domain, no spaces or control characters, RFC 5321 lengths, no domain literal. UTF-8 allowed (SMTPUTF8). */
+export function isValidAddress(address: string): boolean {
+  if (address.length > 254) return false;
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || at === address.length - 1) return false;
+  const local = address.slice(0, at);
+  const domain = address.slice(at + 1);
+  // Quoted local parts are refused too: nodemailer would send them unquoted.
+  if (local.length > 64 || /[\s<>()\\,;:"\x00-\x1f\x7f]/.test(local)) return false;
+  // Domain literals ([192.0.2.1]) are refused: they would let a tenant aim direct delivery at any host.
+  if (domain.startsWith('[')) return false;
+  return /^(?:[\p{L}\p{N}](?:[\p{L}\p{N}-]{0,61}[\p{L}\p{N}])?\.)+[\p{L}\p{N}-]{2,63}$/u.test(domain);
 }

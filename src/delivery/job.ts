@@ -2,7 +2,7 @@
 // transaction per recipient, each with its own VERP return path. Shared by both deliverers.
 import { createReadStream } from 'node:fs';
 import type { Deliverer } from './deliverer.js';
-import { makeField } from '../identity/headers.js';
+import { makeField } from '../header-fields.js';
 import { prepareMessage } from '../identity/prepare.js';
 import type { SigningThread } from '../identity/dkim.js';
 import type { DeliveryJob, IdentitySummary } from './worker-protocol.js';

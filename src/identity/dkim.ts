@@ -5,7 +5,7 @@
 import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { dkimBody } from 'mailauth/lib/dkim/body/index.js';
-import type { HeaderField } from './headers.js';
+import type { HeaderField } from '../header-fields.js';
 import type { DkimKeyRef } from './sender-policy.js';
 
 /** Signed when present (each instance), bottom-up as RFC 6376 §5.4.2 says. */

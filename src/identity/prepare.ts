@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { bodyHash, signatures, type SigningThread } from './dkim.js';
-import { findField, makeField, serializeHeader, splitHeader, type HeaderField } from './headers.js';
+import { findField, makeField, serializeHeader, splitHeader, type HeaderField } from '../header-fields.js';
 import { decideIdentity, type IdentityInput, type IdentityPlan } from './sender-policy.js';
 
 /** Header blocks larger than this are not parsed further (the rest is treated as body). */

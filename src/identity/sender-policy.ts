@@ -3,7 +3,7 @@
 // Reply-To set to the original From (DKIM d= the system domain). Pure: data in, a plan out.
 import addressparser from 'nodemailer/lib/addressparser/index.js';
 import mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
-import { fieldValue, findField, type HeaderField } from './headers.js';
+import { fieldValue, findField, type HeaderField } from '../header-fields.js';
 
 /** Mailbox providers whose domains a tenant can never verify: mail "from" them goes out as the system sender. */
 export const FREE_MAIL_DOMAINS = new Set([

@@ -6,6 +6,7 @@
 // strict upstream does not refuse them.
 import { Transform, type TransformCallback } from 'node:stream';
 import libmime from 'libmime';
+import { fieldValue, findField, splitHeader } from '../header-fields.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -54,12 +55,10 @@ export class CanonicalStream extends Transform {
 
   /** Message-ID and Subject from the header block, unfolded (undefined when absent). */
   headers(): ScannedHeaders {
-    const text = Buffer.concat(this.headerBytes).toString('latin1');
-    const end = text.indexOf('\r\n\r\n');
-    const block = (end >= 0 ? text.slice(0, end) : text).replace(/\r\n[ \t]+/g, ' ');
+    const { fields } = splitHeader(Buffer.concat(this.headerBytes));
     const field = (name: string): string | undefined => {
-      const m = new RegExp(`^${name}:[ \\t]*(.*)$`, 'im').exec(block);
-      return m ? m[1]!.trim() : undefined;
+      const f = findField(fields, name.toLowerCase());
+      return f ? fieldValue(f) : undefined;
     };
     const utf8 = (v: string | undefined) => (v ? Buffer.from(v, 'latin1').toString('utf8').slice(0, 998) : undefined);
     return {

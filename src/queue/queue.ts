@@ -8,7 +8,7 @@ import type { SuppressionEntry, SuppressionList } from '../store/suppression.js'
 import type { OptOutList } from '../store/opt-outs.js';
 import type { Tenant } from '../config/types.js';
 import { categorize } from './category.js';
-import { isValidAddress } from './address.js';
+import { isValidAddress } from '../config/formats.js';
 import { suggestDomain } from './domain-typo.js';
 import { CanonicalStream } from './canonical-stream.js';
 import { newQueueId } from './ids.js';

@@ -4,7 +4,7 @@
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
-import { isValidAddress } from '../queue/address.js';
+import { isValidAddress } from '../config/formats.js';
 import { SubmitError, type MailQueue } from '../queue/queue.js';
 import { MessageTooLargeError } from '../queue/spool.js';
 import { isDiskFull, type DiskSpace } from '../queue/disk-space.js';

@@ -6,7 +6,7 @@ import { NOTICE_STATUSES, type NoticeStatus } from './types.js';
 import { isTimeZone, parseClock } from './window.js';
 import { senderNameProblem } from './phone.js';
 import { unknownMacros } from './templates.js';
-import { isValidAddress } from '../queue/address.js';
+import { isValidAddress } from '../config/formats.js';
 
 export const CHANNELS = ['email', 'sms', 'call'] as const;
 export type Channel = (typeof CHANNELS)[number];

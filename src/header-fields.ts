@@ -1,5 +1,6 @@
-// A message's header block as a list of raw fields: split off the body, look up, remove, add.
-// Raw bytes are kept (latin1 round-trips every byte), so untouched fields go out exactly as they came.
+// The one reader of a message's header block (CRLF): a list of raw fields, split off the body, look
+// up, add, serialize. Raw bytes are kept (latin1 round-trips every byte), so untouched fields go out
+// exactly as they came. Pure; imports nothing.
 
 export interface HeaderField {
   /** Lower-case field name. */
