@@ -4,6 +4,7 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { normalisePhone } from './phone.js';
 import { CARRIERS, type CarrierName, type ShipmentInput } from './types.js';
+import { CARRIER_MODULES } from './carriers/index.js';
 
 export type ImportFormat = 'csv' | 'xlsx';
 
@@ -45,12 +46,6 @@ export const COLUMN_ALIASES: Readonly<Record<ShipmentField, readonly string[]>> 
   phone: ['phone', 'телефон', 'mobile'],
   orderReference: ['order', 'order id', 'order number', 'заказ', 'номер заказа', '№ заказа'],
   orderSum: ['order sum', 'sum', 'amount', 'сумма', 'сумма заказа'],
-};
-
-/** Carrier cell values; the CARRIERS names themselves are always recognised. */
-export const CARRIER_ALIASES: Readonly<Record<CarrierName, readonly string[]>> = {
-  'russian-post': ['russian post', 'russianpost', 'pochta', 'pochta rossii', 'почта россии', 'почта рф', 'почта'],
-  dhl: ['dhl', 'dhl express'],
 };
 
 const CODE_PATTERN = /^[A-Z0-9]{8,40}$/;
@@ -259,7 +254,7 @@ const FIELD_BY_LABEL: ReadonlyMap<string, ShipmentField> = new Map(
 );
 
 const CARRIER_BY_LABEL: ReadonlyMap<string, CarrierName> = new Map(
-  CARRIERS.flatMap((c) => [c, ...CARRIER_ALIASES[c]].map((n) => [normaliseLabel(n), c] as const)),
+  CARRIERS.flatMap((c) => [c, ...CARRIER_MODULES[c].aliases].map((n) => [normaliseLabel(n), c] as const)),
 );
 
 interface Header {
@@ -303,10 +298,10 @@ function normaliseCode(raw: string): string {
   return raw.replace(/\s+/g, '').toUpperCase();
 }
 
-/** Russian Post: 14-digit domestic ШПИ, or a UPU S10 code issued in Russia (RA123456789RU). */
+/** The carrier whose codes look like this one, when exactly one does. */
 function guessCarrier(code: string): CarrierName | undefined {
-  if (/^\d{14}$/.test(code) || /^[A-Z]{2}\d{9}RU$/.test(code)) return 'russian-post';
-  return undefined;
+  const matches = CARRIERS.filter((c) => CARRIER_MODULES[c].looksLike(code));
+  return matches.length === 1 ? matches[0] : undefined;
 }
 
 function carrierFromText(raw: string): CarrierName | undefined {

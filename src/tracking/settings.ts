@@ -3,7 +3,7 @@
 // report, reminder days, quota. Validated here; stored by TrackingSettingsStore; defaults for the rest.
 import { z } from 'zod';
 import { NOTICE_STATUSES, type NoticeStatus } from './types.js';
-import { isTimeZone, parseClock } from './window.js';
+import { isTimeZone, parseClock, type SendingWindow } from './window.js';
 import { senderNameProblem } from './phone.js';
 import { unknownMacros } from './templates.js';
 import { isValidAddress } from '../config/formats.js';
@@ -91,4 +91,9 @@ export function unknownGateways(s: TrackingSettings, known: ReadonlySet<string>)
   if (s.sms && !known.has(s.sms.gateway)) issues.push(`sms.gateway: unknown phone gateway "${s.sms.gateway}"`);
   if (s.call && !known.has(s.call.gateway)) issues.push(`call.gateway: unknown phone gateway "${s.call.gateway}"`);
   return issues;
+}
+
+/** The sending window of a tenant's settings, with its time zone. */
+export function sendingWindowOf(settings: TrackingSettings): SendingWindow {
+  return { ...settings.window, timeZone: settings.timeZone };
 }
