@@ -106,7 +106,10 @@ describe('the relay while hostile bounces arrive', () => {
     const done = () => mg.logs.filter((l) => l.msg === 'inbound message is not a bounce' || l.msg === 'bounce without VERP token not attributed').length;
     for (const deadline = Date.now() + 15_000; done() < 2 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
     expect(done()).toBe(2);
-    expect(await fs.readdir(path.join(dir, 'data/inbound')).catch(() => [])).toEqual([]);
+    // The file is removed just after the log line: wait for it, then it must be gone (not quarantined).
+    const left = () => fs.readdir(path.join(dir, 'data/inbound')).catch(() => [] as string[]);
+    for (const deadline = Date.now() + 5_000; (await left()).length > 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 50));
+    expect(await left()).toEqual([]);
   });
 });
 
