@@ -25,7 +25,8 @@ const RULES: Record<string, { owns: string; mayImport: string[] | '*' }> = {
   console: { owns: 'the web console (a client of the admin API)', mayImport: ['types'] },
   admin: { owns: 'the admin HTTP API', mayImport: '*' },
   operator: { owns: 'the mailgate command', mayImport: '*' },
-  main: { owns: 'wiring', mayImport: '*' },
+  main: { owns: 'wiring: listeners in front of the relay, start, reload and stop', mayImport: '*' },
+  relay: { owns: 'wiring: the relay\'s parts, built and connected', mayImport: '*' },
   'runtime-info': { owns: 'runtime.json: where the running server listens', mayImport: [] },
   'error-codes': { owns: 'the error codes and what each means in HTTP and SMTP', mayImport: [] },
   'header-fields': { owns: 'the one reader and writer of a header block', mayImport: [] },
@@ -119,5 +120,9 @@ describe('architecture', () => {
     const byFile = new Map<string, string[]>();
     for (const e of edges) byFile.set(e.from, [...(byFile.get(e.from) ?? []), e.to]);
     expect(cycles(files, (f) => byFile.get(f) ?? []).map((c) => c.map((f) => path.relative(src, f)))).toEqual([]);
+  });
+
+  it('keeps the composition root to wiring: main.ts and relay.ts stay small', () => {
+    for (const f of ['main.ts', 'relay.ts']) expect(fs.readFileSync(path.join(src, f), 'utf8').split('\n').length, f).toBeLessThanOrEqual(160);
   });
 });

@@ -10,6 +10,11 @@ export class DiskSpace {
   private checking = false;
   private wasLow = false;
 
+  /** The configured floor, or by default room for one more message at its largest plus 64 MiB. */
+  static forLimits(dir: string, limits: { minFreeSpace?: number; maxMessageSize: number }, log: Logger): DiskSpace {
+    return new DiskSpace(dir, limits.minFreeSpace ?? Math.round(1.5 * limits.maxMessageSize) + 64 * 1024 * 1024, log);
+  }
+
   constructor(
     private readonly dir: string,
     /** Bytes that must stay free; below that, mail is refused. */

@@ -12,8 +12,15 @@ import { CARRIERS, type PhoneGateway } from './types.js';
 import { TrackingWorker, type TrackingWorkerDeps } from './worker.js';
 
 /** What the worker needs from the relay, and the store to keep shipments in. */
-export interface TrackingServiceDeps extends Pick<TrackingWorkerDeps, 'tenant' | 'submit' | 'queuedByMessageId' | 'recordEvents' | 'hostname' | 'log' | 'now'> {
+export interface TrackingServiceDeps extends Pick<TrackingWorkerDeps, 'submit' | 'queuedByMessageId' | 'recordEvents' | 'hostname' | 'log' | 'now'> {
   store: Store;
+  /** The tenant directory: a shop's name, and the From its tracking notices go out with. */
+  tenants: {
+    tenant(id: string): { name: string } | undefined;
+    senderFor(id: string, source: { kind: 'tracking' }): { from?: { address: string; name?: string } };
+  };
+  /** The From of notices for a shop without its own sender. */
+  systemSender: { address: string; name?: string };
 }
 
 export interface TrackingService {
@@ -33,7 +40,10 @@ export function createTrackingService(config: TrackingConfig, deps: TrackingServ
     carriers: createCarrierRegistry(config.carriers),
     gateways,
     options: config,
-    tenant: deps.tenant,
+    tenant: (id) => {
+      const t = deps.tenants.tenant(id);
+      return t ? { name: t.name, from: deps.tenants.senderFor(id, { kind: 'tracking' }).from ?? deps.systemSender } : undefined;
+    },
     submit: deps.submit,
     queuedByMessageId: deps.queuedByMessageId,
     recordEvents: deps.recordEvents,

@@ -1,0 +1,154 @@
+// The relay's parts, built and connected: the store and spool, the event log and its listeners
+// (metrics, webhooks), the tenant directory and domain checks, suppression, the queue, scheduler
+// and deliverer, inbound bounces and parcel tracking. Listeners (SMTP, HTTP) are main.ts's.
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from './config/types.js';
+import type { Resolver } from 'node:dns/promises';
+import { dnsResolver } from './delivery/mx.js';
+import { ThreadedDeliverer } from './delivery/threaded.js';
+import { InlineDeliverer } from './delivery/inline.js';
+import { planDelivery } from './delivery/plan.js';
+import { DomainVerifier } from './identity/domain-verifier.js';
+import { loadVerpSecret } from './identity/verp.js';
+import { laneFor } from './queue/lanes.js';
+import { MailQueue } from './queue/queue.js';
+import { Scheduler } from './queue/scheduler.js';
+import { Spool } from './queue/spool.js';
+import { DiskSpace } from './queue/disk-space.js';
+import type { MessageRecord } from './store/records.js';
+import { Directory } from './tenants/directory.js';
+import { TenantStore } from './store/tenant-store.js';
+import { EventLog } from './store/event-log.js';
+import { SuppressionList } from './store/suppression.js';
+import { GroupCommit } from './store/group-commit.js';
+import { openStore, type Store } from './store/level.js';
+import { WebhookStore } from './store/webhooks.js';
+import { OptOutList } from './store/opt-outs.js';
+import { Metrics } from './admin/metrics.js';
+import { deliveryOutcomeOps } from './bounces/processor.js';
+import { InboundBounces } from './bounces/inbound.js';
+import { SoftBounceCounter } from './bounces/soft-bounces.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { createTrackingService, type TrackingService } from './tracking/service.js';
+
+export interface Relay {
+  store: Store;
+  spool: Spool;
+  events: EventLog;
+  metrics: Metrics;
+  webhooks: WebhookDispatcher;
+  directory: Directory;
+  domains: DomainVerifier;
+  suppression: SuppressionList;
+  optOuts: OptOutList;
+  scheduler: Scheduler;
+  queue: MailQueue;
+  bounces: InboundBounces;
+  tracking: TrackingService;
+  disk: DiskSpace;
+  resolver: Resolver;
+  verpSecret: Buffer;
+  /** Starts the background work: deliveries, webhooks, tracking (unless told not to), the inbound backlog. */
+  start(opts: { trackingLoop: boolean }): Promise<void>;
+  /** Stops taking new work and lets what runs finish (deliveries get `grace` ms). */
+  stopWork(grace: number): Promise<void>;
+  /** Closes the rest, the store last. */
+  close(): Promise<void>;
+}
+
+export async function buildRelay(config: Config, log: Logger, opts: { now?: () => number } = {}): Promise<Relay> {
+  const store = await openStore(config.dataDir);
+  let spoolRef: Spool | undefined;
+  const commit = new GroupCommit(store.db, () => spoolRef!.syncDir());
+  const spool = (spoolRef = await Spool.open(path.join(config.dataDir, 'spool'), store, commit, log));
+  const metrics = new Metrics();
+  const webhooks = new WebhookDispatcher(new WebhookStore(store), config.webhooks, log);
+  const events = new EventLog(store, (e) => metrics.observe(e), (e) => webhooks.opsForEvent(e));
+
+  const resolver = dnsResolver(config.dns.servers);
+  const deliverer: ThreadedDeliverer | InlineDeliverer = config.queue.deliveryThread
+    ? new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log)
+    : new InlineDeliverer(config.system.hostname, resolver, log);
+
+  const directory = new Directory(config, new TenantStore(store.tenants, store.upstreams));
+  await directory.load();
+  const domains = new DomainVerifier({ system: config.system, tenants: () => directory.tenants() }, resolver, store.domains, log);
+  directory.onChange(() => void domains.tenantsChanged());
+  await domains.start();
+  const verpSecret = await loadVerpSecret(config.dataDir, config.system.verpSecret);
+
+  const deliverMessage = async (record: MessageRecord, recipients: string[], body?: Buffer) => {
+    const plan = planDelivery(record, recipients, {
+      sender: directory.senderFor(record.tenant, record.source),
+      tenant: directory.tenant(record.tenant),
+      verifiedSigners: domains.verifiedSigners(),
+      unverifiedReasons: domains.reasons(),
+      system: config.system,
+      verpSecret,
+    });
+    return deliverer.deliver(plan.upstream, plan.envelope, body ? { kind: 'buffer', data: body } : spool.bodyLocation(record.body), plan.prepare);
+  };
+
+  const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));
+  const softBounces = new SoftBounceCounter(store, events);
+  const scheduler = new Scheduler({
+    spool,
+    events,
+    deliverMessage,
+    policy: { retrySchedule: config.queue.retrySchedule, maxAge: config.queue.maxAge },
+    concurrency: config.queue.concurrency,
+    // A 5xx "no such user" during delivery is the bounce (direct MX delivery gets no bounce message): suppress as for one.
+    outcomeOps: (event) => deliveryOutcomeOps(event, suppression, softBounces),
+    lane: (record) => laneFor(record, directory.senderFor(record.tenant, record.source).upstream),
+    log,
+  });
+  const optOuts = new OptOutList(store.optOuts);
+  const tracking = createTrackingService(config.tracking, {
+    store,
+    tenants: directory,
+    systemSender: config.system.sender,
+    submit: (tenant, envelope, body) => queue.submit({ tenant, envelope, body, source: { kind: 'tracking' } }),
+    queuedByMessageId: (messageId) => spool.byMessageId(messageId),
+    recordEvents: (evs) => spool.appendEvents(evs.flatMap((e) => events.ops(e))),
+    hostname: config.system.hostname,
+    log,
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  const queue = new MailQueue({
+    spool, events, suppression, scheduler, optOuts, tenant: (id) => directory.tenant(id), limits: config.limits, log,
+    adminCopies: (tenant, category) => tracking.adminCopies(tenant, category),
+  });
+  const bounces = new InboundBounces({ spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log }, config.dataDir, config.limits.bounceParseTimeout, log);
+  const disk = DiskSpace.forLimits(config.dataDir, config.limits, log);
+
+  return {
+    store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret,
+    async start({ trackingLoop }) {
+      scheduler.start();
+      await webhooks.start();
+      if (trackingLoop) tracking.worker.start();
+      void bounces.backlog();
+    },
+    async stopWork(grace) {
+      // The tracking cycle in progress finishes (a notice is never cut between "sending" and "sent").
+      await tracking.worker.stop();
+      const { abandoned } = await scheduler.stop(grace);
+      if (abandoned > 0) log.warn({ abandoned }, 'deliveries still in flight were abandoned; they retry after restart');
+    },
+    async close() {
+      domains.stop();
+      await webhooks.stop();
+      await bounces.close();
+      await deliverer.close();
+      await spool.close();
+      await store.close();
+    },
+  };
+}
+
+/** The queue gauges and the tracking worker's counters, appended to the event counters. */
+export async function metricsText(relay: Relay): Promise<string> {
+  const next = await relay.spool.nextDue();
+  return relay.metrics.render({ queueDepth: await relay.spool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 }) + relay.tracking.worker.metrics();
+}
