@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseCidr, parseDuration, parseListenAddress, parseSize } from '../src/config/formats.js';
 import { ConfigError, loadConfig, parseConfig } from '../src/config/load.js';
+import { TRACKING_SCHEMAS } from '../src/tracking/plugged.js';
 import { hashPassword, verifyPassword } from '../src/config/password.js';
 import type { Config } from '../src/config/types.js';
 
@@ -56,7 +57,7 @@ function tenant(extra: Doc = {}): Doc {
 }
 
 function parse(doc: Doc | string, env: NodeJS.ProcessEnv = {}): Config {
-  return parseConfig(typeof doc === 'string' ? doc : stringify(doc), { baseDir: dir, env });
+  return parseConfig(typeof doc === 'string' ? doc : stringify(doc), { baseDir: dir, env, plugged: TRACKING_SCHEMAS });
 }
 
 function issuesOf(doc: Doc | string, env: NodeJS.ProcessEnv = {}): string[] {
@@ -605,11 +606,31 @@ describe('tracking section', () => {
     } }));
     expect(issues).toEqual(expect.arrayContaining([
       expect.stringMatching(/^tracking\.checksPerDay: /),
-      'tracking.carriers.fedex: unknown key',
+      'tracking.carriers.fedex: unknown carrier (known: russian-post, dhl)',
       'tracking.phoneGateways[0].type: must be twilio or webhook',
       expect.stringMatching(/^tracking\.phoneGateways\[1\]\.url: must be an http\(s\) URL/),
       expect.stringMatching(/^tracking\.phoneGateways\[3\]\.name: phone gateway "b" is already defined at tracking\.phoneGateways\[2\]/),
     ]));
+  });
+
+  it('knows carriers and gateway types only from what tracking plugs in', () => {
+    const doc = stringify(base({ tracking: { carriers: { dhl: { apiKey: 'k' } }, phoneGateways: [{ name: 'sms', type: 'twilio', accountSid: 'AC1', authToken: 't' }] } }));
+    let issues: string[] = [];
+    try {
+      parseConfig(doc, { baseDir: dir, env: {} });
+    } catch (err) {
+      issues = (err as ConfigError).issues;
+    }
+    expect(issues).toEqual(expect.arrayContaining(['tracking.carriers.dhl: unknown carrier (known: none)', expect.stringMatching(/^tracking\.phoneGateways\[0\]\.type: must be a known gateway type/)]));
+    expect(parseConfig(doc, { baseDir: dir, env: {}, plugged: TRACKING_SCHEMAS }).tracking.carriers).toEqual({ dhl: { url: 'https://api-eu.dhl.com', apiKey: 'k', timeoutMs: 10_000, concurrency: 4 } });
+  });
+
+  it('reports a secret given with the wrong type or in two forms once, at its key', () => {
+    const issues = issuesOf(base({ tracking: { carriers: { dhl: { apiKey: 'k', apiKeyEnv: 'K' }, 'russian-post': { login: 'x', passwordFile: 42 } } } }));
+    expect(issues.filter((i) => i.startsWith('tracking.carriers.'))).toEqual([
+      'tracking.carriers.dhl.apiKey: give only one of apiKey, apiKeyEnv',
+      'tracking.carriers.russian-post.passwordFile: expected a string, got a number',
+    ]);
   });
 
   it('requires the Russian Post password', () => {

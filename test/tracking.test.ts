@@ -9,6 +9,7 @@ import libmime from 'libmime';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
+import { TRACKING_SCHEMAS } from '../src/tracking/plugged.js';
 import type { RunningMailgate } from '../src/main.js';
 import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
 import { repoRoot } from './helpers/mailgate-process.js';
@@ -46,7 +47,7 @@ interface World {
 const log = pino({ level: 'silent' });
 
 async function boot(w: Omit<World, 'mg'>): Promise<RunningMailgate> {
-  const config = parseConfig(w.yaml, { baseDir: w.dir, env: {} });
+  const config = parseConfig(w.yaml, { baseDir: w.dir, env: {}, plugged: TRACKING_SCHEMAS });
   return startMailgate(config, log, { now: () => w.clock.now, trackingLoop: false });
 }
 

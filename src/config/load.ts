@@ -23,13 +23,14 @@ import { LOG_LEVELS, rootSchema } from './schema/root.js';
 import { systemSchema } from './schema/system.js';
 import { cidrSchema, networkSenderSchema, tenantSchema } from './schema/tenants.js';
 import { tlsSchema } from './schema/tls.js';
-import { phoneGatewaySchemas, trackingSchema } from './schema/tracking.js';
+import { trackingSchema } from './schema/tracking.js';
+import type { PluggedSchema, PluggedSchemas } from './plugged.js';
 import { DEFAULT_SMTP_PORT, mxUpstreamSchema, smtpUpstreamSchema } from './schema/upstreams.js';
 import { webhooksSchema } from './schema/webhooks.js';
 
 export { ConfigError, formatPath };
 import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, Tenant, TenantDomain, TrackingConfig, Upstream } from './types.js';
-import type { PhoneGatewayConfig } from './types.js';
+import type { PhoneGatewayEntry } from './types.js';
 
 /** A login as written in the config, before its password is hashed. */
 type TenantPassword = { user: string; password: string } & SenderOverride;
@@ -39,10 +40,12 @@ export interface ParseOptions {
   baseDir: string;
   /** Where …Env secrets are looked up. */
   env: NodeJS.ProcessEnv;
+  /** The carriers and phone gateway types that may be configured, with their schemas (tracking hands them over). */
+  plugged?: PluggedSchemas;
 }
 
 /** Reads and parses a config file; relative paths in it resolve against the current directory. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, plugged?: PluggedSchemas): Config {
   const baseDir = process.cwd();
   const abs = path.resolve(baseDir, file);
   let text: string;
@@ -51,7 +54,7 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   } catch (err) {
     throw new ConfigError([`config: cannot read ${abs} (${errorCode(err)})`]);
   }
-  return parseConfig(text, { baseDir, env });
+  return parseConfig(text, { baseDir, env, ...(plugged ? { plugged } : {}) });
 }
 
 export function parseConfig(yamlText: string, opts: ParseOptions): Config {
@@ -110,52 +113,67 @@ class Resolver {
 
   private resolveTracking(raw: unknown): TrackingConfig | undefined {
     const t = this.section(trackingSchema, raw, ['tracking']);
-    // Gateways are checked one by one even when the rest of the section has issues.
+    // Carriers and gateways are checked one by one even when the rest of the section has issues.
+    const carriers = this.resolveCarriers(isRecord(raw) && isRecord(raw.carriers) ? raw.carriers : {});
     const phoneGateways = this.resolvePhoneGateways(isRecord(raw) ? raw.phoneGateways : undefined);
     if (!t) return undefined;
-    const carriers: TrackingConfig['carriers'] = {};
-    const rp = t.carriers['russian-post'];
-    if (rp) {
-      const password = this.secret(rp, 'password', ['tracking', 'carriers', 'russian-post']);
-      if (password) carriers['russian-post'] = { url: rp.url, login: rp.login, password: password.value, timeoutMs: rp.timeout, concurrency: rp.concurrency };
-    }
-    const dhl = t.carriers.dhl;
-    if (dhl) {
-      const apiKey = this.secret(dhl, 'apiKey', ['tracking', 'carriers', 'dhl']);
-      if (apiKey) carriers.dhl = { url: dhl.url, apiKey: apiKey.value, timeoutMs: dhl.timeout, concurrency: dhl.concurrency };
-    }
     return { checksPerDay: t.checksPerDay, maxAgeMs: t.maxAge, firstCheckDelayMs: t.firstCheckDelay, batchSize: t.batchSize, carriers, phoneGateways };
   }
 
-  private resolvePhoneGateways(raw: unknown): PhoneGatewayConfig[] {
-    const phoneGateways: PhoneGatewayConfig[] = [];
+  private resolveCarriers(raw: Record<string, unknown>): Record<string, unknown> {
+    const carriers: Record<string, unknown> = {};
+    const known = this.opts.plugged?.carriers ?? {};
+    for (const [name, entry] of Object.entries(raw)) {
+      const at: Path = ['tracking', 'carriers', name];
+      const plugged = Object.hasOwn(known, name) ? known[name] : undefined;
+      if (!plugged) {
+        this.issue(at, `unknown carrier (known: ${Object.keys(known).join(', ') || 'none'})`);
+        continue;
+      }
+      const options = this.pluggedEntry(plugged, entry, at);
+      if (options !== undefined) carriers[name] = options;
+    }
+    return carriers;
+  }
+
+  /** One plugged-in entry: its secrets read (each in one of its three forms), then its own schema. */
+  private pluggedEntry(plugged: PluggedSchema, raw: unknown, at: Path): unknown {
+    if (!isRecord(raw)) return this.check(plugged.schema, raw ?? {}, at);
+    const entry: Record<string, unknown> = { ...raw };
+    let complete = true;
+    for (const [key, need] of Object.entries(plugged.secrets)) {
+      const forms = [key, `${key}File`, `${key}Env`];
+      if (need === 'optional' && forms.every((f) => entry[f] === undefined)) continue;
+      const wrongType = forms.find((f) => entry[f] !== undefined && typeof entry[f] !== 'string');
+      if (wrongType) this.issue([...at, wrongType], `expected a string, got ${describeType(entry[wrongType])}`);
+      const s = wrongType ? undefined : this.secret(entry, key, at);
+      for (const f of forms) delete entry[f];
+      // An unread secret was reported by readSecret; a stand-in keeps the schema from reporting it again.
+      entry[key] = s ? s.value : 'unread';
+      if (!s) complete = false;
+    }
+    const options = this.check(plugged.schema, entry, at);
+    return complete ? options : undefined;
+  }
+
+  private resolvePhoneGateways(raw: unknown): PhoneGatewayEntry[] {
+    const phoneGateways: PhoneGatewayEntry[] = [];
     const names = new Map<string, string>();
+    const known = this.opts.plugged?.phoneGateways ?? {};
     this.list(raw, ['tracking', 'phoneGateways']).forEach((g, i) => {
       const at: Path = ['tracking', 'phoneGateways', i];
       const type = isRecord(g) ? g.type : undefined;
-      if (type !== 'twilio' && type !== 'webhook') {
-        this.issue([...at, 'type'], 'must be twilio or webhook');
+      const plugged = typeof type === 'string' && Object.hasOwn(known, type) ? known[type] : undefined;
+      if (!plugged) {
+        this.issue([...at, 'type'], `must be ${Object.keys(known).join(' or ') || 'a known gateway type (none is)'}`);
         return;
       }
-      const optional = (obj: Record<string, unknown>, key: string) =>
-        [key, `${key}File`, `${key}Env`].some((k) => obj[k] !== undefined) ? this.secret(obj, key, at)?.value : undefined;
-      if (type === 'twilio') {
-        const c = this.check(phoneGatewaySchemas.twilio, g, at);
-        if (!c) return;
-        const authToken = this.secret(c, 'authToken', at);
-        if (!authToken) return;
-        phoneGateways.push({ type, name: c.name, accountSid: c.accountSid, authToken: authToken.value, timeoutMs: c.timeout, ...(c.baseUrl ? { baseUrl: c.baseUrl } : {}), ...(c.voiceLanguage ? { voiceLanguage: c.voiceLanguage } : {}) });
-      } else {
-        const c = this.check(phoneGatewaySchemas.webhook, g, at);
-        if (!c) return;
-        const token = optional(c, 'token');
-        const secretValue = optional(c, 'secret');
-        phoneGateways.push({ type, name: c.name, url: c.url, timeoutMs: c.timeout, ...(token ? { token } : {}), ...(secretValue ? { secret: secretValue } : {}) });
-      }
-      const name = phoneGateways.at(-1)!.name;
-      const seen = names.get(name);
-      if (seen) this.issue([...at, 'name'], `phone gateway "${name}" is already defined at ${seen}`);
-      else names.set(name, formatPath(at));
+      const entry = this.pluggedEntry(plugged, g, at) as PhoneGatewayEntry | undefined;
+      if (!entry) return;
+      phoneGateways.push(entry);
+      const seen = names.get(entry.name);
+      if (seen) this.issue([...at, 'name'], `phone gateway "${entry.name}" is already defined at ${seen}`);
+      else names.set(entry.name, formatPath(at));
     });
     return phoneGateways;
   }

@@ -164,61 +164,15 @@ export interface TrackingConfig {
   firstCheckDelayMs: number;
   /** Codes per carrier call. */
   batchSize: number;
-  carriers: { 'russian-post'?: RussianPostOptions; dhl?: DhlOptions };
-  phoneGateways: PhoneGatewayConfig[];
+  /** Each configured carrier's options, as its own schema (tracking/carriers) made them. */
+  carriers: Readonly<Record<string, unknown>>;
+  phoneGateways: PhoneGatewayEntry[];
 }
 
-// --- the tracking section's carriers and phone gateways (tracking/ reads these) -------------
-
-export interface RussianPostOptions {
-  /** The service address; RUSSIAN_POST_URL in production. */
-  url: string;
-  login: string;
-  password: string;
-  /** Per request, body included; default 10 000. */
-  timeoutMs?: number;
-  /** Requests in flight at once inside one track() call; default 4. */
-  concurrency?: number;
-  fetch?: typeof fetch;
-}
-
-export interface DhlOptions {
-  /** Base address without /track/shipments; DHL_URL in production. */
-  url: string;
-  apiKey: string;
-  /** Per request, body included; default 10 000. */
-  timeoutMs?: number;
-  /** Requests in flight at once inside one track() call; default 4. */
-  concurrency?: number;
-  fetch?: typeof fetch;
-}
-
-export interface TwilioGatewayOptions {
+/** One configured SMS / voice-call gateway, as its type's schema (tracking/gateways) made it; `name` is how notices and logs refer to it. */
+export interface PhoneGatewayEntry {
+  type: string;
   name: string;
-  /** Default https://api.twilio.com; tests point it at a loopback server. */
-  baseUrl?: string;
-  /** "AC…": the account the messages are sent from; also the Basic-auth user. */
-  accountSid: string;
-  authToken: string;
-  /** `language` of the <Say> verb for calls; default ru-RU. */
-  voiceLanguage?: string;
-  /** Per request; default 10 s. */
-  timeoutMs?: number;
+  [option: string]: unknown;
 }
 
-export interface WebhookGatewayOptions {
-  name: string;
-  /** http(s) URL the JSON is POSTed to. */
-  url: string;
-  /** Sent as `Authorization: Bearer <token>`. */
-  token?: string;
-  /** When set, every request carries X-Mailgate-Signature (see signWebhookBody). */
-  secret?: string;
-  /** Per request; default 10 s. */
-  timeoutMs?: number;
-}
-
-/** One configured SMS / voice-call gateway; `name` is how notices and logs refer to it. */
-export type PhoneGatewayConfig =
-  | ({ type: 'twilio' } & TwilioGatewayOptions)
-  | ({ type: 'webhook' } & WebhookGatewayOptions);

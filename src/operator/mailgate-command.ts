@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config/load.js';
+import { TRACKING_SCHEMAS } from '../tracking/plugged.js';
 import type { Config } from '../config/types.js';
 import fs from 'node:fs/promises';
 import { isHostname } from '../config/formats.js';
@@ -41,7 +42,7 @@ const DEFAULT_CONFIG = 'config/mailgate.yaml';
 
 function readConfig(file: string): Config {
   try {
-    return loadConfig(file);
+    return loadConfig(file, process.env, TRACKING_SCHEMAS);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${file}: invalid configuration\n${err.issues.map((i) => `  ${i}`).join('\n')}\n`);
@@ -79,7 +80,7 @@ async function serve(file: string): Promise<void> {
   process.on('SIGHUP', () => {
     let next: Config;
     try {
-      next = loadConfig(file);
+      next = loadConfig(file, process.env, TRACKING_SCHEMAS);
     } catch (err) {
       log.error({ issues: err instanceof ConfigError ? err.issues : [(err as Error).message] }, 'SIGHUP: configuration not reloaded, the file is invalid; the running configuration stays');
       return;

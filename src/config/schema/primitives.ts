@@ -30,6 +30,7 @@ export function stringFormat<T>(parse: (value: string) => Parsed<T>) {
     });
 }
 
+export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
 export const nonEmpty = z.string().trim().min(1);
 export const positiveInt = z.int().min(1);
 export const port = z.int().min(1).max(65535);
@@ -72,3 +73,9 @@ export function secret<K extends string>(key: K): SecretShape<K> {
   } as SecretShape<K>;
 }
 
+
+/** An entry's `timeout` (a duration, ms) as `timeoutMs`, the name the HTTP adapters' options use. */
+export function renameTimeout(o: object): Record<string, unknown> {
+  const { timeout, ...rest } = o as { timeout: number };
+  return { ...rest, timeoutMs: timeout };
+}

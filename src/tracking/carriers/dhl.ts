@@ -5,9 +5,16 @@
 import { CarrierError, type CarrierAdapter, type CarrierEvent, type NormalisedStatus, type TrackResult } from '../types.js';
 import { checkCommonOptions, exchange, snippet, trackDistinct, unreadableAnswer, type HttpAnswer } from './transport.js';
 import { retryAfterMs } from '../http-text.js';
-import type { DhlOptions } from '../../config/types.js';
-
-export type { DhlOptions };
+export interface DhlOptions {
+  /** Base address without /track/shipments; DHL_URL in production. */
+  url: string;
+  apiKey: string;
+  /** Per request, body included; default 10 000. */
+  timeoutMs?: number;
+  /** Requests in flight at once inside one track() call; default 4. */
+  concurrency?: number;
+  fetch?: typeof fetch;
+}
 
 export const DHL_URL = 'https://api-eu.dhl.com';
 

@@ -9,9 +9,17 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { CarrierError, type CarrierAdapter, type CarrierEvent, type NormalisedStatus, type TrackResult } from '../types.js';
 import { checkCommonOptions, exchange, snippet, trackDistinct, unreadableAnswer, type HttpAnswer } from './transport.js';
 import { retryAfterMs } from '../http-text.js';
-import type { RussianPostOptions } from '../../config/types.js';
-
-export type { RussianPostOptions };
+export interface RussianPostOptions {
+  /** The service address; RUSSIAN_POST_URL in production. */
+  url: string;
+  login: string;
+  password: string;
+  /** Per request, body included; default 10 000. */
+  timeoutMs?: number;
+  /** Requests in flight at once inside one track() call; default 4. */
+  concurrency?: number;
+  fetch?: typeof fetch;
+}
 
 export const RUSSIAN_POST_URL = 'https://tracking.russianpost.ru/rtm34';
 export const SOAP12_ENVELOPE_NS = 'http://www.w3.org/2003/05/soap-envelope';

@@ -3,9 +3,18 @@
 import { GatewayError, type PhoneGateway, type PhoneMessage } from '../types.js';
 import { DEFAULT_GATEWAY_TIMEOUT_MS, parseJsonObject, postToGateway } from './http.js';
 import { excerpt, redact } from '../http-text.js';
-import type { TwilioGatewayOptions } from '../../config/types.js';
-
-export type { TwilioGatewayOptions };
+export interface TwilioGatewayOptions {
+  name: string;
+  /** Default https://api.twilio.com; tests point it at a loopback server. */
+  baseUrl?: string;
+  /** "AC…": the account the messages are sent from; also the Basic-auth user. */
+  accountSid: string;
+  authToken: string;
+  /** `language` of the <Say> verb for calls; default ru-RU. */
+  voiceLanguage?: string;
+  /** Per request; default 10 s. */
+  timeoutMs?: number;
+}
 
 export const TWILIO_API_BASE_URL = 'https://api.twilio.com';
 export const DEFAULT_TWILIO_VOICE_LANGUAGE = 'ru-RU';

@@ -5,9 +5,17 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { GatewayError, type PhoneGateway, type PhoneMessage } from '../types.js';
 import { DEFAULT_GATEWAY_TIMEOUT_MS, parseJsonObject, postToGateway } from './http.js';
 import { excerpt, redact } from '../http-text.js';
-import type { WebhookGatewayOptions } from '../../config/types.js';
-
-export type { WebhookGatewayOptions };
+export interface WebhookGatewayOptions {
+  name: string;
+  /** http(s) URL the JSON is POSTed to. */
+  url: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** When set, every request carries X-Mailgate-Signature (see signWebhookBody). */
+  secret?: string;
+  /** Per request; default 10 s. */
+  timeoutMs?: number;
+}
 
 export const WEBHOOK_SIGNATURE_HEADER = 'X-Mailgate-Signature';
 
