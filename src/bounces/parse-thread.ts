@@ -12,7 +12,10 @@ export interface ParseRequest {
   own: string[];
 }
 
-export type ParseReply = { id: number; report: BounceReport } | { id: number; error: string };
+export type ParseReply = { id: number; report: BounceReport } | { id: number; error: string } | { ready: true };
+
+/** A thread that has not said "ready" by then is taken for broken (ms). */
+const START_LIMIT_MS = 30_000;
 
 export class ParseTimeoutError extends Error {
   constructor(ms: number) {
@@ -47,6 +50,8 @@ export interface ParseThreadOptions {
 
 export class BounceParseThread {
   private worker: Worker | undefined;
+  /** Resolves when the current worker has loaded (its deadline clock starts then). */
+  private ready: Promise<void> | undefined;
   private readonly jobs: Job[] = [];
   private busy = false;
   private nextId = 1;
@@ -96,8 +101,13 @@ export class BounceParseThread {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.busy = true;
     const worker = this.worker ?? this.spawn();
+    const ready = this.ready!;
     const id = this.nextId++;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
     const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       worker.off('message', onMessage);
       worker.off('exit', onExit);
@@ -106,22 +116,29 @@ export class BounceParseThread {
       this.pump();
     };
     const onMessage = (reply: ParseReply) => {
-      if (reply.id !== id) return;
+      if (!('id' in reply) || reply.id !== id) return;
       settle(() => ('error' in reply ? job.reject(new Error(reply.error)) : job.resolve(reply.report)));
     };
     const onExit = (code: number) => {
       if (this.worker === worker) this.worker = undefined;
       settle(() => job.reject(this.closed ? new ParserStoppedError() : new Error(`bounce parser thread exited with code ${code}`)));
     };
-    const timer = setTimeout(() => {
+    const stop = (error: Error) => {
       if (this.worker === worker) this.worker = undefined;
       worker.off('exit', onExit);
       void worker.terminate();
-      settle(() => job.reject(new ParseTimeoutError(this.deadlineMs)));
-    }, this.deadlineMs);
+      settle(() => job.reject(error));
+    };
     worker.on('message', onMessage);
     worker.on('exit', onExit);
     worker.postMessage({ id, raw: job.raw, own: job.own } satisfies ParseRequest);
+    // The deadline counts from when the thread has loaded: a slow start (a busy machine) is not the message's fault.
+    timer = setTimeout(() => stop(new Error('bounce parser thread did not start')), Math.max(START_LIMIT_MS, this.deadlineMs));
+    void ready.then(() => {
+      if (settled) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => stop(new ParseTimeoutError(this.deadlineMs)), this.deadlineMs);
+    });
   }
 
   private spawn(): Worker {
@@ -129,6 +146,14 @@ export class BounceParseThread {
     const worker = new Worker(this.script, { resourceLimits: { maxOldGenerationSizeMb: 256 } });
     worker.unref();
     worker.on('error', () => undefined);
+    this.ready = new Promise((resolve) => {
+      const onReady = (m: ParseReply) => {
+        if (!('ready' in m)) return;
+        worker.off('message', onReady);
+        resolve();
+      };
+      worker.on('message', onReady);
+    });
     this.worker = worker;
     return worker;
   }

@@ -1,5 +1,6 @@
 // The bounce parsing thread's entry point: parses one message per request and answers with the
 // report (or the error). Runs untrusted input; the main thread kills it when it overruns its deadline.
+// It says "ready" once loaded, so the deadline counts parsing only, never the thread's start.
 import { parentPort } from 'node:worker_threads';
 import { parseBounce } from './parse.js';
 import type { ParseReply, ParseRequest } from './parse-thread.js';
@@ -10,3 +11,4 @@ parentPort!.on('message', (req: ParseRequest) => {
     (err: Error) => parentPort!.postMessage({ id: req.id, error: err.message } satisfies ParseReply),
   );
 });
+parentPort!.postMessage({ ready: true } satisfies ParseReply);

@@ -66,6 +66,16 @@ describe('the parsing thread', () => {
     await expect(thread.parse(Buffer.from('again'))).resolves.toMatchObject({ kind: 'none' });
   });
 
+  it('counts the deadline from the thread being ready, not from its slow start', async () => {
+    const slow = new BounceParseThread({ deadlineMs: 300, script: new URL('../fixtures/workers/slow-start-parser.mjs', import.meta.url) });
+    try {
+      await expect(slow.parse(Buffer.from('hello'))).resolves.toMatchObject({ kind: 'none' });
+      await expect(slow.parse(Buffer.from('SPIN'))).rejects.toBeInstanceOf(ParseTimeoutError);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('parses with the real parser (built) and stops when idle', async () => {
     const t = new BounceParseThread({ script: builtWorker, idleMs: 200 });
     const report = await t.parse(manyGroupsDsn(3));
