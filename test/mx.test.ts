@@ -3,135 +3,106 @@
 // or private addresses are refused unless the upstream allows them (the sinks here are on loopback,
 // so the delivery tests set allowPrivateAddresses).
 import { Resolver } from 'node:dns/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import nodemailer from 'nodemailer';
+import { describe, expect, it } from 'vitest';
 import { resolveMx } from '../src/delivery/mx.js';
-import { startSink, type Sink } from './helpers/smtp-sink.js';
-import { startDnsServer, type DnsServer } from './helpers/dns-server.js';
-import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
-import { makeTempDir, removeDir } from './helpers/tmp.js';
+import type { Zone } from './helpers/dns-server.js';
+import type { MailgateProcess } from './helpers/mailgate-process.js';
+import { useMailgate } from './helpers/use-mailgate.js';
 import { ADMIN_TOKEN, testConfig } from './helpers/config.js';
 import { waitForEvent } from './helpers/events.js';
 
 const finalEvent = async (mg: MailgateProcess, rcpt: string) => (await waitForEvent(mg, rcpt, ['delivered', 'failed'])).match;
 
 /** A sink, a DNS server with `records`, and mailgate delivering direct to MX on the sink's port (`mxOptions` added to the upstream). */
-async function startMxWorld(prefix: string, records: Parameters<typeof startDnsServer>[0], mxOptions = '') {
-  const dir = await makeTempDir(prefix);
-  const sink = await startSink();
-  const dns = await startDnsServer(records);
-  const cfg = await writeConfig(dir, testConfig({
-    dataDir: `${dir}/data`,
-    upstreams: [`{ name: direct, type: mx, port: ${sink.port}${mxOptions} }`],
-    tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ] }'],
-    extra: `dns: { servers: [ "${dns.address}" ] }\nqueue: { retrySchedule: [1h], maxAge: 1d }`,
-  }));
-  return { dir, sink, dns, mg: await startMailgate({ configFile: cfg }) };
+function useMxWorld(prefix: string, records: Zone, mxOptions = '') {
+  return useMailgate({
+    prefix,
+    sinks: [{}],
+    dns: records,
+    config: ({ dir, sinks, dns }) => testConfig({
+      dataDir: `${dir}/data`,
+      upstreams: [`{ name: direct, type: mx, port: ${sinks[0]!.port}${mxOptions} }`],
+      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ] }'],
+      extra: `dns: { servers: [ "${dns.address}" ] }\nqueue: { retrySchedule: [1h], maxAge: 1d }`,
+    }),
+  });
 }
 
 describe('direct MX delivery', () => {
-  let dir: string;
-  let sink: Sink;
-  let dns: DnsServer;
-  let mg: MailgateProcess;
-
-  beforeAll(async () => {
-    ({ dir, sink, dns, mg } = await startMxWorld('mg-mx-', {
-      // mx1 (preferred) has no listener at 127.0.0.3: delivery falls back to mx2.
-      'buyers.test': { MX: [{ preference: 20, exchange: 'mx2.buyers.test' }, { preference: 10, exchange: 'mx1.buyers.test' }] },
-      'mx1.buyers.test': { A: ['127.0.0.3'] },
-      'mx2.buyers.test': { A: ['127.0.0.1'] },
-      'nomx.test': { A: ['127.0.0.1'] },
-      'nullmx.test': { MX: [{ preference: 0, exchange: '.' }] },
-    }, ', allowPrivateAddresses: true'));
-  });
-  afterAll(async () => {
-    await mg?.kill();
-    await sink?.close();
-    await dns?.close();
-    await removeDir(dir);
-  });
+  const w = useMxWorld('mg-mx-', {
+    // mx1 (preferred) has no listener at 127.0.0.3: delivery falls back to mx2.
+    'buyers.test': { MX: [{ preference: 20, exchange: 'mx2.buyers.test' }, { preference: 10, exchange: 'mx1.buyers.test' }] },
+    'mx1.buyers.test': { A: ['127.0.0.3'] },
+    'mx2.buyers.test': { A: ['127.0.0.1'] },
+    'nomx.test': { A: ['127.0.0.1'] },
+    'nullmx.test': { MX: [{ preference: 0, exchange: '.' }] },
+  }, ', allowPrivateAddresses: true');
 
   it('delivers to each domain through its MX hosts in preference order, one transaction per recipient', async () => {
-    const t = nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'correct-horse' } });
-    await t.sendMail({
+    await w.submit({ user: 'shop', pass: 'correct-horse' }).sendMail({
       envelope: { from: 'orders@shop.test', to: ['a@buyers.test', 'b@buyers.test', 'c@nomx.test', 'd@nxdomain.test', 'e@nullmx.test'] },
       raw: 'Subject: mx\r\n\r\nhello\r\n',
     });
-    const msgs = await sink.waitFor(3);
+    const msgs = await w.sink.waitFor(3);
     expect(msgs.map((m) => m.to.join(',')).sort()).toEqual(['a@buyers.test', 'b@buyers.test', 'c@nomx.test']);
 
-    expect(await finalEvent(mg, 'a@buyers.test')).toMatchObject({ type: 'delivered', upstream: 'direct/mx2.buyers.test' });
-    expect(await finalEvent(mg, 'c@nomx.test')).toMatchObject({ type: 'delivered', upstream: 'direct/nomx.test' });
-    expect(await finalEvent(mg, 'd@nxdomain.test')).toMatchObject({
+    expect(await finalEvent(w.mg, 'a@buyers.test')).toMatchObject({ type: 'delivered', upstream: 'direct/mx2.buyers.test' });
+    expect(await finalEvent(w.mg, 'c@nomx.test')).toMatchObject({ type: 'delivered', upstream: 'direct/nomx.test' });
+    expect(await finalEvent(w.mg, 'd@nxdomain.test')).toMatchObject({
       type: 'failed', code: 'DOMAIN_NOT_FOUND', reply: { code: 550, enhanced: '5.1.2' },
     });
-    expect(await finalEvent(mg, 'e@nullmx.test')).toMatchObject({ type: 'failed', code: 'DOMAIN_NULL_MX', reply: { code: 556 } });
+    expect(await finalEvent(w.mg, 'e@nullmx.test')).toMatchObject({ type: 'failed', code: 'DOMAIN_NULL_MX', reply: { code: 556 } });
     // The preferred host was asked first.
-    const aQueries = dns.queries.filter((q) => q.type === 'A').map((q) => q.name);
+    const aQueries = w.dns.queries.filter((q) => q.type === 'A').map((q) => q.name);
     expect(aQueries.indexOf('mx1.buyers.test')).toBeLessThan(aQueries.indexOf('mx2.buyers.test'));
   });
 });
 
 describe('direct MX delivery to loopback and private addresses', () => {
-  let dir: string;
-  let sink: Sink;
-  let dns: DnsServer;
-  let mg: MailgateProcess;
-
-  beforeAll(async () => {
-    // Same port as the sink and no allowPrivateAddresses: the default.
-    ({ dir, sink, dns, mg } = await startMxWorld('mg-mx-private-', {
-      'lan.test': { MX: [{ preference: 10, exchange: 'mx.lan.test' }] },
-      'mx.lan.test': { A: ['127.0.0.1'] },
-      'lan-nomx.test': { A: ['127.0.0.1'], AAAA: ['::ffff:127.0.0.1'] },
-      // Loopback, private, link-local and shared addresses, and a public one (TEST-NET, never connected to here).
-      'mixed.test': { MX: [{ preference: 10, exchange: 'mx1.mixed.test' }, { preference: 20, exchange: 'mx2.mixed.test' }] },
-      'mx1.mixed.test': { A: ['10.1.2.3', '169.254.1.1'], AAAA: ['::1', 'fd00::1', 'fe80::1'] },
-      'mx2.mixed.test': { A: ['100.64.0.1', '192.0.2.25', '172.16.5.5'] },
-      'ten.test': { MX: [{ preference: 10, exchange: 'a.ten.test' }, { preference: 10, exchange: 'b.ten.test' }] },
-      'a.ten.test': { A: ['10.0.0.5', '0.1.2.3'] },
-      'b.ten.test': { A: ['192.168.1.5'] },
-    }));
-  });
-  afterAll(async () => {
-    await mg?.kill();
-    await sink?.close();
-    await dns?.close();
-    await removeDir(dir);
+  // Same port as the sink and no allowPrivateAddresses: the default.
+  const w = useMxWorld('mg-mx-private-', {
+    'lan.test': { MX: [{ preference: 10, exchange: 'mx.lan.test' }] },
+    'mx.lan.test': { A: ['127.0.0.1'] },
+    'lan-nomx.test': { A: ['127.0.0.1'], AAAA: ['::ffff:127.0.0.1'] },
+    // Loopback, private, link-local and shared addresses, and a public one (TEST-NET, never connected to here).
+    'mixed.test': { MX: [{ preference: 10, exchange: 'mx1.mixed.test' }, { preference: 20, exchange: 'mx2.mixed.test' }] },
+    'mx1.mixed.test': { A: ['10.1.2.3', '169.254.1.1'], AAAA: ['::1', 'fd00::1', 'fe80::1'] },
+    'mx2.mixed.test': { A: ['100.64.0.1', '192.0.2.25', '172.16.5.5'] },
+    'ten.test': { MX: [{ preference: 10, exchange: 'a.ten.test' }, { preference: 10, exchange: 'b.ten.test' }] },
+    'a.ten.test': { A: ['10.0.0.5', '0.1.2.3'] },
+    'b.ten.test': { A: ['192.168.1.5'] },
   });
 
   it('fails a recipient whose MX host or implicit MX resolves only to loopback, with a reply that says why, and never connects', async () => {
-    const t = nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'correct-horse' } });
-    await t.sendMail({ envelope: { from: 'orders@shop.test', to: ['a@lan.test', 'b@lan-nomx.test'] }, raw: 'Subject: mx\r\n\r\nhello\r\n' });
+    await w.submit({ user: 'shop', pass: 'correct-horse' }).sendMail({ envelope: { from: 'orders@shop.test', to: ['a@lan.test', 'b@lan-nomx.test'] }, raw: 'Subject: mx\r\n\r\nhello\r\n' });
 
-    expect(await finalEvent(mg, 'a@lan.test')).toMatchObject({
+    expect(await finalEvent(w.mg, 'a@lan.test')).toMatchObject({
       type: 'failed', code: 'DOMAIN_PRIVATE_MAIL_HOST', upstream: 'direct',
       reply: { code: 550, enhanced: '5.4.4', text: 'MX host mx.lan.test resolves only to private/loopback addresses (127.0.0.1); refusing to deliver' },
     });
-    expect(await finalEvent(mg, 'b@lan-nomx.test')).toMatchObject({
+    expect(await finalEvent(w.mg, 'b@lan-nomx.test')).toMatchObject({
       type: 'failed', code: 'DOMAIN_PRIVATE_MAIL_HOST',
       reply: { code: 550, enhanced: '5.4.4', text: 'lan-nomx.test has no MX record and resolves only to private/loopback addresses (127.0.0.1, ::ffff:127.0.0.1); refusing to deliver' },
     });
     // In the tenant's error log like any other failure.
-    const res = await fetch(`${mg.adminUrl}/api/v1/errors?tenant=shop&recipient=a@lan.test`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const res = await fetch(`${w.mg.adminUrl}/api/v1/errors?tenant=shop&recipient=a@lan.test`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(((await res.json()) as { events: unknown[] }).events).toEqual([expect.objectContaining({ type: 'failed', code: 'DOMAIN_PRIVATE_MAIL_HOST' })]);
-    expect(sink.connectionCount).toBe(0);
-    expect(sink.messages).toHaveLength(0);
+    expect(w.sink.connectionCount).toBe(0);
+    expect(w.sink.messages).toHaveLength(0);
   });
 
   it('refuses the same in the admin API\'s test mail through the MX upstream', async () => {
-    const res = await fetch(`${mg.adminUrl}/api/v1/upstreams/direct/test`, {
+    const res = await fetch(`${w.mg.adminUrl}/api/v1/upstreams/direct/test`, {
       method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ to: 'x@lan.test' }),
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ ok: false, reply: { code: 550, enhanced: '5.4.4', text: expect.stringContaining('MX host mx.lan.test resolves only to private/loopback addresses (127.0.0.1)') }, dialogue: [] });
-    expect(sink.connectionCount).toBe(0);
+    expect(w.sink.connectionCount).toBe(0);
   });
 
   it('keeps only the public addresses of a route, and refuses one with none, unless allowed', async () => {
     const resolver = new Resolver();
-    resolver.setServers([dns.address]);
+    resolver.setServers([w.dns.address]);
     expect(await resolveMx(resolver, 'mixed.test')).toEqual({ ok: true, hosts: [{ name: 'mx2.mixed.test', addresses: ['192.0.2.25'] }] });
     expect(await resolveMx(resolver, 'ten.test')).toMatchObject({
       ok: false, outcome: 'failed', code: 'DOMAIN_PRIVATE_MAIL_HOST',

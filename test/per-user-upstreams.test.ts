@@ -1,31 +1,16 @@
 // Seed 000: each SMTP login (and each trusted network) of a tenant may send through its own upstream
 // under its own default sender; without one, the tenant's apply. Changing it applies to the next message.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
-import { getHeader, startSink, type Sink } from './helpers/smtp-sink.js';
-import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
-import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { getHeader, type Sink } from './helpers/smtp-sink.js';
+import { useMailgate } from './helpers/use-mailgate.js';
 import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
 
 describe('upstream and sender per SMTP user', () => {
-  let dir: string;
-  let tenantSink: Sink;
-  let aliceSink: Sink;
-  let boxOfficeSink: Sink;
-  let mg: MailgateProcess;
-  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-  const api = (path: string, method = 'GET', body?: unknown) =>
-    fetch(`${mg.adminUrl}/api/v1${path}`, { method, headers: admin, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-  const send = (opts: { user?: string; pass?: string; localAddress?: string }, subject: string) =>
-    nodemailer.createTransport({
-      host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true,
-      ...(opts.user ? { auth: { user: opts.user, pass: opts.pass! } } : {}), ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
-    }).sendMail({ envelope: { from: 'events@organiser.test', to: ['buyer@example.com'] }, to: 'buyer@example.com', subject, text: 'ticket' });
-
-  beforeAll(async () => {
-    dir = await makeTempDir('mg-peruser-');
-    [tenantSink, aliceSink, boxOfficeSink] = await Promise.all([startSink(), startSink(), startSink()]);
-    mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({
+  const w = useMailgate({
+    prefix: 'mg-peruser-',
+    sinks: [{}, {}, {}],
+    config: ({ dir, sinks: [tenantSink, aliceSink, boxOfficeSink] }) => testConfig({
       dataDir: `${dir}/data`,
       upstreams: [sinkUpstream('organiser-smtp', tenantSink.port), sinkUpstream('brand-a-smtp', aliceSink.port), sinkUpstream('box-office-smtp', boxOfficeSink.port)],
       tenants: [[
@@ -33,13 +18,20 @@ describe('upstream and sender per SMTP user', () => {
         '  auth: [ { user: alice, password: alice-password, upstream: brand-a-smtp, from: { address: tickets@brand-a.test, name: Brand A } }, { user: bob, password: bob-password } ],',
         '  networks: [ 127.0.0.0/29, { cidr: 127.0.0.3/32, upstream: box-office-smtp } ] }',
       ].join('\n    ')],
-    })) });
+    }),
   });
-  afterAll(async () => {
-    await mg?.kill();
-    await Promise.all([tenantSink, aliceSink, boxOfficeSink].map((s) => s?.close()));
-    await removeDir(dir);
-  });
+  let tenantSink: Sink;
+  let aliceSink: Sink;
+  let boxOfficeSink: Sink;
+  beforeAll(() => { [tenantSink, aliceSink, boxOfficeSink] = w.sinks; }); // runs after the fixture's beforeAll has started them
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const api = (path: string, method = 'GET', body?: unknown) =>
+    fetch(`${w.mg.adminUrl}/api/v1${path}`, { method, headers: admin, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const send = (opts: { user?: string; pass?: string; localAddress?: string }, subject: string) =>
+    nodemailer.createTransport({
+      host: w.mg.submission.host, port: w.mg.submission.port, secure: false, ignoreTLS: true,
+      ...(opts.user ? { auth: { user: opts.user, pass: opts.pass! } } : {}), ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    }).sendMail({ envelope: { from: 'events@organiser.test', to: ['buyer@example.com'] }, to: 'buyer@example.com', subject, text: 'ticket' });
 
   it('sends each login through its own upstream, a login without one through the tenant upstream', async () => {
     const alice = await send({ user: 'alice', pass: 'alice-password' }, 'from alice');

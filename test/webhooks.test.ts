@@ -3,11 +3,8 @@
 // unless the operator allows them.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import nodemailer from 'nodemailer';
-import { startSink, type Sink } from './helpers/smtp-sink.js';
-import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
-import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { describe, expect, it } from 'vitest';
+import { useMailgate } from './helpers/use-mailgate.js';
 import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
 import { verifyWebhook } from '../src/webhooks/signature.js';
 import { postJson } from '../src/webhooks/post.js';
@@ -49,29 +46,20 @@ async function startReceiver(statuses: number[] = []) {
 }
 
 describe('webhooks', () => {
-  let dir: string;
-  let sink: Sink;
-  let mg: MailgateProcess;
-  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
-  const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
-    fetch(`${mg.adminUrl}/api/v1${path}`, { method: init.method ?? 'GET', headers: init.headers ?? admin, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
-
-  beforeAll(async () => {
-    dir = await makeTempDir('mg-wh-');
-    sink = await startSink({ rcptReply: (r) => (r.startsWith('nobody@') ? { code: 550, message: '5.1.1 <nobody@example.com>: Recipient address rejected: User unknown' } : undefined) });
-    mg = await startMailgate({ configFile: await writeConfig(dir, testConfig({
+  const w = useMailgate({
+    prefix: 'mg-wh-',
+    sinks: [{ rcptReply: (r) => (r.startsWith('nobody@') ? { code: 550, message: '5.1.1 <nobody@example.com>: Recipient address rejected: User unknown' } : undefined) }],
+    config: ({ dir, sinks }) => testConfig({
       dataDir: `${dir}/data`,
-      upstreams: [sinkUpstream('up', sink.port)],
+      upstreams: [sinkUpstream('up', sinks[0]!.port)],
       systemUpstream: 'up',
       tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: shop-password } ] }', '{ id: other, name: Other, auth: [ { user: other, password: other-password } ] }'],
       extra: 'webhooks: { retrySchedule: [1s, 1s], timeout: 2s, allowPrivateTargets: true }',
-    })) });
+    }),
   });
-  afterAll(async () => {
-    await mg?.kill();
-    await sink?.close();
-    await removeDir(dir);
-  });
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const api = (path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}) =>
+    fetch(`${w.mg.adminUrl}/api/v1${path}`, { method: init.method ?? 'GET', headers: init.headers ?? admin, ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}) });
 
   it('posts a signed failure event, retries after a 500 with the same delivery id, and logs both attempts', async () => {
     const receiver = await startReceiver([500]);
@@ -87,7 +75,7 @@ describe('webhooks', () => {
     expect((await api(`/webhooks/${hook.id}`, { headers: { authorization: `Bearer ${otherToken}` } })).status).toBe(403);
     expect((await api('/webhooks', { method: 'POST', headers: { authorization: `Bearer ${otherToken}`, 'content-type': 'application/json' }, body: { tenant: 'shop', url: receiver.url } })).status).toBe(403);
 
-    await nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'shop-password' } })
+    await w.submit({ user: 'shop', pass: 'shop-password' })
       .sendMail({ from: 'orders@shop.test', to: 'nobody@example.com', subject: 'Order 17', text: 'x', headers: { 'X-Order-Id': 'A-17' } });
 
     // Two events: the failure, and the suppression the 550 "user unknown" causes; the first request gets a 500.
