@@ -11,7 +11,6 @@ import type { MailQueue } from './queue/queue.js';
 import type { Scheduler } from './queue/scheduler.js';
 import type { EventLog } from './store/event-log.js';
 import { TenantTokens } from './store/api-tokens.js';
-import { ConsoleSignIns } from './store/sign-ins.js';
 import { backupStream } from './backup/backup.js';
 import { mailtoUnsubscribe } from './unsubscribe/mailto.js';
 import { needsRestart, RELOADED } from './config/reload.js';
@@ -47,7 +46,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
   const admin = await createAdminApp({
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
-    signIns: new ConsoleSignIns(store.consoleSignIns),
+    signIns: store.signIns,
     shipments: tracking.shipments,
     intake: tracking.intake,
     phoneGateways: () => new Set(tracking.gateways.keys()),
@@ -58,7 +57,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     webhooks: relay.webhooks,
     optOuts: relay.optOuts,
     scheduler: relay.scheduler,
-    backup: () => backupStream({ db: store.db, dataDir: config.dataDir, hold: () => spool.hold() }),
+    ...(store.snapshot ? { backup: () => backupStream({ snapshot: store.snapshot!, dataDir: config.dataDir, hold: () => spool.hold() }) } : {}),
     unsubscribeSecret: verpSecret,
     systemUpstream: () => directory.systemUpstream(),
     testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver: relay.resolver }),
@@ -67,7 +66,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     domains: relay.domains,
     events: relay.events,
     spool,
-    healthy: () => ({ ok: listening, checks: { store: store.db.status === 'open', submission: listening, inbound: listening } }),
+    healthy: () => ({ ok: listening, checks: { store: store.isOpen(), submission: listening, inbound: listening } }),
   });
 
   const addresses: RunningMailgate['addresses'] = { ...(await smtp.listen()), admin: '' };

@@ -18,13 +18,10 @@ import { Spool } from './queue/spool.js';
 import { DiskSpace } from './queue/disk-space.js';
 import type { MessageRecord } from './store/records.js';
 import { Directory } from './tenants/directory.js';
-import { TenantStore } from './store/tenant-store.js';
 import { EventLog } from './store/event-log.js';
 import { SuppressionList } from './store/suppression.js';
-import { GroupCommit } from './store/group-commit.js';
-import { openStore, type Store } from './store/level.js';
-import { WebhookStore } from './store/webhooks.js';
-import { OptOutList } from './store/opt-outs.js';
+import { openStore, type Store } from './store/open.js';
+import type { OptOutList } from './store/opt-outs.js';
 import { Metrics } from './admin/metrics.js';
 import { deliveryOutcomeOps } from './bounces/processor.js';
 import { InboundBounces } from './bounces/inbound.js';
@@ -59,11 +56,9 @@ export interface Relay {
 
 export async function buildRelay(config: Config, log: Logger, opts: { now?: () => number } = {}): Promise<Relay> {
   const store = await openStore(config.dataDir);
-  let spoolRef: Spool | undefined;
-  const commit = new GroupCommit(store.db, () => spoolRef!.syncDir());
-  const spool = (spoolRef = await Spool.open(path.join(config.dataDir, 'spool'), store, commit, log));
+  const spool = await Spool.open(path.join(config.dataDir, 'spool'), store, log);
   const metrics = new Metrics();
-  const webhooks = new WebhookDispatcher(new WebhookStore(store), config.webhooks, log);
+  const webhooks = new WebhookDispatcher(store.webhooks, config.webhooks, log);
   const events = new EventLog(store, (e) => metrics.observe(e), (e) => webhooks.opsForEvent(e));
 
   const resolver = dnsResolver(config.dns.servers);
@@ -71,7 +66,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
     ? new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log)
     : new InlineDeliverer(config.system.hostname, resolver, log);
 
-  const directory = new Directory(config, new TenantStore(store.tenants, store.upstreams));
+  const directory = new Directory(config, store.tenants);
   await directory.load();
   const domains = new DomainVerifier({ system: config.system, tenants: () => directory.tenants() }, resolver, store.domains, log);
   directory.onChange(() => void domains.tenantsChanged());
@@ -103,7 +98,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
     lane: (record) => laneFor(record, directory.senderFor(record.tenant, record.source).upstream),
     log,
   });
-  const optOuts = new OptOutList(store.optOuts);
+  const optOuts: OptOutList = store.optOuts;
   const tracking = createTrackingService(config.tracking, {
     store,
     tenants: directory,
@@ -119,7 +114,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
     spool, events, suppression, scheduler, optOuts, tenant: (id) => directory.tenant(id), limits: config.limits, log,
     adminCopies: (tenant, category) => tracking.adminCopies(tenant, category),
   });
-  const bounces = new InboundBounces({ spool, store, events, suppression, commit, verpSecret, bounceDomain: config.system.bounceDomain, log }, config.dataDir, config.limits.bounceParseTimeout, log);
+  const bounces = new InboundBounces({ spool, store, events, suppression, verpSecret, bounceDomain: config.system.bounceDomain, log }, config.dataDir, config.limits.bounceParseTimeout, log);
   const disk = DiskSpace.forLimits(config.dataDir, config.limits, log);
 
   return {

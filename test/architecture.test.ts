@@ -125,4 +125,16 @@ describe('architecture', () => {
   it('keeps the composition root to wiring: main.ts and relay.ts stay small', () => {
     for (const f of ['main.ts', 'relay.ts']) expect(fs.readFileSync(path.join(src, f), 'utf8').split('\n').length, f).toBeLessThanOrEqual(160);
   });
+
+  it('keeps storage engines behind the store ports: only store/open.ts imports an engine', () => {
+    const engines = ['level', 'postgres'].map((e) => path.join(src, 'store', e) + path.sep);
+    const inEngine = (f: string) => engines.some((e) => f.startsWith(e));
+    const offending = edges
+      .filter((e) => inEngine(e.to) && !inEngine(e.from) && e.from !== path.join(src, 'store', 'open.ts'))
+      .map((e) => `${path.relative(src, e.from)} → ${path.relative(src, e.to)}`);
+    expect(offending).toEqual([]);
+    // and no engine package outside the engines
+    const packages = sourceFiles(src).filter((f) => !inEngine(f) && /from '(level|classic-level|abstract-level|pg)'/.test(fs.readFileSync(f, 'utf8')));
+    expect(packages.map((f) => path.relative(src, f))).toEqual([]);
+  });
 });

@@ -16,8 +16,7 @@ import { Scheduler } from '../src/queue/scheduler.js';
 import { Spool } from '../src/queue/spool.js';
 import type { MessageRecord, QueueEvent } from '../src/store/records.js';
 import { EventLog } from '../src/store/event-log.js';
-import { GroupCommit } from '../src/store/group-commit.js';
-import { openStore, type Store } from '../src/store/level.js';
+import { openStore, type Store } from '../src/store/open.js';
 import { SuppressionList } from '../src/store/suppression.js';
 import { openBounceWorld, type BounceWorld } from './helpers/bounce-world.js';
 import { startSink, type Sink } from './helpers/smtp-sink.js';
@@ -109,12 +108,10 @@ describe('soft-bounce count and deliveries in between', () => {
     now = START;
     dir = await makeTempDir('mg-bp-soft-');
     store = await openStore(dir);
-    let s: Spool | undefined;
-    const commit = new GroupCommit(store.db, () => s!.syncDir());
-    spool = s = await Spool.open(path.join(dir, 'spool'), store, commit, log);
+    spool = await Spool.open(path.join(dir, 'spool'), store, log);
     events = new EventLog(store);
     suppression = new SuppressionList(store);
-    processor = new BounceProcessor({ spool, store, events, suppression, commit, verpSecret: secret, bounceDomain, log, now: () => now });
+    processor = new BounceProcessor({ spool, store, events, suppression, verpSecret: secret, bounceDomain, log, now: () => now });
     sink = await startSink();
     const upstream: SmtpUpstream = { name: 'up', type: 'smtp', host: '127.0.0.1', port: sink.port, tls: 'none', tlsVerify: false, maxConnections: 2, source: 'config' };
     deliverer = new Deliverer({ hostname: 'relay.test', resolver: new Resolver(), log });
@@ -202,7 +199,7 @@ describe('refusals during delivery count like bounces', () => {
     const full = { code: 452, enhanced: '4.2.2', text: 'Mailbox full', command: 'RCPT' as const };
     for (const [day, expected] of [[0, false], [1.5, false], [3.1, true]] as const) {
       const ops = await deliveryOutcomeOps(refusal('deferred', day, full, 'soft', 'mailbox-full'), world.suppression, counter);
-      await world.store.db.batch(ops as never);
+      await world.store.commit(ops);
       expect(Boolean(await world.suppression.get('shop', 'full@example.com')), `day ${day}`).toBe(expected);
     }
     expect(await world.suppression.get('shop', 'full@example.com')).toMatchObject({ reason: 'mailbox-full', rule: '3 soft bounces (mailbox-full) over 3 days with no delivery in between', diagnostic: '452 4.2.2 Mailbox full' });

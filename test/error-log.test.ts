@@ -2,7 +2,7 @@
 // time range, and the "errors since" count; other tenants' events never show up.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventLog } from '../src/store/event-log.js';
-import { openStore, type Store } from '../src/store/level.js';
+import { openStore, type Store } from '../src/store/open.js';
 import type { QueueEvent } from '../src/store/records.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 
@@ -21,7 +21,7 @@ describe('error log', () => {
       ops.push(...log.ops(ev));
       ops.push(...log.ops({ ...ev, type: 'delivered', msgId: `D${i}` })); // not an error
     }
-    await store.db.batch(ops as never);
+    await store.commit(ops);
   });
   afterAll(async () => {
     await store.close();

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GroupCommit } from '../src/store/group-commit.js';
-import { openStore, type Store } from '../src/store/level.js';
+import { openStore, type Store } from '../src/store/open.js';
+import { openLevel } from '../src/store/level/db.js';
 import { INLINE_BODY_LIMIT, MessageTooLargeError, Spool } from '../src/queue/spool.js';
 import type { MessageRecord } from '../src/store/records.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
@@ -15,12 +15,10 @@ const log = pino({ level: 'silent' });
 let dir: string;
 let store: Store | undefined;
 
-async function open(segmentSize?: number): Promise<{ spool: Spool; commit: GroupCommit }> {
+async function open(segmentSize?: number): Promise<{ spool: Spool; commit: Store }> {
   store = await openStore(dir);
-  let spool: Spool | undefined;
-  const commit = new GroupCommit(store.db, () => spool!.syncDir());
-  spool = await Spool.open(path.join(dir, 'spool'), store, commit, log, segmentSize);
-  return { spool, commit };
+  const spool = await Spool.open(path.join(dir, 'spool'), store, log, segmentSize);
+  return { spool, commit: store };
 }
 
 async function reopen(spool: Spool, segmentSize?: number) {
@@ -76,30 +74,38 @@ describe('spool', () => {
     dir = await makeTempDir('mg-spool-');
     const { spool, commit } = await open();
     await Promise.all(Array.from({ length: 300 }, (_, i) => put(spool, `M${i}`, `message ${i}\r\n`)));
-    expect(commit.stats.writes).toBe(300);
-    expect(commit.stats.groups).toBeLessThan(100);
+    expect(commit.commitStats.writes).toBe(300);
+    expect(commit.commitStats.groups).toBeLessThan(100);
     expect(await spool.depth()).toBe(300);
     await spool.close();
   });
 
   it('group commit writes what the JSON sublevels read back: one event object under several keys, deletes, non-ASCII', async () => {
     dir = await makeTempDir('mg-spool-');
-    const { commit } = await open();
-    const event = { time: 5, type: 'accepted', msgId: 'M1', tenant: 't', recipient: 'käufer@bücher.test', detail: 'a "quoted" ✓' };
-    await commit.commit([
-      { type: 'put', sublevel: store!.events, key: 'k1', value: event },
-      { type: 'put', sublevel: store!.eventsByRecipient, key: 'käufer@bücher.test!k1', value: event },
-      { type: 'put', sublevel: store!.due, key: 'd1', value: '' },
-      { type: 'put', sublevel: store!.due, key: 'd2', value: '' },
+    await open();
+    const event = { time: 5, type: 'accepted' as const, msgId: 'M1', tenant: 't', recipient: 'käufer@bücher.test', detail: 'a "quoted" ✓' };
+    const r1 = rec('D1', { kind: 'segment', segment: 1, offset: 0, length: 0 }, 10);
+    await store!.commit([
+      { kind: 'event.add', event, id: 'k1' },
+      { kind: 'message.add', record: r1 },
+      { kind: 'message.add', record: rec('D2', { kind: 'segment', segment: 1, offset: 0, length: 0 }, 20) },
     ]);
-    await commit.commit([{ type: 'del', sublevel: store!.due, key: 'd1' }]);
-    expect(await store!.events.get('k1')).toEqual(event);
-    expect(await store!.eventsByRecipient.values().all()).toEqual([event]);
-    expect(await store!.due.keys().all()).toEqual(['d2']);
-    expect(await store!.due.get('d2')).toBe('');
-    // Nothing leaked into a neighbouring sublevel or the root without a prefix.
-    expect(await store!.eventsByMessage.keys().all()).toEqual([]);
-    expect((await store!.db.keys().all()).every((k) => k.startsWith('!'))).toBe(true);
+    await store!.commit([{ kind: 'message.update', record: { ...r1, state: 'done', dueAt: 0 }, previousDueAt: 10 }]);
+    expect(await store!.events.byRecipient('KÄUFER@bücher.test', 10)).toEqual([event]);
+    expect(await store!.events.byMessage('M1', 10)).toEqual([event]);
+    expect(await store!.messages.due(100, 10)).toEqual([{ id: 'D2', dueAt: 20 }]);
+    await store!.close();
+    store = undefined;
+    // As LevelDB holds it: each object under its sublevel's prefix, nothing in the root without one.
+    const { db, sub } = await openLevel(dir);
+    try {
+      expect(await sub.events.values().all()).toEqual([event]);
+      expect(await sub.due.keys().all()).toEqual(['000000000000020!D2']);
+      expect(await sub.due.get('000000000000020!D2')).toBe('');
+      expect((await db.keys().all()).every((k) => k.startsWith('!'))).toBe(true);
+    } finally {
+      await db.close();
+    }
   });
 
   it('refuses an oversize body after reading it and leaves nothing behind', async () => {

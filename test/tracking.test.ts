@@ -19,7 +19,7 @@ import { startTwilioServer, type TwilioServer } from './helpers/phone-gateway-se
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 import nodemailer from 'nodemailer';
 import writeXlsxFile from 'write-excel-file/node';
-import { openStore } from '../src/store/level.js';
+import { openStore } from '../src/store/open.js';
 import { ShipmentStore } from '../src/store/shipments.js';
 import type { TrackingRecords } from '../src/tracking/shipments.js';
 import { CARRIERS } from '../src/tracking/types.js';

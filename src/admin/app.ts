@@ -24,7 +24,7 @@ import type { MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 import { consolePlugin } from '../console/plugin.js';
 import type { SignInLog } from '../console/session.js';
-import { installErrorHandler } from './errors.js';
+import { ApiError, installErrorHandler } from './errors.js';
 import { adminTokenName, installAuth } from './auth.js';
 import { registerTokenRoutes } from './tokens.js';
 import { registerEventRoutes } from './events.js';
@@ -45,8 +45,8 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   webhooks: WebhookDispatcher;
   optOuts: OptOutList;
   scheduler: Scheduler;
-  /** A consistent backup of the data directory, as a gzip stream. */
-  backup: () => Readable;
+  /** A consistent backup of the data directory, as a gzip stream; absent when the store is backed up with its own tools. */
+  backup?: () => Readable;
   /** Key of the unsubscribe links' MACs. */
   unsubscribeSecret: Buffer;
   systemUpstream: () => string;
@@ -113,6 +113,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     registerTrackingRoutes(api, deps);
 
     api.get('/backup', { schema: { hide: true } }, async (_req, reply) => {
+      if (!deps.backup) throw new ApiError('CONFLICT', 'this store is backed up with its own tools (pg_dump); back up each node\'s spool directory beside it');
       const name = `mailgate-backup-${new Date().toISOString().replace(/[:.]/g, '-')}.ndjson.gz`;
       return reply.type('application/gzip').header('content-disposition', `attachment; filename="${name}"`).send(deps.backup());
     });

@@ -1,6 +1,6 @@
-// Backup and restore of a data directory, consistent while mailgate runs: one LevelDB snapshot (every
-// record, schedule entry, event, tenant…) plus the body files and secrets it refers to, written as
-// gzip'd JSON lines. Body deletions are held for the duration, so every body the snapshot names is in it.
+// Backup and restore of a data directory, consistent while mailgate runs: one snapshot of the store
+// (every record, schedule entry, event, tenant…, as the engine gives it) plus the body files and
+// secrets it refers to, written as gzip'd JSON lines. Body deletions are held for the duration, so every body the snapshot names is in it.
 // The last line counts what was written, so a truncated backup is refused at restore.
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -9,13 +9,13 @@ import readline from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import type { Db } from '../store/level.js';
+import type { RestoreTarget, StoreSnapshot } from '../store/ports.js';
 
 const FORMAT = 'mailgate-backup';
 const CHUNK = 1024 * 1024;
 
 interface Source {
-  db: Db;
+  snapshot: StoreSnapshot;
   dataDir: string;
   /** Holds body-file deletions until the returned function is called (the running spool's). */
   hold?: () => () => Promise<void>;
@@ -35,17 +35,13 @@ async function dataFiles(dataDir: string): Promise<string[]> {
 async function* lines(src: Source): AsyncGenerator<string> {
   const release = src.hold?.();
   try {
-    // The iterator reads a snapshot taken now; files are listed after it, so every body it names exists.
-    const it = src.db.iterator({ keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    // The snapshot is taken now; files are listed after it, so every body it names exists.
+    const it = src.snapshot();
     yield `${JSON.stringify({ format: FORMAT, version: 1, createdAt: new Date().toISOString() })}\n`;
     let entries = 0;
-    try {
-      for await (const [k, v] of it) {
-        entries++;
-        yield `${JSON.stringify({ k, v })}\n`;
-      }
-    } finally {
-      await it.close();
+    for await (const [k, v] of it) {
+      entries++;
+      yield `${JSON.stringify({ k, v })}\n`;
     }
     let files = 0;
     for (const rel of await dataFiles(src.dataDir)) {
@@ -83,7 +79,7 @@ export async function writeBackup(src: Source, file: string): Promise<void> {
  * Restores a backup into `dataDir`, which must have no database yet (restore never overwrites: move the
  * old data directory away first). Run it while mailgate is stopped.
  */
-export async function restoreBackup(input: Readable, dataDir: string, openDb: (dir: string) => Promise<{ db: Db; close(): Promise<void> }>): Promise<{ entries: number; files: number }> {
+export async function restoreBackup(input: Readable, dataDir: string, openTarget: (dir: string) => Promise<RestoreTarget>): Promise<{ entries: number; files: number }> {
   const dbDir = path.join(dataDir, 'db');
   if ((await fs.readdir(dbDir).catch(() => [] as string[])).length > 0) {
     throw new Error(`${dbDir} exists and is not empty; restore only into an empty data directory (move the old one away first)`);
@@ -91,15 +87,15 @@ export async function restoreBackup(input: Readable, dataDir: string, openDb: (d
   const staging = `${dataDir}.restoring-${process.pid}`;
   await fs.rm(staging, { recursive: true, force: true });
   await fs.mkdir(staging, { recursive: true, mode: 0o750 });
-  const store = await openDb(staging);
+  const store = await openTarget(staging);
   let entries = 0;
   let files = 0;
   let header = false;
   let end: { entries: number; files: number } | undefined;
-  let batch: Array<{ type: 'put'; key: string; value: string }> = [];
+  let batch: Array<[string, string]> = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    await store.db.batch(batch, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    await store.write(batch);
     batch = [];
   };
   try {
@@ -112,7 +108,7 @@ export async function restoreBackup(input: Readable, dataDir: string, openDb: (d
         if (rec.format !== FORMAT) throw new Error('not a mailgate backup');
         header = true;
       } else if (rec.k !== undefined && rec.v !== undefined) {
-        batch.push({ type: 'put', key: rec.k, value: rec.v });
+        batch.push([rec.k, rec.v]);
         entries++;
         if (batch.length >= 1000) await flush();
       } else if (rec.f !== undefined) {

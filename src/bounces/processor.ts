@@ -6,8 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { EventLog } from '../store/event-log.js';
-import type { GroupCommit } from '../store/group-commit.js';
-import type { Store, WriteOp } from '../store/level.js';
+import type { Store, StoreOp } from '../store/ports.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
 import type { QueueEvent } from '../store/records.js';
@@ -38,7 +37,7 @@ export function rejectionSuppression(event: QueueEvent): SuppressionEntry | unde
  * says the address is bad suppresses it; a refusal about the mailbox (full, disabled) counts as a
  * soft bounce, as a DSN saying so would. Our own expiries and network trouble never count.
  */
-export async function deliveryOutcomeOps(event: QueueEvent, suppression: SuppressionList, softBounces: SoftBounceCounter): Promise<WriteOp[]> {
+export async function deliveryOutcomeOps(event: QueueEvent, suppression: SuppressionList, softBounces: SoftBounceCounter): Promise<StoreOp[]> {
   const entry = rejectionSuppression(event);
   if (entry) return suppression.addOps(entry);
   if ((event.type !== 'deferred' && event.type !== 'failed') || (event.code !== 'UPSTREAM_DEFERRED' && event.code !== 'UPSTREAM_REJECTED')) return [];
@@ -59,7 +58,6 @@ export interface BounceProcessorDeps {
   store: Store;
   events: EventLog;
   suppression: SuppressionList;
-  commit: GroupCommit;
   verpSecret: Buffer;
   bounceDomain: string;
   log: Logger;
@@ -171,7 +169,7 @@ export class BounceProcessor {
         ...(rule ? { rule } : {}),
       }));
     }
-    await this.deps.commit.commit(ops);
+    await this.deps.store.commit(ops);
     log.info({ msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress, proven }, `inbound ${type}`);
     return { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason };
   }
@@ -223,7 +221,7 @@ export class BounceProcessor {
     await fs.unlink(`${file}.attempts`).catch(() => undefined);
     const detail = `An inbound message could not be read as a bounce (${why}) and was moved to ${path.join(dir, name)}. It is not retried; look at it, then delete it.`;
     const time = this.now();
-    await this.deps.commit.commit(this.deps.events.ops({
+    await this.deps.store.commit(this.deps.events.ops({
       time, type: 'warning', msgId: name.replace(/\.eml$/, ''), tenant: OPERATOR_TENANT, recipient: envelope.to[0] ?? '',
       code: 'INBOUND_QUARANTINED', detail: detail.slice(0, 1000),
     }));

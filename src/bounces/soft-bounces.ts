@@ -3,19 +3,13 @@
 // bounce came back as a message (a DSN) or was the receiving server's 4xx/5xx during delivery.
 // Another message delivered to the address since the last soft bounce starts the count again.
 import type { EventLog } from '../store/event-log.js';
-import type { Store, WriteOp } from '../store/level.js';
+import type { SoftCount, Store, StoreOp } from '../store/ports.js';
 
 /** This many soft bounces, over at least this long, suppress the address. */
 export const SOFT_LIMIT = { count: 3, spanMs: 3 * 24 * 60 * 60 * 1000 };
 
-interface SoftCount {
-  first: number;
-  last: number;
-  count: number;
-}
-
 export interface SoftBounceOutcome {
-  ops: WriteOp[];
+  ops: StoreOp[];
   /** The limit is reached: suppress the address now. */
   suppress: boolean;
   /** The count including this bounce, and since when. */
@@ -28,8 +22,7 @@ export class SoftBounceCounter {
 
   /** Counts one soft bounce of `msgId` for the address; the caller commits the writes with its event. */
   async count(tenant: string, address: string, time: number, msgId: string): Promise<SoftBounceOutcome> {
-    const key = `${tenant}!${address.toLowerCase()}`;
-    const prev = (await this.store.softBounces.get(key)) as SoftCount | undefined;
+    const prev = await this.store.softBounces.get(tenant, address);
     // Mail that got through since the last soft bounce means the mailbox works again. Checked here, not
     // reset at delivery time, because a bouncing message was itself "delivered" (a DSN follows the next
     // hop's 250): its own delivery must not count.
@@ -37,7 +30,7 @@ export class SoftBounceCounter {
     const next: SoftCount = prev && !recovered ? { first: prev.first, last: Math.max(prev.last, time), count: prev.count + 1 } : { first: time, last: time, count: 1 };
     const suppress = next.count >= SOFT_LIMIT.count && next.last - next.first >= SOFT_LIMIT.spanMs;
     return {
-      ops: [suppress ? { type: 'del', sublevel: this.store.softBounces, key } : { type: 'put', sublevel: this.store.softBounces, key, value: next }],
+      ops: [suppress ? { kind: 'soft-bounces.clear', tenant, address } : { kind: 'soft-bounces.set', tenant, address, count: next }],
       suppress,
       count: next.count,
       since: next.first,

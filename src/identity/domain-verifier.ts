@@ -4,7 +4,7 @@ import { createPrivateKey } from 'node:crypto';
 import type { Resolver } from 'node:dns/promises';
 import type { Logger } from 'pino';
 import type { Config, Tenant } from '../config/types.js';
-import type { Sublevel } from '../store/level.js';
+import type { DomainCheckStore } from '../store/ports.js';
 import { checkDomain, type DomainCheck } from './domain-check.js';
 import type { DkimKeyRef } from './sender-policy.js';
 
@@ -20,14 +20,14 @@ export class DomainVerifier {
   constructor(
     private readonly config: { system: Pick<Config['system'], 'spf'>; tenants: () => Tenant[] },
     private readonly resolver: Resolver,
-    private readonly store: Sublevel,
+    private readonly store: DomainCheckStore,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** Loads earlier results, checks every domain once, then re-checks periodically. */
   async start(): Promise<void> {
-    for await (const [domain, value] of this.store.iterator()) this.results.set(domain, value as DomainCheck);
+    for (const [domain, value] of await this.store.all()) this.results.set(domain, value as DomainCheck);
     this.signersCache = undefined;
     this.reasonsCache = undefined;
     await this.checkAll();

@@ -13,7 +13,7 @@ import { parseFiles } from '../bounces/cli.js';
 import { startMailgate } from '../main.js';
 import { adminAddress, adminBearer, adminClient, OperatorError, queueCommand, suppressionCommand, tenantsCommand } from './commands.js';
 import { EventLog } from '../store/event-log.js';
-import { openStore } from '../store/level.js';
+import { openRestoreTarget, openStore } from '../store/open.js';
 import { restoreBackup, writeBackup } from '../backup/backup.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -140,7 +140,8 @@ async function backup(config: Config, out: string, token?: string): Promise<void
   }
   if (store) {
     try {
-      await writeBackup({ db: store.db, dataDir: config.dataDir }, out);
+      if (!store.snapshot) throw new Error(`the ${store.engine} store is backed up with its own tools`);
+      await writeBackup({ snapshot: store.snapshot, dataDir: config.dataDir }, out);
     } finally {
       await store.close();
     }
@@ -156,7 +157,7 @@ async function backup(config: Config, out: string, token?: string): Promise<void
 
 async function restore(config: Config, file: string): Promise<void> {
   // restoreBackup refuses a data directory that has a database, which also covers a running server's.
-  const { entries, files } = await restoreBackup(createReadStream(file), config.dataDir, openStore);
+  const { entries, files } = await restoreBackup(createReadStream(file), config.dataDir, openRestoreTarget);
   process.stdout.write(`restored ${entries} database entries and ${files} files into ${config.dataDir}\n`);
 }
 

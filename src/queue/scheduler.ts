@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { RecipientResult } from './delivery-result.js';
 import type { EventLog } from '../store/event-log.js';
-import type { WriteOp } from '../store/level.js';
+import type { StoreOp } from '../store/ports.js';
 import { applyAttempt, expire, type RetryPolicy } from './retry.js';
 import type { Spool } from './spool.js';
 import type { IdentityDecision, MessageRecord, QueueEvent } from '../store/records.js';
@@ -27,7 +27,7 @@ export interface SchedulerDeps {
    */
   lane?: (record: MessageRecord) => { key: string; limit: number };
   /** Writes that belong with an outcome event (e.g. suppressing an address the receiving server says does not exist), committed with it. */
-  outcomeOps?: (event: QueueEvent) => WriteOp[] | Promise<WriteOp[]>;
+  outcomeOps?: (event: QueueEvent) => StoreOp[] | Promise<StoreOp[]>;
 }
 
 interface ReadyItem {
@@ -255,7 +255,7 @@ export class Scheduler {
   private async commit(prev: MessageRecord, next: MessageRecord, events: Parameters<EventLog['ops']>[0][]): Promise<void> {
     if (next.state === 'done' && next.recipients.some((r) => r.status === 'failed')) next.keptUntil = this.now() + (this.deps.keepFailed ?? 7 * 24 * 3600 * 1000);
     const outcomeOps = this.deps.outcomeOps ?? (() => []);
-    const ops: WriteOp[] = [];
+    const ops: StoreOp[] = [];
     for (const e of events) ops.push(...this.deps.events.ops(e), ...(await outcomeOps(e)));
     await this.deps.spool.update(next, prev.dueAt, ops);
   }

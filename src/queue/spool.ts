@@ -1,14 +1,15 @@
-// The durable spool: message bodies in append-only segment files (large ones in files of their
-// own), message records and the due-time schedule in LevelDB, all made durable by group commit.
-// A segment file is deleted once every message in it has reached a final state.
+// The durable spool: message bodies in append-only segment files on this node's disk (large ones in
+// files of their own), made durable together with their records in the store by group commit. The
+// records, schedule and indexes are the store's (store.messages); a segment file is deleted once
+// every message in it has reached a final state.
 import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { sortableTime, type Store, type WriteOp } from '../store/level.js';
-import type { GroupCommit } from '../store/group-commit.js';
+import type { Store, StoreOp } from '../store/ports.js';
+import { syncDirectory } from '../store/group-commit.js';
 import type { BodyRef, MessageRecord } from '../store/records.js';
 
 /** Bodies up to this size are buffered and appended to a shared segment; larger ones stream to their own file. */
@@ -50,10 +51,6 @@ async function writeFully(file: FileHandle, data: Buffer, position: number | nul
   }
 }
 
-export function dueKey(dueAt: number, id: string): string {
-  return `${sortableTime(dueAt)}!${id}`;
-}
-
 export class Spool {
   private readonly segments = new Map<number, Segment>();
   private current: Segment | undefined;
@@ -66,29 +63,22 @@ export class Spool {
   private constructor(
     private readonly dir: string,
     private readonly store: Store,
-    private readonly commit: GroupCommit,
     private readonly log: Logger,
     private readonly segmentSize: number,
   ) {}
 
   /** Opens the spool directory and reconciles it with the records: orphaned body files are removed. */
-  static async open(dir: string, store: Store, commit: GroupCommit, log: Logger, segmentSize = DEFAULT_SEGMENT_SIZE): Promise<Spool> {
+  static async open(dir: string, store: Store, log: Logger, segmentSize = DEFAULT_SEGMENT_SIZE): Promise<Spool> {
     await fs.mkdir(dir, { recursive: true });
-    const parent = await fs.open(path.dirname(dir), 'r');
-    await parent.sync().finally(() => parent.close());
-    const spool = new Spool(dir, store, commit, log, segmentSize);
+    await syncDirectory(path.dirname(dir));
+    const spool = new Spool(dir, store, log, segmentSize);
     await spool.recover();
     return spool;
   }
 
   /** fsync of the spool directory, so that new file names survive a power cut. */
-  async syncDir(): Promise<void> {
-    const fh = await fs.open(this.dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+  syncDir(): Promise<void> {
+    return syncDirectory(this.dir);
   }
 
   /** Writes a body (not yet durable). Throws MessageTooLargeError after draining the stream if it exceeds maxSize. */
@@ -129,18 +119,9 @@ export class Spool {
   }
 
   /** Makes a new message durable: body, record, schedule entry and any extra ops (events) in one group commit. */
-  async enqueue(record: MessageRecord, staged: StagedBody, extraOps: WriteOp[]): Promise<void> {
-    const ops: WriteOp[] = [
-      { type: 'put', sublevel: this.store.messages, key: record.id, value: record },
-      // A message that needs no delivery (every recipient suppressed) gets no schedule entry.
-      ...(record.state === 'queued' ? [{ type: 'put' as const, sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' }] : []),
-      ...(record.messageId ? [{ type: 'put' as const, sublevel: this.store.messageIds, key: record.messageId.toLowerCase(), value: record.id }] : []),
-      { type: 'put', sublevel: this.store.messagesByTenant, key: `${record.tenant}!${sortableTime(record.createdAt)}!${record.id}`, value: '' },
-      ...[record.reference, record.messageId].filter((r): r is string => Boolean(r)).map((r) => this.referenceOp(record.tenant, r, record.id)),
-      ...extraOps,
-    ];
+  async enqueue(record: MessageRecord, staged: StagedBody, extraOps: StoreOp[]): Promise<void> {
     try {
-      await this.commit.commit(ops, [staged.file], staged.newEntry);
+      await this.store.commit([{ kind: 'message.add', record }, ...extraOps], { files: [staged.file], dirs: staged.newEntry ? [this.dir] : [] });
     } catch (err) {
       if (staged.ref.kind === 'file') await staged.file.close().catch(() => undefined);
       await this.release(staged.ref);
@@ -160,19 +141,10 @@ export class Spool {
    * Stores a changed record (new due time or final state). Once final, the body is released —
    * unless a recipient failed and the record has `keptUntil`: then it is kept until then for a re-send.
    */
-  async update(record: MessageRecord, previousDueAt: number, extraOps: WriteOp[]): Promise<void> {
+  async update(record: MessageRecord, previousDueAt: number, extraOps: StoreOp[]): Promise<void> {
     const keepUntil = record.keptUntil;
-    const ops: WriteOp[] = [
-      { type: 'put', sublevel: this.store.messages, key: record.id, value: record },
-      { type: 'del', sublevel: this.store.due, key: dueKey(previousDueAt, record.id) },
-    ];
-    if (record.state === 'queued') {
-      ops.push({ type: 'put', sublevel: this.store.due, key: dueKey(record.dueAt, record.id), value: '' });
-    }
     const keep = record.state === 'done' && keepUntil !== undefined && record.recipients.some((r) => r.status === 'failed');
-    if (keep) ops.push({ type: 'put', sublevel: this.store.retained, key: dueKey(keepUntil, record.id), value: '' });
-    ops.push(...extraOps);
-    await this.commit.commit(ops);
+    await this.store.commit([{ kind: 'message.update', record, previousDueAt, ...(keep ? { keepUntil } : {}) }, ...extraOps]);
     if (record.state === 'done' && !keep) await this.release(record.body);
   }
 
@@ -184,10 +156,9 @@ export class Spool {
   /** Releases the bodies of failed messages whose keep time has passed. */
   async releaseExpired(now: number): Promise<number> {
     let n = 0;
-    for await (const key of this.store.retained.keys({ lte: `${sortableTime(now)}!\xff` })) {
-      const id = key.slice(key.indexOf('!') + 1);
-      const rec = await this.get(id);
-      await this.commit.commit([{ type: 'del', sublevel: this.store.retained, key }]);
+    for await (const kept of this.store.messages.keptUntil(now)) {
+      const rec = await this.get(kept.id);
+      await this.store.commit([{ kind: 'message.released', id: kept.id, keptUntil: kept.keptUntil }]);
       if (rec) await this.release(rec.body);
       n++;
     }
@@ -195,74 +166,49 @@ export class Spool {
   }
 
   /** The index write that lets a tenant find `id` (a message, or an application error) by its own reference. */
-  referenceOp(tenant: string, reference: string, id: string): WriteOp {
-    return { type: 'put', sublevel: this.store.references, key: `${tenant}!${reference.toLowerCase()}!${id}`, value: '' };
+  referenceOp(tenant: string, reference: string, id: string): StoreOp {
+    return { kind: 'reference.add', tenant, reference, msgId: id };
   }
 
   /** Records events that change no message state (durably, by group commit). */
-  async appendEvents(ops: WriteOp[]): Promise<void> {
-    await this.commit.commit(ops);
+  async appendEvents(ops: StoreOp[]): Promise<void> {
+    await this.store.commit(ops);
   }
 
   /** A tenant's messages, newest first, optionally within [from, to) and after a cursor. */
-  async listByTenant(tenant: string, q: { from?: number; to?: number; cursor?: string; limit: number; filter?: (r: MessageRecord) => boolean }): Promise<{ messages: MessageRecord[]; cursor?: string }> {
-    const lower = `${tenant}!${sortableTime(q.from ?? 0)}`;
-    const upper = q.cursor ?? `${tenant}!${q.to !== undefined ? sortableTime(q.to) : '\xff'}`;
-    const messages: MessageRecord[] = [];
-    let last: string | undefined;
-    let scanned = 0;
-    for await (const key of this.store.messagesByTenant.keys({ gte: lower, lt: upper, reverse: true })) {
-      last = key;
-      const rec = await this.get(key.slice(key.lastIndexOf('!') + 1));
-      if (rec && (!q.filter || q.filter(rec))) messages.push(rec);
-      // Bounded work per page even when a filter matches rarely; the cursor continues from here.
-      if (messages.length >= q.limit || ++scanned >= q.limit * 50) break;
-    }
-    return { messages, ...((messages.length >= q.limit || scanned >= q.limit * 50) && last ? { cursor: last } : {}) };
+  listByTenant(tenant: string, q: { from?: number; to?: number; cursor?: string; limit: number; filter?: (r: MessageRecord) => boolean }): Promise<{ messages: MessageRecord[]; cursor?: string }> {
+    return this.store.messages.listByTenant(tenant, q);
   }
 
   /** Queue ids of a tenant's messages with this reference (X-Order-Id, X-Reference or Message-ID). */
-  async byReference(tenant: string, reference: string, limit = 100): Promise<string[]> {
-    const prefix = `${tenant}!${reference.toLowerCase()}!`;
-    const ids: string[] = [];
-    for await (const key of this.store.references.keys({ gte: prefix, lt: `${prefix}\xff`, limit })) ids.push(key.slice(prefix.length));
-    return ids;
+  byReference(tenant: string, reference: string, limit = 100): Promise<string[]> {
+    return this.store.messages.byReference(tenant, reference, limit);
   }
 
   /** The queue id of the message sent with this Message-ID (ours or the app's), if any. */
   async byMessageId(messageId: string): Promise<string | undefined> {
     const ours = /^<([0-9a-z]{20})(?:\.[0-9a-z]{12})?@/i.exec(messageId);
     if (ours) return ours[1]!.toUpperCase();
-    return (await this.store.messageIds.get(messageId.toLowerCase())) as string | undefined;
+    return this.store.messages.byMessageId(messageId);
   }
 
-  async get(id: string): Promise<MessageRecord | undefined> {
-    return (await this.store.messages.get(id)) as MessageRecord | undefined;
+  get(id: string): Promise<MessageRecord | undefined> {
+    return this.store.messages.get(id);
   }
 
   /** Ids of messages due at or before `now`, earliest first. */
-  async due(now: number, limit: number): Promise<Array<{ id: string; dueAt: number }>> {
-    const out: Array<{ id: string; dueAt: number }> = [];
-    for await (const key of this.store.due.keys({ lte: `${sortableTime(now)}!\xff`, limit })) {
-      const sep = key.indexOf('!');
-      out.push({ dueAt: Number(key.slice(0, sep)), id: key.slice(sep + 1) });
-    }
-    return out;
+  due(now: number, limit: number): Promise<Array<{ id: string; dueAt: number }>> {
+    return this.store.messages.due(now, limit);
   }
 
   /** Due time of the earliest scheduled message, if any. */
-  async nextDue(): Promise<number | undefined> {
-    for await (const key of this.store.due.keys({ limit: 1 })) return Number(key.slice(0, key.indexOf('!')));
-    return undefined;
+  nextDue(): Promise<number | undefined> {
+    return this.store.messages.nextDue();
   }
 
-  /** Number of messages not yet done (a full scan of the schedule: for status, not hot paths). */
-  /** Every message still in the queue, soonest due first (a scan of the schedule, which holds only undelivered ones). */
-  async *queued(): AsyncGenerator<MessageRecord> {
-    for await (const key of this.store.due.keys()) {
-      const record = await this.get(key.slice(key.indexOf('!') + 1));
-      if (record && record.state !== 'done') yield record;
-    }
+  /** Every message still in the queue, soonest due first. */
+  queued(): AsyncIterable<MessageRecord> {
+    return this.store.messages.queued();
   }
 
   /** How many messages of this tenant wait in the queue. */
@@ -272,10 +218,8 @@ export class Spool {
     return n;
   }
 
-  async depth(): Promise<number> {
-    let n = 0;
-    for await (const _ of this.store.due.keys()) n++;
-    return n;
+  depth(): Promise<number> {
+    return this.store.messages.depth();
   }
 
   /** Where a body's bytes are on disk (for a reader in another thread). */
@@ -291,7 +235,7 @@ export class Spool {
   }
 
   async close(): Promise<void> {
-    await this.commit.idle();
+    await this.store.idle();
     for (const seg of this.segments.values()) await seg.file.close().catch(() => undefined);
     this.segments.clear();
     this.current = undefined;
@@ -390,14 +334,9 @@ export class Spool {
   private async recover(): Promise<void> {
     const liveSegments = new Map<number, number>();
     const liveFiles = new Set<string>();
-    for (const index of [this.store.due, this.store.retained]) {
-      for await (const key of index.keys()) {
-        const id = key.slice(key.indexOf('!') + 1);
-        const rec = (await this.store.messages.get(id)) as MessageRecord | undefined;
-        if (!rec) continue;
-        if (rec.body.kind === 'file') liveFiles.add(rec.body.name);
-        else liveSegments.set(rec.body.segment, (liveSegments.get(rec.body.segment) ?? 0) + 1);
-      }
+    for await (const rec of this.store.messages.withBodies()) {
+      if (rec.body.kind === 'file') liveFiles.add(rec.body.name);
+      else liveSegments.set(rec.body.segment, (liveSegments.get(rec.body.segment) ?? 0) + 1);
     }
     let maxN = 0;
     for (const name of await fs.readdir(this.dir)) {

@@ -1,34 +1,13 @@
-// Group commit: many writers' LevelDB ops and body files are made durable together —
-// one fdatasync per touched file and one synced LevelDB batch per group, not per message.
+// Group commit: many writers' changes and body files are made durable together — one fdatasync per
+// touched file and one durable engine write per group, not per message. Engine-neutral: the engine
+// supplies `write`, which applies a group's ops in one transaction.
+import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import type { Db, WriteOp } from './level.js';
-
-type EncodedOp = { type: 'put'; key: string; value: string } | { type: 'del'; key: string };
-
-/**
- * The group's ops as root-level writes: keys with their sublevel's prefix, values JSON-encoded once
- * per object (an event is written under three or four index keys). The bytes are exactly what the
- * JSON sublevels would write, so reads are unchanged; it spares abstract-level the per-op sublevel
- * delegation, which was ~10 % of the SMTP thread's CPU under load.
- */
-export function encodeOps(ops: WriteOp[]): EncodedOp[] {
-  const json = new Map<unknown, string>();
-  return ops.map((op) => {
-    const key = op.sublevel.prefix + op.key;
-    if (op.type === 'del') return { type: 'del', key };
-    let value = json.get(op.value);
-    if (value === undefined) {
-      value = JSON.stringify(op.value);
-      json.set(op.value, value);
-    }
-    return { type: 'put', key, value };
-  });
-}
+import type { CommitOptions, StoreOp } from './ports.js';
 
 interface Pending {
-  ops: WriteOp[];
-  files: FileHandle[];
-  syncDir: boolean;
+  ops: StoreOp[];
+  opts: CommitOptions;
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -38,21 +17,32 @@ export interface GroupCommitStats {
   writes: number;
 }
 
+/** fsync of a directory, so that new file names in it survive a power cut. */
+export async function syncDirectory(dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
- * While one group is being flushed, new commits wait and form the next group, so under load a
- * single fsync serves everything that arrived meanwhile, and when idle a commit flushes at once.
+ * While one group is being written, new commits wait and form the next group, so under load a
+ * single fsync serves everything that arrived meanwhile, and when idle a commit is written at once.
  */
 export class GroupCommit {
   private pending: Pending[] = [];
   private flushing: Promise<void> | undefined;
   readonly stats: GroupCommitStats = { groups: 0, writes: 0 };
 
-  constructor(private readonly db: Db, private readonly syncDir: () => Promise<void>) {}
+  /** `write` applies the ops atomically; durably when `sync`. */
+  constructor(private readonly write: (ops: StoreOp[], sync: boolean) => Promise<void>) {}
 
-  /** Resolves once `ops` are in LevelDB with sync and every file in `files` is fdatasync'd. */
-  commit(ops: WriteOp[], files: FileHandle[] = [], syncDir = false): Promise<void> {
+  /** Resolves once `ops` are written (durably unless sync: false) and every file and directory named is synced. */
+  commit(ops: StoreOp[], opts: CommitOptions = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ ops, files, syncDir, resolve, reject });
+      this.pending.push({ ops, opts, resolve, reject });
       if (!this.flushing) this.flushing = this.drain();
     });
   }
@@ -81,21 +71,19 @@ export class GroupCommit {
 
   private async flush(group: Pending[]): Promise<void> {
     const files = new Set<FileHandle>();
-    let syncDir = false;
-    const ops: WriteOp[] = [];
+    const dirs = new Set<string>();
+    let sync = false;
+    const ops: StoreOp[] = [];
     for (const p of group) {
-      for (const f of p.files) files.add(f);
-      syncDir ||= p.syncDir;
+      for (const f of p.opts.files ?? []) files.add(f);
+      for (const d of p.opts.dirs ?? []) dirs.add(d);
+      sync ||= p.opts.sync !== false;
       for (const op of p.ops) ops.push(op);
     }
     // Bodies first: a record must never point at data that is not on disk.
     await Promise.all([...files].map((f) => f.datasync()));
-    if (syncDir) await this.syncDir();
-    if (ops.length > 0) {
-      // classic-level honours `sync`; abstract-level's typings do not list it.
-      const batch = this.db.batch.bind(this.db) as unknown as (o: EncodedOp[], opts: { sync: boolean; valueEncoding: 'utf8' }) => Promise<void>;
-      await batch(encodeOps(ops), { sync: true, valueEncoding: 'utf8' });
-    }
+    await Promise.all([...dirs].map((d) => syncDirectory(d)));
+    if (ops.length > 0) await this.write(ops, sync);
     this.stats.groups++;
     this.stats.writes += group.length;
   }

@@ -79,6 +79,9 @@ export interface MessageRecord {
 
 export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error' | 'notice-failed';
 
+/** Event types that belong in a tenant's error log. */
+export const ERROR_TYPES: ReadonlySet<string> = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'sender-rewritten', 'app-error', 'notice-failed']);
+
 export interface QueueEvent {
   time: number;
   type: EventType;

@@ -9,7 +9,7 @@ import { isEmailAddress } from '../config/formats.js';
 import type { Config, SenderOverride, Tenant, Upstream } from '../config/types.js';
 import type { MessageSource } from '../store/records.js';
 import { TenantAccess } from '../smtp/tenant-access.js';
-import type { TenantStore } from '../store/tenant-store.js';
+import type { TenantStore } from '../store/ports.js';
 import { TenantClaims } from '../config/tenant-claims.js';
 
 export type DirectoryErrorCode = 'NOT_FOUND' | 'READ_ONLY' | 'CONFLICT' | 'INVALID';

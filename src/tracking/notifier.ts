@@ -2,7 +2,7 @@
 // after a crash an e-mail notice is found by its Message-ID, an SMS or call is not repeated — inside the
 // shop's sending window, by e-mail through submit() or by SMS / voice call through a phone gateway.
 // Failures for good go to the error log.
-import type { WriteOp } from '../store/level.js';
+import type { StoreOp } from '../store/ports.js';
 import { carrierLabel } from './carriers/index.js';
 import { composeMail, noticeMessageId } from './compose.js';
 import type { TrackingContext } from './context.js';
@@ -33,7 +33,7 @@ export class NoticeSender {
   /** Sends one due notice; true when it went out. */
   private async sendNotice(n: PendingNotice, now: number): Promise<boolean> {
     const store = this.ctx.deps.shipments;
-    const dropKey: WriteOp = store.noticeOp(n, 'del');
+    const dropKey: StoreOp = store.noticeOp(n, 'del');
     const s = await store.get(n.tenant, n.carrier, n.code);
     const slot = `${n.status}:${n.channel}`;
     const rec = s?.notices[slot];
@@ -44,7 +44,7 @@ export class NoticeSender {
     const settings = await this.ctx.settings(n.tenant);
     const tenant = this.ctx.deps.tenant(n.tenant);
     // Only this notice's slot changes; the rest is re-read under the lock, so a concurrent import or check is kept.
-    const update = (next: Shipment['notices'][string], extra: WriteOp[] = [], sync = false) => store.exclusive(async () => {
+    const update = (next: Shipment['notices'][string], extra: StoreOp[] = [], sync = false) => store.exclusive(async () => {
       const current = await store.get(n.tenant, n.carrier, n.code);
       if (!current) return store.write(extra, sync);
       const after = { ...current, notices: { ...current.notices, [slot]: next }, updatedAt: now };

@@ -2,8 +2,7 @@
 // adapter's bounded concurrency, backoff (or the carrier's Retry-After) on carrier trouble and never a
 // notice from a failed check; a successful check updates the status, plans buyer notices into the
 // sending window and blacklists returned parcels' buyers.
-import type { WriteOp } from '../store/level.js';
-import { sortableTime } from '../store/level.js';
+import type { StoreOp } from '../store/ports.js';
 import { shipmentKey } from '../store/shipments.js';
 import { carrierLabel } from './carriers/index.js';
 import type { TrackingContext } from './context.js';
@@ -23,7 +22,7 @@ export class ShipmentPoller {
     const now = this.ctx.now();
     const entries = await this.ctx.deps.shipments.dueEntries(now, 1000);
     if (entries.length === 0) return 0;
-    const byCarrier = new Map<CarrierName, Array<{ key: string; entry: string }>>();
+    const byCarrier = new Map<CarrierName, Array<{ key: string; at: number; entry: string }>>();
     for (const e of entries) {
       const carrier = e.key.split('!')[1] as CarrierName;
       const list = byCarrier.get(carrier);
@@ -40,7 +39,7 @@ export class ShipmentPoller {
     return entries.length;
   }
 
-  private async pollCarrier(carrier: CarrierName, entries: Array<{ key: string; entry: string }>, now: number, settingsOf: (t: string) => Promise<TrackingSettings>): Promise<void> {
+  private async pollCarrier(carrier: CarrierName, entries: Array<{ key: string; at: number; entry: string }>, now: number, settingsOf: (t: string) => Promise<TrackingSettings>): Promise<void> {
     const store = this.ctx.deps.shipments;
     const interval = DAY / this.ctx.deps.options.checksPerDay;
     const adapter = this.ctx.deps.carriers[carrier];
@@ -48,11 +47,11 @@ export class ShipmentPoller {
     // Every write re-reads the shipment under the store's lock, so an import or delete in between is never overwritten.
     const active = await store.exclusive(async () => {
       const found = await store.getMany(entries.map((e) => e.key));
-      const ops: WriteOp[] = [];
+      const ops: StoreOp[] = [];
       const toCheck: Shipment[] = [];
       for (const [i, s] of found.entries()) {
         // A schedule entry that is not the shipment's current one (or has no shipment) is dropped, so it cannot stay due forever.
-        if (!s || !s.active || s.nextCheckAt === undefined || entries[i]!.entry !== `${sortableTime(s.nextCheckAt)}!${entries[i]!.key}`) {
+        if (!s || !s.active || s.nextCheckAt === undefined || entries[i]!.at !== s.nextCheckAt) {
           ops.push(store.dropDueOp(entries[i]!.entry));
           continue;
         }
@@ -88,7 +87,7 @@ export class ShipmentPoller {
       }
       const outcome = results;
       await store.exclusive(async () => {
-        const ops: WriteOp[] = [];
+        const ops: StoreOp[] = [];
         for (const s of await store.getMany(chunk.map((c) => shipmentKey(c.tenant, c.carrier, c.code)))) {
           if (!s || !s.active) continue; // deleted (or stopped) while the carrier was asked
           if (outcome instanceof CarrierError) {
@@ -110,7 +109,7 @@ export class ShipmentPoller {
     }
   }
 
-  private stopIfTooOld(before: Shipment, next: Shipment, now: number): WriteOp[] {
+  private stopIfTooOld(before: Shipment, next: Shipment, now: number): StoreOp[] {
     if (now - next.createdAt < this.ctx.deps.options.maxAgeMs) return this.ctx.deps.shipments.ops(before, next);
     const stopped: Shipment = { ...next, active: false, stoppedReason: `no final status after ${Math.round(this.ctx.deps.options.maxAgeMs / DAY)} days` };
     if (next.events.length === 0 && next.checks > 0) {
@@ -124,13 +123,13 @@ export class ShipmentPoller {
   }
 
   /** A successful check: new state, planned notices, blacklist entries. */
-  private async checked(before: Shipment, history: CarrierEvent[], now: number, settings: TrackingSettings): Promise<WriteOp[]> {
+  private async checked(before: Shipment, history: CarrierEvent[], now: number, settings: TrackingSettings): Promise<StoreOp[]> {
     const outcome = applyCheck(before, history, now, { acceptedNoticeMaxDelayDays: settings.acceptedNoticeMaxDelayDays, notPickedUpDays: settings.notPickedUpDays, maxAgeMs: this.ctx.deps.options.maxAgeMs });
     const s = outcome.shipment;
     s.notices = { ...s.notices };
     if (s.active) s.nextCheckAt = nextCheck(now, this.ctx.deps.options.checksPerDay, this.ctx.random);
     else delete s.nextCheckAt;
-    const ops: WriteOp[] = [];
+    const ops: StoreOp[] = [];
     for (const { status, reason } of outcome.skipped) s.notices[status] = { state: 'skipped', at: now, detail: reason };
     for (const status of outcome.due) {
       const channels = settings.notices[status] ?? [];

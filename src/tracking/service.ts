@@ -2,7 +2,7 @@
 // adapters and phone gateways from the config, the worker (polls, notices, reports), the intake
 // for the API, and the hook that copies a tenant's mail of chosen categories to its admins.
 import type { TrackingConfig } from '../config/types.js';
-import type { Store } from '../store/level.js';
+import type { Store } from '../store/ports.js';
 import { ShipmentStore } from '../store/shipments.js';
 import { createCarrierRegistry } from './carriers/index.js';
 import { createPhoneGateway } from './gateways/index.js';

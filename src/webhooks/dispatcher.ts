@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import type { QueueEvent } from '../store/records.js';
-import type { WriteOp } from '../store/level.js';
+import type { StoreOp } from '../store/ports.js';
 import type { SuppressionEntry } from '../store/suppression.js';
-import { newDeliveryId, type DeliveryAttempt, type PendingDelivery, type Webhook, type WebhookEventType, type WebhookStore } from '../store/webhooks.js';
+import { enqueueOp, newDeliveryId, type DeliveryAttempt, type PendingDelivery, type Webhook, type WebhookEventType, type WebhookStore } from '../store/webhooks.js';
 import { postJson, type PostResult } from './post.js';
 import { signWebhook } from './signature.js';
 
@@ -102,22 +102,22 @@ export class WebhookDispatcher {
   // Sources: each returns the outbox writes to commit with the change that causes them.
 
   /** For the event log: outbox writes for an event a tenant's webhooks subscribe to. */
-  opsForEvent(event: QueueEvent): WriteOp[] {
+  opsForEvent(event: QueueEvent): StoreOp[] {
     if (!FROM_EVENTS.has(event.type)) return [];
     return this.opsFor(event.tenant, event.type as WebhookEventType, event, event.time);
   }
 
   /** For the suppression list. */
-  opsForSuppression(entry: SuppressionEntry): WriteOp[] {
+  opsForSuppression(entry: SuppressionEntry): StoreOp[] {
     return this.opsFor(entry.tenant, 'suppressed', entry, entry.time);
   }
 
   /** For anything else that a tenant should be told about (application errors). */
-  opsFor(tenant: string, type: WebhookEventType, data: unknown, time: number): WriteOp[] {
-    const ops: WriteOp[] = [];
+  opsFor(tenant: string, type: WebhookEventType, data: unknown, time: number): StoreOp[] {
+    const ops: StoreOp[] = [];
     for (const hook of this.hooks.values()) {
       if (hook.tenant !== tenant || !hook.active || !hook.events.includes(type)) continue;
-      ops.push(this.store.enqueueOp(this.delivery(hook, type, data, time), this.now()));
+      ops.push(enqueueOp(this.delivery(hook, type, data, time), this.now()));
     }
     if (ops.length > 0) this.soon();
     return ops;
@@ -164,7 +164,7 @@ export class WebhookDispatcher {
     for (;;) {
       const due = await this.store.due(this.now(), BATCH);
       if (due.length === 0 || this.stopped) return;
-      await Promise.all(due.map(async ({ key, delivery }) => {
+      await Promise.all(due.map(async ({ ref: key, delivery }) => {
         const hook = this.hooks.get(delivery.webhookId);
         if (!hook || !hook.active) return this.store.drop(key);
         await this.attempt(hook, key, delivery);

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseBounce } from '../../src/bounces/parse.js';
 import { EventLog } from '../../src/store/event-log.js';
-import { openStore } from '../../src/store/level.js';
+import { openStore } from '../../src/store/open.js';
 import type { QueueEvent } from '../../src/store/records.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 import autocannon from 'autocannon';
@@ -36,7 +36,7 @@ async function errorLog(): Promise<Record<string, number>> {
     for (let j = i; j < Math.min(EVENTS, i + 10_000); j++) {
       ops.push(...log.ops({ time: start + j * 1000, type: types[j % 4]!, msgId: `M${j}`, tenant: `t${j % TENANTS}`, recipient: `r${j % 50_000}@example.com`, class: 'hard', reason: 'user-unknown', reply: { code: 550, enhanced: '5.1.1', text: 'User unknown' } }));
     }
-    await store.db.batch(ops as never);
+    await store.commit(ops);
   }
   const fillS = (performance.now() - t0) / 1000;
   const newest: number[] = [];

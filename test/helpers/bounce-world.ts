@@ -7,8 +7,7 @@ import { BounceProcessor } from '../../src/bounces/processor.js';
 import { Spool } from '../../src/queue/spool.js';
 import type { MessageRecord } from '../../src/store/records.js';
 import { EventLog } from '../../src/store/event-log.js';
-import { GroupCommit } from '../../src/store/group-commit.js';
-import { openStore, type Store } from '../../src/store/level.js';
+import { openStore, type Store } from '../../src/store/open.js';
 import { SuppressionList } from '../../src/store/suppression.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
@@ -16,7 +15,6 @@ export interface BounceWorld {
   dir: string;
   store: Store;
   spool: Spool;
-  commit: GroupCommit;
   events: EventLog;
   suppression: SuppressionList;
   processor: BounceProcessor;
@@ -29,14 +27,12 @@ export async function openBounceWorld(opts: { secret: Buffer; bounceDomain: stri
   const dir = await makeTempDir('mg-bounces-');
   const log = opts.log ?? pino({ level: 'silent' });
   const store = await openStore(dir);
-  let s: Spool | undefined;
-  const commit = new GroupCommit(store.db, () => s!.syncDir());
-  const spool = (s = await Spool.open(path.join(dir, 'spool'), store, commit, log));
+  const spool = await Spool.open(path.join(dir, 'spool'), store, log);
   const events = new EventLog(store);
   const suppression = new SuppressionList(store);
-  const processor = new BounceProcessor({ spool, store, events, suppression, commit, verpSecret: opts.secret, bounceDomain: opts.bounceDomain, log, ...(opts.now ? { now: opts.now } : {}) });
+  const processor = new BounceProcessor({ spool, store, events, suppression, verpSecret: opts.secret, bounceDomain: opts.bounceDomain, log, ...(opts.now ? { now: opts.now } : {}) });
   return {
-    dir, store, spool, commit, events, suppression, processor,
+    dir, store, spool, events, suppression, processor,
     async message(id, to, m = {}) {
       const staged = await spool.stage(id, Readable.from([Buffer.from('Subject: x\r\n\r\nx\r\n')]), 1e6);
       const record: MessageRecord = {

@@ -1,5 +1,6 @@
-// The embedded LevelDB store: opens the database under dataDir and hands out the sublevels
-// that the queue, the event log, suppression, tenants, upstreams and webhooks live in.
+// The LevelDB engine's database: opens it under dataDir and hands out the sublevels each port's
+// records live in. The key layout of every sublevel is written beside it; data directories written
+// by earlier releases use the same layout.
 import { Level } from 'level';
 import type { AbstractSublevel } from 'abstract-level';
 import path from 'node:path';
@@ -8,12 +9,11 @@ import fs from 'node:fs/promises';
 export type Db = Level<string, unknown>;
 export type Sublevel = AbstractSublevel<Db, string | Buffer | Uint8Array, string, unknown>;
 /** One write in an atomic batch; `sublevel` names where it goes. */
-export type WriteOp =
+export type LevelWrite =
   | { type: 'put'; sublevel: Sublevel; key: string; value: unknown }
   | { type: 'del'; sublevel: Sublevel; key: string };
 
-export interface Store {
-  db: Db;
+export interface Sublevels {
   /** msgId → MessageRecord */
   messages: Sublevel;
   /** "<dueAt, 15 digits>!<msgId>" → '' : the schedule, one entry per message not yet done */
@@ -70,11 +70,10 @@ export interface Store {
   tracking: Sublevel;
   /** sha256(API token) → time of its last sign-in to the web console */
   consoleSignIns: Sublevel;
-  close(): Promise<void>;
 }
 
 /** Opens (creating if needed) the LevelDB under `<dataDir>/db`. Fails with a clear error if another process holds it. */
-export async function openStore(dataDir: string): Promise<Store> {
+export async function openLevel(dataDir: string): Promise<{ db: Db; sub: Sublevels }> {
   const location = path.join(dataDir, 'db');
   await fs.mkdir(location, { recursive: true });
   const db: Db = new Level<string, unknown>(location, { valueEncoding: 'json' });
@@ -89,9 +88,12 @@ export async function openStore(dataDir: string): Promise<Store> {
     (e as Error & { code: string }).code = locked ? 'STORE_LOCKED' : 'STORE_UNAVAILABLE';
     throw e;
   }
+  return { db, sub: sublevelsOf(db) };
+}
+
+export function sublevelsOf(db: Db): Sublevels {
   const json = { valueEncoding: 'json' } as const;
   return {
-    db,
     messages: db.sublevel<string, unknown>('msg', json),
     due: db.sublevel<string, unknown>('due', json),
     events: db.sublevel<string, unknown>('ev', json),
@@ -120,7 +122,6 @@ export async function openStore(dataDir: string): Promise<Store> {
     blacklist: db.sublevel<string, unknown>('blk', json),
     tracking: db.sublevel<string, unknown>('trk', json),
     consoleSignIns: db.sublevel<string, unknown>('con', json),
-    close: () => db.close(),
   };
 }
 

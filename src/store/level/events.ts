@@ -1,0 +1,60 @@
+// EventStore on LevelDB: every event under "<time>!<id>", again by recipient and by message, and the
+// error log keyed tenant first so a tenant's newest page and "errors since" are one range read.
+import type { ErrorQuery, EventStore } from '../ports.js';
+import type { QueueEvent } from '../records.js';
+import { sortableTime, type Sublevels } from './db.js';
+
+async function collect(it: AsyncIterable<unknown>): Promise<QueueEvent[]> {
+  const out: QueueEvent[] = [];
+  for await (const v of it) out.push(v as QueueEvent);
+  return out;
+}
+
+export class LevelEvents implements EventStore {
+  constructor(private readonly sub: Sublevels) {}
+
+  async errors(tenant: string, q: ErrorQuery): Promise<{ events: QueueEvent[]; cursor?: string }> {
+    const limit = q.limit ?? 50;
+    const lower = `${tenant}!${sortableTime(q.since ?? 0)}`;
+    const upper = q.cursor ? q.cursor : `${tenant}!${q.until !== undefined ? sortableTime(q.until) : '\xff'}`;
+    const events: QueueEvent[] = [];
+    let last: string | undefined;
+    for await (const [key, value] of this.sub.errors.iterator({ gte: lower, lt: upper, reverse: true })) {
+      const ev = value as QueueEvent;
+      last = key;
+      if (q.class && ev.class !== q.class) continue;
+      events.push(ev);
+      if (events.length >= limit) break;
+    }
+    return { events, ...(events.length >= limit && last ? { cursor: last } : {}) };
+  }
+
+  async countErrors(tenant: string, since: number): Promise<number> {
+    let n = 0;
+    for await (const _ of this.sub.errors.keys({ gte: `${tenant}!${sortableTime(since)}`, lt: `${tenant}!\xff` })) n++;
+    return n;
+  }
+
+  byRecipient(address: string, limit: number): Promise<QueueEvent[]> {
+    const prefix = `${address.toLowerCase()}!`;
+    return collect(this.sub.eventsByRecipient.values({ gte: prefix, lt: `${prefix}\xff`, limit }));
+  }
+
+  byMessage(msgId: string, limit: number): Promise<QueueEvent[]> {
+    const prefix = `${msgId}!`;
+    return collect(this.sub.eventsByMessage.values({ gte: prefix, lt: `${prefix}\xff`, limit }));
+  }
+
+  async deliveredSince(tenant: string, address: string, since: number, except: string): Promise<boolean> {
+    const prefix = `${address.toLowerCase()}!`;
+    for await (const value of this.sub.eventsByRecipient.values({ gte: `${prefix}${sortableTime(since)}`, lt: `${prefix}\xff` })) {
+      const ev = value as QueueEvent;
+      if (ev.type === 'delivered' && ev.tenant === tenant && ev.msgId !== except) return true;
+    }
+    return false;
+  }
+
+  recent(limit: number): Promise<QueueEvent[]> {
+    return collect(this.sub.events.values({ reverse: true, limit }));
+  }
+}

@@ -1,0 +1,69 @@
+// The LevelDB engine: the embedded default. One process owns the database under <dataDir>/db;
+// every port reads its sublevels, and a transaction is one synced LevelDB batch.
+import { GroupCommit } from '../group-commit.js';
+import type { Store, StoreOp } from '../ports.js';
+import { openLevel, type Db, type LevelWrite } from './db.js';
+import type { RestoreTarget } from '../ports.js';
+import { LevelEvents } from './events.js';
+import { LevelOptOuts, LevelSoftBounces, LevelSuppression } from './lists.js';
+import { LevelMessages } from './messages.js';
+import { LevelShipments } from './shipments.js';
+import { LevelApiTokens, LevelDomainChecks, LevelSignIns, LevelTenants } from './tenants.js';
+import { LevelWebhooks } from './webhooks.js';
+import { encodeWrites, levelWrites, type EncodedWrite } from './write.js';
+
+export async function openLevelStore(dataDir: string): Promise<Store> {
+  const { db, sub } = await openLevel(dataDir);
+  const suppression = new LevelSuppression(sub.suppression);
+  // classic-level honours `sync`; abstract-level's typings do not list it.
+  const batch = db.batch.bind(db) as unknown as (o: EncodedWrite[], opts: { sync: boolean; valueEncoding: 'utf8' }) => Promise<void>;
+  const write = async (ops: StoreOp[], sync: boolean) => {
+    const writes: LevelWrite[] = [];
+    for (const op of ops) for (const w of levelWrites(sub, op)) writes.push(w);
+    await batch(encodeWrites(writes), { sync, valueEncoding: 'utf8' });
+    for (const op of ops) if (op.kind === 'suppression.add') suppression.applied(op);
+  };
+  const group = new GroupCommit(write);
+  return {
+    engine: 'level',
+    messages: new LevelMessages(sub),
+    events: new LevelEvents(sub),
+    suppression,
+    softBounces: new LevelSoftBounces(sub.softBounces),
+    optOuts: new LevelOptOuts(sub.optOuts),
+    tenants: new LevelTenants(sub.tenants, sub.upstreams),
+    apiTokens: new LevelApiTokens(db, sub.apiTokens),
+    webhooks: new LevelWebhooks(db, sub),
+    domains: new LevelDomainChecks(sub.domains),
+    shipments: new LevelShipments(sub),
+    signIns: new LevelSignIns(sub.consoleSignIns),
+    commit: (ops, opts) => group.commit(ops, opts),
+    idle: () => group.idle(),
+    commitStats: group.stats,
+    isOpen: () => db.status === 'open',
+    snapshot: () => snapshot(db),
+    close: async () => {
+      await group.idle();
+      await db.close();
+    },
+  };
+}
+
+/** Every key and value as stored, from a LevelDB snapshot taken at the first read. */
+async function* snapshot(db: Db): AsyncGenerator<[string, string]> {
+  const it = db.iterator({ keyEncoding: 'utf8', valueEncoding: 'utf8' });
+  try {
+    for await (const [k, v] of it) yield [k as string, v as unknown as string];
+  } finally {
+    await it.close();
+  }
+}
+
+/** A new LevelDB under `<dataDir>/db` for a restore: entries are written as they were read. */
+export async function levelRestoreTarget(dataDir: string): Promise<RestoreTarget> {
+  const { db } = await openLevel(dataDir);
+  return {
+    write: (entries) => db.batch(entries.map(([key, value]) => ({ type: 'put' as const, key, value })), { keyEncoding: 'utf8', valueEncoding: 'utf8' }),
+    close: () => db.close(),
+  };
+}
