@@ -1,0 +1,104 @@
+// MessageStore on PostgreSQL: the schedule is messages.due_at, the keep list messages.kept_until, a
+// tenant's list the (tenant, created_at desc, id desc) index; cursors are "<created_at>!<id>".
+import type pg from 'pg';
+import type { MessageStore } from '../ports.js';
+import type { MessageRecord } from '../records.js';
+import { clean } from './text.js';
+
+const PAGE = 500;
+
+export class PgMessages implements MessageStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async get(id: string): Promise<MessageRecord | undefined> {
+    const r = await this.pool.query('select record from messages where id = $1', [clean(id)]);
+    return r.rows[0]?.record as MessageRecord | undefined;
+  }
+
+  async byMessageId(messageId: string): Promise<string | undefined> {
+    const r = await this.pool.query('select id from messages where message_id = lower($1) order by created_at desc limit 1', [clean(messageId)]);
+    return r.rows[0]?.id as string | undefined;
+  }
+
+  async byReference(tenant: string, reference: string, limit: number): Promise<string[]> {
+    const r = await this.pool.query('select msg_id from message_refs where tenant = $1 and reference = lower($2) order by msg_id limit $3', [clean(tenant), clean(reference), limit]);
+    return r.rows.map((x) => x.msg_id as string);
+  }
+
+  async listByTenant(tenant: string, q: { from?: number; to?: number; cursor?: string; limit: number; filter?: (r: MessageRecord) => boolean }): Promise<{ messages: MessageRecord[]; cursor?: string }> {
+    const messages: MessageRecord[] = [];
+    let after = parseCursor(q.cursor);
+    let scanned = 0;
+    const budget = q.limit * 50;
+    for (;;) {
+      const take = Math.min(PAGE, budget - scanned);
+      const r = await this.pool.query(
+        `select created_at, id, record from messages
+         where tenant = $1 and created_at >= $2 and created_at < $3 and (created_at, id) < ($4, $5)
+         order by created_at desc, id desc limit $6`,
+        [clean(tenant), q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER, after?.time ?? Number.MAX_SAFE_INTEGER, after?.id ?? '', take],
+      );
+      for (const row of r.rows) {
+        scanned++;
+        after = { time: Number(row.created_at), id: row.id as string };
+        const rec = row.record as MessageRecord;
+        if (!q.filter || q.filter(rec)) messages.push(rec);
+        // Bounded work per page even when a filter matches rarely; the cursor continues from here.
+        if (messages.length >= q.limit || scanned >= budget) return { messages, cursor: `${after.time}!${after.id}` };
+      }
+      if (r.rows.length < take) return { messages };
+    }
+  }
+
+  async due(now: number, limit: number): Promise<Array<{ id: string; dueAt: number }>> {
+    const r = await this.pool.query('select id, due_at from messages where due_at <= $1 order by due_at, id limit $2', [now, limit]);
+    return r.rows.map((x) => ({ id: x.id as string, dueAt: Number(x.due_at) }));
+  }
+
+  async nextDue(): Promise<number | undefined> {
+    const r = await this.pool.query('select due_at from messages where due_at is not null order by due_at limit 1');
+    return r.rows[0] ? Number(r.rows[0].due_at) : undefined;
+  }
+
+  async *queued(): AsyncGenerator<MessageRecord> {
+    let after = { due: -1, id: '' };
+    for (;;) {
+      const r = await this.pool.query('select due_at, id, record from messages where due_at is not null and (due_at, id) > ($1, $2) order by due_at, id limit $3', [after.due, after.id, PAGE]);
+      for (const row of r.rows) {
+        after = { due: Number(row.due_at), id: row.id as string };
+        yield row.record as MessageRecord;
+      }
+      if (r.rows.length < PAGE) return;
+    }
+  }
+
+  async depth(): Promise<number> {
+    const r = await this.pool.query('select count(*)::integer as n from messages where due_at is not null');
+    return r.rows[0].n as number;
+  }
+
+  async *keptUntil(now: number): AsyncGenerator<{ id: string; keptUntil: number }> {
+    const r = await this.pool.query('select id, kept_until from messages where kept_until <= $1 order by kept_until, id', [now]);
+    for (const row of r.rows) yield { id: row.id as string, keptUntil: Number(row.kept_until) };
+  }
+
+  async *withBodies(): AsyncGenerator<MessageRecord> {
+    let after = '';
+    for (;;) {
+      const r = await this.pool.query('select id, record from messages where (due_at is not null or kept_until is not null) and id > $1 order by id limit $2', [after, PAGE]);
+      for (const row of r.rows) {
+        after = row.id as string;
+        yield row.record as MessageRecord;
+      }
+      if (r.rows.length < PAGE) return;
+    }
+  }
+}
+
+function parseCursor(cursor: string | undefined): { time: number; id: string } | undefined {
+  if (!cursor) return undefined;
+  const sep = cursor.indexOf('!');
+  const time = Number(cursor.slice(0, sep));
+  if (sep < 0 || !Number.isSafeInteger(time)) return undefined;
+  return { time, id: clean(cursor.slice(sep + 1)) };
+}

@@ -1,0 +1,197 @@
+// The PostgreSQL engine's schema, as numbered migrations. Each one runs once, in a transaction,
+// under an advisory lock (two nodes starting at once do not both migrate); the version reached is
+// kept in mailgate_schema. Never edit a migration that has shipped: add the next one.
+//
+// Records are kept whole as jsonb (the shapes are the ports'); the columns beside them are what the
+// queries of the API, the console and the workers filter and sort on, each with its index.
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+create table messages (
+  id          text primary key,
+  tenant      text not null,
+  created_at  bigint not null,
+  -- the schedule: set while queued, null once done
+  due_at      bigint,
+  -- the keep list: a failed message's body is kept until then for a re-send
+  kept_until  bigint,
+  message_id  text,
+  record      jsonb not null
+);
+create index messages_due on messages (due_at, id) where due_at is not null;
+create index messages_kept on messages (kept_until, id) where kept_until is not null;
+create index messages_by_tenant on messages (tenant, created_at desc, id desc);
+create index messages_by_message_id on messages (message_id) where message_id is not null;
+
+-- a tenant's own references (X-Order-Id, Message-ID) to messages and application errors
+create table message_refs (
+  tenant     text not null,
+  reference  text not null,
+  msg_id     text not null,
+  primary key (tenant, reference, msg_id)
+);
+
+create table events (
+  seq        bigserial primary key,
+  id         text not null unique,
+  time       bigint not null,
+  type       text not null,
+  tenant     text not null,
+  msg_id     text not null,
+  recipient  text not null,
+  class      text,
+  is_error   boolean not null,
+  event      jsonb not null
+);
+create index events_by_time on events (time desc, seq desc);
+create index events_by_recipient on events (recipient, time, seq);
+create index events_by_message on events (msg_id, time, seq);
+-- the error log, newest first: per tenant and across tenants
+create index errors_by_tenant on events (tenant, time desc, seq desc) where is_error;
+create index errors_by_time on events (time desc, seq desc) where is_error;
+
+create table suppression (
+  tenant   text not null,
+  address  text not null,
+  class    text not null,
+  reason   text not null,
+  entry    jsonb not null,
+  primary key (tenant, address)
+);
+
+create table soft_bounces (
+  tenant   text not null,
+  address  text not null,
+  first    bigint not null,
+  last     bigint not null,
+  count    integer not null,
+  primary key (tenant, address)
+);
+
+create table opt_outs (
+  tenant    text not null,
+  category  text not null,
+  address   text not null,
+  entry     jsonb not null,
+  primary key (tenant, category, address)
+);
+
+create table tenants (
+  id      text primary key,
+  record  jsonb not null
+);
+
+create table upstreams (
+  name    text primary key,
+  record  jsonb not null
+);
+
+create table api_tokens (
+  hash        text primary key,
+  tenant      text not null,
+  name        text not null,
+  created_at  bigint not null,
+  unique (tenant, name)
+);
+
+create table console_sign_ins (
+  token_hash  text primary key,
+  time        bigint not null
+);
+
+create table domain_checks (
+  domain  text primary key,
+  "check" jsonb not null
+);
+
+create table webhooks (
+  id      text primary key,
+  tenant  text not null,
+  record  jsonb not null
+);
+
+create table webhook_outbox (
+  delivery_id  text primary key,
+  due_at       bigint not null,
+  delivery     jsonb not null
+);
+create index webhook_outbox_due on webhook_outbox (due_at, delivery_id);
+
+create table webhook_log (
+  webhook_id   text not null,
+  time         bigint not null,
+  delivery_id  text not null,
+  attempt      integer not null,
+  record       jsonb not null,
+  primary key (webhook_id, time, delivery_id, attempt)
+);
+
+create table shipments (
+  tenant         text not null,
+  carrier        text not null,
+  code           text not null,
+  status         text not null,
+  -- the poll schedule: set while the shipment is active
+  next_check_at  bigint,
+  email          text,
+  phone          text,
+  order_ref      text,
+  record         jsonb not null,
+  primary key (tenant, carrier, code)
+);
+create index shipments_due on shipments (next_check_at, tenant, carrier, code) where next_check_at is not null;
+create index shipments_by_status on shipments (tenant, status, carrier, code);
+create index shipments_by_email on shipments (tenant, email, carrier, code) where email is not null;
+create index shipments_by_phone on shipments (tenant, phone, carrier, code) where phone is not null;
+create index shipments_by_order on shipments (tenant, order_ref, carrier, code) where order_ref is not null;
+create index shipments_by_code on shipments (tenant, code);
+
+create table notices (
+  send_at  bigint not null,
+  tenant   text not null,
+  carrier  text not null,
+  code     text not null,
+  status   text not null,
+  channel  text not null,
+  primary key (send_at, tenant, carrier, code, status, channel)
+);
+create index notices_by_shipment on notices (tenant, carrier, code);
+
+create table blacklist (
+  tenant  text not null,
+  kind    text not null,
+  value   text not null,
+  entry   jsonb not null,
+  primary key (tenant, kind, value)
+);
+
+create table tracking_settings (
+  tenant    text primary key,
+  settings  jsonb not null
+);
+
+create table tracking_quota (
+  tenant  text not null,
+  month   text not null,
+  used    integer not null,
+  primary key (tenant, month)
+);
+
+create table tracking_reports (
+  tenant  text primary key,
+  at      bigint not null
+);
+`,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -1,0 +1,333 @@
+// The store's contract: every port behaves the same on every engine — the embedded LevelDB in a temp
+// dir and a real PostgreSQL started for this file (a fresh database per test). What a port promises
+// (order, case, paging, atomic commits, last-write-wins of state) is checked here once for both.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Store, StoreOp } from '../src/store/ports.js';
+import type { MessageRecord, QueueEvent } from '../src/store/records.js';
+import { openLevelStore } from '../src/store/level/index.js';
+import { openPostgresStore } from '../src/store/postgres/index.js';
+import { hasPostgres, noPostgresReason, startPostgres, type TestPostgres } from './helpers/postgres.js';
+import { makeTempDir, removeDir } from './helpers/tmp.js';
+
+let pgServer: TestPostgres | undefined;
+beforeAll(async () => {
+  if (hasPostgres) pgServer = await startPostgres();
+}, 60_000);
+afterAll(async () => pgServer?.stop());
+
+interface Engine {
+  name: string;
+  skip?: string;
+  open(): Promise<{ store: Store; done(): Promise<void> }>;
+}
+
+const engines: Engine[] = [
+  {
+    name: 'level',
+    async open() {
+      const dir = await makeTempDir('mg-contract-');
+      const store = await openLevelStore(dir);
+      return { store, done: async () => { await store.close(); await removeDir(dir); } };
+    },
+  },
+  {
+    name: 'postgres',
+    ...(hasPostgres ? {} : { skip: noPostgresReason }),
+    async open() {
+      const store = await openPostgresStore({ url: await pgServer!.database('contract') });
+      return { store, done: () => store.close() };
+    },
+  },
+];
+
+function record(id: string, over: Partial<MessageRecord> = {}): MessageRecord {
+  return {
+    id, tenant: 'shop', createdAt: 1000, dueAt: 2000, attempts: 0, envelope: { from: 'orders@shop.test', to: ['a@buyer.test'] },
+    recipients: [{ address: 'a@buyer.test', status: 'queued', attempts: 0, updatedAt: 1000 }], size: 10,
+    body: { kind: 'segment', segment: 1, offset: 0, length: 10 }, source: { kind: 'smtp' }, state: 'queued', ...over,
+  };
+}
+
+let seq = 0;
+function event(over: Partial<QueueEvent>): StoreOp {
+  return { kind: 'event.add', id: `e${(seq++).toString().padStart(6, '0')}`, event: { time: 1000, type: 'accepted', msgId: 'M1', tenant: 'shop', recipient: 'a@buyer.test', ...over } };
+}
+
+async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+for (const engine of engines) {
+  describe.skipIf(engine.skip !== undefined)(`store contract: ${engine.name}${engine.skip ? ` (skipped: ${engine.skip})` : ''}`, () => {
+    const withStore = (fn: (store: Store) => Promise<void>) => async () => {
+      const { store, done } = await engine.open();
+      try {
+        await fn(store);
+      } finally {
+        await done();
+      }
+    };
+
+    it('messages: schedule, updates, keep list and the indexes', withStore(async (store) => {
+      await store.commit([
+        { kind: 'message.add', record: record('B', { dueAt: 3000, messageId: '<Order-1@Shop.test>', reference: 'ORD-9' }) },
+        { kind: 'message.add', record: record('A', { dueAt: 2000 }) },
+        { kind: 'message.add', record: record('C', { state: 'done', dueAt: 0 }) },
+      ]);
+      expect((await store.messages.get('B'))?.reference).toBe('ORD-9');
+      expect(await store.messages.get('nope')).toBeUndefined();
+      expect(await store.messages.due(2500, 10)).toEqual([{ id: 'A', dueAt: 2000 }]);
+      expect(await store.messages.due(9999, 1)).toEqual([{ id: 'A', dueAt: 2000 }]);
+      expect(await store.messages.nextDue()).toBe(2000);
+      expect(await store.messages.depth()).toBe(2);
+      expect((await all(store.messages.queued())).map((r) => r.id)).toEqual(['A', 'B']);
+      expect(await store.messages.byMessageId('<order-1@shop.TEST>')).toBe('B');
+      expect(await store.messages.byReference('shop', 'ord-9', 10)).toEqual(['B']);
+      expect(await store.messages.byReference('shop', '<ORDER-1@shop.test>', 10)).toEqual(['B']);
+      expect(await store.messages.byReference('other', 'ORD-9', 10)).toEqual([]);
+      await store.commit([{ kind: 'reference.add', tenant: 'shop', reference: 'ORD-9', msgId: 'APPERR1' }]);
+      expect(await store.messages.byReference('shop', 'ORD-9', 10)).toEqual(['APPERR1', 'B']);
+
+      // rescheduled, then done and kept for a re-send, then released
+      const a = (await store.messages.get('A'))!;
+      await store.commit([{ kind: 'message.update', record: { ...a, dueAt: 5000, attempts: 1 }, previousDueAt: 2000 }]);
+      expect(await store.messages.due(9999, 10)).toEqual([{ id: 'B', dueAt: 3000 }, { id: 'A', dueAt: 5000 }]);
+      await store.commit([{ kind: 'message.update', record: { ...a, dueAt: 0, state: 'done', keptUntil: 8000 }, previousDueAt: 5000, keepUntil: 8000 }]);
+      expect(await store.messages.due(9999, 10)).toEqual([{ id: 'B', dueAt: 3000 }]);
+      expect((await store.messages.get('A'))?.state).toBe('done');
+      expect(await all(store.messages.keptUntil(7999))).toEqual([]);
+      expect(await all(store.messages.keptUntil(8000))).toEqual([{ id: 'A', keptUntil: 8000 }]);
+      expect((await all(store.messages.withBodies())).map((r) => r.id).sort()).toEqual(['A', 'B']);
+      await store.commit([{ kind: 'message.released', id: 'A', keptUntil: 8000 }]);
+      expect(await all(store.messages.keptUntil(99999))).toEqual([]);
+      expect((await all(store.messages.withBodies())).map((r) => r.id)).toEqual(['B']);
+    }));
+
+    it('messages: a tenant\'s list is newest first, bounded by from/to, paged without repeats, filtered with bounded work', withStore(async (store) => {
+      const ops: StoreOp[] = [];
+      for (let i = 0; i < 25; i++) ops.push({ kind: 'message.add', record: record(`M${String(i).padStart(2, '0')}`, { createdAt: 1000 + i * 10, subject: i % 5 === 0 ? 'hit' : 'miss' }) });
+      ops.push({ kind: 'message.add', record: record('OTHER', { tenant: 'other', createdAt: 1100 }) });
+      await store.commit(ops);
+      const first = await store.messages.listByTenant('shop', { limit: 10 });
+      expect(first.messages.map((m) => m.id)).toEqual(['M24', 'M23', 'M22', 'M21', 'M20', 'M19', 'M18', 'M17', 'M16', 'M15']);
+      const seen = [...first.messages.map((m) => m.id)];
+      let cursor = first.cursor;
+      while (cursor) {
+        const page = await store.messages.listByTenant('shop', { limit: 10, cursor });
+        seen.push(...page.messages.map((m) => m.id));
+        cursor = page.cursor;
+      }
+      expect(seen).toHaveLength(25);
+      expect(new Set(seen).size).toBe(25);
+      const window = await store.messages.listByTenant('shop', { limit: 100, from: 1050, to: 1100 });
+      expect(window.messages.map((m) => m.id)).toEqual(['M09', 'M08', 'M07', 'M06', 'M05']);
+      const hits = await store.messages.listByTenant('shop', { limit: 100, filter: (r) => r.subject === 'hit' });
+      expect(hits.messages.map((m) => m.id)).toEqual(['M20', 'M15', 'M10', 'M05', 'M00']);
+      // a rare match: one page scans at most 50 × limit records, then hands back a cursor
+      const bounded = await store.messages.listByTenant('shop', { limit: 0.2, filter: () => false });
+      expect(bounded.messages).toEqual([]);
+      expect(bounded.cursor).toBeDefined();
+      // a damaged cursor is not an error
+      await expect(store.messages.listByTenant('shop', { limit: 5, cursor: 'garbage\u0000' })).resolves.toBeDefined();
+    }));
+
+    it('events: by recipient and message oldest first; the error log per tenant, newest first, paged; counts; delivered-since', withStore(async (store) => {
+      await store.commit([
+        event({ time: 1000, type: 'accepted', msgId: 'M1', recipient: 'Buyer@Example.test' }),
+        event({ time: 2000, type: 'deferred', msgId: 'M1', recipient: 'buyer@example.test', class: 'soft' }),
+        event({ time: 3000, type: 'failed', msgId: 'M1', recipient: 'buyer@example.test', class: 'hard' }),
+        event({ time: 3000, type: 'failed', msgId: 'M2', recipient: 'other@example.test', class: 'hard' }),
+        event({ time: 4000, type: 'delivered', msgId: 'M3', recipient: 'buyer@example.test' }),
+        event({ time: 5000, type: 'bounced', msgId: 'M4', recipient: 'x@example.test', tenant: 'other', class: 'hard' }),
+      ]);
+      expect((await store.events.byRecipient('BUYER@example.test', 100)).map((e) => e.type)).toEqual(['accepted', 'deferred', 'failed', 'delivered']);
+      expect((await store.events.byRecipient('buyer@example.test', 2)).map((e) => e.type)).toEqual(['accepted', 'deferred']);
+      expect((await store.events.byMessage('M1', 100)).map((e) => e.time)).toEqual([1000, 2000, 3000]);
+      const errors = await store.events.errors('shop', {});
+      expect(errors.events.map((e) => `${e.time}:${e.msgId}`)).toEqual(['3000:M2', '3000:M1', '2000:M1']);
+      expect(errors.cursor).toBeUndefined();
+      const p1 = await store.events.errors('shop', { limit: 2 });
+      expect(p1.events.map((e) => e.msgId)).toEqual(['M2', 'M1']);
+      const p2 = await store.events.errors('shop', { limit: 2, cursor: p1.cursor! });
+      expect(p2.events.map((e) => `${e.time}:${e.msgId}`)).toEqual(['2000:M1']);
+      expect((await store.events.errors('shop', { class: 'soft' })).events.map((e) => e.type)).toEqual(['deferred']);
+      expect((await store.events.errors('shop', { since: 2500, until: 9999 })).events).toHaveLength(2);
+      expect(await store.events.countErrors('shop', 2500)).toBe(2);
+      expect(await store.events.countErrors('other', 0)).toBe(1);
+      expect(await store.events.deliveredSince('shop', 'BUYER@example.test', 3500, 'M1')).toBe(true);
+      expect(await store.events.deliveredSince('shop', 'buyer@example.test', 3500, 'M3')).toBe(false);
+      expect(await store.events.deliveredSince('shop', 'buyer@example.test', 4001, 'M1')).toBe(false);
+      expect(await store.events.deliveredSince('other', 'buyer@example.test', 0, 'M1')).toBe(false);
+      expect((await store.events.recent(2)).map((e) => e.time)).toEqual([5000, 4000]);
+      // the same event id twice is one event
+      const again: StoreOp = { kind: 'event.add', id: 'dup', event: { time: 6000, type: 'failed', msgId: 'M9', tenant: 'dup', recipient: 'd@x.test' } };
+      await store.commit([again]);
+      await store.commit([again]);
+      expect(await store.events.countErrors('dup', 0)).toBe(1);
+    }));
+
+    it('suppression and soft-bounce counters: per tenant, any case, filtered lists, last write wins', withStore(async (store) => {
+      await store.commit([
+        { kind: 'suppression.add', entry: { tenant: 'shop', address: 'Gone@Example.test', class: 'hard', reason: 'user-unknown', time: 1, source: 'bounce' } },
+        { kind: 'suppression.add', entry: { tenant: 'shop', address: 'angry@example.test', class: 'complaint', reason: 'abuse', time: 2, source: 'complaint' } },
+        { kind: 'suppression.add', entry: { tenant: 'other', address: 'gone@example.test', class: 'hard', reason: 'user-unknown', time: 3, source: 'bounce' } },
+      ]);
+      expect((await store.suppression.get('shop', 'GONE@example.test'))?.address).toBe('gone@example.test');
+      expect(await store.suppression.get('shop', 'nobody@example.test')).toBeUndefined();
+      expect((await store.suppression.list('shop', {})).map((e) => e.address)).toEqual(['angry@example.test', 'gone@example.test']);
+      expect((await store.suppression.list('shop', { address: 'GON' })).map((e) => e.address)).toEqual(['gone@example.test']);
+      expect((await store.suppression.list('shop', { reason: 'complaint' })).map((e) => e.address)).toEqual(['angry@example.test']);
+      expect((await store.suppression.list('shop', { reason: 'unknown' })).map((e) => e.address)).toEqual(['gone@example.test']);
+      expect((await store.suppression.list('shop', { address: '%' })).map((e) => e.address)).toEqual([]);
+      await store.suppression.remove('shop', 'gone@EXAMPLE.test');
+      expect(await store.suppression.get('shop', 'gone@example.test')).toBeUndefined();
+      expect(await store.suppression.get('other', 'gone@example.test')).toBeDefined();
+
+      await store.commit([
+        { kind: 'soft-bounces.set', tenant: 'shop', address: 'Full@x.test', count: { first: 1, last: 1, count: 1 } },
+        { kind: 'soft-bounces.set', tenant: 'shop', address: 'full@x.test', count: { first: 1, last: 5, count: 2 } },
+      ]);
+      expect(await store.softBounces.get('shop', 'FULL@x.test')).toEqual({ first: 1, last: 5, count: 2 });
+      await store.commit([
+        { kind: 'soft-bounces.clear', tenant: 'shop', address: 'full@x.test' },
+        { kind: 'soft-bounces.set', tenant: 'shop', address: 'again@x.test', count: { first: 7, last: 7, count: 1 } },
+      ]);
+      expect(await store.softBounces.get('shop', 'full@x.test')).toBeUndefined();
+      expect(await store.softBounces.get('shop', 'again@x.test')).toEqual({ first: 7, last: 7, count: 1 });
+    }));
+
+    it('opt-outs, tenants, upstreams, API tokens, sign-ins and domain checks', withStore(async (store) => {
+      await store.optOuts.add({ tenant: 'shop', category: 'news', address: 'Reader@x.test', time: 1, via: 'one-click' });
+      await store.optOuts.add({ tenant: 'shop', category: 'alerts', address: 'reader@x.test', time: 2, via: 'page' });
+      expect(await store.optOuts.has('shop', 'news', 'READER@x.test')).toBe(true);
+      expect(await store.optOuts.has('shop', 'orders', 'reader@x.test')).toBe(false);
+      expect((await store.optOuts.list('shop')).map((o) => o.category)).toEqual(['alerts', 'news']);
+      expect((await store.optOuts.list('shop', { category: 'news' })).map((o) => o.address)).toEqual(['reader@x.test']);
+      expect(await store.optOuts.remove('shop', 'news', 'reader@x.test')).toBe(true);
+      expect(await store.optOuts.remove('shop', 'news', 'reader@x.test')).toBe(false);
+
+      const tenant = { id: 'shop', name: 'Shop', auth: [{ user: 'shop', passwordHash: Buffer.from([1, 2, 255]), passwordSalt: Buffer.from([9]) }], networks: [], domains: [], source: 'api' };
+      await store.tenants.putTenant(tenant as never);
+      await store.tenants.putTenant({ ...tenant, id: 'another' } as never);
+      const tenants = await store.tenants.tenants();
+      expect(tenants.map((t) => t.id)).toEqual(['another', 'shop']);
+      expect(tenants[1]!.auth[0]!.passwordHash.equals(Buffer.from([1, 2, 255]))).toBe(true);
+      await store.tenants.deleteTenant('another');
+      expect((await store.tenants.tenants()).map((t) => t.id)).toEqual(['shop']);
+      await store.tenants.putUpstream({ name: 'smarthost', type: 'smtp', host: 'mail.example.test', port: 587 } as never);
+      expect((await store.tenants.upstreams()).map((u) => u.name)).toEqual(['smarthost']);
+      await store.tenants.deleteUpstream('smarthost');
+      expect(await store.tenants.upstreams()).toEqual([]);
+
+      await store.apiTokens.save('h1', { tenant: 'shop', name: 'erp', createdAt: 1 });
+      await store.apiTokens.save('h2', { tenant: 'shop', name: 'erp', createdAt: 2 });
+      await store.apiTokens.save('h3', { tenant: 'shop', name: 'cms', createdAt: 3 });
+      expect(await store.apiTokens.byHash('h1')).toBeUndefined();
+      expect(await store.apiTokens.byHash('h2')).toEqual({ tenant: 'shop', name: 'erp', createdAt: 2 });
+      expect(await store.apiTokens.names('shop')).toEqual(['cms', 'erp']);
+      expect(await store.apiTokens.remove('shop', 'erp')).toBe(true);
+      expect(await store.apiTokens.remove('shop', 'erp')).toBe(false);
+      expect(await store.apiTokens.byHash('h2')).toBeUndefined();
+
+      await store.signIns.set('tok', 5);
+      await store.signIns.set('tok', 6);
+      expect(await store.signIns.get('tok')).toBe(6);
+      expect(await store.signIns.get('nope')).toBeUndefined();
+      await store.domains.put('shop.test', { verified: true });
+      await store.domains.put('a.test', { verified: false });
+      expect(await store.domains.all()).toEqual([['a.test', { verified: false }], ['shop.test', { verified: true }]]);
+    }));
+
+    it('webhooks: subscriptions, the outbox in due order, settle with a next try, the log newest first', withStore(async (store) => {
+      const hook = { id: 'wh1', tenant: 'shop', url: 'https://x.test/hook', secret: 's', events: ['failed' as const], active: true, createdAt: 1 };
+      await store.webhooks.put(hook);
+      expect(await store.webhooks.all()).toEqual([hook]);
+      const d = (id: string) => ({ id, webhookId: 'wh1', tenant: 'shop', type: 'failed' as const, payload: '{}', attempt: 1, firstAt: 1 });
+      await store.commit([{ kind: 'webhook.enqueue', delivery: d('d2'), dueAt: 200 }, { kind: 'webhook.enqueue', delivery: d('d1'), dueAt: 100 }]);
+      const due = await store.webhooks.due(150, 10);
+      expect(due.map((x) => x.delivery.id)).toEqual(['d1']);
+      await store.webhooks.settle(due[0]!.ref, { deliveryId: 'd1', webhookId: 'wh1', type: 'failed', time: 150, attempt: 1, outcome: 'retrying', durationMs: 3, nextAttemptAt: 400 }, { delivery: { ...d('d1'), attempt: 2 }, dueAt: 400 });
+      expect((await store.webhooks.due(300, 10)).map((x) => x.delivery.id)).toEqual(['d2']);
+      const later = await store.webhooks.due(500, 10);
+      expect(later.map((x) => `${x.delivery.id}#${x.delivery.attempt}`)).toEqual(['d2#1', 'd1#2']);
+      await store.webhooks.settle(later[1]!.ref, { deliveryId: 'd1', webhookId: 'wh1', type: 'failed', time: 450, attempt: 2, outcome: 'delivered', durationMs: 2 });
+      await store.webhooks.drop(later[0]!.ref);
+      expect(await store.webhooks.due(9999, 10)).toEqual([]);
+      expect((await store.webhooks.log('wh1', 10)).map((a) => a.attempt)).toEqual([2, 1]);
+      await store.webhooks.delete(hook);
+      expect(await store.webhooks.all()).toEqual([]);
+    }));
+
+    it('shipments: schedule follows the record, indexes by status and contact, paging, notices, blacklist, bookkeeping', withStore(async (store) => {
+      const s = (code: string, over: Record<string, unknown> = {}) => ({ tenant: 'shop', carrier: 'dhl', code, status: 'in-transit', active: true, nextCheckAt: 1000, email: 'Buyer@X.test', ...over });
+      const a = s('A1');
+      const b = s('B2', { carrier: 'russian-post', status: 'delivered', active: false, phoneE164: '+79160000000', orderReference: 'ORD-1', email: undefined });
+      await store.commit([{ kind: 'shipment.change', after: a }, { kind: 'shipment.change', after: b }, { kind: 'shipment.change', after: s('C3', { nextCheckAt: 500 }) }]);
+      expect((await store.shipments.getMany(['shop!dhl!A1', 'shop!dhl!nope', 'shop!russian-post!B2'])).map((x) => x?.code)).toEqual(['A1', undefined, 'B2']);
+      expect((await store.shipments.dueShipments(1000, 10)).map((e) => [e.key, e.at])).toEqual([['shop!dhl!C3', 500], ['shop!dhl!A1', 1000]]);
+      // a new check time moves it in the schedule; inactive leaves the schedule
+      await store.commit([{ kind: 'shipment.change', before: a, after: { ...a, nextCheckAt: 3000 } }]);
+      expect((await store.shipments.dueShipments(2000, 10)).map((e) => e.key)).toEqual(['shop!dhl!C3']);
+      expect((await store.shipments.dueShipments(3000, 10)).map((e) => [e.key, e.at])).toEqual([['shop!dhl!C3', 500], ['shop!dhl!A1', 3000]]);
+      const c = (await store.shipments.getMany(['shop!dhl!C3']))[0]!;
+      await store.commit([{ kind: 'shipment.change', before: c, after: { ...c, active: false, status: 'delivered' } }]);
+      expect((await store.shipments.dueShipments(9999, 10)).map((e) => e.key)).toEqual(['shop!dhl!A1']);
+      expect(await store.shipments.countByStatus('shop')).toEqual({ 'in-transit': 1, delivered: 2 });
+
+      const carriers = ['russian-post', 'dhl'];
+      expect((await store.shipments.list('shop', {}, carriers)).shipments.map((x) => x.code)).toEqual(['A1', 'C3', 'B2']);
+      expect((await store.shipments.list('shop', { status: 'delivered' }, carriers)).shipments.map((x) => x.code)).toEqual(['C3', 'B2']);
+      expect((await store.shipments.list('shop', { email: 'buyer@x.TEST' }, carriers)).shipments.map((x) => x.code)).toEqual(['A1', 'C3']);
+      expect((await store.shipments.list('shop', { phone: '+79160000000' }, carriers)).shipments.map((x) => x.code)).toEqual(['B2']);
+      expect((await store.shipments.list('shop', { reference: 'ord-1' }, carriers)).shipments.map((x) => x.code)).toEqual(['B2']);
+      expect((await store.shipments.list('shop', { code: 'b 2' }, carriers)).shipments.map((x) => x.carrier)).toEqual(['russian-post']);
+      expect((await store.shipments.list('other', {}, carriers)).shipments).toEqual([]);
+      const page1 = await store.shipments.list('shop', { limit: 2 }, carriers);
+      expect(page1.shipments.map((x) => x.code)).toEqual(['A1', 'C3']);
+      const page2 = await store.shipments.list('shop', { limit: 2, cursor: page1.cursor! }, carriers);
+      expect(page2.shipments.map((x) => x.code)).toEqual(['B2']);
+
+      const n = (sendAt: number, status: string) => ({ sendAt, tenant: 'shop', carrier: 'dhl', code: 'A1', status, channel: 'email' });
+      await store.commit([{ kind: 'notice.add', notice: n(200, 'arrived') }, { kind: 'notice.add', notice: n(100, 'shipped') }, { kind: 'notice.add', notice: { ...n(150, 'x'), code: 'C3' } }]);
+      expect((await store.shipments.dueNotices(175, 10)).map((x) => `${x.code}:${x.status}`)).toEqual(['A1:shipped', 'C3:x']);
+      expect((await store.shipments.noticesOf('shop', 'dhl', 'A1')).map((x) => x.sendAt)).toEqual([100, 200]);
+      // moved to a later time in one transaction: remove then add
+      await store.commit([{ kind: 'notice.remove', notice: n(100, 'shipped') }, { kind: 'notice.add', notice: n(300, 'shipped') }]);
+      expect((await store.shipments.noticesOf('shop', 'dhl', 'A1')).map((x) => `${x.sendAt}:${x.status}`)).toEqual(['200:arrived', '300:shipped']);
+
+      // deleting a shipment takes it out of every index
+      await store.commit([{ kind: 'shipment.change', before: b }]);
+      expect(await store.shipments.getMany(['shop!russian-post!B2'])).toEqual([undefined]);
+      expect((await store.shipments.list('shop', { phone: '+79160000000' }, carriers)).shipments).toEqual([]);
+      expect(await store.shipments.countByStatus('shop')).toEqual({ 'in-transit': 1, delivered: 1 });
+
+      await store.commit([{ kind: 'blacklist.add', entry: { tenant: 'shop', kind: 'phone', value: '+7916', reason: 'STOP', time: 1 } }, { kind: 'blacklist.add', entry: { tenant: 'shop', kind: 'email', value: 'no@x.test', reason: 'bounced', time: 2 } }]);
+      expect((await store.shipments.blacklist('shop', 10)).map((e) => e.kind)).toEqual(['email', 'phone']);
+      expect((await store.shipments.blacklisted('shop', 'phone', '+7916'))?.reason).toBe('STOP');
+      expect(await store.shipments.unblacklist('shop', 'phone', '+7916')).toBe(true);
+      expect(await store.shipments.unblacklist('shop', 'phone', '+7916')).toBe(false);
+
+      await store.shipments.saveSettings('shop', { enabled: true });
+      expect(await store.shipments.settings('shop')).toEqual({ enabled: true });
+      expect(await store.shipments.settings('other')).toBeUndefined();
+      expect(await store.shipments.tenantsWithSettings()).toEqual(['shop']);
+      expect(await store.shipments.quotaUsed('shop', '2026-12')).toBe(0);
+      await store.commit([{ kind: 'tracking.quota', tenant: 'shop', month: '2026-12', used: 3 }, { kind: 'tracking.quota', tenant: 'shop', month: '2026-12', used: 5 }, { kind: 'tracking.report', tenant: 'shop', at: 77 }]);
+      expect(await store.shipments.quotaUsed('shop', '2026-12')).toBe(5);
+      expect(await store.shipments.nextReport('shop')).toBe(77);
+    }));
+
+    it('commits: concurrent writers share transactions; a commit waits for its files; NUL in text is stored, not an error', withStore(async (store) => {
+      const before = store.commitStats.groups;
+      await Promise.all(Array.from({ length: 200 }, (_, i) => store.commit([{ kind: 'message.add', record: record(`G${i}`) }, event({ msgId: `G${i}` })])));
+      expect(await store.messages.depth()).toBe(200);
+      expect(store.commitStats.groups - before).toBeLessThan(100);
+      await expect(store.commit([event({ msgId: 'N\u0000UL', recipient: 'nul\u0000@x.test', detail: 'a\u0000b' })])).resolves.toBeUndefined();
+      const events = await store.events.byMessage('N\u0000UL', 10);
+      expect(events).toHaveLength(1);
+      expect(events[0]!.detail).toMatch(/^a.b$/);
+    }));
+  });
+}
