@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { createAdminApp } from './admin/app.js';
+import { clusterMetrics, clusterStatus } from './admin/cluster.js';
 import { sendTestMail } from './delivery/test-mail.js';
 import { addressText, SmtpListeners } from './smtp/listen.js';
 import type { MailQueue } from './queue/queue.js';
@@ -41,6 +42,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const relay = await buildRelay(config, log, opts.now ? { now: opts.now } : {});
   const { store, spool, queue, directory, tracking, verpSecret } = relay;
   let adminTokens = config.admin.tokens;
+  const cluster = () => clusterStatus(store.cluster, store.engine, relay.leases);
   let listening = false;
 
   const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
@@ -51,7 +53,8 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     intake: tracking.intake,
     phoneGateways: () => new Set(tracking.gateways.keys()),
     tenantTokens: new TenantTokens(store),
-    metrics: () => metricsText(relay),
+    metrics: async () => (await metricsText(relay)) + clusterMetrics(await cluster()),
+    cluster,
     queue,
     directory,
     webhooks: relay.webhooks,

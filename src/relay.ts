@@ -21,6 +21,8 @@ import { Directory } from './tenants/directory.js';
 import { EventLog } from './store/event-log.js';
 import { SuppressionList } from './store/suppression.js';
 import { openStore, type Store } from './store/open.js';
+import type { ChangeTopic } from './store/ports.js';
+import { Leases, type LeaseGate } from './store/lease.js';
 import type { OptOutList } from './store/opt-outs.js';
 import { Metrics } from './admin/metrics.js';
 import { deliveryOutcomeOps } from './bounces/processor.js';
@@ -46,6 +48,8 @@ export interface Relay {
   disk: DiskSpace;
   resolver: Resolver;
   verpSecret: Buffer;
+  /** The leases this node asks for (work that runs on one node at a time). */
+  leases: ReadonlyMap<string, LeaseGate>;
   /** Starts the background work: deliveries, webhooks, tracking (unless told not to), the inbound backlog. */
   start(opts: { trackingLoop: boolean }): Promise<void>;
   /** Stops taking new work and lets what runs finish (deliveries get `grace` ms). */
@@ -55,7 +59,7 @@ export interface Relay {
 }
 
 export async function buildRelay(config: Config, log: Logger, opts: { now?: () => number } = {}): Promise<Relay> {
-  const store = await openStore(config.dataDir);
+  const store = await openStore(config.dataDir, config.store);
   const spool = await Spool.open(path.join(config.dataDir, 'spool'), store, log);
   const metrics = new Metrics();
   const webhooks = new WebhookDispatcher(store.webhooks, config.webhooks, log);
@@ -70,8 +74,14 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   await directory.load();
   const domains = new DomainVerifier({ system: config.system, tenants: () => directory.tenants() }, resolver, store.domains, log);
   directory.onChange(() => void domains.tenantsChanged());
-  await domains.start();
-  const verpSecret = await loadVerpSecret(config.dataDir, config.system.verpSecret);
+  // With several nodes: one at a time checks domains, delivers webhooks and tracks parcels (a lease
+  // each), and every node re-reads what another changed.
+  const leases = new Leases(store.cluster);
+  const lease = (name: string) => leases.gate(name);
+  const follow: Array<[ChangeTopic, () => Promise<void>]> = [['tenants', () => directory.load()], ['domains', () => domains.reload()], ['webhooks', () => webhooks.reload()]];
+  for (const [topic, fn] of follow) store.cluster.onChange(topic, () => void fn().catch((err: Error) => log.warn({ err: err.message, topic }, 'reload after a change on another node failed')));
+  await domains.start(lease('domain-checks'));
+  const verpSecret = await loadVerpSecret(config.dataDir, config.system.verpSecret, (make) => store.cluster.sharedSecret('verp', make));
 
   const deliverMessage = async (record: MessageRecord, recipients: string[], body?: Buffer) => {
     const plan = planDelivery(record, recipients, {
@@ -118,11 +128,11 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const disk = DiskSpace.forLimits(config.dataDir, config.limits, log);
 
   return {
-    store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret,
+    store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all,
     async start({ trackingLoop }) {
       scheduler.start();
-      await webhooks.start();
-      if (trackingLoop) tracking.worker.start();
+      await webhooks.start(lease('webhooks'));
+      if (trackingLoop) tracking.worker.start(1000, lease('tracking'));
       void bounces.backlog();
     },
     async stopWork(grace) {

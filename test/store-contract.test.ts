@@ -34,7 +34,7 @@ const engines: Engine[] = [
     name: 'postgres',
     ...(hasPostgres ? {} : { skip: noPostgresReason }),
     async open() {
-      const store = await openPostgresStore({ url: await pgServer!.database('contract') });
+      const store = await openPostgresStore({ url: await pgServer!.database('contract'), node: 'n1' });
       return { store, done: () => store.close() };
     },
   },
@@ -331,3 +331,76 @@ for (const engine of engines) {
     }));
   });
 }
+
+describe.skipIf(!hasPostgres)('two nodes on one PostgreSQL database', () => {
+  it('each node delivers only what it accepted; records, lists and searches are shared', async () => {
+    const url = await pgServer!.database('nodes');
+    const a = await openPostgresStore({ url, node: 'node-a' });
+    const b = await openPostgresStore({ url, node: 'node-b' });
+    try {
+      await a.commit([{ kind: 'message.add', record: record('FROM-A', { dueAt: 100 }) }]);
+      await b.commit([{ kind: 'message.add', record: record('FROM-B', { dueAt: 200, createdAt: 2000 }) }]);
+      expect(await a.messages.due(1000, 10)).toEqual([{ id: 'FROM-A', dueAt: 100 }]);
+      expect(await b.messages.due(1000, 10)).toEqual([{ id: 'FROM-B', dueAt: 200 }]);
+      expect(await a.messages.depth()).toBe(1);
+      expect((await all(b.messages.withBodies())).map((r) => r.id)).toEqual(['FROM-B']);
+      // an update by the other node (an admin's retry through its API) keeps the owner
+      const rec = (await b.messages.get('FROM-A'))!;
+      await b.commit([{ kind: 'message.update', record: { ...rec, dueAt: 50 }, previousDueAt: 100 }]);
+      expect(await a.messages.due(1000, 10)).toEqual([{ id: 'FROM-A', dueAt: 50 }]);
+      expect(await b.messages.due(1000, 10)).toEqual([{ id: 'FROM-B', dueAt: 200 }]);
+      expect((await b.messages.listByTenant('shop', { limit: 10 })).messages.map((m) => m.id)).toEqual(['FROM-B', 'FROM-A']);
+      expect((await a.cluster.nodes()).map((n) => n.id)).toEqual(['node-a', 'node-b']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a lease has one holder; it moves when the holder lets it run out; changes reach the other node', async () => {
+    const url = await pgServer!.database('lease');
+    const a = await openPostgresStore({ url, node: 'node-a' });
+    const b = await openPostgresStore({ url, node: 'node-b' });
+    try {
+      expect(await a.cluster.lease('tracking', 400)).toBe(true);
+      expect(await b.cluster.lease('tracking', 400)).toBe(false);
+      expect(await a.cluster.lease('tracking', 400)).toBe(true);
+      expect(await b.cluster.lease('webhooks', 400)).toBe(true);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await b.cluster.lease('tracking', 400)).toBe(true);
+      expect(await a.cluster.lease('tracking', 400)).toBe(false);
+      await b.cluster.release('tracking');
+      expect(await a.cluster.lease('tracking', 400)).toBe(true);
+
+      let changed = 0;
+      b.cluster.onChange('tenants', () => changed++);
+      await a.tenants.putUpstream({ name: 'smarthost', type: 'smtp', host: 'mail.example.test', port: 587 } as never);
+      for (const until = Date.now() + 3000; changed === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+      expect(changed).toBeGreaterThan(0);
+      expect((await b.tenants.upstreams()).map((u) => u.name)).toEqual(['smarthost']);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('migrates a database of schema 1 (written before nodes) and refuses one newer than it knows', async () => {
+    const url = await pgServer!.database('migrate');
+    const { MIGRATIONS } = await import('../src/store/postgres/schema.js');
+    const name = new URL(url).pathname.slice(1);
+    await pgServer!.sql(name, 'create table mailgate_schema (version integer primary key, name text not null, applied_at timestamptz not null default now())');
+    await pgServer!.sql(name, MIGRATIONS[0]!.sql);
+    await pgServer!.sql(name, `insert into mailgate_schema (version, name) values (1, 'initial schema')`);
+    await pgServer!.sql(name, `insert into messages (id, tenant, created_at, due_at, record) values ('OLD', 'shop', 1, 5, $1::jsonb)`, [JSON.stringify(record('OLD', { dueAt: 5 }))]);
+    const store = await openPostgresStore({ url, node: 'first' });
+    try {
+      expect(await store.messages.due(10, 10)).toEqual([{ id: 'OLD', dueAt: 5 }]);
+    } finally {
+      await store.close();
+    }
+    const versions = await pgServer!.sql(name, 'select version from mailgate_schema order by version');
+    expect(versions.rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    await pgServer!.sql(name, `insert into mailgate_schema (version, name) values (999, 'from the future')`);
+    await expect(openPostgresStore({ url, node: 'first' })).rejects.toThrow(/schema version 999, newer than this mailgate knows/);
+  });
+});

@@ -1,49 +1,12 @@
 // Webhooks: a tenant's failures and suppressions reach a loopback HTTP receiver as signed JSON, a 500 is
 // retried with the same delivery id, every attempt is in the delivery log, and private targets are refused
 // unless the operator allows them.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { useMailgate } from './helpers/use-mailgate.js';
+import { startReceiver } from './helpers/webhook-receiver.js';
 import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
 import { verifyWebhook } from '../src/webhooks/signature.js';
 import { postJson } from '../src/webhooks/post.js';
-
-interface Received {
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  status: number;
-}
-
-/** A webhook receiver on 127.0.0.1 that answers with the next status of `statuses` (then 200). */
-async function startReceiver(statuses: number[] = []) {
-  const received: Received[] = [];
-  const waiters: Array<() => void> = [];
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      const status = statuses.shift() ?? 200;
-      received.push({ headers: req.headers, body, status });
-      res.writeHead(status).end();
-      waiters.splice(0).forEach((w) => w());
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
-  const waitFor = async (n: number, ms = 10_000) => {
-    const until = Date.now() + ms;
-    while (received.length < n) {
-      if (Date.now() > until) throw new Error(`receiver got ${received.length} of ${n} requests`);
-      await new Promise<void>((r) => {
-        waiters.push(r);
-        setTimeout(r, 200);
-      });
-    }
-    return received;
-  };
-  return { url: `http://127.0.0.1:${port}/hook`, received, waitFor, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
 
 describe('webhooks', () => {
   const w = useMailgate({

@@ -31,6 +31,7 @@ import { registerEventRoutes } from './events.js';
 import { registerDomainRoutes } from './domains.js';
 import { registerSuppressionRoutes } from './suppression.js';
 import { registerMessageRoutes } from './messages.js';
+import { registerClusterRoutes, type ClusterStatus } from './cluster.js';
 
 export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   /** Shop admins may point upstreams at loopback/private addresses (config admin.allowPrivateTenantUpstreams). */
@@ -58,6 +59,8 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   spool: Spool;
   /** True while store and listeners are up. */
   healthy: () => { ok: boolean; checks: Record<string, boolean> };
+  /** This node and the cluster's nodes (GET /cluster). */
+  cluster: () => Promise<ClusterStatus>;
 }
 
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
@@ -111,6 +114,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     registerOptOutRoutes(api, deps);
     registerQueueRoutes(api, deps);
     registerTrackingRoutes(api, deps);
+    registerClusterRoutes(api, deps);
 
     api.get('/backup', { schema: { hide: true } }, async (_req, reply) => {
       if (!deps.backup) throw new ApiError('CONFLICT', 'this store is backed up with its own tools (pg_dump); back up each node\'s spool directory beside it');

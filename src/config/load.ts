@@ -24,12 +24,13 @@ import { systemSchema } from './schema/system.js';
 import { cidrSchema, networkSenderSchema, tenantSchema } from './schema/tenants.js';
 import { tlsSchema } from './schema/tls.js';
 import { trackingSchema } from './schema/tracking.js';
+import { checkPostgresUrl, storeSchema } from './schema/store.js';
 import type { PluggedSchema, PluggedSchemas } from './plugged.js';
 import { DEFAULT_SMTP_PORT, mxUpstreamSchema, smtpUpstreamSchema } from './schema/upstreams.js';
 import { webhooksSchema } from './schema/webhooks.js';
 
 export { ConfigError, formatPath };
-import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, Tenant, TenantDomain, TrackingConfig, Upstream } from './types.js';
+import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, Tenant, StoreConfig, TenantDomain, TrackingConfig, Upstream } from './types.js';
 import type { PhoneGatewayEntry } from './types.js';
 
 /** A login as written in the config, before its password is hashed. */
@@ -109,6 +110,24 @@ class Resolver {
   /** A section that may be omitted: absent or empty (`listen:` with every line commented out) means all defaults. */
   private section<S extends z.ZodType>(schema: S, value: unknown, at: Path): z.output<S> | undefined {
     return this.check(schema, value === undefined || value === null ? {} : value, at);
+  }
+
+  private resolveStore(raw: unknown): StoreConfig | undefined {
+    const s = this.section(storeSchema, raw, ['store']);
+    if (!s) return undefined;
+    const given = ['url', 'urlFile', 'urlEnv'].some((k) => (s as Record<string, unknown>)[k] !== undefined);
+    if (s.engine === 'level') {
+      if (given) this.issue(['store', 'url'], 'is for engine: postgres (LevelDB lives in dataDir)');
+      return { engine: 'level' };
+    }
+    const url = this.secret(s, 'url', ['store']);
+    if (!url) return undefined;
+    const problem = checkPostgresUrl(url.value);
+    if (problem) {
+      this.issue(url.at, problem);
+      return undefined;
+    }
+    return { engine: 'postgres', url: url.value, poolSize: s.poolSize };
   }
 
   private resolveTracking(raw: unknown): TrackingConfig | undefined {
@@ -202,6 +221,7 @@ class Resolver {
     const root = rootValue;
 
     const dataDir = this.check(nonEmpty.default('./data'), root.dataDir, ['dataDir']);
+    const store = this.resolveStore(root.store);
     const logLevel = this.check(z.enum(LOG_LEVELS).default('info'), root.logLevel, ['logLevel']);
     const shutdownGrace = this.check(duration.prefault('10s'), root.shutdownGrace, ['shutdownGrace']);
     const listen = this.section(listenSchema, root.listen, ['listen']);
@@ -268,6 +288,7 @@ class Resolver {
 
     return {
       dataDir: path.resolve(this.opts.baseDir, dataDir!),
+      store: store!,
       logLevel: logLevel!,
       listen: listen!,
       ...(tls ? { tls } : {}),

@@ -97,9 +97,15 @@ export interface AdminToken {
   token: string;
 }
 
+/** Where records are kept: LevelDB under dataDir (one node), or a PostgreSQL database (several nodes). */
+export type StoreConfig =
+  | { engine: 'level' }
+  | { engine: 'postgres'; url: string; poolSize: number };
+
 export interface Config {
   /** Absolute path of the data directory (LevelDB and spool segments). */
   dataDir: string;
+  store: StoreConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   listen: { submission: ListenAddress; inbound: ListenAddress; admin: ListenAddress; submissions?: ListenAddress };
   tls?: TlsConfig;

@@ -16,6 +16,7 @@ export class DomainVerifier {
   private signersCache: Record<string, DkimKeyRef[]> | undefined;
   private reasonsCache: Record<string, string[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private mayRun: () => Promise<boolean> = async () => true;
 
   constructor(
     private readonly config: { system: Pick<Config['system'], 'spf'>; tenants: () => Tenant[] },
@@ -25,14 +26,23 @@ export class DomainVerifier {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Loads earlier results, checks every domain once, then re-checks periodically. */
-  async start(): Promise<void> {
+  /**
+   * Loads earlier results, checks every domain once, then re-checks periodically — while `mayRun` says
+   * this node is the one to (several nodes: a lease); the others read the results (reload()).
+   */
+  async start(mayRun?: () => Promise<boolean>): Promise<void> {
+    if (mayRun) this.mayRun = mayRun;
+    await this.reload();
+    if (await this.mayRun()) await this.checkAll();
+    this.timer = setInterval(() => void this.mayRun().then((ok) => (ok ? this.checkAll() : undefined)), RECHECK_MS);
+    this.timer.unref();
+  }
+
+  /** Re-reads the stored results (another node checked). */
+  async reload(): Promise<void> {
     for (const [domain, value] of await this.store.all()) this.results.set(domain, value as DomainCheck);
     this.signersCache = undefined;
     this.reasonsCache = undefined;
-    await this.checkAll();
-    this.timer = setInterval(() => void this.checkAll(), RECHECK_MS);
-    this.timer.unref();
   }
 
   stop(): void {
@@ -69,7 +79,7 @@ export class DomainVerifier {
     this.signersCache = undefined;
     this.reasonsCache = undefined;
     const fresh = this.config.tenants().flatMap((t) => t.domains.map((d) => d.domain)).filter((d) => !this.results.has(d));
-    await this.checkLogged(fresh);
+    if (fresh.length > 0 && (await this.mayRun())) await this.checkLogged(fresh);
   }
 
   result(domain: string): DomainCheck | undefined {

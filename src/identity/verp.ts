@@ -47,9 +47,15 @@ export function readOwnMessageId(secret: Buffer, messageId: string): string | un
   return expected.length === given.length && timingSafeEqual(expected, given) ? m[1]!.toUpperCase() : undefined;
 }
 
-/** The key of the VERP MACs: the configured secret, else <dataDir>/verp.secret, created (0600) on first start. */
-export async function loadVerpSecret(dataDir: string, configured?: string): Promise<Buffer> {
+/**
+ * The key of the VERP, Message-ID and unsubscribe MACs: the configured secret, else the cluster's (every
+ * node of a shared store must verify what another node signed), else <dataDir>/verp.secret, created
+ * (0600) on first start.
+ */
+export async function loadVerpSecret(dataDir: string, configured?: string, shared?: (make: () => string) => Promise<string | undefined>): Promise<Buffer> {
   if (configured) return Buffer.from(configured, 'utf8');
+  const clusterKey = await shared?.(() => randomBytes(32).toString('hex'));
+  if (clusterKey) return Buffer.from(clusterKey, 'hex');
   const file = path.join(dataDir, 'verp.secret');
   try {
     return Buffer.from((await fs.readFile(file, 'utf8')).trim(), 'hex');

@@ -144,3 +144,16 @@ export async function tenantsCommand(client: AdminClient, args: string[], json: 
     out(`${t.id.padEnd(16)} ${t.name.padEnd(24)} ${t.source.padEnd(6)} upstream=${t.effectiveUpstream} logins=${t.credentials.length} domains=${domains}`);
   }
 }
+
+/** `mailgate status`: this node, its store, and every node of the cluster with its last heartbeat. */
+export async function statusCommand(client: AdminClient, json: boolean, out: Out): Promise<void> {
+  const { status, json: body } = await client.call('GET', '/cluster');
+  if (status !== 200) fail(status, body);
+  if (json) return out(JSON.stringify(body));
+  const s = body as { node: string; engine: string; nodes: Array<{ id: string; name: string; heartbeatAgeSeconds: number }>; leases: Record<string, boolean> };
+  out(`node ${s.node} (store: ${s.engine === 'postgres' ? 'PostgreSQL, shared' : 'LevelDB, this node only'})`);
+  const held = Object.entries(s.leases).filter(([, h]) => h).map(([n]) => n);
+  out(`runs here: ${held.length > 0 ? held.join(', ') : 'no one-node-at-a-time work (another node has it)'}`);
+  out(`${'Node'.padEnd(32)} ${'Host'.padEnd(24)} Last heartbeat`);
+  for (const n of s.nodes) out(`${n.id.padEnd(32)} ${n.name.padEnd(24)} ${n.heartbeatAgeSeconds}s ago${n.id === s.node ? '  (this node)' : n.heartbeatAgeSeconds > 30 ? '  (not heard from)' : ''}`);
+}

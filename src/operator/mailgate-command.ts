@@ -11,9 +11,9 @@ import { isHostname } from '../config/formats.js';
 import { generateDkimKey, zoneTxt } from '../identity/dkim-keys.js';
 import { parseFiles } from '../bounces/cli.js';
 import { startMailgate } from '../main.js';
-import { adminAddress, adminBearer, adminClient, OperatorError, queueCommand, suppressionCommand, tenantsCommand } from './commands.js';
+import { adminAddress, adminBearer, adminClient, OperatorError, queueCommand, statusCommand, suppressionCommand, tenantsCommand } from './commands.js';
 import { EventLog } from '../store/event-log.js';
-import { openRestoreTarget, openStore } from '../store/open.js';
+import { migrateStore, openRestoreTarget, openStore } from '../store/open.js';
 import { restoreBackup, writeBackup } from '../backup/backup.js';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -30,8 +30,10 @@ commands:
   queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
   suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
   tenants list                          tenants with their upstream, logins and sender domains
+  status                                this node, its store and the cluster's nodes with their last heartbeat [--json]
   backup         --out FILE             a consistent backup of the data directory (also while running)
   restore        FILE                   restore a backup into an empty data directory (mailgate stopped)
+  store migrate  --config FILE          bring the PostgreSQL database to this release's schema (also done at start)
                  (queue, suppression and tenants talk to the running server: --config FILE, --token T or MAILGATE_TOKEN)
   bounces parse  [FILE|mbox|-]...       how mailgate reads bounces: one JSON line per bounced recipient
   dkim generate  --domain D --selector S [--type rsa|ed25519] [--dir DIR] [--config FILE]
@@ -103,7 +105,7 @@ async function history(file: string, address: string, json: boolean, token?: str
   const config = readConfig(file);
   let events: QueueEvent[];
   try {
-    const store = await openStore(config.dataDir);
+    const store = await openStore(config.dataDir, config.store);
     try {
       events = await new EventLog(store).byRecipient(address);
     } finally {
@@ -134,7 +136,7 @@ async function history(file: string, address: string, json: boolean, token?: str
 async function backup(config: Config, out: string, token?: string): Promise<void> {
   let store;
   try {
-    store = await openStore(config.dataDir);
+    store = await openStore(config.dataDir, config.store);
   } catch (err) {
     if ((err as { code?: string }).code !== 'STORE_LOCKED') throw err;
   }
@@ -218,11 +220,13 @@ async function main(argv: string[]): Promise<void> {
       return history(file, rest[0], values.json ?? false, values.token);
     case 'queue':
     case 'suppression':
+    case 'status':
     case 'tenants': {
       const client = await adminClient(readConfig(file), values.token);
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (command === 'queue') return queueCommand(client, rest, values.json ?? false, out);
       if (command === 'suppression') return suppressionCommand(client, rest, values.reason, values.json ?? false, out);
+      if (command === 'status') return statusCommand(client, values.json ?? false, out);
       return tenantsCommand(client, rest, values.json ?? false, out);
     }
     case 'backup':
@@ -237,6 +241,13 @@ async function main(argv: string[]): Promise<void> {
         process.exit(2);
       }
       return restore(readConfig(file), rest[0]);
+    case 'store':
+      if (rest[0] !== 'migrate') {
+        process.stderr.write(USAGE);
+        process.exit(2);
+      }
+      process.stdout.write(`${await migrateStore(readConfig(file).store)}\n`);
+      return;
     case 'bounces':
       if (rest[0] !== 'parse') {
         process.stderr.write(USAGE);

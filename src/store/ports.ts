@@ -304,6 +304,34 @@ export interface SignInLog {
   set(tokenHash: string, time: number): Promise<void>;
 }
 
+/** What the nodes of a cluster cache and must re-read when another node changes it. */
+export type ChangeTopic = 'tenants' | 'webhooks' | 'domains';
+
+export interface ClusterNode {
+  id: string;
+  name: string;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** The nodes sharing this store. On LevelDB there is one, which holds every lease. */
+export interface ClusterPort {
+  /** This node's id (its data directory's). */
+  readonly node: string;
+  /** Every node that has opened the store, with its last heartbeat. */
+  nodes(): Promise<ClusterNode[]>;
+  /** Takes or renews lease `name` for `ttlMs`; true while this node holds it. A dead holder's lease runs out. */
+  lease(name: string, ttlMs: number): Promise<boolean>;
+  release(name: string): Promise<void>;
+  /** Calls `fn` after another node changed what `topic` covers (within about a second). */
+  onChange(topic: ChangeTopic, fn: () => void): void;
+  /**
+   * A secret every node must use alike (the VERP and unsubscribe key): the one the cluster has, else
+   * `make()`'s, kept for all. Undefined on a single-node store (the node keeps it in its data directory).
+   */
+  sharedSecret(name: string, make: () => string): Promise<string | undefined>;
+}
+
 /** Every record of a store as key/value text, read from one consistent snapshot (a backup's database part). */
 export type StoreSnapshot = () => AsyncIterable<[string, string]>;
 
@@ -328,6 +356,7 @@ export interface Store {
   readonly domains: DomainCheckStore;
   readonly shipments: ShipmentRecords;
   readonly signIns: SignInLog;
+  readonly cluster: ClusterPort;
   /**
    * Applies `ops` atomically and durably, after the given files and directories are on disk. Commits
    * that arrive while one is being written are written together (group commit).

@@ -41,11 +41,13 @@ export class TrackingWorker {
     return (await this.deps.shipments.settings(tenant)) ?? DEFAULT_SETTINGS;
   }
 
-  start(intervalMs = 1000): void {
+  /** Runs a cycle every `intervalMs` while `mayRun` says this node is the one to (several nodes: a lease). */
+  start(intervalMs = 1000, mayRun: () => Promise<boolean> = async () => true): void {
     this.running = true;
     const loop = () => {
       if (!this.running) return;
-      this.runOnce().catch((err: Error) => this.deps.log.error({ err: err.message }, 'tracking cycle failed; retrying'))
+      mayRun().then((ok) => (ok ? this.runOnce() : undefined))
+        .catch((err: Error) => this.deps.log.error({ err: err.message }, 'tracking cycle failed; retrying'))
         .finally(() => {
           if (this.running) this.timer = setTimeout(loop, intervalMs);
         });

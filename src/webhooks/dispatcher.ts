@@ -24,6 +24,7 @@ export class WebhookDispatcher {
   private kick: NodeJS.Timeout | undefined;
   private pass: Promise<void> | undefined;
   private stopped = false;
+  private mayRun: () => Promise<boolean> = async () => true;
 
   constructor(
     private readonly store: WebhookStore,
@@ -32,11 +33,19 @@ export class WebhookDispatcher {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async start(): Promise<void> {
-    for (const h of await this.store.all()) this.hooks.set(h.id, h);
+  /** Loads the webhooks and delivers the outbox, while `mayRun` says this node is the one to (several nodes: a lease). */
+  async start(mayRun?: () => Promise<boolean>): Promise<void> {
+    if (mayRun) this.mayRun = mayRun;
+    await this.reload();
     this.timer = setInterval(() => this.runPass(), POLL_MS);
     this.timer.unref();
     this.runPass();
+  }
+
+  /** Re-reads the webhooks (another node changed them). */
+  async reload(): Promise<void> {
+    const hooks = await this.store.all();
+    this.hooks = new Map(hooks.map((h) => [h.id, h]));
   }
 
   async stop(): Promise<void> {
@@ -153,7 +162,7 @@ export class WebhookDispatcher {
 
   private runPass(): void {
     if (this.pass || this.stopped) return;
-    this.pass = this.drain()
+    this.pass = this.mayRun().then((ok) => (ok ? this.drain() : undefined))
       .catch((err: Error) => this.log.error({ err: err.message }, 'webhook outbox pass failed'))
       .finally(() => {
         this.pass = undefined;

@@ -3,6 +3,7 @@ import { z } from 'zod';
 
 export const ROOT_KEYS = [
   'dataDir',
+  'store',
   'logLevel',
   'listen',
   'tls',

@@ -4,6 +4,7 @@ import { GroupCommit } from '../group-commit.js';
 import type { Store, StoreOp } from '../ports.js';
 import { openLevel, type Db, type LevelWrite } from './db.js';
 import type { RestoreTarget } from '../ports.js';
+import { SingleNode } from './cluster.js';
 import { LevelEvents } from './events.js';
 import { LevelOptOuts, LevelSoftBounces, LevelSuppression } from './lists.js';
 import { LevelMessages } from './messages.js';
@@ -12,7 +13,7 @@ import { LevelApiTokens, LevelDomainChecks, LevelSignIns, LevelTenants } from '.
 import { LevelWebhooks } from './webhooks.js';
 import { encodeWrites, levelWrites, type EncodedWrite } from './write.js';
 
-export async function openLevelStore(dataDir: string): Promise<Store> {
+export async function openLevelStore(dataDir: string, node = 'local'): Promise<Store> {
   const { db, sub } = await openLevel(dataDir);
   const suppression = new LevelSuppression(sub.suppression);
   // classic-level honours `sync`; abstract-level's typings do not list it.
@@ -37,6 +38,7 @@ export async function openLevelStore(dataDir: string): Promise<Store> {
     domains: new LevelDomainChecks(sub.domains),
     shipments: new LevelShipments(sub),
     signIns: new LevelSignIns(sub.consoleSignIns),
+    cluster: new SingleNode(node),
     commit: (ops, opts) => group.commit(ops, opts),
     idle: () => group.idle(),
     commitStats: group.stats,

@@ -5,10 +5,13 @@
 import pg from 'pg';
 import { GroupCommit } from '../group-commit.js';
 import type { Store, StoreOp } from '../ports.js';
+import { PgCluster } from './cluster.js';
 import { PgEvents } from './events.js';
 import { PgOptOuts, PgSoftBounces, PgSuppression } from './lists.js';
 import { PgMessages } from './messages.js';
 import { migrate } from './migrate.js';
+
+export { migrate } from './migrate.js';
 import { PgShipments } from './shipments.js';
 import { PgApiTokens, PgDomainChecks, PgSignIns, PgTenants } from './tenants.js';
 import { PgWebhooks } from './webhooks.js';
@@ -22,6 +25,8 @@ export interface PostgresOptions {
   poolSize?: number;
   /** Apply missing migrations at open (default true); `mailgate store migrate` does it by hand. */
   migrate?: boolean;
+  /** This node's id: messages it accepts are its own to deliver. */
+  node: string;
 }
 
 /** bigint columns as JS numbers: every bigint here is a time in ms or a counter, far below 2^53. */
@@ -29,7 +34,7 @@ const types = {
   getTypeParser: ((oid: number, format?: string) => (oid === 20 ? Number : pg.types.getTypeParser(oid, format as never))) as typeof pg.types.getTypeParser,
 };
 
-export function postgresPool(opts: PostgresOptions): pg.Pool {
+export function postgresPool(opts: Pick<PostgresOptions, 'url' | 'poolSize'>): pg.Pool {
   const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10, types, application_name: 'mailgate' });
   // An idle connection that the server drops must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
@@ -47,11 +52,13 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     throw e;
   }
   let open = true;
-  const write = (ops: StoreOp[], sync: boolean) => inTransaction(pool, (client) => writeOps(client, ops), { sync });
+  const cluster = new PgCluster(pool, opts.node);
+  await cluster.start();
+  const write = (ops: StoreOp[], sync: boolean) => inTransaction(pool, (client) => writeOps(client, ops, opts.node), { sync });
   const group = new GroupCommit(write);
   return {
     engine: 'postgres',
-    messages: new PgMessages(pool),
+    messages: new PgMessages(pool, opts.node),
     events: new PgEvents(pool),
     suppression: new PgSuppression(pool),
     softBounces: new PgSoftBounces(pool),
@@ -62,6 +69,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     domains: new PgDomainChecks(pool),
     shipments: new PgShipments(pool),
     signIns: new PgSignIns(pool),
+    cluster,
     commit: (ops, o) => group.commit(ops, o),
     idle: () => group.idle(),
     commitStats: group.stats,
@@ -70,6 +78,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     close: async () => {
       await group.idle();
       open = false;
+      await cluster.stop();
       await pool.end();
     },
   };

@@ -1,5 +1,7 @@
 // MessageStore on PostgreSQL: the schedule is messages.due_at, the keep list messages.kept_until, a
 // tenant's list the (tenant, created_at desc, id desc) index; cursors are "<created_at>!<id>".
+// The schedule, the keep list and the queue are this node's (its bodies are on its disk); records,
+// lists and searches are the cluster's.
 import type pg from 'pg';
 import type { MessageStore } from '../ports.js';
 import type { MessageRecord } from '../records.js';
@@ -8,7 +10,7 @@ import { clean } from './text.js';
 const PAGE = 500;
 
 export class PgMessages implements MessageStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: pg.Pool, private readonly node: string) {}
 
   async get(id: string): Promise<MessageRecord | undefined> {
     const r = await this.pool.query('select record from messages where id = $1', [clean(id)]);
@@ -51,19 +53,19 @@ export class PgMessages implements MessageStore {
   }
 
   async due(now: number, limit: number): Promise<Array<{ id: string; dueAt: number }>> {
-    const r = await this.pool.query('select id, due_at from messages where due_at <= $1 order by due_at, id limit $2', [now, limit]);
+    const r = await this.pool.query('select id, due_at from messages where node = $3 and due_at <= $1 order by due_at, id limit $2', [now, limit, this.node]);
     return r.rows.map((x) => ({ id: x.id as string, dueAt: Number(x.due_at) }));
   }
 
   async nextDue(): Promise<number | undefined> {
-    const r = await this.pool.query('select due_at from messages where due_at is not null order by due_at limit 1');
+    const r = await this.pool.query('select due_at from messages where node = $1 and due_at is not null order by due_at limit 1', [this.node]);
     return r.rows[0] ? Number(r.rows[0].due_at) : undefined;
   }
 
   async *queued(): AsyncGenerator<MessageRecord> {
     let after = { due: -1, id: '' };
     for (;;) {
-      const r = await this.pool.query('select due_at, id, record from messages where due_at is not null and (due_at, id) > ($1, $2) order by due_at, id limit $3', [after.due, after.id, PAGE]);
+      const r = await this.pool.query('select due_at, id, record from messages where node = $4 and due_at is not null and (due_at, id) > ($1, $2) order by due_at, id limit $3', [after.due, after.id, PAGE, this.node]);
       for (const row of r.rows) {
         after = { due: Number(row.due_at), id: row.id as string };
         yield row.record as MessageRecord;
@@ -73,19 +75,19 @@ export class PgMessages implements MessageStore {
   }
 
   async depth(): Promise<number> {
-    const r = await this.pool.query('select count(*)::integer as n from messages where due_at is not null');
+    const r = await this.pool.query('select count(*)::integer as n from messages where node = $1 and due_at is not null', [this.node]);
     return r.rows[0].n as number;
   }
 
   async *keptUntil(now: number): AsyncGenerator<{ id: string; keptUntil: number }> {
-    const r = await this.pool.query('select id, kept_until from messages where kept_until <= $1 order by kept_until, id', [now]);
+    const r = await this.pool.query('select id, kept_until from messages where node = $2 and kept_until <= $1 order by kept_until, id', [now, this.node]);
     for (const row of r.rows) yield { id: row.id as string, keptUntil: Number(row.kept_until) };
   }
 
   async *withBodies(): AsyncGenerator<MessageRecord> {
     let after = '';
     for (;;) {
-      const r = await this.pool.query('select id, record from messages where (due_at is not null or kept_until is not null) and id > $1 order by id limit $2', [after, PAGE]);
+      const r = await this.pool.query('select id, record from messages where node = $3 and (due_at is not null or kept_until is not null) and id > $1 order by id limit $2', [after, PAGE, this.node]);
       for (const row of r.rows) {
         after = row.id as string;
         yield row.record as MessageRecord;

@@ -192,6 +192,56 @@ create table tracking_reports (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'nodes: message ownership, heartbeats, leases, change versions',
+    sql: `
+-- Bodies stay on the disk of the node that accepted the message: it alone delivers it.
+alter table messages add column node text;
+drop index messages_due;
+create index messages_due on messages (node, due_at, id) where due_at is not null;
+drop index messages_kept;
+create index messages_kept on messages (node, kept_until, id) where kept_until is not null;
+
+-- every node that has opened the store, with its last sign of life
+create table nodes (
+  id            text primary key,
+  name          text not null,
+  started_at    bigint not null,
+  heartbeat_at  bigint not null
+);
+
+-- work that must run on one node at a time (tracking, domain checks, webhooks, retention)
+create table leases (
+  name         text primary key,
+  holder       text not null,
+  expires_at   bigint not null,
+  acquired_at  bigint not null
+);
+
+-- secrets every node must share (the VERP and unsubscribe key), made once by the first node
+create table cluster_secrets (
+  name   text primary key,
+  value  text not null
+);
+
+-- what the nodes cache, with a version that every change bumps (nodes poll it)
+create table cluster_versions (
+  topic    text primary key,
+  version  bigint not null
+);
+create function mailgate_bump() returns trigger language plpgsql as $$
+begin
+  insert into cluster_versions (topic, version) values (tg_argv[0], 1)
+    on conflict (topic) do update set version = cluster_versions.version + 1;
+  return null;
+end $$;
+create trigger tenants_changed after insert or update or delete or truncate on tenants for each statement execute function mailgate_bump('tenants');
+create trigger upstreams_changed after insert or update or delete or truncate on upstreams for each statement execute function mailgate_bump('tenants');
+create trigger webhooks_changed after insert or update or delete or truncate on webhooks for each statement execute function mailgate_bump('webhooks');
+create trigger domain_checks_changed after insert or update or delete or truncate on domain_checks for each statement execute function mailgate_bump('domains');
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -34,7 +34,7 @@ export class PgWebhooks implements WebhookStore {
          on conflict (webhook_id, time, delivery_id, attempt) do update set record = excluded.record`,
         [attempt.webhookId, attempt.time, attempt.deliveryId, attempt.attempt, jsonText(attempt)],
       );
-      if (next) await writeOps(client, [{ kind: 'webhook.enqueue', ...next }]);
+      if (next) await writeOps(client, [{ kind: 'webhook.enqueue', ...next }], '');
     });
   }
 

@@ -32,8 +32,8 @@ function shipmentRow(s: IndexedShipment) {
 
 const dueOf = (r: MessageRecord) => (r.state === 'queued' ? r.dueAt : null);
 
-/** Runs `ops` as statements on `client` (inside the caller's transaction). */
-export async function writeOps(client: pg.PoolClient, ops: StoreOp[]): Promise<void> {
+/** Runs `ops` as statements on `client` (inside the caller's transaction); new messages become `node`'s. */
+export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: string): Promise<void> {
   const by = new Map<Kind, StoreOp[]>();
   for (const op of ops) {
     const list = by.get(op.kind);
@@ -41,17 +41,17 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[]): Promise<v
     else by.set(op.kind, [op]);
   }
   const get = <K extends Kind>(k: K) => (by.get(k) ?? []) as OpOf<K>[];
-  const run = async (sql: string, rows: unknown[]) => {
-    if (rows.length > 0) await client.query(sql, [jsonText(rows)]);
+  const run = async (sql: string, rows: unknown[], ...more: unknown[]) => {
+    if (rows.length > 0) await client.query(sql, [jsonText(rows), ...more]);
   };
 
   const adds = lastPerKey(get('message.add'), (o) => o.record.id);
-  await run(`insert into messages (id, tenant, created_at, due_at, message_id, record)
-    select r->>'id', r->>'tenant', (r->>'createdAt')::bigint, (x->>'due')::bigint, lower(r->>'messageId'), r
+  await run(`insert into messages (id, tenant, created_at, due_at, message_id, node, record)
+    select r->>'id', r->>'tenant', (r->>'createdAt')::bigint, (x->>'due')::bigint, lower(r->>'messageId'), $2, r
     from jsonb_array_elements($1::jsonb) as x, lateral (select x->'record' as r) as y
     on conflict (id) do update set tenant = excluded.tenant, created_at = excluded.created_at, due_at = excluded.due_at,
       message_id = excluded.message_id, record = excluded.record`,
-  adds.map((o) => ({ record: o.record, due: dueOf(o.record) })));
+  adds.map((o) => ({ record: o.record, due: dueOf(o.record) })), node);
 
   const refs = [
     ...adds.flatMap((o) => [o.record.reference, o.record.messageId].filter((x): x is string => Boolean(x)).map((reference) => ({ tenant: o.record.tenant, reference, msgId: o.record.id }))),

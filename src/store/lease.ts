@@ -1,0 +1,54 @@
+// A gate in front of work that must run on one node at a time: true while this node holds the named
+// lease. It renews the lease when a third of its time has passed, so a holder that stops (crash,
+// kill -9, network) loses it within ttlMs and another node's next try takes it.
+import type { ClusterPort } from './ports.js';
+
+export const LEASE_TTL_MS = 15_000;
+
+export interface LeaseGate {
+  (): Promise<boolean>;
+  /** Whether this node held the lease at the last ask. */
+  readonly held: boolean;
+}
+
+export function leaseGate(cluster: ClusterPort, name: string, ttlMs = LEASE_TTL_MS, now: () => number = Date.now): LeaseGate {
+  let held = false;
+  let renewedAt = 0;
+  let asking: Promise<boolean> | undefined;
+  const gate = () => {
+    if (held && now() - renewedAt < ttlMs / 3) return Promise.resolve(true);
+    asking ??= cluster.lease(name, ttlMs).then(
+      (ok) => {
+        held = ok;
+        renewedAt = now();
+        return ok;
+      },
+      () => {
+        // The database is away: do not assume the lease (another node may have it by now).
+        held = false;
+        return false;
+      },
+    ).finally(() => {
+      asking = undefined;
+    });
+    return asking;
+  };
+  return Object.defineProperty(gate, 'held', { get: () => held }) as LeaseGate;
+}
+
+/** The leases one node asks for, by the name of the work (for /metrics and `mailgate status`). */
+export class Leases {
+  private readonly gates = new Map<string, LeaseGate>();
+
+  constructor(private readonly cluster: ClusterPort) {}
+
+  gate(name: string): LeaseGate {
+    let g = this.gates.get(name);
+    if (!g) this.gates.set(name, (g = leaseGate(this.cluster, name)));
+    return g;
+  }
+
+  get all(): ReadonlyMap<string, LeaseGate> {
+    return this.gates;
+  }
+}

@@ -1,0 +1,154 @@
+// Two mailgate processes, each with its own data directory, on one real PostgreSQL database: what a
+// shop-hosting provider runs behind one SMTP name. Either node's API shows every message; a bounce
+// received by one node suppresses the address at the other; a tenant made through one node's API
+// logs in at the other within 2 s; work that runs on one node at a time (webhooks here) moves to the
+// other node when its holder is killed with SIGKILL.
+import { mkdir } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import nodemailer from 'nodemailer';
+import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
+import { waitForEvent } from './helpers/events.js';
+import { runCli, startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
+import { hasPostgres, noPostgresReason, startPostgres, type TestPostgres } from './helpers/postgres.js';
+import { startSink, type Sink } from './helpers/smtp-sink.js';
+import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { startReceiver } from './helpers/webhook-receiver.js';
+
+function dsn(to: string, recipient: string): string {
+  return [
+    'From: MAILER-DAEMON@mx.example.com', `To: ${to}`, 'Subject: Undelivered Mail Returned to Sender', 'MIME-Version: 1.0',
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="B1"', '',
+    '--B1', 'Content-Type: text/plain', '', `<${recipient}>: host mx.example.com said: 550 5.1.1 User unknown`, '',
+    '--B1', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.example.com', '',
+    `Final-Recipient: rfc822; ${recipient}`, 'Action: failed', 'Status: 5.1.1', 'Diagnostic-Code: smtp; 550 5.1.1 <' + recipient + '>: User unknown', '',
+    '--B1--', '',
+  ].join('\r\n');
+}
+
+describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : ` (skipped: ${noPostgresReason})`}`, () => {
+  let pg: TestPostgres;
+  let dir: string;
+  let sink: Sink;
+  const nodes: Record<'a' | 'b', MailgateProcess> = {} as never;
+  let env: NodeJS.ProcessEnv;
+  const files: Record<'a' | 'b', string> = {} as never;
+
+  const api = (mg: MailgateProcess, path: string, init: { method?: string; body?: unknown } = {}) => fetch(`${mg.adminUrl}/api/v1${path}`, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
+  const submit = (mg: MailgateProcess, user = 'shop', pass = 'correct-horse') => nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user, pass } });
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    dir = await makeTempDir('mg-cluster-');
+    sink = await startSink();
+    // The database URL is a secret: from the environment, as an operator would give it.
+    env = { MG_STORE_URL: await pg.database('cluster') };
+    for (const n of ['a', 'b'] as const) {
+      await mkdir(`${dir}/${n}`);
+      files[n] = await writeConfig(`${dir}/${n}`, testConfig({
+        dataDir: `${dir}/${n}/data`,
+        upstreams: [sinkUpstream('up', sink.port)],
+        tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: up }'],
+        extra: ['store: { engine: postgres, urlEnv: MG_STORE_URL }', 'webhooks: { retrySchedule: [1s, 1s], timeout: 2s, allowPrivateTargets: true }'].join('\n'),
+      }));
+    }
+    nodes.a = await startMailgate({ configFile: files.a, env });
+    nodes.b = await startMailgate({ configFile: files.b, env });
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(Object.values(nodes).map((n) => n?.kill()));
+    await sink?.close();
+    await pg?.stop();
+    if (dir) await removeDir(dir);
+  });
+
+  it('shows every message at either node, and a bounce received by B suppresses the address at A', async () => {
+    await submit(nodes.a).sendMail({ from: 'orders@shop.test', to: 'gone@example.com', subject: 'Order 1', text: 'x', headers: { 'X-Order-Id': 'A-1' } });
+    const [relayed] = await sink.waitFor(1);
+    // B lists and finds A's message
+    const listed = (await (await api(nodes.b, '/messages?tenant=shop&reference=A-1')).json()) as { messages: Array<{ id: string; subject: string }> };
+    expect(listed.messages.map((m) => m.subject)).toEqual(['Order 1']);
+
+    const inboundB = nodemailer.createTransport({ host: nodes.b.inbound.host, port: nodes.b.inbound.port, secure: false, ignoreTLS: true });
+    await inboundB.sendMail({ envelope: { from: '', to: relayed!.from }, raw: dsn(relayed!.from, 'gone@example.com') });
+    await waitForEvent(nodes.b, 'gone@example.com', 'bounced');
+
+    const info = await submit(nodes.a).sendMail({ from: 'orders@shop.test', to: 'gone@example.com', subject: 'Order 2', text: 'x' });
+    expect(info.response).toMatch(/^250 /);
+    const { match } = await waitForEvent(nodes.a, 'gone@example.com', 'failed');
+    expect(match).toMatchObject({ code: 'RECIPIENT_SUPPRESSED', class: 'hard', reason: 'user-unknown' });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(sink.messages).toHaveLength(1);
+    // both nodes' error logs are the same log
+    const errorsAt = async (mg: MailgateProcess) => ((await (await api(mg, '/errors?tenant=shop')).json()) as { events: Array<{ type: string }> }).events.map((e) => e.type);
+    expect(await errorsAt(nodes.a)).toEqual(['failed', 'bounced']);
+    expect(await errorsAt(nodes.b)).toEqual(['failed', 'bounced']);
+  });
+
+  it('a tenant made through node A\'s API logs in at node B within 2 s', async () => {
+    const created = await api(nodes.a, '/tenants', { method: 'POST', body: { id: 'newshop', name: 'New Shop', upstream: 'up', auth: [{ user: 'newshop', password: 'a-long-enough-password' }] } });
+    expect(created.status).toBe(201);
+    const t0 = Date.now();
+    let delivered = false;
+    while (!delivered && Date.now() - t0 < 5000) {
+      delivered = await submit(nodes.b, 'newshop', 'a-long-enough-password').sendMail({ from: 'shop@new.test', to: 'buyer@example.com', subject: 'Welcome', text: 'x' }).then(() => true, () => false);
+      if (!delivered) await new Promise((r) => setTimeout(r, 100));
+    }
+    const ms = Date.now() - t0;
+    expect(delivered).toBe(true);
+    expect(ms).toBeLessThan(2000);
+  });
+
+  it('`mailgate status` and /metrics show the node and the cluster', async () => {
+    const r = await runCli(['status', '--config', files.a, '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const status = JSON.parse(r.stdout) as { node: string; engine: string; nodes: Array<{ id: string; heartbeatAgeSeconds: number }> };
+    expect(status.engine).toBe('postgres');
+    expect(status.nodes).toHaveLength(2);
+    expect(status.nodes.map((n) => n.id)).toContain(status.node);
+    expect(status.nodes.every((n) => n.heartbeatAgeSeconds < 15)).toBe(true);
+    const metrics = await (await fetch(`${nodes.b.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(metrics).toMatch(/^mailgate_node_info\{node="[^"]+",engine="postgres"\} 1$/m);
+    expect(metrics.match(/^mailgate_cluster_heartbeat_age_seconds\{/gm)).toHaveLength(2);
+  });
+
+  it('webhook deliveries run on one node; after SIGKILL of that node the other takes them over within 30 s', async () => {
+    const receiver = await startReceiver();
+    try {
+      const hook = await api(nodes.a, '/webhooks', { method: 'POST', body: { tenant: 'shop', url: receiver.url, events: ['failed'] } });
+      expect(hook.status).toBe(201);
+      const holds = async (mg: MailgateProcess) => /^mailgate_lease_held\{lease="webhooks"\} 1$/m.test(await (await fetch(`${mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text());
+      let holder: 'a' | 'b' | undefined;
+      for (const until = Date.now() + 20_000; !holder && Date.now() < until;) {
+        const [a, b] = [await holds(nodes.a), await holds(nodes.b)];
+        expect(a && b).toBe(false);
+        holder = a ? 'a' : b ? 'b' : undefined;
+        if (!holder) await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(holder).toBeDefined();
+      const survivor = holder === 'a' ? 'b' : 'a';
+      // the webhook made at A reaches B's list within 2 s
+      const created = Date.now();
+      while (!(await (await api(nodes[survivor], '/webhooks?tenant=shop')).text()).includes(receiver.url)) {
+        expect(Date.now() - created).toBeLessThan(2000);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await nodes[holder!].kill('SIGKILL')).toBeNull();
+      const killedAt = Date.now();
+      // a suppressed address fails at once: a "failed" event for the webhook, committed by the survivor
+      expect((await api(nodes[survivor], '/suppression', { method: 'POST', body: { tenant: 'shop', address: 'blocked@example.com' } })).status).toBe(201);
+      await submit(nodes[survivor]).sendMail({ from: 'orders@shop.test', to: 'blocked@example.com', subject: 'Order 3', text: 'x' });
+      const [got] = await receiver.waitFor(1, 35_000);
+      const movedMs = Date.now() - killedAt;
+      expect(JSON.parse(got!.body)).toMatchObject({ type: 'failed', data: { recipient: 'blocked@example.com' } });
+      expect(movedMs).toBeLessThan(30_000);
+      expect(await holds(nodes[survivor])).toBe(true);
+      console.log(`webhook lease moved ${movedMs} ms after SIGKILL of its holder`);
+    } finally {
+      await receiver.close();
+    }
+  }, 60_000);
+});
