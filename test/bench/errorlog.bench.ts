@@ -1,7 +1,8 @@
 // Error-log and bounce-parsing benchmark (part of `npm run bench`): fills a LevelDB with 1 million
 // events over 100 tenants, then times a tenant's newest 50 and an "errors since" count, and loads the
 // admin API's GET /errors on that store with autocannon (requests/s, p99); and parses the bounce
-// fixture corpus repeatedly for messages/second.
+// fixture corpus repeatedly for messages/second. --postgres does the same on a PostgreSQL store too
+// (a throwaway server, fsync on); API_CONNS and PG_POOL set the load's connections and the pool.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -11,12 +12,15 @@ import { EventLog } from '../../src/store/event-log.js';
 import { openStore } from '../../src/store/open.js';
 import type { QueueEvent } from '../../src/store/records.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
+import { startPostgres } from '../helpers/postgres.js';
 import autocannon from 'autocannon';
 import type { AddressInfo } from 'node:net';
 import { createAdminApp, type AdminDeps } from '../../src/admin/app.js';
 import { TenantTokens } from '../../src/store/api-tokens.js';
 
 const EVENTS = Number(process.argv.find((a) => a.startsWith('--events='))?.slice(9) ?? 1_000_000);
+/** --postgres: the same on the PostgreSQL store (a throwaway server started here, fsync on). */
+const POSTGRES = process.argv.includes('--postgres');
 const TENANTS = 100;
 
 function median(xs: number[]): number {
@@ -24,9 +28,10 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-async function errorLog(): Promise<Record<string, number>> {
+async function errorLog(engine: 'level' | 'postgres'): Promise<Record<string, number>> {
   const dir = await makeTempDir('mailgate-errlog-bench-');
-  const store = await openStore(dir);
+  const pg = engine === 'postgres' ? await startPostgres({ fsync: true }) : undefined;
+  const store = pg ? await openStore(dir, { engine: 'postgres', url: await pg.database('errlog'), poolSize: Number(process.env.PG_POOL ?? 10) }) : await openStore(dir);
   const log = new EventLog(store);
   const start = Date.UTC(2026, 0, 1);
   const t0 = performance.now();
@@ -54,6 +59,7 @@ async function errorLog(): Promise<Record<string, number>> {
   }
   const api = await adminApiLoad(store, log);
   await store.close();
+  await pg?.stop();
   await removeDir(dir);
   return { events: EVENTS, fillSeconds: fillS, newest50Ms: median(newest), countSinceMs: median(counts), countedEvents: counted, ...api };
 }
@@ -67,7 +73,7 @@ async function adminApiLoad(store: Awaited<ReturnType<typeof openStore>>, log: E
   const { port } = app.server.address() as AddressInfo;
   const result = await autocannon({
     url: `http://127.0.0.1:${port}`,
-    connections: 16,
+    connections: Number(process.env.API_CONNS ?? 16),
     duration: 10,
     workers: 1,
     headers: { authorization: `Bearer ${token}` },
@@ -102,7 +108,9 @@ async function bounceParsing(): Promise<Record<string, number> | undefined> {
 const parsing = await bounceParsing();
 if (parsing) process.stdout.write(`bounce parsing: ${parsing.messages} messages (fixture corpus × 20) in ${parsing.seconds.toFixed(2)} s = ${parsing.messagesPerSecond.toFixed(0)} msg/s\n`);
 else process.stdout.write('bounce parsing: no fixtures under test/fixtures/bounces\n');
-const el = await errorLog();
-process.stdout.write(`error log: ${el.events} events over ${TENANTS} tenants (filled in ${el.fillSeconds.toFixed(1)} s); newest 50 of one tenant ${el.newest50Ms.toFixed(2)} ms (median of 20); count since (${el.countedEvents} events) ${el.countSinceMs.toFixed(2)} ms\n`);
-process.stdout.write(`admin API GET /errors (newest 50, 16 connections, 10 s): ${el.apiRequestsPerSecond!.toFixed(0)} req/s, p50 ${el.apiP50Ms} ms, p99 ${el.apiP99Ms} ms\n`);
-process.stdout.write(`${JSON.stringify({ bench: 'errorlog', parsing: parsing ?? null, errorLog: el })}\n`);
+for (const engine of POSTGRES ? (['level', 'postgres'] as const) : (['level'] as const)) {
+const el = await errorLog(engine);
+process.stdout.write(`[${engine}] error log: ${el.events} events over ${TENANTS} tenants (filled in ${el.fillSeconds.toFixed(1)} s); newest 50 of one tenant ${el.newest50Ms.toFixed(2)} ms (median of 20); count since (${el.countedEvents} events) ${el.countSinceMs.toFixed(2)} ms\n`);
+process.stdout.write(`[${engine}] admin API GET /errors (newest 50, ${process.env.API_CONNS ?? 16} connections, 10 s): ${el.apiRequestsPerSecond!.toFixed(0)} req/s, p50 ${el.apiP50Ms} ms, p99 ${el.apiP99Ms} ms\n`);
+process.stdout.write(`${JSON.stringify({ bench: 'errorlog', engine, parsing: parsing ?? null, errorLog: el })}\n`);
+}

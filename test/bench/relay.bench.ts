@@ -22,6 +22,7 @@
 // removes that delay (see sink-process.ts) so that the ceiling measures work, not a timer;
 // --sink-stock-greeting keeps it. Any smtp-server listener that keeps it is capped at about
 // conns x 10 msg/s when clients send one message per connection.
+import { startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -57,6 +58,8 @@ interface Options {
   stockGreeting: boolean;
   /** CLI script to run instead of dist/cli.js (e.g. another build). */
   cli?: string;
+  /** Also run mailgate on the PostgreSQL store (a throwaway server started here, fsync on). */
+  postgres: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -73,6 +76,7 @@ function parseArgs(argv: string[]): Options {
     dkim: true,
     keep: false,
     stockGreeting: false,
+    postgres: false,
   };
   const num = (name: string, v: string | undefined): number => {
     const n = Number(v);
@@ -97,11 +101,12 @@ function parseArgs(argv: string[]): Options {
       case '--keep': o.keep = true; break;
       case '--sink-stock-greeting': o.stockGreeting = true; break;
       case '--cli': o.cli = path.resolve(val() ?? fail('--cli needs a path')); break;
+      case '--postgres': o.postgres = true; break;
       case '--help':
       case '-h':
         process.stdout.write(
           'usage: node --import tsx test/bench/relay.bench.ts [--count N] [--size BYTES] [--conns N] [--reuse] [--per-conn N]\n' +
-            '       [--warmup N] [--timeout SECONDS] [--log-level LEVEL] [--ceiling-only] [--keep] [--sink-stock-greeting] [--cli PATH]\n',
+            '       [--warmup N] [--timeout SECONDS] [--log-level LEVEL] [--ceiling-only] [--keep] [--sink-stock-greeting] [--cli PATH] [--postgres]\n',
         );
         process.exit(0);
       default:
@@ -511,7 +516,7 @@ function percentile(sorted: Float64Array, p: number): number {
 // ---------------------------------------------------------------- one measured run
 
 interface RunResult {
-  target: 'mailgate' | 'mailgate-dkim' | 'ceiling';
+  target: 'mailgate' | 'mailgate-dkim' | 'mailgate-pg' | 'mailgate-pg-dkim' | 'ceiling';
   count: number;
   e2eMsgsPerSec: number;
   injectMsgsPerSec: number;
@@ -606,10 +611,10 @@ async function waitWithProgress(sink: SinkProcess, count: number, label: string,
 
 // ---------------------------------------------------------------- mailgate run
 
-function benchConfig(dataDir: string, sinkPort: number, logLevel: string, dkimKeyFile?: string): string {
+function benchConfig(dataDir: string, sinkPort: number, logLevel: string, dkimKeyFile?: string, storeUrl?: string): string {
   return `# written by test/bench/relay.bench.ts
 dataDir: ${JSON.stringify(dataDir)}
-logLevel: ${logLevel}
+${storeUrl ? `store: { engine: postgres, url: ${JSON.stringify(storeUrl)} }\n` : ''}logLevel: ${logLevel}
 listen: { submission: 127.0.0.1:0, inbound: 127.0.0.1:0, admin: 127.0.0.1:0 }
 limits: { maxMessageSize: 26214400 }
 system:
@@ -628,8 +633,18 @@ tenants:
 `;
 }
 
-async function runMailgate(opts: Options, body: Buffer, abort: AbortSignal, dkim = false): Promise<RunResult> {
-  const label = dkim ? 'mailgate-dkim' : 'mailgate';
+let pgServer: TestPostgres | undefined;
+
+async function runMailgate(opts: Options, body: Buffer, abort: AbortSignal, dkim = false, postgres = false): Promise<RunResult> {
+  const label = postgres ? (dkim ? 'mailgate-pg-dkim' : 'mailgate-pg') : dkim ? 'mailgate-dkim' : 'mailgate';
+  let storeUrl: string | undefined;
+  if (postgres) {
+    if (!pgServer) {
+      pgServer = await startPostgres({ fsync: true });
+      cleanups.push(() => pgServer!.stop());
+    }
+    storeUrl = await pgServer.database('bench');
+  }
   const sink = await startSinkProcess(opts.stockGreeting);
   cleanups.push(() => sink.close());
   const dir = await makeTempDir('mailgate-bench-');
@@ -641,7 +656,7 @@ async function runMailgate(opts: Options, body: Buffer, abort: AbortSignal, dkim
     keyFile = path.join(dir, 'dkim-rsa2048.key');
     await writeFile(keyFile, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   }
-  const configFile = await writeConfig(dir, benchConfig(path.join(dir, 'data'), sink.port, opts.logLevel, keyFile));
+  const configFile = await writeConfig(dir, benchConfig(path.join(dir, 'data'), sink.port, opts.logLevel, keyFile, storeUrl));
   let mg: MailgateProcess;
   try {
     mg = await startMailgate({ configFile, ...(opts.cli ? { cliPath: opts.cli } : {}) });
@@ -683,7 +698,7 @@ function fmt(n: number, digits = 0): string {
 function printTable(rows: RunResult[]): void {
   const header = ['run', 'e2e msg/s', 'inject msg/s', 'p50 ms', 'p99 ms', 'max ms', 'RSS peak MiB', 'HWM MiB', 'CPU ms/msg', 'sink CPU ms/msg', 'gen CPU ms/msg', 'retries'];
   const data = rows.map((r) => [
-    r.target === 'ceiling' ? 'ceiling (direct to sink)' : r.target === 'mailgate-dkim' ? 'mailgate + DKIM rsa-2048' : 'mailgate',
+    ({ ceiling: 'ceiling (direct to sink)', 'mailgate-dkim': 'mailgate + DKIM rsa-2048', mailgate: 'mailgate', 'mailgate-pg': 'mailgate, PostgreSQL store', 'mailgate-pg-dkim': 'mailgate + DKIM, PostgreSQL' } as const)[r.target],
     fmt(r.e2eMsgsPerSec),
     fmt(r.injectMsgsPerSec),
     fmt(r.latencyP50Ms, 2),
@@ -730,6 +745,8 @@ async function main(): Promise<void> {
     const work = (async () => {
       if (!opts.ceilingOnly) rows.push(await runMailgate(opts, body, abort.signal));
       if (!opts.ceilingOnly && opts.dkim) rows.push(await runMailgate(opts, body, abort.signal, true));
+      if (!opts.ceilingOnly && opts.postgres) rows.push(await runMailgate(opts, body, abort.signal, false, true));
+      if (!opts.ceilingOnly && opts.postgres && opts.dkim) rows.push(await runMailgate(opts, body, abort.signal, true, true));
       rows.push(await runCeiling(opts, body, abort.signal));
     })();
     await Promise.race([work, aborted]);
@@ -746,6 +763,10 @@ async function main(): Promise<void> {
   if (ratio !== null) process.stdout.write(`mailgate/ceiling (e2e msg/s): ${fmt(ratio, 3)}\n`);
   const mgDkim = rows.find((r) => r.target === 'mailgate-dkim');
   if (mg && mgDkim) process.stdout.write(`mailgate with DKIM / without (e2e msg/s): ${fmt(mgDkim.e2eMsgsPerSec / mg.e2eMsgsPerSec, 3)}\n`);
+  const mgPg = rows.find((r) => r.target === 'mailgate-pg');
+  const mgPgDkim = rows.find((r) => r.target === 'mailgate-pg-dkim');
+  if (mg && mgPg) process.stdout.write(`PostgreSQL store / LevelDB (e2e msg/s): ${fmt(mgPg.e2eMsgsPerSec / mg.e2eMsgsPerSec, 3)}\n`);
+  if (mgDkim && mgPgDkim) process.stdout.write(`PostgreSQL store / LevelDB, with DKIM (e2e msg/s): ${fmt(mgPgDkim.e2eMsgsPerSec / mgDkim.e2eMsgsPerSec, 3)}\n`);
   const round = (r: RunResult): Record<string, number | string> =>
     Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 1000) / 1000 : v]));
   process.stdout.write(
@@ -760,6 +781,8 @@ async function main(): Promise<void> {
       node: process.version,
       mailgate: mg ? round(mg) : null,
       mailgateDkim: mgDkim ? round(mgDkim) : null,
+      mailgatePostgres: mgPg ? round(mgPg) : null,
+      mailgatePostgresDkim: mgPgDkim ? round(mgPgDkim) : null,
       ceiling: round(ceiling),
       ratio: ratio === null ? null : Math.round(ratio * 1000) / 1000,
     }) + '\n',

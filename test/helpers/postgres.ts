@@ -54,7 +54,8 @@ function run(cmd: string, args: string[]): void {
 
 let counter = 0;
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** `fsync: true` for benchmarks (durable as in production); tests run without it. */
+export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<TestPostgres> {
   if (!bin) throw new Error(noPostgresReason);
   const dir = await makeTempDir('mg-pg-');
   const data = path.join(dir, 'data');
@@ -67,10 +68,11 @@ export async function startPostgres(): Promise<TestPostgres> {
   run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
   const port = await freePort();
   const log = path.join(dir, 'server.log');
-  // fsync off: these servers live for one test run; synchronous_commit stays on as in production.
-  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${sock} -c fsync=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=64MB`;
+  // fsync off for tests: these servers live for one run; synchronous_commit stays on as in production.
+  const durability = opts.fsync ? '' : ' -c fsync=off -c full_page_writes=off';
+  const serverOpts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${sock}${durability} -c max_connections=200 -c shared_buffers=128MB`;
   try {
-    run('pg_ctl', ['-D', data, '-o', opts, '-l', log, '-w', '-t', '60', 'start']);
+    run('pg_ctl', ['-D', data, '-o', serverOpts, '-l', log, '-w', '-t', '60', 'start']);
   } catch (err) {
     const tail = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').slice(-2000) : '';
     throw new Error(`PostgreSQL did not start: ${(err as Error).message}\n${tail}`);

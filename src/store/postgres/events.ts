@@ -11,12 +11,13 @@ export class PgEvents implements EventStore {
   async errors(tenant: string, q: ErrorQuery): Promise<{ events: QueueEvent[]; cursor?: string }> {
     const limit = q.limit ?? 50;
     const cursor = parseCursor(q.cursor);
-    const r = await this.pool.query(
-      `select time, seq, event from events
+    const r = await this.pool.query({
+      name: 'mg-errors',
+      text: `select time, seq, event from events
        where is_error and tenant = $1 and time >= $2 and time < $3 and (time, seq) < ($4, $5) and ($6::text is null or class = $6)
        order by time desc, seq desc limit $7`,
-      [clean(tenant), q.since ?? 0, q.until ?? Number.MAX_SAFE_INTEGER, cursor?.time ?? Number.MAX_SAFE_INTEGER, cursor?.seq ?? 0, q.class === undefined ? null : clean(q.class), limit],
-    );
+      values: [clean(tenant), q.since ?? 0, q.until ?? Number.MAX_SAFE_INTEGER, cursor?.time ?? Number.MAX_SAFE_INTEGER, cursor?.seq ?? 0, q.class === undefined ? null : clean(q.class), limit],
+    });
     const events = r.rows.map((x) => x.event as QueueEvent);
     const last = r.rows.at(-1);
     return { events, ...(events.length >= limit && last ? { cursor: `${last.time}!${last.seq}` } : {}) };
