@@ -98,14 +98,13 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const suppression = new SuppressionList(store, (entry) => webhooks.opsForSuppression(entry));
   const softBounces = new SoftBounceCounter(store, events);
   const scheduler = new Scheduler({
-    spool,
-    events,
-    deliverMessage,
+    spool, events, deliverMessage,
     policy: { retrySchedule: config.queue.retrySchedule, maxAge: config.queue.maxAge },
     concurrency: config.queue.concurrency,
     // A 5xx "no such user" during delivery is the bounce (direct MX delivery gets no bounce message): suppress as for one.
     outcomeOps: (event) => deliveryOutcomeOps(event, suppression, softBounces),
     lane: (record) => laneFor(record, directory.senderFor(record.tenant, record.source).upstream),
+    ...(store.cluster.slot ? { laneSlot: store.cluster.slot } : {}),
     log,
   });
   const optOuts: OptOutList = store.optOuts;

@@ -29,6 +29,7 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
   let pg: TestPostgres;
   let dir: string;
   let sink: Sink;
+  let slowSink: Sink;
   const nodes: Record<'a' | 'b', MailgateProcess> = {} as never;
   let env: NodeJS.ProcessEnv;
   const files: Record<'a' | 'b', string> = {} as never;
@@ -44,14 +45,15 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
     pg = await startPostgres();
     dir = await makeTempDir('mg-cluster-');
     sink = await startSink();
+    slowSink = await startSink({ dataDelayMs: 250 });
     // The database URL is a secret: from the environment, as an operator would give it.
     env = { MG_STORE_URL: await pg.database('cluster') };
     for (const n of ['a', 'b'] as const) {
       await mkdir(`${dir}/${n}`);
       files[n] = await writeConfig(`${dir}/${n}`, testConfig({
         dataDir: `${dir}/${n}/data`,
-        upstreams: [sinkUpstream('up', sink.port)],
-        tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: up }'],
+        upstreams: [sinkUpstream('up', sink.port), `{ name: slow, host: 127.0.0.1, port: ${slowSink.port}, tls: none, maxConnections: 2 }`],
+        tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: up }', '{ id: slowshop, name: Slow Shop, auth: [ { user: slowshop, password: correct-horse } ], upstream: slow }'],
         extra: ['store: { engine: postgres, urlEnv: MG_STORE_URL }', 'webhooks: { retrySchedule: [1s, 1s], timeout: 2s, allowPrivateTargets: true }'].join('\n'),
       }));
     }
@@ -61,6 +63,7 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
   afterAll(async () => {
     await Promise.all(Object.values(nodes).map((n) => n?.kill()));
     await sink?.close();
+    await slowSink?.close();
     await pg?.stop();
     if (dir) await removeDir(dir);
   });
@@ -101,6 +104,13 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
     expect(delivered).toBe(true);
     expect(ms).toBeLessThan(2000);
   });
+
+  it('an upstream\'s maxConnections holds across both nodes', async () => {
+    const send = (mg: MailgateProcess, i: number) => submit(mg, 'slowshop').sendMail({ from: 'orders@slow.test', to: `buyer${i}@example.com`, subject: `Slow ${i}`, text: 'x' });
+    await Promise.all(Array.from({ length: 12 }, (_, i) => send(i % 2 === 0 ? nodes.a : nodes.b, i)));
+    await slowSink.waitFor(12, 30_000);
+    expect(slowSink.maxConcurrentTransactions).toBe(2);
+  }, 40_000);
 
   it('`mailgate status` and /metrics show the node and the cluster', async () => {
     const r = await runCli(['status', '--config', files.a, '--json'], { env });

@@ -384,6 +384,34 @@ describe.skipIf(!hasPostgres)('two nodes on one PostgreSQL database', () => {
     }
   });
 
+  it('slots: at most `limit` across the nodes; a closed node\'s slots come free', async () => {
+    const url = await pgServer!.database('slots');
+    const a = await openPostgresStore({ url, node: 'node-a' });
+    const b = await openPostgresStore({ url, node: 'node-b' });
+    try {
+      const a1 = await a.cluster.slot!('up:smarthost', 2);
+      const a2 = await a.cluster.slot!('up:smarthost', 2);
+      expect(a1 && a2).toBeTruthy();
+      expect(await b.cluster.slot!('up:smarthost', 2)).toBeUndefined();
+      expect(await b.cluster.slot!('up:other', 2)).toBeDefined();
+      await a1!();
+      // a released slot stays with its node for a moment (the next delivery reuses it), then goes back
+      expect(await b.cluster.slot!('up:smarthost', 2)).toBeUndefined();
+      const again = await a.cluster.slot!('up:smarthost', 2);
+      expect(again).toBeDefined();
+      await again!();
+      await new Promise((r) => setTimeout(r, 900));
+      const b1 = await b.cluster.slot!('up:smarthost', 2);
+      expect(b1).toBeDefined();
+      expect(await a.cluster.slot!('up:smarthost', 2)).toBeUndefined();
+      await a.close();
+      expect(await b.cluster.slot!('up:smarthost', 2)).toBeDefined();
+    } finally {
+      await a.close().catch(() => undefined);
+      await b.close();
+    }
+  });
+
   it('migrates a database of schema 1 (written before nodes) and refuses one newer than it knows', async () => {
     const url = await pgServer!.database('migrate');
     const { MIGRATIONS } = await import('../src/store/postgres/schema.js');

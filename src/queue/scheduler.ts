@@ -28,6 +28,11 @@ export interface SchedulerDeps {
   lane?: (record: MessageRecord) => { key: string; limit: number };
   /** Writes that belong with an outcome event (e.g. suppressing an address the receiving server says does not exist), committed with it. */
   outcomeOps?: (event: QueueEvent) => StoreOp[] | Promise<StoreOp[]>;
+  /**
+   * Several nodes: takes one of the lane's `limit` slots shared by every node (undefined when all are
+   * taken), so an upstream's maxConnections holds across the cluster; resolves with its release.
+   */
+  laneSlot?: (key: string, limit: number) => Promise<(() => Promise<void>) | undefined>;
 }
 
 interface ReadyItem {
@@ -197,6 +202,20 @@ export class Scheduler {
     }
   }
 
+  /**
+   * Waits for one of the lane's slots across the cluster (no wait on one node): its release, undefined
+   * when there is no cluster, null when the scheduler stops first. The store being away costs no slot.
+   */
+  private async clusterSlot(lane: { key: string; limit: number }): Promise<(() => Promise<void>) | undefined | null> {
+    if (!this.deps.laneSlot) return undefined;
+    for (let wait = 10; ; wait = Math.min(wait * 2, 200)) {
+      if (!this.running) return null;
+      const release = await this.deps.laneSlot(lane.key, lane.limit).catch(() => async () => undefined);
+      if (release) return release;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
   private laneOf(record: MessageRecord): { key: string; limit: number } | undefined {
     try {
       return this.deps.lane?.(record);
@@ -223,6 +242,8 @@ export class Scheduler {
 
     let results: RecipientResult[];
     let identity: IdentityDecision | undefined;
+    const release = item.lane ? await this.clusterSlot(item.lane) : undefined;
+    if (release === null) return; // stopping while every slot of the lane was taken elsewhere: tried again after restart
     try {
       ({ results, identity } = await this.deps.deliverMessage(record, pending, item.body));
     } catch (err) {
@@ -230,6 +251,9 @@ export class Scheduler {
         recipient, outcome: 'deferred' as const, upstream: 'internal', code: 'INTERNAL_ERROR',
         reply: { code: 451, enhanced: '4.3.0', text: `local error: ${(err as Error).message}` },
       }));
+    } finally {
+      // Not waited for: the next slot query on that connection runs after it anyway.
+      void release?.().catch(() => undefined);
     }
     if (this.closed) return; // shutdown grace ran out: the schedule entry stays, so it is retried after restart
     const next = applyAttempt(record, results, this.now(), this.deps.policy);

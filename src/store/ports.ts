@@ -330,6 +330,12 @@ export interface ClusterPort {
    * `make()`'s, kept for all. Undefined on a single-node store (the node keeps it in its data directory).
    */
   sharedSecret(name: string, make: () => string): Promise<string | undefined>;
+  /**
+   * One of `limit` slots named `key` shared by every node (an upstream's connections): its release,
+   * or undefined when all are taken. A dead node's slots are freed with its connection. Absent on a
+   * single-node store, which counts its slots itself.
+   */
+  readonly slot?: (key: string, limit: number) => Promise<(() => Promise<void>) | undefined>;
 }
 
 /** Every record of a store as key/value text, read from one consistent snapshot (a backup's database part). */

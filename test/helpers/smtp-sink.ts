@@ -63,6 +63,8 @@ export interface SinkOptions {
   auth?: { user: string; password: string };
   /** Maximum message size advertised; default 100 MiB. */
   size?: number;
+  /** Hold each message this long after its body arrived before answering (a slow upstream). */
+  dataDelayMs?: number;
 }
 
 export interface Sink {
@@ -76,6 +78,8 @@ export interface Sink {
   errors: Error[];
   /** Number of SMTP sessions opened so far. */
   readonly connectionCount: number;
+  /** The most mail transactions (MAIL FROM … end of DATA) that were in progress at once. */
+  readonly maxConcurrentTransactions: number;
   /** Resolves with `messages` once it holds at least `count` messages; rejects after timeoutMs (default 10 s) or on close. */
   waitFor(count: number, timeoutMs?: number): Promise<SinkMessage[]>;
   /** Stops listening and drops open sessions (421 then disconnect). Idempotent. */
@@ -137,6 +141,12 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
   const waiters = new Set<Waiter>();
   const sockets = new Set<net.Socket>();
   let connectionCount = 0;
+  let transactions = 0;
+  let maxConcurrentTransactions = 0;
+  const inTransaction = new WeakSet<object>();
+  const endTransaction = (session: object) => {
+    if (inTransaction.delete(session)) transactions--;
+  };
   let closed = false;
   let closing: Promise<void> | undefined;
 
@@ -176,9 +186,16 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
       }
       callback(null, { user: auth.username ?? '' });
     },
-    onMailFrom(address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void) {
+    onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback: (err?: Error | null) => void) {
       const reply = opts.mailReply?.(address.address);
+      if (!(reply && reply.code >= 400) && !inTransaction.has(session)) {
+        inTransaction.add(session);
+        maxConcurrentTransactions = Math.max(maxConcurrentTransactions, ++transactions);
+      }
       callback(reply && reply.code >= 400 ? smtpError(reply) : null);
+    },
+    onClose(session: SMTPServerSession) {
+      endTransaction(session);
     },
     onRcptTo(address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void) {
       const reply = opts.rcptReply?.(address.address);
@@ -210,19 +227,26 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
           receivedAt: new Date(),
         };
         if (stream.sizeExceeded) {
+          endTransaction(session);
           rejected.push(msg);
           callback(smtpError({ code: 552, message: 'Message exceeds fixed maximum message size' }));
           return;
         }
         const reply = opts.dataReply?.(msg);
         if (reply && reply.code >= 400) {
+          endTransaction(session);
           rejected.push(msg);
           callback(smtpError(reply));
           return;
         }
-        messages.push(msg);
-        callback(null, reply?.message);
-        settleWaiters();
+        const accept = () => {
+          endTransaction(session);
+          messages.push(msg);
+          callback(null, reply?.message);
+          settleWaiters();
+        };
+        if (opts.dataDelayMs) setTimeout(accept, opts.dataDelayMs);
+        else accept();
       });
     },
   };
@@ -255,6 +279,9 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
     errors,
     get connectionCount() {
       return connectionCount;
+    },
+    get maxConcurrentTransactions() {
+      return maxConcurrentTransactions;
     },
     waitFor(count: number, timeoutMs = 10_000): Promise<SinkMessage[]> {
       if (messages.length >= count) return Promise.resolve(messages);

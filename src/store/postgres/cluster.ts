@@ -4,6 +4,7 @@
 import os from 'node:os';
 import type pg from 'pg';
 import type { ChangeTopic, ClusterNode, ClusterPort } from '../ports.js';
+import { PgSlots } from './slots.js';
 
 const HEARTBEAT_MS = 5000;
 const POLL_MS = 1000;
@@ -16,7 +17,14 @@ export class PgCluster implements ClusterPort {
   private poll: NodeJS.Timeout | undefined;
   private polling = false;
 
-  constructor(private readonly pool: pg.Pool, readonly node: string) {}
+  constructor(private readonly pool: pg.Pool, readonly node: string) {
+    this.slots = new PgSlots(pool);
+  }
+
+  private readonly slots: PgSlots;
+
+  /** One of `limit` slots named `key` across the cluster (see slots.ts). */
+  readonly slot = (key: string, limit: number) => this.slots.take(key, limit);
 
   /** Registers the node, claims messages of a database written before nodes existed, starts the loops. */
   async start(): Promise<void> {
@@ -37,6 +45,7 @@ export class PgCluster implements ClusterPort {
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
     clearInterval(this.poll);
+    await this.slots.close();
     await this.pool.query('delete from leases where holder = $1', [this.node]).catch(() => undefined);
   }
 
