@@ -10,7 +10,9 @@ import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
 import { waitForEvent } from './helpers/events.js';
 import { runCli, startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { hasPostgres, noPostgresReason, startPostgres, type TestPostgres } from './helpers/postgres.js';
-import { startSink, type Sink } from './helpers/smtp-sink.js';
+import { getHeader, startSink, type Sink } from './helpers/smtp-sink.js';
+import { startRussianPostServer, type RussianPostServer } from './helpers/carrier-servers.js';
+import { startTwilioServer, type TwilioServer } from './helpers/phone-gateway-servers.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 import { startReceiver } from './helpers/webhook-receiver.js';
 
@@ -160,5 +162,93 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
     } finally {
       await receiver.close();
     }
+  }, 60_000);
+});
+
+describe.skipIf(!hasPostgres)(`two nodes: parcel tracking moves to the other node when its holder is killed mid-cycle${hasPostgres ? '' : ` (skipped: ${noPostgresReason})`}`, () => {
+  const CODE = '80082345679999';
+  let pg: TestPostgres;
+  let dir: string;
+  let sink: Sink;
+  let post: RussianPostServer;
+  let twilio: TwilioServer;
+  let env: NodeJS.ProcessEnv;
+  const nodes: Partial<Record<'a' | 'b', MailgateProcess>> = {};
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    dir = await makeTempDir('mg-cluster-tracking-');
+    sink = await startSink();
+    // The carrier answers after 3 s: long enough to kill the node that asked while its cycle waits.
+    post = await startRussianPostServer({ login: 'shop-login', password: 'shop-password', latencyMs: 3000 });
+    twilio = await startTwilioServer({ accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'twilio-token' });
+    env = { MG_STORE_URL: await pg.database('tracking') };
+    for (const n of ['a', 'b'] as const) {
+      await mkdir(`${dir}/${n}`);
+      const file = await writeConfig(`${dir}/${n}`, testConfig({
+        dataDir: `${dir}/${n}/data`,
+        upstreams: [sinkUpstream('up', sink.port)],
+        tenants: ['{ id: shop, name: Demo Shop, upstream: up, from: { address: orders@shop.test, name: Demo Shop }, auth: [ { user: shop, password: shop-password } ] }'],
+        extra: [
+          'store: { engine: postgres, urlEnv: MG_STORE_URL }',
+          'tracking:',
+          '  firstCheckDelay: 1s',
+          `  carriers: { russian-post: { url: "${post.url}", login: shop-login, password: shop-password, timeout: 10s } }`,
+          `  phoneGateways: [ { name: sms, type: twilio, baseUrl: "${twilio.url}", accountSid: AC0123456789abcdef0123456789abcdef, authToken: twilio-token } ]`,
+        ].join('\n'),
+      }));
+      nodes[n] = await startMailgate({ configFile: file, env });
+    }
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(Object.values(nodes).map((n) => n?.kill()));
+    await Promise.all([sink?.close(), post?.close(), twilio?.close()]);
+    await pg?.stop();
+    if (dir) await removeDir(dir);
+  });
+
+  const api = (mg: MailgateProcess, path: string, init: { method?: string; body?: unknown } = {}) => fetch(`${mg.adminUrl}/api/v1${path}`, {
+    method: init.method ?? 'GET',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
+  const holdsTracking = async (mg: MailgateProcess) => /^mailgate_lease_held\{lease="tracking"\} 1$/m.test(await (await fetch(`${mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text());
+
+  it('sends each notice exactly once after SIGKILL of the node whose carrier call was in flight', async () => {
+    const a = nodes.a!;
+    const settings = await api(a, '/tracking/settings', { method: 'PUT', body: {
+      tenant: 'shop', enabled: true, timeZone: 'UTC', window: { from: '00:01', to: '00:00' }, sms: { gateway: 'sms', sender: 'DemoShop' },
+      adminAddresses: ['admin@shop.test'], reportTime: null,
+      templates: { ru: { 'arrived-at-pickup': { subject: 'Заказ {orderReference} ждёт вас', text: 'Посылка {trackingCode} ждёт вас.', sms: 'Посылка {trackingCode} ждёт вас' } } },
+    } });
+    expect(settings.status, await settings.clone().text()).toBe(200);
+    post.setHistory(CODE, [{ status: 'arrived-at-pickup', time: Date.now() - 60_000 }]);
+    const created = await api(a, '/shipments', { method: 'POST', body: { tenant: 'shop', code: CODE, carrier: 'russian-post', name: 'Анна', email: 'anna@buyer.test', phone: '+79167654321', orderReference: 'Z-77' } });
+    expect(created.status, await created.clone().text()).toBe(201);
+
+    // The holder of the tracking lease asks the carrier; kill it while the answer is on its way.
+    for (const until = Date.now() + 15_000; post.requests === 0 && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+    expect(post.requests).toBe(1);
+    const holder = (await holdsTracking(nodes.a!)) ? 'a' : 'b';
+    expect(await holdsTracking(nodes[holder === 'a' ? 'b' : 'a']!)).toBe(false);
+    expect(await nodes[holder]!.kill('SIGKILL')).toBeNull();
+    const killedAt = Date.now();
+    const survivor = nodes[holder === 'a' ? 'b' : 'a']!;
+
+    const [sms] = await twilio.waitFor(1, 40_000);
+    const [mail] = await sink.waitFor(1, 10_000);
+    const movedMs = Date.now() - killedAt;
+    expect(sms!.body).toContain(CODE);
+    expect(getHeader(mail!.headers, 'To')).toContain('anna@buyer.test');
+    expect(movedMs).toBeLessThan(30_000);
+    // and never a second time
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(twilio.received).toHaveLength(1);
+    expect(sink.messages).toHaveLength(1);
+    expect(post.requests).toBe(2);
+    const s = (await (await api(survivor, `/shipments/russian-post/${CODE}?tenant=shop`)).json()) as { notices: Record<string, { state: string }> };
+    expect(Object.values(s.notices).map((n) => n.state).sort()).toEqual(['sent', 'sent']);
+    expect(await holdsTracking(survivor)).toBe(true);
+    console.log(`tracking lease moved; notices sent ${movedMs} ms after SIGKILL of the holder`);
   }, 60_000);
 });
