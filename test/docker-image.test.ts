@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { repoRoot, startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 import { testConfig } from './helpers/config.js';
@@ -53,5 +54,27 @@ describe('docker image', () => {
     expect(await mg.kill()).toBe(0);
     mg = undefined;
     expect(await run(probe, repoRoot)).not.toBe(0);
+  });
+
+  it('compose: one node by default; the cluster profile is PostgreSQL and two nodes, each with its own data volume', async () => {
+    const compose = parse(await fs.readFile(path.join(repoRoot, 'docker/compose.yaml'), 'utf8'), { merge: true }) as {
+      services: Record<string, { profiles?: string[]; volumes?: string[]; environment?: Record<string, string>; depends_on?: Record<string, unknown>; ports?: string[] }>;
+      volumes: Record<string, unknown>;
+    };
+    expect(compose.services.mailgate!.profiles).toBeUndefined();
+    const cluster = Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('cluster')).map(([n]) => n).sort();
+    expect(cluster).toEqual(['mailgate-a', 'mailgate-b', 'postgres']);
+    const a = compose.services['mailgate-a']!;
+    const b = compose.services['mailgate-b']!;
+    const dataOf = (s: typeof a) => s.volumes!.find((v) => v.endsWith(':/var/lib/mailgate'))!.split(':')[0];
+    expect(dataOf(a)).not.toBe(dataOf(b));
+    expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining([dataOf(a), dataOf(b)]));
+    for (const n of [a, b]) {
+      expect(n.environment!.MAILGATE_STORE_URL).toMatch(/^postgres:\/\/mailgate:\$\{MAILGATE_DB_PASSWORD:-\}@postgres:5432\/mailgate$/);
+      expect(n.depends_on).toHaveProperty('postgres');
+      expect(n.ports!.filter((p) => p.endsWith(':8025')).every((p) => p.startsWith('127.0.0.1:'))).toBe(true);
+    }
+    // the single-node service and node A publish the same host ports: the cluster is started by naming its services
+    expect(await fs.readFile(path.join(repoRoot, 'docker/compose.yaml'), 'utf8')).toMatch(/docker compose --profile cluster up -d --build postgres mailgate-a mailgate-b/);
   });
 });
