@@ -9,6 +9,7 @@ import { clusterMetrics, clusterStatus } from './admin/cluster.js';
 import { sendTestMail } from './delivery/test-mail.js';
 import { addressText, SmtpListeners } from './smtp/listen.js';
 import type { MailQueue } from './queue/queue.js';
+import { drainQueue, type DrainResult } from './queue/drain.js';
 import type { Scheduler } from './queue/scheduler.js';
 import type { EventLog } from './store/event-log.js';
 import { TenantTokens } from './store/api-tokens.js';
@@ -26,6 +27,8 @@ export interface RunningMailgate {
   events: EventLog;
   /** The parcel tracking worker (tests drive its cycles with an injected clock). */
   tracking: TrackingWorker;
+  /** Takes the node out of service: stops accepting, delivers what is due within `graceMs`, hands the rest over (or keeps it). */
+  drain(graceMs: number): Promise<DrainResult>;
   /** Applies a re-read config (SIGHUP): what took effect, and which changed sections need a restart. Throws if it is refused. */
   reload(next: Config): Promise<{ applied: string[]; needsRestart: string[] }>;
   stop(): Promise<void>;
@@ -36,6 +39,8 @@ export interface StartOptions {
   now?: () => number;
   /** Start the tracking worker's own loop (default true; tests may drive runOnce() themselves). */
   trackingLoop?: boolean;
+  /** Called once a drain (POST /node/drain) has finished: the process should stop now. */
+  onDrained?: () => void;
 }
 
 export async function startMailgate(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningMailgate> {
@@ -69,7 +74,8 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     domains: relay.domains,
     events: relay.events,
     spool,
-    healthy: () => ({ ok: listening, checks: { store: store.isOpen(), submission: listening, inbound: listening } }),
+    healthy: () => ({ ok: listening, checks: { store: store.isOpen(), submission: listening, inbound: listening, ...(draining ? { draining: true } : {}) } }),
+    drain: (graceMs) => running.drain(graceMs),
   });
 
   const addresses: RunningMailgate['addresses'] = { ...(await smtp.listen()), admin: '' };
@@ -81,7 +87,8 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   log.info({ ...addresses, dataDir: config.dataDir }, 'mailgate ready');
 
   let stopping: Promise<void> | undefined;
-  return {
+  let draining: Promise<DrainResult> | undefined;
+  const running: RunningMailgate = {
     addresses,
     queue,
     scheduler: relay.scheduler,
@@ -93,6 +100,19 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
       adminTokens = next.admin.tokens;
       log.level = next.logLevel;
       return { applied: RELOADED, needsRestart: needsRestart(config, next) };
+    },
+    drain(graceMs) {
+      draining ??= (async () => {
+        log.info({ graceMs }, 'draining: no new connections; delivering what is due, then handing the rest over');
+        listening = false;
+        await smtp.close();
+        const result = await drainQueue(spool, (grace) => relay.stopWork(grace), graceMs);
+        await store.cluster.leave();
+        log.info(result, 'node drained');
+        setTimeout(() => opts.onDrained?.(), 200).unref();
+        return result;
+      })();
+      return draining;
     },
     stop() {
       stopping ??= (async () => {
@@ -110,4 +130,5 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
       return stopping;
     },
   };
+  return running;
 }

@@ -133,8 +133,10 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
       await webhooks.start(lease('webhooks'));
       if (trackingLoop) tracking.worker.start(1000, lease('tracking'));
       void bounces.backlog();
+      spool.startAdopting();
     },
     async stopWork(grace) {
+      spool.stopAdopting();
       // The tracking cycle in progress finishes (a notice is never cut between "sending" and "sent").
       await tracking.worker.stop();
       const { abandoned } = await scheduler.stop(grace);

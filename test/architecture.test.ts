@@ -123,7 +123,7 @@ describe('architecture', () => {
   });
 
   it('keeps the composition root to wiring: main.ts and relay.ts stay small', () => {
-    for (const f of ['main.ts', 'relay.ts']) expect(fs.readFileSync(path.join(src, f), 'utf8').split('\n').length, f).toBeLessThanOrEqual(160);
+    for (const [f, most] of [['main.ts', 150], ['relay.ts', 180]] as const) expect(fs.readFileSync(path.join(src, f), 'utf8').split('\n').length, f).toBeLessThanOrEqual(most);
   });
 
   it('keeps storage engines behind the store ports: only store/open.ts imports an engine', () => {

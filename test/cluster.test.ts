@@ -3,7 +3,7 @@
 // received by one node suppresses the address at the other; a tenant made through one node's API
 // logs in at the other within 2 s; work that runs on one node at a time (webhooks here) moves to the
 // other node when its holder is killed with SIGKILL.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import nodemailer from 'nodemailer';
 import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
@@ -32,9 +32,11 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
   let dir: string;
   let sink: Sink;
   let slowSink: Sink;
-  const nodes: Record<'a' | 'b', MailgateProcess> = {} as never;
+  let flakySink: Sink;
+  let flaky = true;
+  const nodes: Record<'a' | 'b', MailgateProcess> & { c?: MailgateProcess } = {} as never;
   let env: NodeJS.ProcessEnv;
-  const files: Record<'a' | 'b', string> = {} as never;
+  const files: Record<'a' | 'b' | 'c', string> = {} as never;
 
   const api = (mg: MailgateProcess, path: string, init: { method?: string; body?: unknown } = {}) => fetch(`${mg.adminUrl}/api/v1${path}`, {
     method: init.method ?? 'GET',
@@ -48,15 +50,20 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
     dir = await makeTempDir('mg-cluster-');
     sink = await startSink();
     slowSink = await startSink({ dataDelayMs: 250 });
+    flakySink = await startSink({ rcptReply: () => (flaky ? { code: 451, message: '4.3.0 try again later' } : undefined) });
     // The database URL is a secret: from the environment, as an operator would give it.
     env = { MG_STORE_URL: await pg.database('cluster') };
-    for (const n of ['a', 'b'] as const) {
+    for (const n of ['a', 'b', 'c'] as const) {
       await mkdir(`${dir}/${n}`);
       files[n] = await writeConfig(`${dir}/${n}`, testConfig({
         dataDir: `${dir}/${n}/data`,
-        upstreams: [sinkUpstream('up', sink.port), `{ name: slow, host: 127.0.0.1, port: ${slowSink.port}, tls: none, maxConnections: 2 }`],
-        tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: up }', '{ id: slowshop, name: Slow Shop, auth: [ { user: slowshop, password: correct-horse } ], upstream: slow }'],
-        extra: ['store: { engine: postgres, urlEnv: MG_STORE_URL }', 'webhooks: { retrySchedule: [1s, 1s], timeout: 2s, allowPrivateTargets: true }'].join('\n'),
+        upstreams: [sinkUpstream('up', sink.port), `{ name: slow, host: 127.0.0.1, port: ${slowSink.port}, tls: none, maxConnections: 2 }`, sinkUpstream('flaky', flakySink.port)],
+        tenants: [
+          '{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: up }',
+          '{ id: slowshop, name: Slow Shop, auth: [ { user: slowshop, password: correct-horse } ], upstream: slow }',
+          '{ id: flakyshop, name: Flaky Shop, auth: [ { user: flakyshop, password: correct-horse } ], upstream: flaky }',
+        ],
+        extra: ['store: { engine: postgres, urlEnv: MG_STORE_URL }', 'queue: { retrySchedule: [1s] }', 'webhooks: { retrySchedule: [1s, 1s], timeout: 2s, allowPrivateTargets: true }'].join('\n'),
       }));
     }
     nodes.a = await startMailgate({ configFile: files.a, env });
@@ -66,6 +73,7 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
     await Promise.all(Object.values(nodes).map((n) => n?.kill()));
     await sink?.close();
     await slowSink?.close();
+    await flakySink?.close();
     await pg?.stop();
     if (dir) await removeDir(dir);
   });
@@ -113,6 +121,24 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
     await slowSink.waitFor(12, 30_000);
     expect(slowSink.maxConcurrentTransactions).toBe(2);
   }, 40_000);
+
+  it('`mailgate node drain` hands a node\'s queued messages to the others, which deliver them', async () => {
+    const c = (nodes.c = await startMailgate({ configFile: files.c, env }));
+    const sent = await Promise.all([1, 2, 3].map((i) => submit(c, 'flakyshop').sendMail({ from: 'orders@flaky.test', to: `wait${i}@example.com`, subject: `Held ${i}`, text: `body ${i}` })));
+    for (const i of [1, 2, 3]) await waitForEvent(c, `wait${i}@example.com`, 'deferred');
+    const drained = await runCli(['node', 'drain', '--grace', '2', '--config', files.c, '--json'], { env, timeoutMs: 30_000 });
+    expect(drained.code, drained.stderr).toBe(0);
+    expect(JSON.parse(drained.stdout)).toMatchObject({ handedOver: 3, kept: 0 });
+    expect(await c.exited()).toBe(0);
+    // C holds no message any more: the three belong to nobody until another node takes them on
+    const cId = (await readFile(`${dir}/c/data/node-id`, 'utf8')).trim();
+    const db = new URL(env.MG_STORE_URL!).pathname.slice(1);
+    expect((await pg.sql(db, 'select count(*)::int as n from messages where node = $1 and due_at is not null', [cId])).rows[0].n).toBe(0);
+    flaky = false;
+    const got = await flakySink.waitFor(3, 20_000);
+    expect(got.map((m) => m.messageId).sort()).toEqual(sent.map((x) => x.messageId).sort());
+    expect(got.map((m) => m.raw.toString()).every((raw) => /body [123]/.test(raw))).toBe(true);
+  }, 60_000);
 
   it('`mailgate status` and /metrics show the node and the cluster', async () => {
     const r = await runCli(['status', '--config', files.a, '--json'], { env });

@@ -384,6 +384,30 @@ describe.skipIf(!hasPostgres)('two nodes on one PostgreSQL database', () => {
     }
   });
 
+  it('hand-over: a drained node\'s message is due nowhere until another node has adopted its body', async () => {
+    const url = await pgServer!.database('handover');
+    const a = await openPostgresStore({ url, node: 'node-a' });
+    const b = await openPostgresStore({ url, node: 'node-b' });
+    try {
+      await a.commit([{ kind: 'message.add', record: record('H1', { dueAt: 100 }) }]);
+      await a.messages.handOver!('H1', Buffer.from('the body'));
+      expect(await a.messages.due(1000, 10)).toEqual([]);
+      const taken = await b.messages.adopt!(10);
+      expect(taken.map((t) => [t.record.id, t.body.toString()])).toEqual([['H1', 'the body']]);
+      // taken but not yet spooled: not due (its body is not on this node's disk yet), and offered again
+      expect(await b.messages.due(1000, 10)).toEqual([]);
+      expect((await b.messages.adopt!(10)).map((t) => t.record.id)).toEqual(['H1']);
+      expect(await a.messages.adopt!(10)).toEqual([]);
+      await b.commit([{ kind: 'message.adopted', record: { ...taken[0]!.record, body: { kind: 'segment', segment: 9, offset: 0, length: 8 } } }]);
+      expect(await b.messages.due(1000, 10)).toEqual([{ id: 'H1', dueAt: 100 }]);
+      expect((await b.messages.get('H1'))?.body).toEqual({ kind: 'segment', segment: 9, offset: 0, length: 8 });
+      expect(await b.messages.adopt!(10)).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('slots: at most `limit` across the nodes; a closed node\'s slots come free', async () => {
     const url = await pgServer!.database('slots');
     const a = await openPostgresStore({ url, node: 'node-a' });

@@ -32,6 +32,7 @@ import { registerDomainRoutes } from './domains.js';
 import { registerSuppressionRoutes } from './suppression.js';
 import { registerMessageRoutes } from './messages.js';
 import { registerClusterRoutes, type ClusterStatus } from './cluster.js';
+import type { DrainResult } from '../queue/drain.js';
 
 export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   /** Shop admins may point upstreams at loopback/private addresses (config admin.allowPrivateTenantUpstreams). */
@@ -61,6 +62,8 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   healthy: () => { ok: boolean; checks: Record<string, boolean> };
   /** This node and the cluster's nodes (GET /cluster). */
   cluster: () => Promise<ClusterStatus>;
+  /** Takes this node out of service (POST /node/drain); the process stops afterwards. */
+  drain: (graceMs: number) => Promise<DrainResult>;
 }
 
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {

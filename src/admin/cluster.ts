@@ -2,6 +2,7 @@
 // age of its last heartbeat, and the leases this node holds (GET /cluster, `mailgate status`, /metrics).
 import type { FastifyInstance } from 'fastify';
 import type { ClusterPort } from '../store/ports.js';
+import type { DrainResult } from '../queue/drain.js';
 
 export interface ClusterStatus {
   node: string;
@@ -37,6 +38,10 @@ export function clusterMetrics(s: ClusterStatus): string {
   ].join('\n')}\n`;
 }
 
-export function registerClusterRoutes(api: FastifyInstance, deps: { cluster: () => Promise<ClusterStatus> }): void {
+export function registerClusterRoutes(api: FastifyInstance, deps: { cluster: () => Promise<ClusterStatus>; drain: (graceMs: number) => Promise<DrainResult> }): void {
   api.get('/cluster', async () => deps.cluster());
+  // Answers when the node is drained (after at most the grace period and the hand-over); the process then stops.
+  api.post('/node/drain', {
+    schema: { body: { type: ['object', 'null'], additionalProperties: false, properties: { graceSeconds: { type: 'integer', minimum: 0, maximum: 3600, default: 60 } } } },
+  }, async (req) => deps.drain(((req.body as { graceSeconds?: number } | null)?.graceSeconds ?? 60) * 1000));
 }

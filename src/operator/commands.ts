@@ -157,3 +157,15 @@ export async function statusCommand(client: AdminClient, json: boolean, out: Out
   out(`${'Node'.padEnd(32)} ${'Host'.padEnd(24)} Last heartbeat`);
   for (const n of s.nodes) out(`${n.id.padEnd(32)} ${n.name.padEnd(24)} ${n.heartbeatAgeSeconds}s ago${n.id === s.node ? '  (this node)' : n.heartbeatAgeSeconds > 30 ? '  (not heard from)' : ''}`);
 }
+
+/** `mailgate node drain [--grace SECONDS]`: waits until the node is drained; it exits then. */
+export async function nodeCommand(client: AdminClient, args: string[], grace: string | undefined, json: boolean, out: Out): Promise<void> {
+  const seconds = grace === undefined ? 60 : Number(grace);
+  if (args[0] !== 'drain' || !Number.isInteger(seconds) || seconds < 0 || seconds > 3600) throw new OperatorError('usage: mailgate node drain [--grace SECONDS (0-3600, default 60)]', 2);
+  const { status, json: body } = await client.call('POST', '/node/drain', { graceSeconds: seconds });
+  if (status !== 200) fail(status, body);
+  if (json) return out(JSON.stringify(body));
+  const r = body as { delivered: number; handedOver: number; kept: number; seconds: number };
+  out(`drained in ${r.seconds}s: ${r.delivered} delivered, ${r.handedOver} handed over to the other nodes` + (r.kept > 0 ? `, ${r.kept} kept in this node's data directory for its next start` : ''));
+  out('the node is stopping; it no longer accepts mail');
+}

@@ -11,7 +11,7 @@ import { isHostname } from '../config/formats.js';
 import { generateDkimKey, zoneTxt } from '../identity/dkim-keys.js';
 import { parseFiles } from '../bounces/cli.js';
 import { startMailgate } from '../main.js';
-import { adminAddress, adminBearer, adminClient, OperatorError, queueCommand, statusCommand, suppressionCommand, tenantsCommand } from './commands.js';
+import { adminAddress, adminBearer, adminClient, OperatorError, nodeCommand, queueCommand, statusCommand, suppressionCommand, tenantsCommand } from './commands.js';
 import { EventLog } from '../store/event-log.js';
 import { migrateStore, openRestoreTarget, openStore } from '../store/open.js';
 import { restoreBackup, writeBackup } from '../backup/backup.js';
@@ -31,6 +31,8 @@ commands:
   suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
   tenants list                          tenants with their upstream, logins and sender domains
   status                                this node, its store and the cluster's nodes with their last heartbeat [--json]
+  node drain     [--grace SECONDS]      take this node out of service: stop accepting, deliver what is due
+                                        within the grace (default 60), hand the rest to the other nodes, exit
   backup         --out FILE             a consistent backup of the data directory (also while running)
   restore        FILE                   restore a backup into an empty data directory (mailgate stopped)
   store migrate  --config FILE          bring the PostgreSQL database to this release's schema (also done at start)
@@ -63,7 +65,7 @@ async function serve(file: string): Promise<void> {
   });
   let running: Awaited<ReturnType<typeof startMailgate>>;
   try {
-    running = await startMailgate(config, log);
+    running = await startMailgate(config, log, { onDrained: () => shutdown('drained') });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'mailgate could not start');
     log.flush();
@@ -195,6 +197,7 @@ async function main(argv: string[]): Promise<void> {
       type: { type: 'string' },
       dir: { type: 'string' },
       reason: { type: 'string' },
+      grace: { type: 'string' },
       out: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -221,12 +224,14 @@ async function main(argv: string[]): Promise<void> {
     case 'queue':
     case 'suppression':
     case 'status':
+    case 'node':
     case 'tenants': {
       const client = await adminClient(readConfig(file), values.token);
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (command === 'queue') return queueCommand(client, rest, values.json ?? false, out);
       if (command === 'suppression') return suppressionCommand(client, rest, values.reason, values.json ?? false, out);
       if (command === 'status') return statusCommand(client, values.json ?? false, out);
+      if (command === 'node') return nodeCommand(client, rest, values.grace, values.json ?? false, out);
       return tenantsCommand(client, rest, values.json ?? false, out);
     }
     case 'backup':

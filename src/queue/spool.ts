@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Store, StoreOp } from '../store/ports.js';
 import { syncDirectory } from '../store/group-commit.js';
@@ -57,6 +57,7 @@ export class Spool {
   private nextSegment = 1;
   private opening: Promise<Segment> | undefined;
 
+  private adopting: NodeJS.Timeout | undefined;
   private holds = 0;
   private readonly heldUnlinks: string[] = [];
 
@@ -146,6 +147,51 @@ export class Spool {
     const keep = record.state === 'done' && keepUntil !== undefined && record.recipients.some((r) => r.status === 'failed');
     await this.store.commit([{ kind: 'message.update', record, previousDueAt, ...(keep ? { keepUntil } : {}) }, ...extraOps]);
     if (record.state === 'done' && !keep) await this.release(record.body);
+  }
+
+  /**
+   * Several nodes: gives a queued message, body included, to the other nodes (this node is being
+   * drained) and releases the body here. False when the store has no other nodes to give it to.
+   */
+  async handOver(record: MessageRecord): Promise<boolean> {
+    const handOver = this.store.messages.handOver;
+    if (!handOver) return false;
+    const chunks: Buffer[] = [];
+    for await (const c of this.openBody(record.body) as AsyncIterable<Buffer>) chunks.push(c);
+    await handOver.call(this.store.messages, record.id, Buffer.concat(chunks));
+    await this.release(record.body);
+    return true;
+  }
+
+  /** Several nodes: spools the bodies of messages another node handed over and takes them on; how many. */
+  async adoptHandedOver(limit = 100): Promise<number> {
+    const adopt = this.store.messages.adopt;
+    if (!adopt) return 0;
+    const taken = await adopt.call(this.store.messages, limit);
+    for (const { record, body } of taken) {
+      const staged = await this.stage(record.id, Readable.from([body]), Number.MAX_SAFE_INTEGER);
+      try {
+        await this.store.commit([{ kind: 'message.adopted', record: { ...record, body: staged.ref } }], { files: [staged.file], dirs: staged.newEntry ? [this.dir] : [] });
+      } catch (err) {
+        await this.abandon(staged);
+        throw err;
+      }
+      if (staged.ref.kind === 'file') await staged.file.close();
+      this.log.info({ msgId: record.id, tenant: record.tenant }, 'message taken over from a drained node');
+    }
+    return taken.length;
+  }
+
+  /** Several nodes: looks for handed-over messages every `intervalMs` (no-op on a single-node store). */
+  startAdopting(intervalMs = 2000): void {
+    if (!this.store.messages.adopt || this.adopting) return;
+    this.adopting = setInterval(() => void this.adoptHandedOver().catch((err: Error) => this.log.warn({ err: err.message }, 'taking over handed-over messages failed; trying again')), intervalMs);
+    this.adopting.unref();
+  }
+
+  stopAdopting(): void {
+    clearInterval(this.adopting);
+    this.adopting = undefined;
   }
 
   /** True while a message's body is still on disk (queued, or kept for a re-send). */

@@ -49,7 +49,11 @@ export class SmtpListeners {
   }
 
   /** Stops accepting connections; resolves once the open ones have finished or timed out. */
-  async close(): Promise<void> {
-    await Promise.all(this.servers.map(([, server]) => closeSmtp(server)));
+  private closing: Promise<void> | undefined;
+
+  /** Stops listening; connections mid-DATA finish. Calling it again waits for the same close. */
+  close(): Promise<void> {
+    this.closing ??= Promise.all(this.servers.map(([, server]) => closeSmtp(server))).then(() => undefined);
+    return this.closing;
   }
 }

@@ -138,6 +138,8 @@ export type StoreOp =
   | { kind: 'message.add'; record: MessageRecord }
   /** A changed message (new due time or final state); `keepUntil` keeps a failed one's body for a re-send. */
   | { kind: 'message.update'; record: MessageRecord; previousDueAt: number; keepUntil?: number }
+  /** A handed-over message's body is in this node's spool now (`record.body` says where). */
+  | { kind: 'message.adopted'; record: MessageRecord }
   /** A kept body was released: the message leaves the keep list. */
   | { kind: 'message.released'; id: string; keptUntil: number }
   /** Lets a tenant find a message (or an application error) by its own reference. */
@@ -191,6 +193,16 @@ export interface MessageStore {
   keptUntil(now: number): AsyncIterable<{ id: string; keptUntil: number }>;
   /** Every message whose body must still be on disk: queued ones and kept ones. */
   withBodies(): AsyncIterable<MessageRecord>;
+  /**
+   * Several nodes: gives a queued message of this node, with its body, to whichever node adopts it
+   * (a node being drained). Absent on a single-node store.
+   */
+  readonly handOver?: (id: string, body: Buffer) => Promise<void>;
+  /**
+   * Several nodes: takes up to `limit` handed-over messages (and any this node took before but had
+   * not finished); the caller spools each body and commits `message.adopted` with the new body ref.
+   */
+  readonly adopt?: (limit: number) => Promise<Array<{ record: MessageRecord; body: Buffer }>>;
 }
 
 export interface ErrorQuery {
@@ -318,8 +330,10 @@ export interface ClusterNode {
 export interface ClusterPort {
   /** This node's id (its data directory's). */
   readonly node: string;
-  /** Every node that has opened the store, with its last heartbeat. */
+  /** Every node that has opened the store and not left it, with its last heartbeat. */
   nodes(): Promise<ClusterNode[]>;
+  /** This node leaves the cluster for good (drained): it is no longer listed. */
+  leave(): Promise<void>;
   /** Takes or renews lease `name` for `ttlMs`; true while this node holds it. A dead holder's lease runs out. */
   lease(name: string, ttlMs: number): Promise<boolean>;
   release(name: string): Promise<void>;

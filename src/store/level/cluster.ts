@@ -11,6 +11,8 @@ export class SingleNode implements ClusterPort {
     return [{ id: this.node, name: os.hostname(), startedAt: this.startedAt, heartbeatAt: Date.now() }];
   }
 
+  async leave(): Promise<void> {}
+
   async lease(): Promise<boolean> {
     return true;
   }

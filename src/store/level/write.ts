@@ -29,6 +29,9 @@ export function levelWrites(sub: Sublevels, op: StoreOp): LevelWrite[] {
         ...(op.keepUntil !== undefined ? [{ type: 'put' as const, sublevel: sub.retained, key: dueKey(op.keepUntil, r.id), value: '' }] : []),
       ];
     }
+    case 'message.adopted':
+      // One node only: nothing is ever handed over.
+      return [{ type: 'put', sublevel: sub.messages, key: op.record.id, value: op.record }];
     case 'message.released':
       return [{ type: 'del', sublevel: sub.retained, key: dueKey(op.keptUntil, op.id) }];
     case 'reference.add':

@@ -54,6 +54,12 @@ export class PgCluster implements ClusterPort {
     return r.rows.map((x) => ({ id: x.id as string, name: x.name as string, startedAt: Number(x.started_at), heartbeatAt: Number(x.heartbeat_at) }));
   }
 
+  async leave(): Promise<void> {
+    clearInterval(this.heartbeat);
+    await this.pool.query('delete from leases where holder = $1', [this.node]);
+    await this.pool.query('delete from nodes where id = $1', [this.node]);
+  }
+
   async lease(name: string, ttlMs: number): Promise<boolean> {
     const r = await this.pool.query(
       `insert into leases (name, holder, expires_at, acquired_at) values ($1, $2, ${NOW} + $3, ${NOW})

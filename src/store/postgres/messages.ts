@@ -6,6 +6,7 @@ import type pg from 'pg';
 import type { MessageStore } from '../ports.js';
 import type { MessageRecord } from '../records.js';
 import { clean } from './text.js';
+import { inTransaction } from './transaction.js';
 
 const PAGE = 500;
 
@@ -53,7 +54,9 @@ export class PgMessages implements MessageStore {
   }
 
   async due(now: number, limit: number): Promise<Array<{ id: string; dueAt: number }>> {
-    const r = await this.pool.query('select id, due_at from messages where node = $3 and due_at <= $1 order by due_at, id limit $2', [now, limit, this.node]);
+    const r = await this.pool.query(`select id, due_at from messages as m where node = $3 and due_at <= $1
+       and not exists (select 1 from handed_over_bodies as h where h.msg_id = m.id)
+       order by due_at, id limit $2`, [now, limit, this.node]);
     return r.rows.map((x) => ({ id: x.id as string, dueAt: Number(x.due_at) }));
   }
 
@@ -84,10 +87,36 @@ export class PgMessages implements MessageStore {
     for (const row of r.rows) yield { id: row.id as string, keptUntil: Number(row.kept_until) };
   }
 
+  /** Hand-over between nodes (mailgate node drain): the body waits in the database until its adopter spools it. */
+  async handOver(id: string, body: Buffer): Promise<void> {
+    await inTransaction(this.pool, async (c) => {
+      const r = await c.query('update messages set node = null where id = $1 and node = $2 and due_at is not null', [clean(id), this.node]);
+      if ((r.rowCount ?? 0) === 0) return;
+      await c.query(`insert into handed_over_bodies (msg_id, body, handed_at) values ($1, $2, (extract(epoch from clock_timestamp()) * 1000)::bigint)
+        on conflict (msg_id) do update set body = excluded.body`, [clean(id), body]);
+    });
+  }
+
+  async adopt(limit: number): Promise<Array<{ record: MessageRecord; body: Buffer }>> {
+    await this.pool.query(
+      `update messages set node = $1 where id in (
+         select id from messages where node is null and due_at is not null order by due_at, id limit $2 for update skip locked)`,
+      [this.node, limit],
+    );
+    // with those this node took before and had not finished (it stopped between taking and spooling)
+    const r = await this.pool.query(
+      'select m.record, h.body from messages as m join handed_over_bodies as h on h.msg_id = m.id where m.node = $1 order by m.due_at, m.id limit $2',
+      [this.node, limit],
+    );
+    return r.rows.map((x) => ({ record: x.record as MessageRecord, body: x.body as Buffer }));
+  }
+
   async *withBodies(): AsyncGenerator<MessageRecord> {
     let after = '';
     for (;;) {
-      const r = await this.pool.query('select id, record from messages where node = $3 and (due_at is not null or kept_until is not null) and id > $1 order by id limit $2', [after, PAGE, this.node]);
+      const r = await this.pool.query(`select id, record from messages as m where node = $3 and (due_at is not null or kept_until is not null) and id > $1
+         and not exists (select 1 from handed_over_bodies as h where h.msg_id = m.id)
+         order by id limit $2`, [after, PAGE, this.node]);
       for (const row of r.rows) {
         after = row.id as string;
         yield row.record as MessageRecord;

@@ -242,6 +242,20 @@ create trigger webhooks_changed after insert or update or delete or truncate on 
 create trigger domain_checks_changed after insert or update or delete or truncate on domain_checks for each statement execute function mailgate_bump('domains');
 `,
   },
+  {
+    version: 3,
+    name: 'hand-over of queued messages by a draining node',
+    sql: `
+-- A node taken out of service (mailgate node drain) copies the bodies of the messages it still
+-- holds here and gives up their ownership (messages.node = null); another node adopts them.
+create table handed_over_bodies (
+  msg_id     text primary key references messages (id) on delete cascade,
+  body       bytea not null,
+  handed_at  bigint not null
+);
+create index messages_unowned on messages (due_at, id) where node is null and due_at is not null;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -66,6 +66,11 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: stri
     from jsonb_array_elements($1::jsonb) as x where m.id = x->'record'->>'id'`,
   lastPerKey(get('message.update'), (o) => o.record.id).map((o) => ({ record: o.record, due: dueOf(o.record), keepUntil: o.keepUntil ?? null })));
 
+  const adopted = lastPerKey(get('message.adopted'), (o) => o.record.id);
+  await run(`update messages as m set record = x->'record' from jsonb_array_elements($1::jsonb) as x where m.id = x->'record'->>'id' and m.node = $2`,
+    adopted.map((o) => ({ record: o.record })), node);
+  await run(`delete from handed_over_bodies as h using jsonb_array_elements($1::jsonb) as x where h.msg_id = x->>'id'`, adopted.map((o) => ({ id: o.record.id })));
+
   await run(`update messages as m set kept_until = null from jsonb_array_elements($1::jsonb) as x
     where m.id = x->>'id' and m.kept_until = (x->>'keptUntil')::bigint`,
   get('message.released').map((o) => ({ id: o.id, keptUntil: o.keptUntil })));
