@@ -74,7 +74,10 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     domains: relay.domains,
     events: relay.events,
     spool,
-    healthy: () => ({ ok: listening, checks: { store: store.isOpen(), submission: listening, inbound: listening, ...(draining ? { draining: true } : {}) } }),
+    healthy: () => {
+      const storeOk = store.isOpen();
+      return { ok: listening && storeOk, checks: { store: storeOk, submission: listening, inbound: listening, ...(draining ? { draining: true } : {}) } };
+    },
     drain: (graceMs) => running.drain(graceMs),
   });
 

@@ -29,6 +29,9 @@ export interface TestPostgres {
   database(prefix?: string): Promise<string>;
   /** Runs SQL as the superuser in `database`. */
   sql(database: string, text: string, values?: unknown[]): Promise<pg.QueryResult>;
+  /** Stops the server (an outage) and starts it again on the same port with the same data. */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -97,6 +100,12 @@ export async function startPostgres(opts: { fsync?: boolean } = {}): Promise<Tes
       const name = `${prefix.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${process.pid}_${++counter}`;
       await sql('postgres', `create database ${name}`);
       return url(name);
+    },
+    pause() {
+      run('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+    },
+    resume() {
+      run('pg_ctl', ['-D', data, '-o', serverOpts, '-l', log, '-w', '-t', '60', 'start']);
     },
     async stop() {
       if (stopped) return;

@@ -16,6 +16,7 @@ export class PgCluster implements ClusterPort {
   private heartbeat: NodeJS.Timeout | undefined;
   private poll: NodeJS.Timeout | undefined;
   private polling = false;
+  private answeredAt = Date.now();
 
   constructor(private readonly pool: pg.Pool, readonly node: string) {
     this.slots = new PgSlots(pool);
@@ -40,6 +41,11 @@ export class PgCluster implements ClusterPort {
     this.heartbeat.unref();
     this.poll = setInterval(() => void this.pollVersions(), POLL_MS);
     this.poll.unref();
+  }
+
+  /** The database answered the once-a-second poll within `ms` (for /healthz). */
+  answeredWithin(ms: number): boolean {
+    return Date.now() - this.answeredAt <= ms;
   }
 
   async stop(): Promise<void> {
@@ -99,6 +105,7 @@ export class PgCluster implements ClusterPort {
         if (this.versions.get(topic) !== version) for (const fn of this.listeners.get(topic as ChangeTopic) ?? []) fn();
       }
       this.versions = next;
+      this.answeredAt = Date.now();
     } catch {
       // the database is away for a moment: the next poll sees what changed meanwhile
     } finally {

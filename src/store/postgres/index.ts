@@ -73,7 +73,8 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     commit: (ops, o) => group.commit(ops, o),
     idle: () => group.idle(),
     commitStats: group.stats,
-    isOpen: () => open,
+    // Open, and the database answered within the last 5 s (the version poll asks every second).
+    isOpen: () => open && cluster.answeredWithin(5000),
     snapshot: undefined,
     close: async () => {
       await group.idle();
