@@ -101,6 +101,8 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
     spool, events, deliverMessage,
     policy: { retrySchedule: config.queue.retrySchedule, maxAge: config.queue.maxAge },
     concurrency: config.queue.concurrency,
+    keepBodies: config.retention.bodies,
+    ...(opts.now ? { now: opts.now } : {}),
     // A 5xx "no such user" during delivery is the bounce (direct MX delivery gets no bounce message): suppress as for one.
     outcomeOps: (event) => deliveryOutcomeOps(event, suppression, softBounces),
     lane: (record) => laneFor(record, directory.senderFor(record.tenant, record.source).upstream),

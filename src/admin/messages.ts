@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { MailQueue } from '../queue/queue.js';
 import type { Spool } from '../queue/spool.js';
 import type { EventLog } from '../store/event-log.js';
-import type { MessageRecord } from '../store/records.js';
+import { RECIPIENT_VIEWS, recipientState, type MessageRecord, type RecipientState } from '../store/records.js';
 import { ApiError } from './errors.js';
 import { explained } from './events.js';
 import { mayAccess, tenantIdSchema } from './principal.js';
@@ -15,14 +15,24 @@ export interface MessageRouteDeps {
   queue: MailQueue;
 }
 
+/** A recipient as a shop admin sees it: a later bounce or complaint overrides "delivered". */
+export function recipientView(x: RecipientState) {
+  return {
+    address: x.address, status: recipientState(x), delivery: x.status, attempts: x.attempts, updatedAt: x.updatedAt, lastReply: x.lastReply ?? null, upstream: x.lastUpstream ?? null,
+    ...(x.outcome ? { outcome: x.outcome } : {}),
+  };
+}
+
 /** What a list shows of a message. */
 export function summary(r: MessageRecord) {
   return {
     id: r.id, tenant: r.tenant, createdAt: r.createdAt, state: r.state, from: r.envelope.from, to: r.envelope.to,
     subject: r.subject ?? null, messageId: r.messageId ?? null, reference: r.reference ?? null, size: r.size,
-    recipients: r.recipients.map((x) => ({ address: x.address, status: x.status, lastReply: x.lastReply ?? null, upstream: x.lastUpstream ?? null })),
+    recipients: r.recipients.map(recipientView),
     /** The SMTP login or trusted network the message came in by. */
     credential: r.source.user ?? r.source.network ?? null,
+    /** Until when the content stays on disk once the message is final (re-send, raw source); null when gone or still queued. */
+    contentKeptUntil: r.state === 'done' && (r.keptUntil ?? 0) > Date.now() ? r.keptUntil! : null,
     ...(r.resendOf ? { resendOf: r.resendOf } : {}),
   };
 }
@@ -38,7 +48,7 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
           recipient: { type: 'string', minLength: 3, maxLength: 320 },
           reference: { type: 'string', minLength: 1, maxLength: 998 },
           messageId: { type: 'string', minLength: 1, maxLength: 998 },
-          status: { type: 'string', enum: ['queued', 'delivered', 'deferred', 'failed'] },
+          status: { type: 'string', enum: [...RECIPIENT_VIEWS] },
           from: { type: 'integer', minimum: 0 },
           to: { type: 'integer', minimum: 0 },
           cursor: { type: 'string', maxLength: 200 },
@@ -50,14 +60,17 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
     const q = req.query as { tenant: string; recipient?: string; reference?: string; messageId?: string; status?: string; from?: number; to?: number; cursor?: string; limit: number };
     if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { messages: [] };
     if (q.reference || q.messageId) {
-      const ids = await deps.spool.byReference(q.tenant, (q.reference ?? q.messageId)!);
-      const recs = (await Promise.all(ids.map((id) => deps.spool.get(id)))).filter((r): r is MessageRecord => Boolean(r));
+      // A Message-ID we made names its queue id; the app's own are indexed like references.
+      const ours = q.messageId && !q.reference ? await deps.spool.byMessageId(q.messageId.includes('<') ? q.messageId : `<${q.messageId}>`) : undefined;
+      const own = ours ? await deps.spool.get(ours) : undefined;
+      const ids = own?.tenant === q.tenant ? [own.id] : await deps.spool.byReference(q.tenant, (q.reference ?? q.messageId)!);
+      const recs = (await Promise.all(ids.map((id) => deps.spool.get(id)))).filter((r): r is MessageRecord => r?.tenant === q.tenant);
       return { messages: recs.sort((a, b) => b.createdAt - a.createdAt).slice(0, q.limit).map(summary) };
     }
     const rcpt = q.recipient?.toLowerCase();
     const page = await deps.spool.listByTenant(q.tenant, {
       limit: q.limit, ...(q.from !== undefined ? { from: q.from } : {}), ...(q.to !== undefined ? { to: q.to } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
-      filter: (r) => (!rcpt || r.envelope.to.some((t) => t.toLowerCase() === rcpt)) && (!q.status || r.recipients.some((x) => x.status === q.status)),
+      filter: (r) => (!rcpt || r.envelope.to.some((t) => t.toLowerCase() === rcpt)) && (!q.status || r.recipients.some((x) => recipientState(x) === q.status || (q.status === 'failed' && x.status === 'failed'))),
     });
     return { messages: page.messages.map(summary), ...(page.cursor ? { cursor: page.cursor } : {}) };
   });
@@ -70,7 +83,26 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
     const record = await deps.spool.get(id);
     if (!record) throw new ApiError('NOT_FOUND', `no message ${id}`);
     if (!mayAccess(req, record.tenant)) throw new ApiError('FORBIDDEN', 'this message belongs to another tenant');
-    return { ...summary(record), envelope: record.envelope, recipients: record.recipients, source: record.source, identity: record.identity ?? null, events: explained(await deps.events.byMessage(id)) };
+    return { ...summary(record), envelope: record.envelope, source: record.source, identity: record.identity ?? null, events: explained(await deps.events.byMessage(id)) };
+  });
+
+  api.get('/messages/:id/raw', {
+    config: { scope: 'tenant' },
+    schema: {
+      params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } }, required: ['id'] },
+      querystring: { type: 'object', additionalProperties: false, properties: { maxBytes: { type: 'integer', minimum: 1 } } },
+    },
+  }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const { maxBytes } = req.query as { maxBytes?: number };
+    const record = await deps.spool.get(id);
+    if (!record) throw new ApiError('NOT_FOUND', `no message ${id}`);
+    if (!mayAccess(req, record.tenant)) throw new ApiError('FORBIDDEN', 'this message belongs to another tenant');
+    if (!deps.spool.hasBody(record, Date.now())) throw new ApiError('BODY_GONE', `the content of ${id} is no longer kept (retention.bodies)`);
+    // As the app sent it (before our From/DKIM changes), streamed from the spool; maxBytes cuts it.
+    const length = Math.min(record.size, maxBytes ?? record.size);
+    return reply.type('message/rfc822').header('content-length', length).header('x-mailgate-size', record.size)
+      .send(deps.spool.openBody(record.body, length));
   });
 
   api.post('/messages/:id/resend', {

@@ -9,7 +9,7 @@ import type { EventLog } from '../store/event-log.js';
 import type { Store, StoreOp } from '../store/ports.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
-import type { QueueEvent } from '../store/records.js';
+import type { MessageRecord, QueueEvent, RecipientOutcome } from '../store/records.js';
 import { parseVerp, readOwnMessageId } from '../identity/verp.js';
 import { ParserStoppedError } from './parse-thread.js';
 import { parseBounce, type BounceReport, type BouncedRecipient } from './parse.js';
@@ -51,6 +51,13 @@ export async function deliveryOutcomeOps(event: QueueEvent, suppression: Suppres
     rule: softRule(event.reason!, counted.count, counted.since, event.time),
     ...(r ? { diagnostic: `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}`.slice(0, 500) } : {}),
   })];
+}
+
+/** `record` with `outcome` on recipient `address`; undefined when it has no such recipient. */
+export function withOutcome(record: MessageRecord, address: string, outcome: RecipientOutcome): MessageRecord | undefined {
+  const lower = address.toLowerCase();
+  if (!record.recipients.some((r) => r.address.toLowerCase() === lower)) return undefined;
+  return { ...record, recipients: record.recipients.map((r) => (r.address.toLowerCase() === lower ? { ...r, outcome } : r)) };
 }
 
 export interface BounceProcessorDeps {
@@ -169,6 +176,11 @@ export class BounceProcessor {
         ...(rule ? { rule } : {}),
       }));
     }
+    // The recipient's state follows: delivered, then bounced or complained (a proven report only).
+    const after = proven && (type === 'bounced' || type === 'complained') ? withOutcome(record, address, {
+      type, class: entry.class, reason: entry.reason, time, ...(entry.diagnostic ? { diagnostic: entry.diagnostic.slice(0, 500) } : {}),
+    }) : undefined;
+    if (after) ops.push({ kind: 'message.update', record: after, previousDueAt: record.dueAt });
     await this.deps.store.commit(ops);
     log.info({ msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress, proven }, `inbound ${type}`);
     return { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason };

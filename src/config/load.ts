@@ -19,6 +19,7 @@ import { limitsSchema } from './schema/limits.js';
 import { listenSchema } from './schema/listen.js';
 import { duration, nonEmpty } from './schema/primitives.js';
 import { queueSchema } from './schema/queue.js';
+import { retentionSchema } from './schema/retention.js';
 import { LOG_LEVELS, rootSchema } from './schema/root.js';
 import { systemSchema } from './schema/system.js';
 import { cidrSchema, networkSenderSchema, tenantSchema } from './schema/tenants.js';
@@ -227,6 +228,7 @@ class Resolver {
     const listen = this.section(listenSchema, root.listen, ['listen']);
     const limits = this.section(limitsSchema, root.limits, ['limits']);
     const queue = this.section(queueSchema, root.queue, ['queue']);
+    const retention = this.section(retentionSchema, root.retention, ['retention']);
     const dns = this.section(dnsSchema, root.dns, ['dns']);
     const webhooks = this.section(webhooksSchema, root.webhooks, ['webhooks']);
     const tracking = this.resolveTracking(root.tracking);
@@ -294,6 +296,7 @@ class Resolver {
       ...(tls ? { tls } : {}),
       limits: limits!,
       queue: queue!,
+      retention: retention!,
       dns: dns!,
       system: {
         hostname: system!.hostname ?? os.hostname(),

@@ -130,6 +130,10 @@ export interface Config {
     /** Outbound SMTP in its own thread (second core; ~26 MB more memory) or on the main event loop. */
     deliveryThread: boolean;
   };
+  retention: {
+    /** How long a final message's content stays on disk (re-send, raw source), ms; 0 = deleted at once. */
+    bodies: number;
+  };
   /** DNS servers for MX lookups ("127.0.0.1:5353"); empty means the system's resolv.conf. */
   dns: { servers: string[] };
   system: {

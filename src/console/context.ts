@@ -9,6 +9,8 @@ import { SESSION_COOKIE, type Session, type SessionStore } from './session.js';
 export interface ApiAnswer<T = Record<string, unknown>> {
   status: number;
   data: T;
+  /** The body as text (for answers that are not JSON, such as a message's raw source). */
+  text: string;
 }
 
 export type SignedIn = Session & { user: NonNullable<Session['user']> };
@@ -59,7 +61,7 @@ export class ConsoleContext {
         data = { message: res.body };
       }
     }
-    return { status: res.statusCode, data: data as T };
+    return { status: res.statusCode, data: data as T, text: res.body };
   }
 
   flash(s: Session, f: Flash): void {

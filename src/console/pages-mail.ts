@@ -10,20 +10,23 @@ interface ErrorEvent {
   time: number; type: string; msgId: string; tenant: string; recipient: string; upstream?: string; reply?: SmtpReply;
   code?: string; class?: string; reason?: string; detail?: string; severity?: string; reference?: string; advice?: string;
 }
+interface Outcome { type: string; class?: string; reason?: string; diagnostic?: string; time: number }
+interface RecipientRow { address: string; status: string; delivery: string; attempts: number; updatedAt: number; lastReply: SmtpReply | null; upstream: string | null; outcome?: Outcome }
 interface MessageSummary {
   id: string; tenant: string; createdAt: number; state: string; from: string; to: string[]; subject: string | null;
-  messageId: string | null; reference: string | null; recipients: Array<{ address: string; status: string; lastReply: SmtpReply | null; upstream: string | null }>;
-  credential: string | null; resendOf?: string;
+  messageId: string | null; reference: string | null; recipients: RecipientRow[];
+  credential: string | null; resendOf?: string; contentKeptUntil: number | null;
 }
-interface MessageFull extends Omit<MessageSummary, 'recipients'> {
+interface MessageFull extends MessageSummary {
   envelope: { from: string; to: string[] };
-  recipients: Array<{ address: string; status: string; attempts: number; lastReply?: SmtpReply; lastUpstream?: string; updatedAt: number }>;
   source: { kind: string; user?: string; network?: string; remoteAddress?: string; helo?: string; secure?: boolean };
   identity: { mode: string; reason?: string; warning?: string; dkimDomains: string[] } | null;
   events: ErrorEvent[];
 }
 interface Suppressed { address: string; class: string; reason: string; time: number; msgId?: string; source: string; diagnostic?: string; rule?: string }
 
+/** How much of a message the raw source page shows. */
+const RAW_SHOWN = 64 * 1024;
 const CLASSES = ['hard', 'soft', 'policy', 'complaint', 'auto-reply'] as const;
 const PERIODS: Array<[string, string, number | null]> = [
   ['all', 'any time', null], ['signin', 'since my last sign-in', null], ['1h', 'last hour', 3600e3], ['24h', 'last 24 hours', 86400e3],
@@ -45,11 +48,19 @@ ${events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.code ? 
 </tbody></table></div>`;
 }
 
+/** "bounced (hard, user-unknown)" — what became of a recipient, in a few words. */
+function statusText(r: RecipientRow): string {
+  const o = r.outcome;
+  if (!o) return r.status;
+  const why = [o.class, o.reason].filter(Boolean).join(', ');
+  return `${o.type}${why ? ` (${why})` : ''}`;
+}
+
 export function messageTable(messages: MessageSummary[]): SafeHtml {
   if (messages.length === 0) return html`<p class="muted">No messages.</p>`;
   return html`<div class="table-wrap"><table class="messages"><thead><tr><th>Time</th><th>Subject</th><th>To</th><th>Status</th><th>Order</th><th>Queue id</th></tr></thead><tbody>
 ${messages.map((m) => html`<tr><td>${fmtTime(m.createdAt)}</td><td class="subject">${headerText(m.subject)}</td><td class="mono">${m.to.join(', ')}</td>
-<td>${m.recipients.map((r) => html`<div class="status-${r.status}">${r.status}${r.lastReply && r.status !== 'delivered' ? html` <span class="muted">${fmtReply(r.lastReply)}</span>` : ''}</div>`)}</td>
+<td>${m.recipients.map((r) => html`<div class="status-${r.status}">${statusText(r)}${r.lastReply && r.status !== 'delivered' && !r.outcome ? html` <span class="muted">${fmtReply(r.lastReply)}</span>` : ''}</div>`)}</td>
 <td>${m.reference ?? ''}</td><td><a class="mono" href="/messages/${m.id}">${m.id}</a></td></tr>`)}
 </tbody></table></div>`;
 }
@@ -143,7 +154,8 @@ ${isCode ? html`<section id="found-shipments"><h2>Shipments (${shipments.length}
       return ctx.page(req, reply, s, { title, status: r.status === 400 ? 404 : r.status, body: html`<section><p class="bad" id="api-error">${apiError(r)}</p><p><a href="/search">Search</a></p></section>` });
     }
     const m = r.data;
-    const failed = m.recipients.filter((x) => x.status === 'failed');
+    // The address to correct: one that bounced or failed, else the first.
+    const failed = m.recipients.filter((x) => x.status !== 'delivered' && x.status !== 'queued' && x.status !== 'deferred');
     const id_ = m.identity;
     return ctx.page(req, reply, s, {
       title: `Message ${m.id}`,
@@ -164,16 +176,31 @@ ${id_.reason ? html`<dt>Why</dt><dd>${id_.reason}</dd>` : ''}
 ${id_.warning ? html`<dt>Warning</dt><dd class="bad">${id_.warning}</dd>` : ''}
 <dt>DKIM domain</dt><dd>${id_.dkimDomains.length ? id_.dkimDomains.join(', ') : 'not signed'}</dd></dl>` : html`<p class="muted">Not prepared for sending yet.</p>`}</section>
 <section><h2>Recipients</h2><div class="table-wrap"><table><thead><tr><th>Address</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Upstream</th></tr></thead><tbody>
-${m.recipients.map((x) => html`<tr><td class="mono">${x.address}</td><td class="status-${x.status}">${x.status}</td><td>${x.attempts}</td><td>${fmtReply(x.lastReply)}</td><td>${x.lastUpstream ?? ''}</td></tr>`)}
+${m.recipients.map((x) => html`<tr><td class="mono">${x.address}</td><td class="status-${x.status}">${statusText(x)}${x.outcome && x.delivery === 'delivered' ? html`<div class="muted">delivered first; ${x.outcome.type} ${fmtTime(x.outcome.time)}</div>` : ''}</td><td>${x.attempts}</td><td>${x.outcome?.diagnostic ?? fmtReply(x.lastReply)}</td><td>${x.upstream ?? ''}</td></tr>`)}
 </tbody></table></div></section>
-<section id="resend"><h2>Fix the address and re-send</h2>
+<section id="resend"><h2>Fix the address and re-send</h2>${m.contentKeptUntil ? html`
 <form method="post" action="/messages/${m.id}/resend" class="row" data-spinner>${csrfField(s)}
 <label>Corrected address <input type="email" name="recipient" value="${failed[0]?.address ?? m.envelope.to[0] ?? ''}" required></label>
 <button type="submit">Re-send</button><span class="spinner" hidden></span></form>
-<p class="muted">Sends the kept body again to this address (bodies of failed messages are kept for 7 days).</p></section>
+<p class="muted" id="content-kept">The content is kept until ${fmtTime(m.contentKeptUntil)}: until then it can be re-sent to a corrected address. <a href="/messages/${m.id}/raw">Raw source</a></p>`
+    : html`<p class="muted" id="content-kept">${m.state === 'queued' ? 'The message is still being delivered.' : 'The content is no longer kept: ask the shop\'s application to send it again.'}</p>`}</section>
 <section id="attempts"><h2>Attempts, answers and bounces</h2>${m.events.length === 0 ? html`<p class="muted">None yet.</p>` : html`<div class="table-wrap"><table><thead><tr><th>Time</th><th>Event</th><th>Recipient</th><th>Upstream</th><th>Answer</th><th>Detail</th></tr></thead><tbody>
 ${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class ? html` <span class="muted">(${e.class})</span>` : ''}</td><td class="mono">${e.recipient}</td><td>${e.upstream ?? ''}</td><td>${fmtReply(e.reply)}</td><td>${e.code ?? ''}${e.advice ? html`<div class="advice">${e.advice}</div>` : ''}${e.detail ? html`<div class="muted">${e.detail}</div>` : ''}${e.reason ? html`<div class="muted">${e.reason}</div>` : ''}</td></tr>`)}
 </tbody></table></div>`}</section>`,
+    });
+  });
+
+  // The raw source as the app sent it (headers and the first RAW_SHOWN bytes), like postcat.
+  app.get('/messages/:id/raw', async (req, reply) => {
+    const s = await guard(req, reply);
+    if (!s) return reply;
+    const { id } = req.params as { id: string };
+    const r = await ctx.api(req, s.user.token, 'GET', `/messages/${encodeURIComponent(id)}/raw`, { query: { maxBytes: RAW_SHOWN } });
+    if (r.status !== 200) return ctx.page(req, reply, s, { title: 'Raw source', status: r.status === 400 ? 404 : r.status, body: html`<section><p class="bad" id="api-error">${apiError(r)}</p></section>` });
+    const cut = r.text.length >= RAW_SHOWN;
+    return ctx.page(req, reply, s, {
+      title: `Raw source of ${id}`,
+      body: html`<section><p><a href="/messages/${id}">Back to the message</a>${cut ? html` <span class="muted">(the first ${RAW_SHOWN / 1024} KiB)</span>` : ''}</p><pre class="raw" id="raw-source">${r.text}</pre></section>`,
     });
   });
 

@@ -20,6 +20,7 @@ export async function runDeliveryJob(deliverer: Deliverer, job: DeliveryJob, sig
   if (!job.prepare) return { results: await deliverer.deliver(job.upstream, job.envelope, openBody(job)) };
   const { identity, trace, verp, listUnsubscribe } = job.prepare;
   let plan;
+  let addedMessageId;
   let results;
   if (listUnsubscribe) {
     // Optional category: each recipient's copy carries its own signed List-Unsubscribe (RFC 8058).
@@ -28,14 +29,16 @@ export async function runDeliveryJob(deliverer: Deliverer, job: DeliveryJob, sig
       makeField('List-Unsubscribe-Post', 'List-Unsubscribe=One-Click'),
     ], signing)));
     plan = each[0]!.plan;
+    addedMessageId = each[0]!.addedMessageId;
     results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => each[i]!.open())));
   } else {
     const prepared = await prepareMessage(job.body, identity, job.envelope.to.length === 1 ? { ...trace, recipient: job.envelope.to[0]! } : trace, [], signing);
     plan = prepared.plan;
+    addedMessageId = prepared.addedMessageId;
     results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => prepared.open())));
   }
   return {
     results: results.flat(),
-    identity: { mode: plan.mode, ...(plan.reason ? { reason: plan.reason } : {}), ...(plan.warning ? { warning: plan.warning } : {}), dkimDomains: plan.signers.map((s) => s.domain) },
+    identity: { mode: plan.mode, ...(plan.reason ? { reason: plan.reason } : {}), ...(plan.warning ? { warning: plan.warning } : {}), dkimDomains: plan.signers.map((s) => s.domain), ...(addedMessageId ? { messageId: addedMessageId } : {}) },
   };
 }

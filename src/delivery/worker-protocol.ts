@@ -28,6 +28,8 @@ export interface IdentitySummary {
   reason?: string;
   warning?: string;
   dkimDomains: string[];
+  /** The Message-ID prepare added (the message had none). */
+  messageId?: string;
 }
 
 export type WorkerReply = { id: number; results: RecipientResult[]; identity?: IdentitySummary } | { id: number; error: string };

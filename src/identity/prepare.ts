@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { bodyHash, signatures, type SigningThread } from './dkim.js';
-import { findField, makeField, serializeHeader, splitHeader, type HeaderField } from '../header-fields.js';
+import { fieldValue, findField, makeField, serializeHeader, splitHeader, type HeaderField } from '../header-fields.js';
 import { decideIdentity, type IdentityInput, type IdentityPlan } from './sender-policy.js';
 
 /** Header blocks larger than this are not parsed further (the rest is treated as body). */
@@ -30,6 +30,8 @@ export interface TraceInfo {
 
 export interface PreparedMessage {
   plan: IdentityPlan;
+  /** The Message-ID we added because the message had none. */
+  addedMessageId?: string;
   /** The message as sent, once per transaction (a fresh stream each call for spooled bodies). */
   open(): Readable | Buffer;
 }
@@ -98,11 +100,13 @@ export async function prepareMessage(source: BodySource, identity: IdentityInput
   const { fields, bodyOffset } = splitHeader(head);
   const plan = decideIdentity(fields, identity);
   const header = rewriteHeader(fields, plan, trace, extra);
+  const added = findField(fields, 'message-id') ? undefined : findField(header, 'message-id');
   const body = bodyFrom(source, bodyOffset);
   const sigs = plan.signers.length > 0 ? await signatures(header, await bodyHash(body()), plan.signers, new Date(trace.date), signing) : [];
   const top = Buffer.concat([Buffer.from(sigs.join(''), 'latin1'), serializeHeader(header)]);
   return {
     plan,
+    ...(added ? { addedMessageId: fieldValue(added).trim() } : {}),
     open() {
       const b = body();
       if (Buffer.isBuffer(b)) return Buffer.concat([top, b]);

@@ -1,5 +1,6 @@
 // Operator commands of the `mailgate` CLI that act on a running server through its admin API:
-// queue (list, flush, retry, delete), suppression (list, add, remove), tenants list. Plain text for
+// queue (list, flush, retry, delete), show (one message and its source), suppression (list, add,
+// remove), tenants list. Plain text for
 // people (like `postqueue -p`), `--json` for scripts. Exit codes: 0 done, 1 failed, 2 usage, 3 not running.
 import fs from 'node:fs/promises';
 import type { Config } from '../config/types.js';
@@ -12,7 +13,8 @@ export class OperatorError extends Error {
 }
 
 export interface AdminClient {
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }>;
+  /** `json` is the parsed body when the answer is JSON; `text` the body as it came. */
+  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }>;
 }
 
 /** Where the running server's admin API is: runtime.json in the data dir, else the configured address. */
@@ -48,7 +50,8 @@ export async function adminClient(config: Config, token: string | undefined): Pr
         throw new OperatorError(`mailgate is not running (no admin API at ${base})`, 3);
       }
       const text = await res.text();
-      return { status: res.status, json: text ? JSON.parse(text) : null };
+      const isJson = (res.headers.get('content-type') ?? '').includes('json');
+      return { status: res.status, json: text && isJson ? JSON.parse(text) : null, text };
     },
   };
 }
@@ -168,4 +171,36 @@ export async function nodeCommand(client: AdminClient, args: string[], grace: st
   const r = body as { delivered: number; handedOver: number; kept: number; seconds: number };
   out(`drained in ${r.seconds}s: ${r.delivered} delivered, ${r.handedOver} handed over to the other nodes` + (r.kept > 0 ? `, ${r.kept} kept in this node's data directory for its next start` : ''));
   out('the node is stopping; it no longer accepts mail');
+}
+
+interface ShownMessage {
+  id: string; tenant: string; createdAt: number; state: string; subject: string | null; messageId: string | null; reference: string | null;
+  envelope: { from: string; to: string[] }; contentKeptUntil: number | null;
+  recipients: Array<{ address: string; status: string; lastReply: { code: number; enhanced?: string; text: string } | null; outcome?: { reason?: string; diagnostic?: string } }>;
+}
+
+/** `mailgate show ID [--json]`: a message's envelope and recipients' states, then its source as the app sent it (like postcat). */
+export async function showCommand(client: AdminClient, args: string[], json: boolean, out: Out): Promise<void> {
+  const id = args[0]?.toUpperCase();
+  if (!id || args.length > 1) throw new OperatorError('usage: mailgate show QUEUE-ID', 2);
+  const { status, json: body } = await client.call('GET', `/messages/${encodeURIComponent(id)}`);
+  if (status !== 200) fail(status, body);
+  const m = body as ShownMessage;
+  if (json) return out(JSON.stringify(m));
+  out(`*** ENVELOPE ***`);
+  out(`queue id: ${m.id}  tenant: ${m.tenant}  created: ${new Date(m.createdAt).toISOString()}  (${m.state})`);
+  out(`sender: ${m.envelope.from || '<>'}`);
+  for (const r of m.recipients) {
+    const why = r.outcome?.diagnostic ?? r.outcome?.reason ?? (r.lastReply ? `${r.lastReply.code}${r.lastReply.enhanced ? ` ${r.lastReply.enhanced}` : ''} ${r.lastReply.text}` : '');
+    out(`recipient: ${r.address}  ${r.status}${why ? `  (${why})` : ''}`);
+  }
+  if (m.messageId) out(`message-id: ${m.messageId}`);
+  if (m.reference) out(`reference: ${m.reference}`);
+  const raw = await client.call('GET', `/messages/${encodeURIComponent(id)}/raw`);
+  if (raw.status !== 200) {
+    out(`*** CONTENT ***`);
+    return out(`(${(raw.json as { message?: string } | null)?.message ?? `admin API answered ${raw.status}`})`);
+  }
+  out(`*** CONTENT (kept until ${m.contentKeptUntil ? new Date(m.contentKeptUntil).toISOString() : 'delivered'}) ***`);
+  out(raw.text.replace(/\r\n/g, '\n').replace(/\n$/, ''));
 }

@@ -11,7 +11,7 @@ import { isHostname } from '../config/formats.js';
 import { generateDkimKey, zoneTxt } from '../identity/dkim-keys.js';
 import { parseFiles } from '../bounces/cli.js';
 import { startMailgate } from '../main.js';
-import { adminAddress, adminBearer, adminClient, OperatorError, nodeCommand, queueCommand, statusCommand, suppressionCommand, tenantsCommand } from './commands.js';
+import { adminAddress, adminBearer, adminClient, OperatorError, nodeCommand, queueCommand, showCommand, statusCommand, suppressionCommand, tenantsCommand } from './commands.js';
 import { EventLog } from '../store/event-log.js';
 import { migrateStore, openRestoreTarget, openStore } from '../store/open.js';
 import { restoreBackup, writeBackup } from '../backup/backup.js';
@@ -28,6 +28,7 @@ commands:
   history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
   queue          [list]                 the queue, like postqueue -p (age, attempts, last reply)   [--json]
   queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
+  show           ID                     one message: envelope, each recipient's state, its source as sent [--json]
   suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
   tenants list                          tenants with their upstream, logins and sender domains
   status                                this node, its store and the cluster's nodes with their last heartbeat [--json]
@@ -36,7 +37,7 @@ commands:
   backup         --out FILE             a consistent backup of the data directory (also while running)
   restore        FILE                   restore a backup into an empty data directory (mailgate stopped)
   store migrate  --config FILE          bring the PostgreSQL database to this release's schema (also done at start)
-                 (queue, suppression and tenants talk to the running server: --config FILE, --token T or MAILGATE_TOKEN)
+                 (queue, show, suppression and tenants talk to the running server: --config FILE, --token T or MAILGATE_TOKEN)
   bounces parse  [FILE|mbox|-]...       how mailgate reads bounces: one JSON line per bounced recipient
   dkim generate  --domain D --selector S [--type rsa|ed25519] [--dir DIR] [--config FILE]
                                         write a DKIM key (mode 0600) and print the DNS records to publish
@@ -222,6 +223,7 @@ async function main(argv: string[]): Promise<void> {
       }
       return history(file, rest[0], values.json ?? false, values.token);
     case 'queue':
+    case 'show':
     case 'suppression':
     case 'status':
     case 'node':
@@ -229,6 +231,7 @@ async function main(argv: string[]): Promise<void> {
       const client = await adminClient(readConfig(file), values.token);
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (command === 'queue') return queueCommand(client, rest, values.json ?? false, out);
+      if (command === 'show') return showCommand(client, rest, values.json ?? false, out);
       if (command === 'suppression') return suppressionCommand(client, rest, values.reason, values.json ?? false, out);
       if (command === 'status') return statusCommand(client, values.json ?? false, out);
       if (command === 'node') return nodeCommand(client, rest, values.grace, values.json ?? false, out);

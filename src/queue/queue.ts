@@ -14,7 +14,7 @@ import { CanonicalStream } from './canonical-stream.js';
 import { newQueueId } from './ids.js';
 import type { Scheduler } from './scheduler.js';
 import type { Spool, StagedBody } from './spool.js';
-import type { MessageRecord, MessageSource, QueueEvent } from '../store/records.js';
+import type { MessageRecord, MessageSource, QueueEvent, RecipientOutcome } from '../store/records.js';
 import type { ErrorCode } from '../error-codes.js';
 
 export class SubmitError extends Error {
@@ -130,7 +130,12 @@ export class MailQueue {
       dueAt: createdAt,
       attempts: 0,
       envelope: { from: envelope.from, to: [...envelope.to] },
-      recipients: envelope.to.map((address) => ({ address, status: skipped(address) ? 'failed' : 'queued', attempts: 0, updatedAt: createdAt })),
+      recipients: envelope.to.map((address) => {
+        const entry = suppressed.get(address);
+        const outcome: RecipientOutcome | undefined = entry ? { type: 'suppressed', class: entry.class, reason: entry.reason, time: createdAt }
+          : unsubscribed.has(address) ? { type: 'unsubscribed', reason: `unsubscribed from "${category!.name}"`, time: createdAt } : undefined;
+        return { address, status: outcome ? 'failed' : 'queued', attempts: 0, updatedAt: createdAt, ...(outcome ? { outcome } : {}) };
+      }),
       size: staged.size,
       body: staged.ref,
       ...(headers.messageId ? { messageId: headers.messageId } : {}),

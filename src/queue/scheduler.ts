@@ -20,7 +20,7 @@ export interface SchedulerDeps {
   /** How often the schedule index is read for due retries (ms). */
   pollInterval?: number;
   /** How long a failed message's body is kept for a re-send (ms). */
-  keepFailed?: number;
+  keepBodies?: number;
   /**
    * The lane a message is delivered in (its upstream, or the recipient domain for direct MX delivery)
    * and how many of that lane may be in delivery at once, so one slow destination cannot take every slot.
@@ -259,7 +259,10 @@ export class Scheduler {
     const next = applyAttempt(record, results, this.now(), this.deps.policy);
     const events: QueueEvent[] = [...next.events];
     if (identity) {
-      next.record.identity = identity;
+      const { messageId, ...decision } = identity;
+      next.record.identity = decision;
+      // The Message-ID we added (the app sent none): stored, so the API shows and finds it.
+      if (messageId && !next.record.messageId) next.record.messageId = messageId;
       if (identity.warning && record.attempts === 0) {
         events.push({ time: this.now(), type: 'sender-rewritten', msgId: record.id, tenant: record.tenant, recipient: record.envelope.from, code: 'SENDER_REWRITTEN', detail: identity.warning });
         log.warn({ reason: identity.reason }, identity.warning);
@@ -277,7 +280,19 @@ export class Scheduler {
   }
 
   private async commit(prev: MessageRecord, next: MessageRecord, events: Parameters<EventLog['ops']>[0][]): Promise<void> {
-    if (next.state === 'done' && next.recipients.some((r) => r.status === 'failed')) next.keptUntil = this.now() + (this.deps.keepFailed ?? 7 * 24 * 3600 * 1000);
+    // A recipient delivered on an earlier attempt may have bounced while this one ran (the bounce
+    // processor wrote its outcome): keep it. Before any delivery there is nothing to keep.
+    if (prev.recipients.some((r) => r.status === 'delivered')) {
+      const stored = await this.deps.spool.get(prev.id);
+      for (const r of next.recipients) {
+        const outcome = stored?.recipients.find((s) => s.address === r.address)?.outcome;
+        if (outcome && !r.outcome) r.outcome = outcome;
+      }
+    }
+    // A final message's content is kept for a while: to re-send it to a corrected address after a
+    // bounce (which comes days later through a smarthost), and to show its raw source.
+    const keep = this.deps.keepBodies ?? 7 * 24 * 3600 * 1000;
+    if (next.state === 'done' && keep > 0) next.keptUntil = this.now() + keep;
     const outcomeOps = this.deps.outcomeOps ?? (() => []);
     const ops: StoreOp[] = [];
     for (const e of events) ops.push(...this.deps.events.ops(e), ...(await outcomeOps(e)));

@@ -139,12 +139,12 @@ export class Spool {
   }
 
   /**
-   * Stores a changed record (new due time or final state). Once final, the body is released —
-   * unless a recipient failed and the record has `keptUntil`: then it is kept until then for a re-send.
+   * Stores a changed record (new due time, final state, a later bounce). Once final, the body is
+   * released — unless the record has `keptUntil`: then it is kept until then (re-send, raw source).
    */
   async update(record: MessageRecord, previousDueAt: number, extraOps: StoreOp[]): Promise<void> {
     const keepUntil = record.keptUntil;
-    const keep = record.state === 'done' && keepUntil !== undefined && record.recipients.some((r) => r.status === 'failed');
+    const keep = record.state === 'done' && keepUntil !== undefined;
     await this.store.commit([{ kind: 'message.update', record, previousDueAt, ...(keep ? { keepUntil } : {}) }, ...extraOps]);
     if (record.state === 'done' && !keep) await this.release(record.body);
   }
@@ -274,10 +274,12 @@ export class Spool {
     return { kind: 'file', path: this.segmentPath(ref.segment), start: ref.offset, length: ref.length };
   }
 
-  openBody(ref: BodyRef): Readable {
-    if (ref.kind === 'file') return createReadStream(path.join(this.dir, ref.name));
-    if (ref.length === 0) return createReadStream(this.segmentPath(ref.segment), { start: 1, end: 0 });
-    return createReadStream(this.segmentPath(ref.segment), { start: ref.offset, end: ref.offset + ref.length - 1 });
+  /** The body's bytes as a stream; `limit` stops after that many. */
+  openBody(ref: BodyRef, limit = ref.length): Readable {
+    const length = Math.min(limit, ref.length);
+    if (length <= 0) return Readable.from([]);
+    if (ref.kind === 'file') return createReadStream(path.join(this.dir, ref.name), { start: 0, end: length - 1 });
+    return createReadStream(this.segmentPath(ref.segment), { start: ref.offset, end: ref.offset + length - 1 });
   }
 
   async close(): Promise<void> {

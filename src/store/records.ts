@@ -13,9 +13,35 @@ export interface SmtpReply {
 
 export type RecipientStatus = 'queued' | 'deferred' | 'delivered' | 'failed';
 
+/**
+ * What became of a recipient after (or instead of) delivery: a bounce or complaint that came back
+ * later, or why it was never sent (suppressed, unsubscribed). Delivery's own `status` stays as it
+ * was (the scheduler's business); what a shop admin sees is recipientState() of both.
+ */
+export interface RecipientOutcome {
+  type: 'bounced' | 'complained' | 'suppressed' | 'unsubscribed';
+  /** For bounced: hard, soft, … (the classifier's class); for suppressed: the entry's class. */
+  class?: string;
+  reason?: string;
+  /** The remote server's words, as the bounce quoted them. */
+  diagnostic?: string;
+  time: number;
+}
+
+/** What a shop admin sees of a recipient: delivery's status, overridden by a later outcome. */
+export type RecipientView = RecipientStatus | RecipientOutcome['type'];
+
+export const RECIPIENT_VIEWS: readonly RecipientView[] = ['queued', 'deferred', 'delivered', 'failed', 'bounced', 'complained', 'suppressed', 'unsubscribed'];
+
+export function recipientState(r: RecipientState): RecipientView {
+  return r.outcome?.type ?? r.status;
+}
+
 export interface RecipientState {
   address: string;
   status: RecipientStatus;
+  /** A bounce or complaint that came back after delivery, or why it was not sent. */
+  outcome?: RecipientOutcome;
   attempts: number;
   lastReply?: SmtpReply;
   /** Upstream (or MX host) that gave lastReply. */
@@ -47,6 +73,8 @@ export interface IdentityDecision {
   reason?: string;
   warning?: string;
   dkimDomains: string[];
+  /** The Message-ID prepare added, on its way to MessageRecord.messageId (not kept here). */
+  messageId?: string;
 }
 
 export interface MessageRecord {

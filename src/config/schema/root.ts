@@ -9,6 +9,7 @@ export const ROOT_KEYS = [
   'tls',
   'limits',
   'queue',
+  'retention',
   'dns',
   'system',
   'admin',
