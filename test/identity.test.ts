@@ -95,6 +95,21 @@ describe.each([true, false])('sender identity (deliveryThread: %s)', (deliveryTh
     expect((match as unknown as { detail: string }).detail).toContain('no DKIM key at mg1._domainkey.unverified.test');
   });
 
+  it('puts an unverified sender domain in the error log once, as an uncounted warning, however many messages it sends', async () => {
+    for (let i = 0; i < 3; i++) await send(`From: orders@unverified.test\nTo: b@example.test\nSubject: Order 2${i}\n\nx\n`, 'orders@unverified.test');
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const page = (await (await fetch(`${w.mg.adminUrl}/api/v1/errors?tenant=shop&limit=100`, { headers: auth })).json()) as { events: Array<{ type: string; code?: string; msgId: string }> };
+    // Four messages from the domain (the test above sent one): one warning, no per-message rows.
+    expect(page.events.filter((e) => e.code === 'SENDER_REWRITTEN').map((e) => e.type)).toEqual(['warning']);
+    expect(page.events.some((e) => e.type === 'sender-rewritten')).toBe(false);
+    const count = (await (await fetch(`${w.mg.adminUrl}/api/v1/errors/count?tenant=shop&since=0`, { headers: auth })).json()) as { count: number };
+    expect(count.count).toBe(0);
+    // Each message still says so in its own history.
+    const msgs = (await (await fetch(`${w.mg.adminUrl}/api/v1/messages?tenant=shop&limit=3`, { headers: auth })).json()) as { messages: Array<{ id: string }> };
+    const history = (await (await fetch(`${w.mg.adminUrl}/api/v1/messages/${msgs.messages[0]!.id}`, { headers: auth })).json()) as { events: Array<{ type: string }> };
+    expect(history.events.map((e) => e.type)).toContain('sender-rewritten');
+  });
+
   it('sends free-mail From as the system sender and keeps an existing Reply-To', async () => {
     const m = await send('From: Shop Owner <shop.owner@gmail.com>\nReply-To: support@verified.test\nTo: b@example.test\nSubject: x\n\nx\n');
     expect(getHeader(m.headers, 'From')).toBe('=?UTF-8?Q?B=C3=BCcher_=26_Co?= <noreply@relay.test>');

@@ -175,3 +175,29 @@ describe('a short retention', () => {
     expect(((await (await w.api(`/messages/${id}`)).json()) as Message).contentKeptUntil).toBeNull();
   });
 });
+
+describe('a recipient deferred again and again', () => {
+  let tries = 0;
+  const w = useMailgate({
+    prefix: 'mg-deferred-',
+    sinks: [{ rcptReply: () => (++tries <= 3 ? { code: 451, message: '4.7.1 greylisted, try again later' } : undefined) }],
+    config: ({ dir, sinks }) => testConfig({
+      dataDir: `${dir}/data`,
+      upstreams: [sinkUpstream('smarthost', sinks[0]!.port)],
+      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ], upstream: smarthost }'],
+      extra: 'queue: { retrySchedule: [1s] }',
+    }),
+  });
+
+  it('is in the error log and its counter once, while its message history has every attempt', async () => {
+    const info = await w.submit({ user: 'shop', pass: 'correct-horse' }).sendMail({ envelope: { from: 'orders@shop.test', to: ['slow@example.com'] }, raw: raw('slow@example.com', 'Order') });
+    const id = info.response.split(' ').pop()!;
+    await w.sink.waitFor(1, 15_000);
+    await waitForEvent(w.mg, 'slow@example.com', 'delivered');
+    const errors = (await (await w.api('/errors?tenant=shop')).json()) as { events: Array<{ type: string }> };
+    expect(errors.events.map((e) => e.type)).toEqual(['deferred']);
+    expect(((await (await w.api('/errors/count?tenant=shop&since=0')).json()) as { count: number }).count).toBe(1);
+    const history = (await (await w.api(`/messages/${id}`)).json()) as { events: Array<{ type: string }> };
+    expect(history.events.filter((e) => e.type === 'deferred')).toHaveLength(3);
+  }, 30_000);
+});

@@ -166,6 +166,17 @@ for (const engine of engines) {
       await store.commit([again]);
       await store.commit([again]);
       expect(await store.events.countErrors('dup', 0)).toBe(1);
+      // A recipient's repeated deferral and a per-message sender rewrite stay out of the error log;
+      // a warning is listed but not counted.
+      await store.commit([
+        event({ time: 7000, type: 'deferred', msgId: 'N1', recipient: 'n@x.test', tenant: 'quiet' }),
+        event({ time: 7100, type: 'deferred', msgId: 'N1', recipient: 'n@x.test', tenant: 'quiet', repeated: true }),
+        event({ time: 7200, type: 'sender-rewritten', msgId: 'N1', recipient: 'shop@x.test', tenant: 'quiet' }),
+        event({ time: 7300, type: 'warning', msgId: 'N1', recipient: 'shop@x.test', tenant: 'quiet', code: 'SENDER_REWRITTEN' }),
+      ]);
+      expect((await store.events.errors('quiet', {})).events.map((e) => e.time)).toEqual([7300, 7000]);
+      expect(await store.events.countErrors('quiet', 0)).toBe(1);
+      expect((await store.events.byMessage('N1', 10))).toHaveLength(4);
     }));
 
     it('suppression and soft-bounce counters: per tenant, any case, filtered lists, last write wins', withStore(async (store) => {

@@ -5,7 +5,8 @@ import type { FastifyInstance } from 'fastify';
 import { adviceFor } from '../bounces/advice.js';
 import { isValidAddress } from '../config/formats.js';
 import type { Spool } from '../queue/spool.js';
-import { ERROR_TYPES, type EventLog } from '../store/event-log.js';
+import type { EventLog } from '../store/event-log.js';
+import { isErrorEvent } from '../store/records.js';
 import type { QueueEvent } from '../store/records.js';
 import type { Directory } from '../tenants/directory.js';
 import { ApiError } from './errors.js';
@@ -72,7 +73,7 @@ export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps):
       const ids = q.msgId ? [q.msgId] : q.reference ? await deps.spool.byReference(q.tenant, q.reference) : [];
       const found = q.recipient ? await deps.events.byRecipient(q.recipient) : (await Promise.all(ids.map((id) => deps.events.byMessage(id)))).flat();
       const events = found
-        .filter((e) => e.tenant === q.tenant && ERROR_TYPES.has(e.type) && (!q.class || e.class === q.class) && e.time >= (q.since ?? 0) && e.time < (q.until ?? Infinity))
+        .filter((e) => e.tenant === q.tenant && isErrorEvent(e) && (!q.class || e.class === q.class) && e.time >= (q.since ?? 0) && e.time < (q.until ?? Infinity))
         .sort((a, b) => b.time - a.time)
         .slice(0, q.limit);
       return { events: explained(events) };

@@ -57,7 +57,7 @@ export interface Explainable {
 export function adviceFor(e: Explainable): string | undefined {
   if (e.code && BY_CODE[e.code]) return BY_CODE[e.code];
   if (e.type === 'complained') return 'The recipient marked your mail as spam or unsubscribed. mailgate sends nothing more to this address.';
-  if (e.type === 'sender-rewritten') return "Sent under the relay's own sender address with your address as Reply-To, because your domain's DNS records are missing (see Domains).";
+  if (e.type === 'sender-rewritten' || e.code === 'SENDER_REWRITTEN') return "Sent under the relay's own sender address with your address as Reply-To, because your domain's DNS records are missing (see Domains). Shown once here; each such message says so on its own page.";
   if (e.reason && BY_REASON[e.reason]) return BY_REASON[e.reason];
   return undefined;
 }

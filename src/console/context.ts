@@ -81,6 +81,13 @@ export class ConsoleContext {
     return r.status === 200 ? r.data.count : null;
   }
 
+  /** The chosen tenant's sender domains whose DNS is not (yet) right: mail from them goes out as the system sender. */
+  async unverifiedDomains(req: FastifyRequest, s: SignedIn): Promise<string[]> {
+    if (!s.user.tenant) return [];
+    const r = await this.api<{ domains: Array<{ domain: string; check: { verified: boolean } | null }> }>(req, s.user.token, 'GET', '/domains', { query: { tenant: s.user.tenant } });
+    return r.status === 200 ? r.data.domains.filter((d) => d.check && !d.check.verified).map((d) => d.domain) : [];
+  }
+
   async tenants(req: FastifyRequest, s: SignedIn): Promise<Array<{ id: string; name: string }>> {
     if (s.user.role !== 'admin') return s.user.tenant ? [{ id: s.user.tenant, name: s.user.tenant }] : [];
     const r = await this.api<{ tenants: Array<{ id: string; name: string }> }>(req, s.user.token, 'GET', '/tenants');
@@ -89,7 +96,7 @@ export class ConsoleContext {
 
   /** Sends a whole console page. */
   async page(req: FastifyRequest, reply: FastifyReply, s: SignedIn, o: { title: string; active?: string; body: SafeHtml; status?: number }): Promise<FastifyReply> {
-    const [count, tenants] = await Promise.all([this.errorCount(req, s), this.tenants(req, s)]);
+    const [count, tenants, unverified] = await Promise.all([this.errorCount(req, s), this.tenants(req, s), this.unverifiedDomains(req, s)]);
     const flash = this.takeFlash(s);
     const nav = NAV.map(([href, label]) => html`<a href="${href}"${o.active === href ? raw(' aria-current="page"') : ''}>${label}</a>`);
     const tenantPart = s.user.role === 'admin'
@@ -106,6 +113,7 @@ export class ConsoleContext {
 </header>
 <main>
 ${flash ? html`<div class="flash ${flash.kind}" role="status">${flash.text}</div>` : ''}
+${unverified.length > 0 ? html`<div class="banner warn" id="domain-banner" role="note">Mail from ${unverified.join(', ')} goes out under the relay's own sender, with your address as Reply-To, until the domain's DNS records are in place. <a href="/domains">See Domains</a> for what to publish.</div>` : ''}
 <h1>${o.title}</h1>
 ${o.body}
 </main>`;

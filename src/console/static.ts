@@ -38,7 +38,11 @@ button.danger{background:#b3261e;border-color:#b3261e}
 .flash.error{background:#fde8e7;border:1px solid #e9a19c}
 .flash.warn{background:#fff5d6;border:1px solid #e6cb6f}
 .ok{color:#2f7a2f}.bad{color:#b3261e;font-weight:600}.muted{color:#6a7386}.advice{margin-bottom:.2em}
-.status-delivered{color:#2f7a2f}.status-failed{color:#b3261e;font-weight:600}.status-deferred{color:#a66300}
+.status-delivered{color:#2f7a2f}.status-failed,.status-bounced,.status-complained{color:#b3261e;font-weight:600}.status-deferred{color:#a66300}
+.status-suppressed,.status-unsubscribed{color:#6a7386;font-weight:600}
+.banner{padding:.6rem .9rem;border-radius:4px;margin:0 0 1rem}
+.banner.warn{background:#fff5d6;border:1px solid #e6cb6f}
+pre.raw{max-height:70vh;overflow:auto;background:#fbfcfe;color:#1d2330;border:1px solid #dde2ea}
 .spinner{display:inline-block;width:1.1rem;height:1.1rem;border:3px solid #b9c1cf;border-top-color:#1f5fbf;border-radius:50%;animation:spin .8s linear infinite;vertical-align:middle}
 .spinner[hidden]{display:none}
 @keyframes spin{to{transform:rotate(360deg)}}

@@ -49,7 +49,7 @@ export function applyAttempt(
       events.push({ ...base, type: 'expired', code: 'MESSAGE_EXPIRED', class: 'soft', reason: 'expired' });
       return { ...updated, status: 'failed' as const };
     }
-    events.push({ ...base, type: 'deferred', code: res.code ?? 'UPSTREAM_DEFERRED', ...verdict(res) });
+    events.push({ ...base, type: 'deferred', code: res.code ?? 'UPSTREAM_DEFERRED', ...verdict(res), ...(r.status === 'deferred' ? { repeated: true } : {}) });
     return { ...updated, status: 'deferred' as const };
   });
   const pending = recipients.some((r) => r.status === 'queued' || r.status === 'deferred');

@@ -64,6 +64,8 @@ export class Scheduler {
   private readyBodyBytes = 0;
   private readonly now: () => number;
   readonly counters = { delivered: 0, deferred: 0, failed: 0, expired: 0 };
+  /** Shops and causes whose sender rewrite is in the error log already (since start). */
+  private readonly warnedSenders = new Set<string>();
 
   constructor(private readonly deps: SchedulerDeps) {
     this.now = deps.now ?? Date.now;
@@ -264,8 +266,14 @@ export class Scheduler {
       // The Message-ID we added (the app sent none): stored, so the API shows and finds it.
       if (messageId && !next.record.messageId) next.record.messageId = messageId;
       if (identity.warning && record.attempts === 0) {
+        // In the message's history every time; in the error log once per shop and cause (not per message).
         events.push({ time: this.now(), type: 'sender-rewritten', msgId: record.id, tenant: record.tenant, recipient: record.envelope.from, code: 'SENDER_REWRITTEN', detail: identity.warning });
-        log.warn({ reason: identity.reason }, identity.warning);
+        const cause = `${record.tenant}\n${identity.reason ?? identity.warning}`;
+        if (!this.warnedSenders.has(cause)) {
+          this.warnedSenders.add(cause);
+          events.push({ time: this.now(), type: 'warning', msgId: record.id, tenant: record.tenant, recipient: record.envelope.from, code: 'SENDER_REWRITTEN', detail: identity.warning });
+          log.warn({ reason: identity.reason }, identity.warning);
+        }
       }
     }
     await this.commit(record, next.record, events);

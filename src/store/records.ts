@@ -107,8 +107,22 @@ export interface MessageRecord {
 
 export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error' | 'notice-failed';
 
-/** Event types that belong in a tenant's error log. */
-export const ERROR_TYPES: ReadonlySet<string> = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'sender-rewritten', 'app-error', 'notice-failed']);
+/**
+ * Event types that belong in a tenant's error log. A message sent as the system sender
+ * (`sender-rewritten`) is not an error of that message: the sender domain's state is shown per
+ * domain (Domains, a banner) and logged once as a warning when it changes.
+ */
+export const ERROR_TYPES: ReadonlySet<string> = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'app-error', 'notice-failed']);
+
+/** In the error log: an error type, and not a recipient's second, third … deferral (its message's history has those). */
+export function isErrorEvent(e: Pick<QueueEvent, 'type' | 'repeated'>): boolean {
+  return ERROR_TYPES.has(e.type) && !e.repeated;
+}
+
+/** Counted by the red counter: delivery failures, bounces, complaints, app errors — warnings are listed, not counted. */
+export function countsAsError(e: Pick<QueueEvent, 'type' | 'repeated'>): boolean {
+  return isErrorEvent(e) && e.type !== 'warning';
+}
 
 export interface QueueEvent {
   time: number;
@@ -121,6 +135,8 @@ export interface QueueEvent {
   attempt?: number;
   /** Stable error code for failures, e.g. UPSTREAM_REJECTED, MESSAGE_EXPIRED. */
   code?: string;
+  /** For deferred: the recipient was already deferred (the error log and its counter show the first deferral only). */
+  repeated?: boolean;
   /** For delivered: time from acceptance to delivery (ms). */
   latencyMs?: number;
   /** For failures: the bounce classifier's verdict on the reply (hard/soft/policy…, user-unknown, mailbox-full…). */

@@ -1,7 +1,7 @@
 // EventStore on LevelDB: every event under "<time>!<id>", again by recipient and by message, and the
 // error log keyed tenant first so a tenant's newest page and "errors since" are one range read.
 import type { ErrorQuery, EventStore } from '../ports.js';
-import type { QueueEvent } from '../records.js';
+import { countsAsError, isErrorEvent, type QueueEvent } from '../records.js';
 import { sortableTime, type Sublevels } from './db.js';
 
 async function collect(it: AsyncIterable<unknown>): Promise<QueueEvent[]> {
@@ -22,7 +22,8 @@ export class LevelEvents implements EventStore {
     for await (const [key, value] of this.sub.errors.iterator({ gte: lower, lt: upper, reverse: true })) {
       const ev = value as QueueEvent;
       last = key;
-      if (q.class && ev.class !== q.class) continue;
+      // Entries written before sender-rewritten and repeated deferrals left the error log are skipped.
+      if ((q.class && ev.class !== q.class) || !isErrorEvent(ev)) continue;
       events.push(ev);
       if (events.length >= limit) break;
     }
@@ -31,7 +32,7 @@ export class LevelEvents implements EventStore {
 
   async countErrors(tenant: string, since: number): Promise<number> {
     let n = 0;
-    for await (const _ of this.sub.errors.keys({ gte: `${tenant}!${sortableTime(since)}`, lt: `${tenant}!\xff` })) n++;
+    for await (const ev of this.sub.errors.values({ gte: `${tenant}!${sortableTime(since)}`, lt: `${tenant}!\xff` })) if (countsAsError(ev as QueueEvent)) n++;
     return n;
   }
 

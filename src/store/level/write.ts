@@ -1,6 +1,6 @@
 // StoreOps as LevelDB writes: each change becomes puts and deletes under the key layout of
 // db.ts, then the whole transaction one atomic batch of root-level keys.
-import { ERROR_TYPES } from '../records.js';
+import { isErrorEvent } from '../records.js';
 import { shipmentKey, type IndexedShipment, type StoreOp } from '../ports.js';
 import { sortableTime, type LevelWrite, type Sublevels } from './db.js';
 import { addressKey, blacklistKey, dueKey, eventSuffix, messageIndexKeys, noticeKey, shipmentDueKey } from './keys.js';
@@ -44,7 +44,7 @@ export function levelWrites(sub: Sublevels, op: StoreOp): LevelWrite[] {
         { type: 'put', sublevel: sub.eventsByRecipient, key: `${e.recipient.toLowerCase()}!${suffix}`, value: e },
         { type: 'put', sublevel: sub.eventsByMessage, key: `${e.msgId}!${suffix}`, value: e },
         // Keyed tenant first, then time: a tenant's newest page and "errors since" are one range read.
-        ...(ERROR_TYPES.has(e.type) ? [{ type: 'put' as const, sublevel: sub.errors, key: `${e.tenant}!${suffix}`, value: e }] : []),
+        ...(isErrorEvent(e) ? [{ type: 'put' as const, sublevel: sub.errors, key: `${e.tenant}!${suffix}`, value: e }] : []),
       ];
     }
     case 'suppression.add': {

@@ -14,7 +14,7 @@ export class PgEvents implements EventStore {
     const r = await this.pool.query({
       name: 'mg-errors',
       text: `select time, seq, event from events
-       where is_error and tenant = $1 and time >= $2 and time < $3 and (time, seq) < ($4, $5) and ($6::text is null or class = $6)
+       where is_error and type <> 'sender-rewritten' and tenant = $1 and time >= $2 and time < $3 and (time, seq) < ($4, $5) and ($6::text is null or class = $6)
        order by time desc, seq desc limit $7`,
       values: [clean(tenant), q.since ?? 0, q.until ?? Number.MAX_SAFE_INTEGER, cursor?.time ?? Number.MAX_SAFE_INTEGER, cursor?.seq ?? 0, q.class === undefined ? null : clean(q.class), limit],
     });
@@ -24,7 +24,7 @@ export class PgEvents implements EventStore {
   }
 
   async countErrors(tenant: string, since: number): Promise<number> {
-    const r = await this.pool.query('select count(*)::integer as n from events where is_error and tenant = $1 and time >= $2', [clean(tenant), since]);
+    const r = await this.pool.query("select count(*)::integer as n from events where is_error and type <> 'warning' and type <> 'sender-rewritten' and tenant = $1 and time >= $2", [clean(tenant), since]);
     return r.rows[0].n as number;
   }
 

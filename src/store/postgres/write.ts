@@ -3,7 +3,7 @@
 // round trips. Writes of state (a record, a counter) keep the last op per key, as applying them in
 // order would; appends (events, webhook deliveries, references) keep every op.
 import type pg from 'pg';
-import { ERROR_TYPES, type MessageRecord } from '../records.js';
+import { isErrorEvent, type MessageRecord } from '../records.js';
 import type { IndexedShipment, NoticeEntry, StoreOp } from '../ports.js';
 import { jsonText } from './text.js';
 
@@ -80,7 +80,7 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: stri
     from jsonb_array_elements($1::jsonb) with ordinality as a(x, n), lateral (select x->'event' as e) as y
     order by n
     on conflict (id) do nothing`,
-  get('event.add').map((o) => ({ id: o.id, event: o.event, isError: ERROR_TYPES.has(o.event.type) })));
+  get('event.add').map((o) => ({ id: o.id, event: o.event, isError: isErrorEvent(o.event) })));
 
   await run(`insert into suppression (tenant, address, class, reason, entry)
     select x->>'tenant', lower(x->>'address'), x->>'class', x->>'reason', x from jsonb_array_elements($1::jsonb) as x
