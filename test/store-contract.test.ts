@@ -179,6 +179,41 @@ for (const engine of engines) {
       expect((await store.events.byMessage('N1', 10))).toHaveLength(4);
     }));
 
+    it('delivery statistics: hourly totals and per-domain / per-upstream days, per tenant and for all; an event written twice counts once', withStore(async (store) => {
+      const H = 3600_000;
+      const t0 = 1_700_000_000_000 - (1_700_000_000_000 % (24 * H)); // a UTC midnight
+      const once = event({ time: t0 + 10, type: 'accepted', msgId: 'S1', recipient: 'a@gmail.test' });
+      await store.commit([
+        once,
+        event({ time: t0 + 20, type: 'accepted', msgId: 'S2', recipient: 'b@Outlook.test' }),
+        event({ time: t0 + 30, type: 'delivered', msgId: 'S1', recipient: 'a@gmail.test', upstream: 'smarthost' }),
+        event({ time: t0 + 40, type: 'deferred', msgId: 'S2', recipient: 'b@outlook.test', upstream: 'smarthost' }),
+        event({ time: t0 + 50, type: 'deferred', msgId: 'S2', recipient: 'b@outlook.test', upstream: 'smarthost', repeated: true }),
+        event({ time: t0 + H + 5, type: 'bounced', msgId: 'S1', recipient: 'a@gmail.test', class: 'hard' }),
+        event({ time: t0 + H + 6, type: 'bounced', msgId: 'S2', recipient: 'b@outlook.test', class: 'soft' }),
+        event({ time: t0 + H + 7, type: 'complained', msgId: 'S3', recipient: 'c@gmail.test' }),
+        event({ time: t0 + H + 8, type: 'failed', msgId: 'S4', recipient: 'd@gmail.test', code: 'RECIPIENT_SUPPRESSED' }),
+        event({ time: t0 + H + 9, type: 'auto-replied', msgId: 'S5', recipient: 'e@gmail.test' }),
+        event({ time: t0 + 2 * H, type: 'accepted', msgId: 'T1', recipient: 'x@gmail.test', tenant: 'other' }),
+      ]);
+      await store.commit([once]);
+      const hours = await store.stats.hourly({ tenant: 'shop', from: t0, to: t0 + 24 * H });
+      expect(hours.map((h) => h.time)).toEqual([t0, t0 + H]);
+      expect(hours[0]!.counts).toMatchObject({ accepted: 2, delivered: 1, deferred: 1, bouncedHard: 0 });
+      expect(hours[1]!.counts).toMatchObject({ bouncedHard: 1, bouncedSoft: 1, complained: 1, suppressed: 1, accepted: 0 });
+      const all = await store.stats.hourly({ from: t0, to: t0 + 24 * H });
+      expect(all.map((h) => [h.time, h.counts.accepted])).toEqual([[t0, 2], [t0 + H, 0], [t0 + 2 * H, 1]]);
+      expect(await store.stats.hourly({ tenant: 'shop', from: t0 + H, to: t0 + 2 * H })).toHaveLength(1);
+      const domains = Object.fromEntries((await store.stats.breakdown({ tenant: 'shop', from: t0 + 5 * H, to: t0 + 24 * H, by: 'domain' })).map((d) => [d.key, d.counts]));
+      expect(Object.keys(domains).sort()).toEqual(['gmail.test', 'outlook.test']);
+      expect(domains['gmail.test']).toMatchObject({ accepted: 1, delivered: 1, bouncedHard: 1, complained: 1, suppressed: 1 });
+      expect(domains['outlook.test']).toMatchObject({ accepted: 1, deferred: 1, bouncedSoft: 1 });
+      const upstreams = await store.stats.breakdown({ from: t0, to: t0 + 24 * H, by: 'upstream' });
+      expect(upstreams).toEqual([{ key: 'smarthost', counts: expect.objectContaining({ delivered: 1, deferred: 1 }) }]);
+      const everyone = await store.stats.breakdown({ from: t0, to: t0 + 24 * H, by: 'domain' });
+      expect(everyone.find((d) => d.key === 'gmail.test')!.counts.accepted).toBe(2);
+    }));
+
     it('suppression and soft-bounce counters: per tenant, any case, filtered lists, last write wins', withStore(async (store) => {
       await store.commit([
         { kind: 'suppression.add', entry: { tenant: 'shop', address: 'Gone@Example.test', class: 'hard', reason: 'user-unknown', time: 1, source: 'bounce' } },

@@ -31,10 +31,11 @@ import { registerEventRoutes } from './events.js';
 import { registerDomainRoutes } from './domains.js';
 import { registerSuppressionRoutes } from './suppression.js';
 import { registerMessageRoutes } from './messages.js';
+import { registerStatsRoutes, type StatsRouteDeps } from './stats.js';
 import { registerClusterRoutes, type ClusterStatus } from './cluster.js';
 import type { DrainResult } from '../queue/drain.js';
 
-export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
+export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'>, StatsRouteDeps {
   /** Shop admins may point upstreams at loopback/private addresses (config admin.allowPrivateTenantUpstreams). */
   allowPrivateTenantUpstreams?: () => boolean;
   /** The console's record of each token's last sign-in (for the red error counter). */
@@ -111,6 +112,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     registerDomainRoutes(api, deps);
     registerSuppressionRoutes(api, deps);
     registerMessageRoutes(api, deps);
+    registerStatsRoutes(api, deps);
     registerTenantRoutes(api, deps);
     registerUpstreamRoutes(api, deps);
     registerWebhookRoutes(api, deps);

@@ -95,7 +95,7 @@ export class ConsoleContext {
   }
 
   /** Sends a whole console page. */
-  async page(req: FastifyRequest, reply: FastifyReply, s: SignedIn, o: { title: string; active?: string; body: SafeHtml; status?: number }): Promise<FastifyReply> {
+  async page(req: FastifyRequest, reply: FastifyReply, s: SignedIn, o: { title: string; active?: string; body: SafeHtml; status?: number; charts?: boolean }): Promise<FastifyReply> {
     const [count, tenants, unverified] = await Promise.all([this.errorCount(req, s), this.tenants(req, s), this.unverifiedDomains(req, s)]);
     const flash = this.takeFlash(s);
     const nav = NAV.map(([href, label]) => html`<a href="${href}"${o.active === href ? raw(' aria-current="page"') : ''}>${label}</a>`);
@@ -117,23 +117,24 @@ ${unverified.length > 0 ? html`<div class="banner warn" id="domain-banner" role=
 <h1>${o.title}</h1>
 ${o.body}
 </main>`;
-    return this.send(reply, o.title, body, o.status ?? 200);
+    return this.send(reply, o.title, body, o.status ?? 200, o.charts);
   }
 
-  send(reply: FastifyReply, title: string, body: SafeHtml, status = 200): FastifyReply {
-    return reply.code(status).type('text/html; charset=utf-8').send(document(title, body).value);
+  send(reply: FastifyReply, title: string, body: SafeHtml, status = 200, charts = false): FastifyReply {
+    return reply.code(status).type('text/html; charset=utf-8').send(document(title, body, charts).value);
   }
 }
 
 const NAV: Array<[string, string]> = [
-  ['/', 'Overview'], ['/errors', 'Error log'], ['/search', 'Search'], ['/suppression', 'Suppression'],
+  ['/', 'Overview'], ['/errors', 'Error log'], ['/search', 'Search'], ['/stats', 'Statistics'], ['/suppression', 'Suppression'],
   ['/upstreams', 'Upstreams'], ['/domains', 'Domains'], ['/tracking', 'Tracking'],
 ];
 
-export function document(title: string, body: SafeHtml): SafeHtml {
+export function document(title: string, body: SafeHtml, charts = false): SafeHtml {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · mailgate</title><link rel="stylesheet" href="/console.css"><script src="/console.js" defer></script></head>
+<title>${title} · mailgate</title><link rel="icon" href="/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/console.css">
+${charts ? raw('<link rel="stylesheet" href="/vendor/uplot.css"><script src="/vendor/uplot.js" defer></script>') : ''}<script src="/console.js" defer></script></head>
 <body>${body}</body></html>`;
 }
 
@@ -141,13 +142,18 @@ export function csrfField(s: Session): SafeHtml {
   return html`<input type="hidden" name="_csrf" value="${s.csrf}">`;
 }
 
-export function fmtTime(ms: number | null | undefined): string {
+/** A time for people: UTC in the markup, shown in the browser's zone by console.js, UTC on hover. */
+export function fmtTime(ms: number | null | undefined): SafeHtml | string {
   if (!ms) return '–';
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const iso = new Date(ms).toISOString();
+  const utc = iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return html`<time datetime="${iso}" title="${utc}">${utc}</time>`;
 }
 
 export function reply(r: { code: number; enhanced?: string; text: string } | null | undefined): string {
-  return r ? `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}` : '';
+  if (!r) return '';
+  // A bounce's diagnostic often repeats the code ("550 5.1.1 …"): say it once.
+  return r.text.startsWith(String(r.code)) ? r.text : `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}`;
 }
 
 /** The API's error message of a refused call. */

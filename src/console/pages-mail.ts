@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError, csrfField, fmtTime, headerText, reply as fmtReply, type ConsoleRoutes, type SignedIn } from './context.js';
 import { html, type SafeHtml } from './html.js';
+import { overviewChart } from './pages-stats.js';
 
 interface SmtpReply { code: number; enhanced?: string; text: string }
 interface ErrorEvent {
@@ -72,13 +73,15 @@ const searchForm = (q = ''): SafeHtml => html`<form method="get" action="/search
 export function registerMailPages(app: FastifyInstance, { ctx, guard, withTenant }: ConsoleRoutes) {
   const overview = async (req: FastifyRequest, reply: FastifyReply, s: SignedIn) => {
     if (!s.user.tenant) return ctx.page(req, reply, s, { title: 'Overview', active: '/', body: html`<section><p>There is no tenant yet.</p></section>` });
-    const [errors, messages] = await Promise.all([
+    const [errors, messages, chart] = await Promise.all([
       ctx.api<{ events: ErrorEvent[] }>(req, s.user.token, 'GET', '/errors', { query: { tenant: s.user.tenant, limit: 10 } }),
       ctx.api<{ messages: MessageSummary[] }>(req, s.user.token, 'GET', '/messages', { query: { tenant: s.user.tenant, limit: 10 } }),
+      overviewChart(ctx, req, s),
     ]);
     return ctx.page(req, reply, s, {
-      title: 'Overview', active: '/',
+      title: 'Overview', active: '/', charts: true,
       body: html`<section>${searchForm()}</section>
+${chart}
 <section><h2>Latest errors</h2>${errors.status === 200 ? errorTable(errors.data.events) : html`<p class="bad">${apiError(errors)}</p>`}<p><a href="/errors">The whole error log</a></p></section>
 <section><h2>Latest messages</h2>${messages.status === 200 ? messageTable(messages.data.messages) : html`<p class="bad">${apiError(messages)}</p>`}</section>`,
     });
@@ -175,7 +178,7 @@ ${m.resendOf ? html`<dt>Re-send of</dt><dd><a class="mono" href="/messages/${m.r
 ${id_.reason ? html`<dt>Why</dt><dd>${id_.reason}</dd>` : ''}
 ${id_.warning ? html`<dt>Warning</dt><dd class="bad">${id_.warning}</dd>` : ''}
 <dt>DKIM domain</dt><dd>${id_.dkimDomains.length ? id_.dkimDomains.join(', ') : 'not signed'}</dd></dl>` : html`<p class="muted">Not prepared for sending yet.</p>`}</section>
-<section><h2>Recipients</h2><div class="table-wrap"><table><thead><tr><th>Address</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Upstream</th></tr></thead><tbody>
+<section id="recipients"><h2>Recipients</h2><div class="table-wrap"><table><thead><tr><th>Address</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Upstream</th></tr></thead><tbody>
 ${m.recipients.map((x) => html`<tr><td class="mono">${x.address}</td><td class="status-${x.status}">${statusText(x)}${x.outcome && x.delivery === 'delivered' ? html`<div class="muted">delivered first; ${x.outcome.type} ${fmtTime(x.outcome.time)}</div>` : ''}</td><td>${x.attempts}</td><td>${x.outcome?.diagnostic ?? fmtReply(x.lastReply)}</td><td>${x.upstream ?? ''}</td></tr>`)}
 </tbody></table></div></section>
 <section id="resend"><h2>Fix the address and re-send</h2>${m.contentKeptUntil ? html`

@@ -10,6 +10,8 @@ import { SessionStore, type Session, type SignInLog } from './session.js';
 import { CSS, JS } from './static.js';
 import { registerMailPages } from './pages-mail.js';
 import { registerSetupPages } from './pages-setup.js';
+import { registerStatsPages } from './pages-stats.js';
+import { FAVICON, vendorFile } from './static.js';
 
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 /** A tenant id no tenant has: asking the API for it makes a tenant token's 403 name its own tenant. */
@@ -43,6 +45,13 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions =
 
   app.get('/console.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=300').send(CSS));
   app.get('/console.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=300').send(JS));
+  app.get('/favicon.svg', async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'max-age=86400').send(FAVICON));
+  app.get('/favicon.ico', async (_req, reply) => reply.redirect('/favicon.svg', 301));
+  // The chart library, from our own node_modules: no CDN, nothing leaves the operator's network.
+  const uplotJs = await vendorFile('uplot/dist/uPlot.iife.min.js');
+  const uplotCss = await vendorFile('uplot/dist/uPlot.min.css');
+  app.get('/vendor/uplot.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'max-age=86400').send(uplotJs));
+  app.get('/vendor/uplot.css', async (_req, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'max-age=86400').send(uplotCss));
 
   const csrfGiven = (req: FastifyRequest): unknown => (req.body as { _csrf?: unknown } | undefined)?._csrf ?? req.headers['x-csrf-token'];
   const refuseCsrf = (reply: FastifyReply) =>
@@ -137,4 +146,5 @@ ${error ? html`<div class="flash error" role="alert">${error}</div>` : ''}
   const routes: ConsoleRoutes = { ctx, guard, withTenant };
   const { overview } = registerMailPages(app, routes);
   registerSetupPages(app, routes);
+  registerStatsPages(app, routes);
 }

@@ -6,6 +6,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { Tenant, Upstream } from '../config/types.js';
 import type { MessageRecord, QueueEvent } from './records.js';
+import type { StatCounts } from './stats.js';
 
 // --- record shapes kept by the ports -----------------------------------------------------------
 
@@ -310,6 +311,21 @@ export interface ShipmentRecords {
   nextReport(tenant: string): Promise<number | undefined>;
 }
 
+export interface StatsQuery {
+  /** Every tenant when absent. */
+  tenant?: string;
+  from: number;
+  to: number;
+}
+
+/** Delivery statistics: counters the engines keep from the events they write (stats.ts says which). */
+export interface StatsStore {
+  /** Hourly totals in [from, to), oldest first; hours without mail are absent. */
+  hourly(q: StatsQuery): Promise<Array<{ time: number; counts: StatCounts }>>;
+  /** Totals per recipient domain or per upstream over the (UTC) days that [from, to) touches. */
+  breakdown(q: StatsQuery & { by: 'domain' | 'upstream' }): Promise<Array<{ key: string; counts: StatCounts }>>;
+}
+
 /** When each API token (by hash) last signed in to the web console. */
 export interface SignInLog {
   get(tokenHash: string): Promise<number | undefined>;
@@ -376,6 +392,7 @@ export interface Store {
   readonly domains: DomainCheckStore;
   readonly shipments: ShipmentRecords;
   readonly signIns: SignInLog;
+  readonly stats: StatsStore;
   readonly cluster: ClusterPort;
   /**
    * Applies `ops` atomically and durably, after the given files and directories are on disk. Commits

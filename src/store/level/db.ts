@@ -70,6 +70,11 @@ export interface Sublevels {
   tracking: Sublevel;
   /** sha256(API token) → time of its last sign-in to the web console */
   consoleSignIns: Sublevel;
+  /**
+   * Delivery statistics (stats.ts), tenant "*" being every tenant: "a!<tenant>!<hour>" → counts;
+   * "d!<tenant>!<day>!<domain>" and "u!<tenant>!<day>!<upstream>" → counts.
+   */
+  stats: Sublevel;
 }
 
 /** Opens (creating if needed) the LevelDB under `<dataDir>/db`. Fails with a clear error if another process holds it. */
@@ -122,6 +127,7 @@ export function sublevelsOf(db: Db): Sublevels {
     blacklist: db.sublevel<string, unknown>('blk', json),
     tracking: db.sublevel<string, unknown>('trk', json),
     consoleSignIns: db.sublevel<string, unknown>('con', json),
+    stats: db.sublevel<string, unknown>('st', json),
   };
 }
 

@@ -9,6 +9,7 @@ import { LevelEvents } from './events.js';
 import { LevelOptOuts, LevelSoftBounces, LevelSuppression } from './lists.js';
 import { LevelMessages } from './messages.js';
 import { LevelShipments } from './shipments.js';
+import { LevelStats } from './stats.js';
 import { LevelApiTokens, LevelDomainChecks, LevelSignIns, LevelTenants } from './tenants.js';
 import { LevelWebhooks } from './webhooks.js';
 import { encodeWrites, levelWrites, type EncodedWrite } from './write.js';
@@ -18,10 +19,19 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
   const suppression = new LevelSuppression(sub.suppression);
   // classic-level honours `sync`; abstract-level's typings do not list it.
   const batch = db.batch.bind(db) as unknown as (o: EncodedWrite[], opts: { sync: boolean; valueEncoding: 'utf8' }) => Promise<void>;
+  const stats = new LevelStats(sub.stats, sub.events);
   const write = async (ops: StoreOp[], sync: boolean) => {
     const writes: LevelWrite[] = [];
     for (const op of ops) for (const w of levelWrites(sub, op)) writes.push(w);
-    await batch(encodeWrites(writes), { sync, valueEncoding: 'utf8' });
+    const counted = await stats.writes(ops);
+    for (const w of counted.writes) writes.push(w);
+    try {
+      await batch(encodeWrites(writes), { sync, valueEncoding: 'utf8' });
+    } catch (err) {
+      stats.forget();
+      throw err;
+    }
+    counted.applied();
     for (const op of ops) if (op.kind === 'suppression.add') suppression.applied(op);
   };
   const group = new GroupCommit(write);
@@ -38,6 +48,7 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
     domains: new LevelDomainChecks(sub.domains),
     shipments: new LevelShipments(sub),
     signIns: new LevelSignIns(sub.consoleSignIns),
+    stats,
     cluster: new SingleNode(node),
     commit: (ops, opts) => group.commit(ops, opts),
     idle: () => group.idle(),

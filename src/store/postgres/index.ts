@@ -13,6 +13,7 @@ import { migrate } from './migrate.js';
 
 export { migrate } from './migrate.js';
 import { PgShipments } from './shipments.js';
+import { PgStats } from './stats.js';
 import { PgApiTokens, PgDomainChecks, PgSignIns, PgTenants } from './tenants.js';
 import { PgWebhooks } from './webhooks.js';
 import { inTransaction } from './transaction.js';
@@ -69,6 +70,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     domains: new PgDomainChecks(pool),
     shipments: new PgShipments(pool),
     signIns: new PgSignIns(pool),
+    stats: new PgStats(pool),
     cluster,
     commit: (ops, o) => group.commit(ops, o),
     idle: () => group.idle(),

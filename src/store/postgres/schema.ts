@@ -256,6 +256,30 @@ create table handed_over_bodies (
 create index messages_unowned on messages (due_at, id) where node is null and due_at is not null;
 `,
   },
+  {
+    version: 4,
+    name: 'delivery statistics',
+    sql: `
+-- Counters per tenant and bucket (stats.ts): dim 'all' per hour, 'domain' and 'upstream' per day.
+-- Written with the events that count (in the same transaction); charts read these, never the events.
+create table delivery_stats (
+  tenant        text not null,
+  dim           text not null,
+  value         text not null,
+  bucket        bigint not null,
+  accepted      integer not null default 0,
+  delivered     integer not null default 0,
+  deferred      integer not null default 0,
+  bounced_hard  integer not null default 0,
+  bounced_soft  integer not null default 0,
+  complained    integer not null default 0,
+  suppressed    integer not null default 0,
+  failed        integer not null default 0,
+  primary key (tenant, dim, bucket, value)
+);
+create index delivery_stats_all_tenants on delivery_stats (dim, bucket);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

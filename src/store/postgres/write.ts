@@ -6,6 +6,8 @@ import type pg from 'pg';
 import { isErrorEvent, type MessageRecord } from '../records.js';
 import type { IndexedShipment, NoticeEntry, StoreOp } from '../ports.js';
 import { jsonText } from './text.js';
+import { STAT_COLUMNS } from './stats.js';
+import { STAT_COUNTERS, statIncrements } from '../stats.js';
 
 type Kind = StoreOp['kind'];
 type OpOf<K extends Kind> = Extract<StoreOp, { kind: K }>;
@@ -75,12 +77,23 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: stri
     where m.id = x->>'id' and m.kept_until = (x->>'keptUntil')::bigint`,
   get('message.released').map((o) => ({ id: o.id, keptUntil: o.keptUntil })));
 
-  await run(`insert into events (id, time, type, tenant, msg_id, recipient, class, is_error, event)
-    select x->>'id', (e->>'time')::bigint, e->>'type', e->>'tenant', e->>'msgId', lower(e->>'recipient'), e->>'class', (x->>'isError')::boolean, e
-    from jsonb_array_elements($1::jsonb) with ordinality as a(x, n), lateral (select x->'event' as e) as y
-    order by n
-    on conflict (id) do nothing`,
-  get('event.add').map((o) => ({ id: o.id, event: o.event, isError: isErrorEvent(o.event) })));
+  // The events, and the delivery statistics of those actually inserted (an event written twice counts once).
+  const events = get('event.add');
+  await run(`with ins as (
+      insert into events (id, time, type, tenant, msg_id, recipient, class, is_error, event)
+      select x->>'id', (e->>'time')::bigint, e->>'type', e->>'tenant', e->>'msgId', lower(e->>'recipient'), e->>'class', (x->>'isError')::boolean, e
+      from jsonb_array_elements($1::jsonb) with ordinality as a(x, n), lateral (select x->'event' as e) as y
+      order by n
+      on conflict (id) do nothing
+      returning id),
+    inc as (select s->>'tenant' as tenant, s->>'dim' as dim, s->>'value' as value, (s->>'bucket')::bigint as bucket, s->>'counter' as c
+      from jsonb_array_elements($2::jsonb) as s where s->>'id' in (select id from ins))
+    insert into delivery_stats as d (tenant, dim, value, bucket, ${STAT_COLUMNS.join(', ')})
+    select tenant, dim, value, bucket, ${STAT_COUNTERS.map((c) => `count(*) filter (where c = '${c}')`).join(', ')}
+    from inc group by tenant, dim, bucket, value order by tenant, dim, bucket, value
+    on conflict (tenant, dim, bucket, value) do update set ${STAT_COLUMNS.map((c) => `${c} = d.${c} + excluded.${c}`).join(', ')}`,
+  events.map((o) => ({ id: o.id, event: o.event, isError: isErrorEvent(o.event) })),
+  jsonText(events.flatMap((o) => statIncrements(o.event).map((i) => ({ id: o.id, ...i })))));
 
   await run(`insert into suppression (tenant, address, class, reason, entry)
     select x->>'tenant', lower(x->>'address'), x->>'class', x->>'reason', x from jsonb_array_elements($1::jsonb) as x
