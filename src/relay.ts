@@ -30,6 +30,7 @@ import { InboundBounces } from './bounces/inbound.js';
 import { SoftBounceCounter } from './bounces/soft-bounces.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { createTrackingService, type TrackingService } from './tracking/service.js';
+import { RetentionJob } from './retention/job.js';
 
 export interface Relay {
   store: Store;
@@ -127,6 +128,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   });
   const bounces = new InboundBounces({ spool, store, events, suppression, verpSecret, bounceDomain: config.system.bounceDomain, log }, config.dataDir, config.limits.bounceParseTimeout, log);
   const disk = DiskSpace.forLimits(config.dataDir, config.limits, log);
+  const retention = new RetentionJob(store, config.retention, log, opts.now);
 
   return {
     store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all,
@@ -136,9 +138,11 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
       if (trackingLoop) tracking.worker.start(1000, lease('tracking'));
       void bounces.backlog();
       spool.startAdopting();
+      retention.start(lease('retention'));
     },
     async stopWork(grace) {
       spool.stopAdopting();
+      await retention.stop();
       // The tracking cycle in progress finishes (a notice is never cut between "sending" and "sent").
       await tracking.worker.stop();
       const { abandoned } = await scheduler.stop(grace);

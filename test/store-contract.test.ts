@@ -8,6 +8,8 @@ import { openLevelStore } from '../src/store/level/index.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { hasPostgres, noPostgresReason, startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
+import pino from 'pino';
+import { RetentionJob } from '../src/retention/job.js';
 
 let pgServer: TestPostgres | undefined;
 beforeAll(async () => {
@@ -212,6 +214,31 @@ for (const engine of engines) {
       expect(upstreams).toEqual([{ key: 'smarthost', counts: expect.objectContaining({ delivered: 1, deferred: 1 }) }]);
       const everyone = await store.stats.breakdown({ from: t0, to: t0 + 24 * H, by: 'domain' });
       expect(everyone.find((d) => d.key === 'gmail.test')!.counts.accepted).toBe(2);
+    }));
+
+    it('retention: old events go with their index entries; old finished messages go unless their content is kept; the queue stays', withStore(async (store) => {
+      await store.commit([
+        event({ time: 1000, type: 'failed', msgId: 'OLD', recipient: 'old@x.test' }),
+        event({ time: 1500, type: 'accepted', msgId: 'OLD', recipient: 'old@x.test' }),
+        event({ time: 9000, type: 'failed', msgId: 'NEW', recipient: 'old@x.test' }),
+        { kind: 'message.add', record: record('DONE', { createdAt: 1000, state: 'done', dueAt: 0, reference: 'ORD-1', messageId: '<done@shop.test>' }) },
+        { kind: 'message.add', record: record('KEPT', { createdAt: 1000, state: 'done', dueAt: 0 }) },
+        { kind: 'message.add', record: record('QUEUED', { createdAt: 1000, dueAt: 2000 }) },
+        { kind: 'message.add', record: record('RECENT', { createdAt: 9000, state: 'done', dueAt: 0 }) },
+        { kind: 'message.add', record: record('OTHER', { tenant: 'other', createdAt: 1000, state: 'done', dueAt: 0 }) },
+      ]);
+      const kept = (await store.messages.get('KEPT'))!;
+      await store.commit([{ kind: 'message.update', record: { ...kept, keptUntil: 20_000 }, previousDueAt: 0, keepUntil: 20_000 }]);
+      const job = new RetentionJob(store, { events: 3000 }, pino({ level: 'silent' }), () => 5000);
+      expect(await job.runOnce()).toEqual({ events: 2, messages: 2 });
+      expect((await store.events.byRecipient('old@x.test', 10)).map((e) => e.msgId)).toEqual(['NEW']);
+      expect(await store.events.byMessage('OLD', 10)).toEqual([]);
+      expect((await store.events.errors('shop', {})).events.map((e) => e.msgId)).toEqual(['NEW']);
+      for (const gone of ['DONE', 'OTHER']) expect(await store.messages.get(gone)).toBeUndefined();
+      for (const stays of ['KEPT', 'QUEUED', 'RECENT']) expect(await store.messages.get(stays)).toBeDefined();
+      expect(await store.messages.byReference('shop', 'ORD-1', 10)).toEqual([]);
+      expect((await store.messages.listByTenant('shop', { limit: 10 })).messages.map((m) => m.id).sort()).toEqual(['KEPT', 'QUEUED', 'RECENT']);
+      expect(await job.runOnce()).toEqual({ events: 0, messages: 0 });
     }));
 
     it('suppression and soft-bounce counters: per tenant, any case, filtered lists, last write wins', withStore(async (store) => {

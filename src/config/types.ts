@@ -133,6 +133,8 @@ export interface Config {
   retention: {
     /** How long a final message's content stays on disk (re-send, raw source), ms; 0 = deleted at once. */
     bodies: number;
+    /** How long events and finished messages' records are kept, ms; 0 = for ever. */
+    events: number;
   };
   /** DNS servers for MX lookups ("127.0.0.1:5353"); empty means the system's resolv.conf. */
   dns: { servers: string[] };

@@ -195,6 +195,11 @@ export interface MessageStore {
   /** Every message whose body must still be on disk: queued ones and kept ones. */
   withBodies(): AsyncIterable<MessageRecord>;
   /**
+   * Deletes up to `limit` records (with their index entries) of messages created before `before`
+   * that are done and whose body is not kept past `now`; how many.
+   */
+  prune(before: number, now: number, limit: number): Promise<number>;
+  /**
    * Several nodes: gives a queued message of this node, with its body, to whichever node adopts it
    * (a node being drained). Absent on a single-node store.
    */
@@ -230,6 +235,8 @@ export interface EventStore {
   deliveredSince(tenant: string, address: string, since: number, except: string): Promise<boolean>;
   /** Newest first. */
   recent(limit: number): Promise<QueueEvent[]>;
+  /** Deletes up to `limit` of the oldest events from before `before` (with their index entries); how many. */
+  prune(before: number, limit: number): Promise<number>;
 }
 
 export interface SuppressionStore {

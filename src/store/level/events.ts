@@ -2,7 +2,7 @@
 // error log keyed tenant first so a tenant's newest page and "errors since" are one range read.
 import type { ErrorQuery, EventStore } from '../ports.js';
 import { countsAsError, isErrorEvent, type QueueEvent } from '../records.js';
-import { sortableTime, type Sublevels } from './db.js';
+import { sortableTime, type Db, type Sublevels } from './db.js';
 
 async function collect(it: AsyncIterable<unknown>): Promise<QueueEvent[]> {
   const out: QueueEvent[] = [];
@@ -11,7 +11,7 @@ async function collect(it: AsyncIterable<unknown>): Promise<QueueEvent[]> {
 }
 
 export class LevelEvents implements EventStore {
-  constructor(private readonly sub: Sublevels) {}
+  constructor(private readonly db: Db, private readonly sub: Sublevels) {}
 
   async errors(tenant: string, q: ErrorQuery): Promise<{ events: QueueEvent[]; cursor?: string }> {
     const limit = q.limit ?? 50;
@@ -33,6 +33,23 @@ export class LevelEvents implements EventStore {
   async countErrors(tenant: string, since: number): Promise<number> {
     let n = 0;
     for await (const ev of this.sub.errors.values({ gte: `${tenant}!${sortableTime(since)}`, lt: `${tenant}!\xff` })) if (countsAsError(ev as QueueEvent)) n++;
+    return n;
+  }
+
+  async prune(before: number, limit: number): Promise<number> {
+    const writes: Array<{ type: 'del'; key: string }> = [];
+    let n = 0;
+    for await (const [key, value] of this.sub.events.iterator({ lt: sortableTime(before), limit })) {
+      const e = value as QueueEvent;
+      writes.push(
+        { type: 'del', key: this.sub.events.prefix + key },
+        { type: 'del', key: `${this.sub.eventsByRecipient.prefix}${e.recipient.toLowerCase()}!${key}` },
+        { type: 'del', key: `${this.sub.eventsByMessage.prefix}${e.msgId}!${key}` },
+        { type: 'del', key: `${this.sub.errors.prefix}${e.tenant}!${key}` },
+      );
+      n++;
+    }
+    if (n > 0) await this.db.batch(writes, { keyEncoding: 'utf8' });
     return n;
   }
 

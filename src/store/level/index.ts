@@ -37,8 +37,8 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
   const group = new GroupCommit(write);
   return {
     engine: 'level',
-    messages: new LevelMessages(sub),
-    events: new LevelEvents(sub),
+    messages: new LevelMessages(db, sub),
+    events: new LevelEvents(db, sub),
     suppression,
     softBounces: new LevelSoftBounces(sub.softBounces),
     optOuts: new LevelOptOuts(sub.optOuts),

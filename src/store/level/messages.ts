@@ -2,12 +2,13 @@
 // keys, a tenant's messages newest first, and the reference and Message-ID indexes.
 import type { MessageStore } from '../ports.js';
 import type { MessageRecord } from '../records.js';
-import { sortableTime, type Sublevels } from './db.js';
+import { sortableTime, type Db, type Sublevels } from './db.js';
+import { dueKey, messageIndexKeys } from './keys.js';
 
 const idOf = (key: string) => key.slice(key.indexOf('!') + 1);
 
 export class LevelMessages implements MessageStore {
-  constructor(private readonly sub: Sublevels) {}
+  constructor(private readonly db: Db, private readonly sub: Sublevels) {}
 
   async get(id: string): Promise<MessageRecord | undefined> {
     return (await this.sub.messages.get(id)) as MessageRecord | undefined;
@@ -71,6 +72,36 @@ export class LevelMessages implements MessageStore {
     for await (const key of this.sub.retained.keys({ lte: `${sortableTime(now)}!\xff` })) {
       yield { id: idOf(key), keptUntil: Number(key.slice(0, key.indexOf('!'))) };
     }
+  }
+
+  async prune(before: number, now: number, limit: number): Promise<number> {
+    // The tenant list is ordered tenant first, then time: read each tenant's old part, then jump on.
+    const writes: Array<{ type: 'del'; key: string }> = [];
+    let n = 0;
+    const it = this.sub.messagesByTenant.keys();
+    try {
+      for (let key = await it.next(); key !== undefined && n < limit; key = await it.next()) {
+        const [tenant, time, id] = key.split('!');
+        if (Number(time) >= before) {
+          it.seek(`${tenant}!\xff`);
+          continue;
+        }
+        const r = await this.get(id!);
+        if (r && (r.state !== 'done' || (r.keptUntil ?? 0) > now)) continue;
+        if (r) {
+          const keys = messageIndexKeys(r);
+          for (const ref of keys.references) writes.push({ type: 'del', key: this.sub.references.prefix + ref });
+          if (r.messageId) writes.push({ type: 'del', key: this.sub.messageIds.prefix + r.messageId.toLowerCase() });
+          if (r.keptUntil !== undefined) writes.push({ type: 'del', key: this.sub.retained.prefix + dueKey(r.keptUntil, r.id) });
+        }
+        writes.push({ type: 'del', key: this.sub.messages.prefix + id }, { type: 'del', key: this.sub.messagesByTenant.prefix + key });
+        n++;
+      }
+    } finally {
+      await it.close();
+    }
+    if (writes.length > 0) await this.db.batch(writes, { keyEncoding: 'utf8' });
+    return n;
   }
 
   async *withBodies(): AsyncGenerator<MessageRecord> {

@@ -28,6 +28,11 @@ export class PgEvents implements EventStore {
     return r.rows[0].n as number;
   }
 
+  async prune(before: number, limit: number): Promise<number> {
+    const r = await this.pool.query('delete from events where seq in (select seq from events where time < $1 order by time, seq limit $2)', [before, limit]);
+    return r.rowCount ?? 0;
+  }
+
   async byRecipient(address: string, limit: number): Promise<QueueEvent[]> {
     const r = await this.pool.query('select event from events where recipient = lower($1) order by time, seq limit $2', [clean(address), limit]);
     return r.rows.map((x) => x.event as QueueEvent);

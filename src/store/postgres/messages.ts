@@ -111,6 +111,15 @@ export class PgMessages implements MessageStore {
     return r.rows.map((x) => ({ record: x.record as MessageRecord, body: x.body as Buffer }));
   }
 
+  async prune(before: number, now: number, limit: number): Promise<number> {
+    const r = await this.pool.query(`with gone as (
+        delete from messages where id in (select id from messages where created_at < $1 and due_at is null and (kept_until is null or kept_until <= $2) limit $3)
+        returning id, tenant),
+      refs as (delete from message_refs as r using gone where r.msg_id = gone.id and r.tenant = gone.tenant)
+      select count(*)::integer as n from gone`, [before, now, limit]);
+    return r.rows[0].n as number;
+  }
+
   async *withBodies(): AsyncGenerator<MessageRecord> {
     let after = '';
     for (;;) {
