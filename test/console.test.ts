@@ -237,6 +237,11 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     await page.goto(`${mg.adminUrl}/tracking?email=anna@example.com`);
     expect(await page.textContent('#blacklist-answer')).toContain('not on the blacklist');
     await shot('tracking');
+    // Support staff find the parcel from whatever the buyer gives them: e-mail or order number.
+    for (const q of ['anna@example.com', 'A-1']) {
+      await page.goto(`${mg.adminUrl}/search?q=${encodeURIComponent(q)}`);
+      expect(await page.textContent('#found-shipments')).toContain('80082345678901');
+    }
   });
 
   it('counts errors since the previous sign-in also across a restart of mailgate', async () => {

@@ -67,7 +67,7 @@ ${messages.map((m) => html`<tr><td>${fmtTime(m.createdAt)}</td><td class="subjec
 }
 
 const searchForm = (q = ''): SafeHtml => html`<form method="get" action="/search" class="row" role="search">
-<label>Order reference, recipient, Message-ID, queue id or tracking code <input type="search" name="q" value="${q}" required maxlength="998" id="search-box"></label>
+<label>Order number, recipient e-mail, buyer's phone, Message-ID, queue id or tracking code <input type="search" name="q" value="${q}" required maxlength="998" id="search-box"></label>
 <button type="submit">Search</button></form>`;
 
 export function registerMailPages(app: FastifyInstance, { ctx, guard, withTenant }: ConsoleRoutes) {
@@ -120,8 +120,18 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
     const isQueueId = /^[0-9A-Z]{20}$/.test(q);
     const isAddress = /^[^\s@<>]+@[^\s@<>]+$/.test(q) && !q.startsWith('<');
     const isCode = /^[A-Za-z0-9]{8,40}$/.test(q);
+    const isPhone = /^\+?[0-9][0-9 ()./-]{5,25}$/.test(q);
     const bare = q.replace(/^<(.*)>$/, '$1');
-    const [byId, byRef, byRefBracket, byRcpt, errRef, errRcpt, errId, ships] = await Promise.all([
+    // Parcels: by tracking code, by the buyer's e-mail or phone, or by the order number.
+    type Parcel = { code: string; carrier: string; status: string; name?: string; email?: string; phone?: string; orderReference?: string; updatedAt: number };
+    const parcels = (query: Record<string, string>) => ctx.api<{ shipments: Parcel[] }>(req, token, 'GET', '/shipments', { query: { tenant, ...query } });
+    const shipmentSearches = Promise.all([
+      isCode ? parcels({ code: q }) : undefined,
+      isAddress ? parcels({ email: q }) : undefined,
+      isPhone ? parcels({ phone: q }) : undefined,
+      !isAddress && q.length <= 200 ? parcels({ reference: q }) : undefined,
+    ]);
+    const [byId, byRef, byRefBracket, byRcpt, errRef, errRcpt, errId] = await Promise.all([
       isQueueId ? ctx.api<MessageSummary>(req, token, 'GET', `/messages/${q}`) : undefined,
       ctx.api<{ messages: MessageSummary[] }>(req, token, 'GET', '/messages', { query: { tenant, reference: bare } }),
       bare.includes('@') ? ctx.api<{ messages: MessageSummary[] }>(req, token, 'GET', '/messages', { query: { tenant, messageId: `<${bare}>` } }) : undefined,
@@ -129,21 +139,22 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
       ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, reference: q } }),
       isAddress ? ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, recipient: q } }) : undefined,
       isQueueId ? ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, msgId: q } }) : undefined,
-      isCode ? ctx.api<{ shipments: Array<{ code: string; carrier: string; status: string; name?: string; email?: string; orderReference?: string; updatedAt: number }> }>(req, token, 'GET', '/shipments', { query: { tenant, code: q } }) : undefined,
     ]);
+    const found = new Map<string, Parcel>();
+    for (const r of await shipmentSearches) if (r?.status === 200) for (const x of r.data.shipments) found.set(`${x.carrier}!${x.code}`, x);
+    const shipments = [...found.values()];
     const messages = new Map<string, MessageSummary>();
     if (byId?.status === 200) messages.set(byId.data.id, byId.data);
     for (const r of [byRef, byRefBracket, byRcpt]) if (r?.status === 200) for (const m of r.data.messages) messages.set(m.id, m);
     const errors = new Map<string, ErrorEvent>();
     for (const r of [errRef, errRcpt, errId]) if (r?.status === 200) for (const e of r.data.events) errors.set(`${e.time}|${e.msgId}|${e.type}|${e.recipient}`, e);
-    const shipments = ships?.status === 200 ? ships.data.shipments : [];
     const forbidden = byId?.status === 403 ? html`<p class="bad">${apiError(byId)}</p>` : '';
     return ctx.page(req, reply, s, {
       title: 'Search', active: '/search',
       body: html`<section>${searchForm(q)}</section>${forbidden}
 <section id="found-messages"><h2>Messages (${messages.size})</h2>${messageTable([...messages.values()].sort((a, b) => b.createdAt - a.createdAt))}</section>
 <section id="found-errors"><h2>Errors (${errors.size})</h2>${errorTable([...errors.values()].sort((a, b) => b.time - a.time))}</section>
-${isCode ? html`<section id="found-shipments"><h2>Shipments (${shipments.length})</h2>${shipments.length === 0 ? html`<p class="muted">No shipment with this tracking code.</p>` : html`<div class="table-wrap"><table><thead><tr><th>Code</th><th>Carrier</th><th>Status</th><th>Buyer</th><th>Order</th><th>Updated</th></tr></thead><tbody>${shipments.map((x) => html`<tr><td class="mono">${x.code}</td><td>${x.carrier}</td><td>${x.status}</td><td>${x.name ?? ''} <span class="muted">${x.email ?? ''}</span></td><td>${x.orderReference ?? ''}</td><td>${fmtTime(x.updatedAt)}</td></tr>`)}</tbody></table></div>`}</section>` : ''}`,
+<section id="found-shipments"><h2>Parcels (${shipments.length})</h2>${shipments.length === 0 ? html`<p class="muted">No parcel with this tracking code, buyer e-mail, phone or order number.</p>` : html`<div class="table-wrap"><table><thead><tr><th>Code</th><th>Carrier</th><th>Status</th><th>Buyer</th><th>Order</th><th>Updated</th></tr></thead><tbody>${shipments.map((x) => html`<tr><td class="mono">${x.code}</td><td>${x.carrier}</td><td>${x.status}</td><td>${x.name ?? ''} <span class="muted">${x.email ?? ''} ${x.phone ?? ''}</span></td><td>${x.orderReference ?? ''}</td><td>${fmtTime(x.updatedAt)}</td></tr>`)}</tbody></table></div>`}</section>`,
     });
   });
 
