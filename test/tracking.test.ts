@@ -163,12 +163,17 @@ describe('tracking: import with preview', () => {
     expect(body.dryRun).toBe(true);
     const byLine = new Map(body.rows.map((row) => [row.line, row]));
     expect(byLine.get(2)).toMatchObject({ errors: [], action: 'create' });
-    expect(byLine.get(3)!.errors).toEqual(['phone "12345" is not a valid phone number']);
+    // Seed 004: an invalid phone is a placeholder (e-mail notices, no SMS), not a reason to drop the parcel.
+    expect(byLine.get(3)).toMatchObject({ errors: [], action: 'create', warnings: ['phone "12345" is not a valid phone number: no SMS or calls'] });
     expect(byLine.get(4)!.errors).toEqual(['tracking code 80082345678901 is already on line 2']);
     expect(byLine.get(5)!.errors).toEqual(['tracking code is missing']);
     expect(byLine.get(6)).toMatchObject({ errors: [], action: 'create' });
     expect(byLine.get(6)!.warnings[0]).toMatch(/landline/);
-    expect(body).toMatchObject({ created: 2, updated: 0, rejected: 3 });
+    expect(body).toMatchObject({ created: 3, updated: 0, rejected: 2 });
+    expect((body as unknown as { phonesDropped: unknown }).phonesDropped).toEqual([
+      { line: 3, phone: '12345', reason: '"12345" is not a valid phone number: no SMS or calls' },
+      { line: 6, phone: '+7 495 123-45-67', reason: '+74951234567 is a landline: no SMS or calls' },
+    ]);
     const list = (await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: unknown[] };
     expect(list.shipments).toHaveLength(0);
   });
@@ -176,9 +181,11 @@ describe('tracking: import with preview', () => {
   it('the real import creates only the good rows; re-importing updates instead of duplicating', async () => {
     const r = await api(w, '/shipments/import?tenant=shop', { method: 'POST', raw: csv });
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ dryRun: false, created: 2, rejected: 3 });
+    expect(await r.json()).toMatchObject({ dryRun: false, created: 3, rejected: 2 });
     const list = (await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: Array<{ code: string; phoneE164?: string; phoneProblem?: string; orderSum?: string }> };
-    expect(list.shipments.map((s) => s.code).sort()).toEqual(['80082345678901', '80082345678905']);
+    expect(list.shipments.map((s) => s.code).sort()).toEqual(['80082345678901', '80082345678902', '80082345678905']);
+    expect(list.shipments.find((s) => s.code === '80082345678902')).toMatchObject({ phoneProblem: '"12345" is not a valid phone number: no SMS or calls' });
+    expect(list.shipments.find((s) => s.code === '80082345678902')!.phoneE164).toBeUndefined();
     const ivan = list.shipments.find((s) => s.code === '80082345678901')!;
     expect(ivan).toMatchObject({ phoneE164: '+79161234567', orderSum: '1 250,00 ₽' });
     expect(list.shipments.find((s) => s.code === '80082345678905')!.phoneProblem).toMatch(/landline/);
@@ -187,7 +194,7 @@ describe('tracking: import with preview', () => {
     expect(await again.json()).toMatchObject({ created: 0, updated: 1 });
     const found = (await (await api(w, '/shipments?tenant=shop&email=ivan.new@buyer.test')).json()) as { shipments: Array<{ code: string }> };
     expect(found.shipments.map((s) => s.code)).toEqual(['80082345678901']);
-    expect(((await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: unknown[] }).shipments).toHaveLength(2);
+    expect(((await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: unknown[] }).shipments).toHaveLength(3);
     // By order reference and by phone as a buyer would type it.
     expect(((await (await api(w, '/shipments?tenant=shop&reference=a-1001')).json()) as { shipments: unknown[] }).shipments).toHaveLength(1);
   });
@@ -210,14 +217,14 @@ describe('tracking: import with preview', () => {
   });
 
   it('refuses an import beyond the monthly quota, naming the numbers', async () => {
-    await enable(w, { monthlyQuota: 3 });
+    await enable(w, { monthlyQuota: 4 });
     const r = await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', shipments: [
       { code: '80082345670001', email: 'a@buyer.test' }, { code: '80082345670002', email: 'b@buyer.test' },
     ] } });
     expect(r.status).toBe(429);
     const body = (await r.json()) as { error: string; message: string };
     expect(body.error).toBe('QUOTA_EXCEEDED');
-    expect(body.message).toContain('only 1 of the monthly quota of 3');
+    expect(body.message).toContain('only 1 of the monthly quota of 4');
     expect((await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', code: '80082345670001', email: 'a@buyer.test' } })).status).toBe(201);
     await enable(w);
   });
