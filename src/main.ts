@@ -56,6 +56,8 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     signIns: store.signIns,
     shipments: tracking.shipments,
     intake: tracking.intake,
+    saveSettings: (tenant, settings) => tracking.saveSettings(tenant, settings),
+    trackingProblems: (tenant) => tracking.problems(tenant),
     phoneGateways: () => new Set(tracking.gateways.keys()),
     tenantTokens: new TenantTokens(store),
     metrics: async () => (await metricsText(relay)) + clusterMetrics(await cluster()),

@@ -77,10 +77,10 @@ export interface MessageRecord {
   category?: { name: string; optional: boolean };
 }
 
-export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error' | 'notice-failed';
+export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error' | 'notice-failed' | 'tracking-failed' | 'refused';
 
 /** Event types that belong in a tenant's error log. */
-export const ERROR_TYPES: ReadonlySet<string> = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'sender-rewritten', 'app-error', 'notice-failed']);
+export const ERROR_TYPES: ReadonlySet<string> = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'sender-rewritten', 'app-error', 'notice-failed', 'tracking-failed', 'refused']);
 
 export interface QueueEvent {
   time: number;
