@@ -50,13 +50,15 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const cluster = () => clusterStatus(store.cluster, store.engine, relay.leases);
   let listening = false;
 
-  const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
+  const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk, recordEvents: relay.recordEvents }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
   const admin = await createAdminApp({
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
     signIns: store.signIns,
     stats: store.stats,
     shipments: tracking.shipments,
     intake: tracking.intake,
+    saveSettings: (tenant, settings) => tracking.saveSettings(tenant, settings),
+    trackingProblems: (tenant) => tracking.problems(tenant),
     phoneGateways: () => new Set(tracking.gateways.keys()),
     tenantTokens: new TenantTokens(store),
     metrics: async () => (await metricsText(relay)) + clusterMetrics(await cluster()),

@@ -1,6 +1,7 @@
 // The relay's parts, built and connected: the store and spool, the event log and its listeners
 // (metrics, webhooks), the tenant directory and domain checks, suppression, the queue, scheduler
 // and deliverer, inbound bounces and parcel tracking. Listeners (SMTP, HTTP) are main.ts's.
+import type { QueueEvent } from './store/records.js';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
@@ -46,6 +47,8 @@ export interface Relay {
   queue: MailQueue;
   bounces: InboundBounces;
   tracking: TrackingService;
+  /** Writes events (error-log entries that belong to no message) to the event log. */
+  recordEvents(events: QueueEvent[]): Promise<void>;
   disk: DiskSpace;
   resolver: Resolver;
   verpSecret: Buffer;
@@ -111,13 +114,14 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
     log,
   });
   const optOuts: OptOutList = store.optOuts;
+  const recordEvents = (evs: QueueEvent[]) => spool.appendEvents(evs.flatMap((e) => events.ops(e)));
   const tracking = createTrackingService(config.tracking, {
     store,
     tenants: directory,
     systemSender: config.system.sender,
     submit: (tenant, envelope, body) => queue.submit({ tenant, envelope, body, source: { kind: 'tracking' } }),
     queuedByMessageId: (messageId) => spool.byMessageId(messageId),
-    recordEvents: (evs) => spool.appendEvents(evs.flatMap((e) => events.ops(e))),
+    recordEvents,
     hostname: config.system.hostname,
     log,
     ...(opts.now ? { now: opts.now } : {}),
@@ -131,11 +135,13 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const retention = new RetentionJob(store, config.retention, log, opts.now);
 
   return {
-    store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all,
+    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all,
     async start({ trackingLoop }) {
       scheduler.start();
       await webhooks.start(lease('webhooks'));
       if (trackingLoop) tracking.worker.start(1000, lease('tracking'));
+      // Tracking that cannot work (codes of a carrier with no account) is said at start, not only when checks fail.
+      void tracking.setupWarnings().then((ws) => ws.forEach((w) => log.warn(`config warning: ${w}`)), () => undefined);
       void bounces.backlog();
       spool.startAdopting();
       retention.start(lease('retention'));

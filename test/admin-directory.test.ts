@@ -7,6 +7,7 @@ import { startSink, type Sink } from './helpers/smtp-sink.js';
 import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
+import { useMailgate } from './helpers/use-mailgate.js';
 
 describe('tenants and upstreams through the admin API', () => {
   let dir: string;
@@ -213,5 +214,37 @@ describe('tenants and upstreams through the admin API', () => {
     const { token: other } = (await (await api('/tenants/newshop/tokens', { method: 'POST', body: { name: 'peek' } })).json()) as { token: string };
     expect((await api('/upstreams/selfserve-smtp', { headers: { authorization: `Bearer ${other}` } })).status).toBe(404);
     expect((await api('/tenants/selfserve/upstream', { method: 'PUT', body: { upstream: null }, headers: { authorization: `Bearer ${other}`, 'content-type': 'application/json' } })).status).toBe(403);
+  });
+});
+
+describe('a shop admin whose only upstream is the MX-type system one', () => {
+  const w = useMailgate({
+    prefix: 'mg-mxcopy-',
+    sinks: [{}],
+    config: ({ dir }) => testConfig({
+      dataDir: `${dir}/data`,
+      upstreams: ['{ name: direct, type: mx, requireTls: true }'],
+      tenants: ['{ id: shop, name: Shop, from: { address: orders@shop.test }, auth: [ { user: shop, password: shop-password } ] }'],
+      admin: 'allowPrivateTenantUpstreams: true',
+    }),
+  });
+
+  it('copies it and turns the copy into its own SMTP server (the MX-only keys are dropped, the rest applies)', async () => {
+    const { token } = (await (await w.api('/tenants/shop/tokens', { method: 'POST', body: { name: 'console' } })).json()) as { token: string };
+    const seen = (await (await w.api('/upstreams', { token })).json()) as { upstreams: Array<{ name: string; type: string }> };
+    expect(seen.upstreams).toEqual([expect.objectContaining({ name: 'direct', type: 'mx' })]);
+    expect((await w.api('/upstreams/direct/copy', { method: 'POST', body: { name: 'my-smtp' }, token })).status).toBe(201);
+    const edited = await w.api('/upstreams/my-smtp', { method: 'PATCH', body: { type: 'smtp', host: '127.0.0.1', port: w.sink.port, tls: 'none' }, token });
+    expect(edited.status, await edited.clone().text()).toBe(200);
+    const body = (await edited.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ name: 'my-smtp', type: 'smtp', host: '127.0.0.1', port: w.sink.port, tls: 'none', owner: 'shop', readOnly: false, maxConnections: 10 });
+    expect(body).not.toHaveProperty('requireTls');
+    const tested = (await (await w.api('/upstreams/my-smtp/test', { method: 'POST', body: { to: 'owner@shop.test' }, token })).json()) as { ok: boolean };
+    expect(tested.ok).toBe(true);
+    await w.sink.waitFor(1);
+    // And back: an SMTP upstream made an MX one loses host, TLS mode and login.
+    const back = await w.api('/upstreams/my-smtp', { method: 'PATCH', body: { type: 'mx' }, token });
+    expect(back.status, await back.clone().text()).toBe(200);
+    expect(await back.json()).not.toHaveProperty('host');
   });
 });

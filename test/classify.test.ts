@@ -16,7 +16,9 @@ const cases: Array<[string, FailureInput, string, string]> = [
   ['bad address syntax', { status: '5.1.3', diagnostic: '501 5.1.3 Bad recipient address syntax' }, 'hard', 'bad-address'],
   ['no such domain', { status: '5.4.4', diagnostic: 'Host or domain name not found. Name service error for name=exmaple.com type=AAAA: Host not found' }, 'hard', 'host-unknown'],
   ['dns trouble is not an unknown domain', { status: '4.4.3', diagnostic: 'Name service error for domain example.com: Host not found, try again' }, 'soft', 'network'],
-  ['null MX', { replyCode: 556, status: '5.1.10', diagnostic: '556 5.1.10 Recipient address has null MX' }, 'hard', 'not-accepting'],
+  ['null MX', { replyCode: 556, status: '5.1.10', diagnostic: '556 5.1.10 Recipient address has null MX' }, 'hard', 'domain-accepts-no-mail'],
+  ['null MX, mailgate\'s own DNS answer', { replyCode: 556, status: '5.1.10', diagnostic: 'domain nullmx.test does not accept mail (null MX)' }, 'hard', 'domain-accepts-no-mail'],
+  ['null MX, postfix smarthost', { status: '5.1.10', command: 'RCPT', diagnostic: '550 5.1.10 <anna@nullmx.test>: Recipient address rejected: Domain nullmx.test does not accept mail (nullMX)' }, 'hard', 'domain-accepts-no-mail'],
   ['disabled accounts come back', { replyCode: 550, diagnostic: '550 5.2.1 The email account that you tried to reach is disabled.' }, 'soft', 'suspended'],
   ['locked account', { status: '5.7.1', command: 'RCPT', diagnostic: '550 5.7.1 <k@example.com>: Recipient address rejected: User k@example.com temporary locked. Please try again later!' }, 'soft', 'suspended'],
   ['quota 5xx', { status: '5.2.2', diagnostic: '552 5.2.2 The email account that you tried to reach is over quota.' }, 'soft', 'mailbox-full'],
@@ -59,6 +61,7 @@ describe('verdictFor: what suppresses', () => {
   it('suppresses a hard bounce about the address and a complaint, and nothing else at once', () => {
     expect(verdictFor({ class: 'hard', reason: 'user-unknown' })).toEqual({ suppress: true, countsTowardsSuppression: false });
     expect(verdictFor({ class: 'hard', reason: 'host-unknown' }).suppress).toBe(true);
+    expect(verdictFor({ class: 'hard', reason: 'domain-accepts-no-mail' }).suppress).toBe(true); // a refusal naming the address: that one address
     expect(verdictFor({ class: 'complaint', reason: 'abuse' }).suppress).toBe(true);
     expect(verdictFor({ class: 'hard', reason: 'other' })).toEqual({ suppress: false, countsTowardsSuppression: false });
     expect(verdictFor({ class: 'policy', reason: 'blocked' }).suppress).toBe(false);

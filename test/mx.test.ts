@@ -51,7 +51,12 @@ describe('direct MX delivery', () => {
     expect(await finalEvent(w.mg, 'd@nxdomain.test')).toMatchObject({
       type: 'failed', code: 'DOMAIN_NOT_FOUND', reply: { code: 550, enhanced: '5.1.2' },
     });
-    expect(await finalEvent(w.mg, 'e@nullmx.test')).toMatchObject({ type: 'failed', code: 'DOMAIN_NULL_MX', reply: { code: 556 } });
+    expect(await finalEvent(w.mg, 'e@nullmx.test')).toMatchObject({ type: 'failed', code: 'DOMAIN_NULL_MX', reply: { code: 556 }, class: 'hard', reason: 'domain-accepts-no-mail' });
+    // Our own DNS answer is a permanent failure of the domain, treated like a domain that does not
+    // exist: this message fails for good, and no address is suppressed (the DNS may change; a server
+    // that refuses with 556 5.1.10 suppresses its one address, like a refused unknown domain).
+    const suppressed = ((await (await w.api('/suppression?tenant=shop')).json()) as { entries: unknown[] }).entries;
+    expect(suppressed).toEqual([]);
     // The preferred host was asked first.
     const aQueries = w.dns.queries.filter((q) => q.type === 'A').map((q) => q.name);
     expect(aQueries.indexOf('mx1.buyers.test')).toBeLessThan(aQueries.indexOf('mx2.buyers.test'));

@@ -352,6 +352,10 @@ for (const engine of engines) {
       const carriers = ['russian-post', 'dhl'];
       expect((await store.shipments.list('shop', {}, carriers)).shipments.map((x) => x.code)).toEqual(['A1', 'C3', 'B2']);
       expect((await store.shipments.list('shop', { status: 'delivered' }, carriers)).shipments.map((x) => x.code)).toEqual(['C3', 'B2']);
+      expect((await store.shipments.list('shop', { carrier: 'dhl' }, carriers)).shipments.map((x) => x.code)).toEqual(['A1', 'C3']);
+      const byCarrier = await store.shipments.list('shop', { carrier: 'dhl', limit: 1 }, carriers);
+      expect((await store.shipments.list('shop', { carrier: 'dhl', limit: 1, cursor: byCarrier.cursor! }, carriers)).shipments.map((x) => x.code)).toEqual(['C3']);
+      expect((await store.shipments.list('other', { carrier: 'dhl' }, carriers)).shipments).toEqual([]);
       expect((await store.shipments.list('shop', { email: 'buyer@x.TEST' }, carriers)).shipments.map((x) => x.code)).toEqual(['A1', 'C3']);
       expect((await store.shipments.list('shop', { phone: '+79160000000' }, carriers)).shipments.map((x) => x.code)).toEqual(['B2']);
       expect((await store.shipments.list('shop', { reference: 'ord-1' }, carriers)).shipments.map((x) => x.code)).toEqual(['B2']);
@@ -369,6 +373,10 @@ for (const engine of engines) {
       // moved to a later time in one transaction: remove then add
       await store.commit([{ kind: 'notice.remove', notice: n(100, 'shipped') }, { kind: 'notice.add', notice: n(300, 'shipped') }]);
       expect((await store.shipments.noticesOf('shop', 'dhl', 'A1')).map((x) => `${x.sendAt}:${x.status}`)).toEqual(['200:arrived', '300:shipped']);
+      // a tenant's whole outbox (a sending-window change re-plans it), by sending time, no other tenant's
+      await store.commit([{ kind: 'notice.add', notice: { ...n(250, 'y'), tenant: 'other' } }]);
+      expect((await store.shipments.noticesOf('shop')).map((x) => `${x.sendAt}:${x.code}`)).toEqual(['150:C3', '200:A1', '300:A1']);
+      expect((await store.shipments.noticesOf('other')).map((x) => x.sendAt)).toEqual([250]);
 
       // deleting a shipment takes it out of every index
       await store.commit([{ kind: 'shipment.change', before: b }]);

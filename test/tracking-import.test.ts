@@ -37,7 +37,21 @@ const SHOP_CSV_ROWS: ImportRow[] = [
     errors: [],
     warnings: [],
   },
-  { line: 3, errors: ['phone "12345" is not a valid phone number'], warnings: [] },
+  // An invalid phone keeps the parcel (seed 004: a placeholder, no SMS or calls); with no e-mail the buyer gets nothing.
+  {
+    line: 3,
+    shipment: {
+      code: '80085412345678',
+      carrier: 'russian-post',
+      name: 'Петров Пётр',
+      phone: '12345',
+      phoneProblem: '"12345" is not a valid phone number: no SMS or calls',
+      orderReference: '1002',
+      orderSum: '990',
+    },
+    errors: [],
+    warnings: ['phone "12345" is not a valid phone number: no SMS or calls; with no e-mail either, the buyer gets no notices'],
+  },
   {
     line: 4,
     shipment: {
@@ -49,7 +63,7 @@ const SHOP_CSV_ROWS: ImportRow[] = [
       orderReference: '1003',
     },
     errors: [],
-    warnings: ['phone +74951234567 is a landline: no SMS or calls'],
+    warnings: ['phone +74951234567 is a landline: no SMS or calls; with no e-mail either, the buyer gets no notices'],
   },
   { line: 5, errors: ['tracking code RA123456789RU is already on line 2'], warnings: [] },
   { line: 7, errors: ['tracking code is missing'], warnings: [] },

@@ -11,6 +11,8 @@ import { DEFAULT_SETTINGS, parseTrackingSettings, unknownGateways, type Tracking
 import { composeMail, noticeMessageId, type ComposedMail } from '../src/tracking/compose.js';
 import { NOTICE_STATUSES, type CarrierEvent, type NormalisedStatus } from '../src/tracking/types.js';
 import { CanonicalStream } from '../src/queue/canonical-stream.js';
+import { replannedSendAt, windowMoved } from '../src/tracking/replan.js';
+import { csvCell, shipmentsCsv } from '../src/tracking/report-csv.js';
 
 const HOUR = 60 * 60 * 1000;
 const MINUTE = 60 * 1000;
@@ -634,5 +636,49 @@ describe('notice e-mail', () => {
     const id = noticeMessageId(['notice', 'demo', 'dhl', '1234567890', 'delivered'], 'relay.test');
     const parsed = await simpleParser(composeMail(mail({ messageId: id })));
     expect(parsed.messageId).toBe(id);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+
+describe('re-planning notices after a window change', () => {
+  const moscow = (from: string, to: string): SendingWindow => ({ from, to, timeZone: 'Europe/Moscow' });
+  const now = utc(2026, 11, 4, 19); // 22:00 Moscow
+
+  it('a first notice goes at the new window\'s next opening; a retry keeps its back-off', () => {
+    expect(replannedSendAt({ state: 'scheduled', at: now, sendAt: utc(2026, 11, 5, 7) }, now, moscow('07:00', '09:00'))).toBe(utc(2026, 11, 5, 4));
+    expect(replannedSendAt({ state: 'scheduled', at: now, sendAt: utc(2026, 11, 5, 7) }, now, moscow('21:00', '23:00'))).toBe(now);
+    const retry = { state: 'scheduled' as const, at: now, attempts: 2, notBefore: now + 5 * HOUR, sendAt: utc(2026, 11, 5, 7) };
+    expect(replannedSendAt(retry, now, moscow('00:00', '23:59'))).toBe(now + 5 * HOUR);
+  });
+
+  it('only the window and the time zone move notices', () => {
+    expect(windowMoved(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, reportTime: '08:00' })).toBe(false);
+    expect(windowMoved(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, window: { from: '10:00', to: '13:00' } })).toBe(true);
+    expect(windowMoved(DEFAULT_SETTINGS, { ...DEFAULT_SETTINGS, timeZone: 'Asia/Yekaterinburg' })).toBe(true);
+  });
+});
+
+describe('the daily report\'s CSV', () => {
+  it('quotes separators and quotes, flattens line breaks, and makes formulas inert', () => {
+    expect(csvCell('plain')).toBe('plain');
+    expect(csvCell('Иванова, Анна')).toBe('"Иванова, Анна"');
+    expect(csvCell('say "hi"')).toBe('"say ""hi"""');
+    expect(csvCell('a\r\nb')).toBe('a b');
+    expect(csvCell('=HYPERLINK("http://x")')).toBe('"\'=HYPERLINK(""http://x"")"');
+    expect(csvCell('-2+3+cmd|\' /C calc\'!A0')).toBe("'-2+3+cmd|' /C calc'!A0");
+    expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(csvCell('+7 916 123-45-67')).toBe('+7 916 123-45-67'); // a phone number stays as it is
+    expect(csvCell(undefined)).toBe('');
+  });
+
+  it('starts with a BOM and the header, one CRLF line per parcel', () => {
+    const s = { ...newShipment('shop', { code: 'RA123456789RU', carrier: 'russian-post', name: 'Анна', email: 'a@b.test' }, utc(2026, 1, 1)), notices: { 'accepted:email': { state: 'sent' as const, at: 0 } } };
+    const csv = shipmentsCsv([s]);
+    expect(csv.startsWith('\uFEFFTracking code,Carrier,')).toBe(true);
+    const lines = csv.slice(1).split('\r\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toBe('RA123456789RU,Russian Post,unknown,,Анна,a@b.test,,,,,2026-01-01T00:00:00Z,,,yes,accepted:email sent');
+    expect(lines[2]).toBe('');
   });
 });

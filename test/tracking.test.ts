@@ -2,142 +2,19 @@
 // loopback Russian Post, a loopback Twilio and an SMTP sink. Import with preview, a parcel's whole
 // story (accepted → in transit → at the pick-up point → reminder → storage expired → blacklist), the
 // sending window, a restart in the middle, and carrier failures that must not produce notices.
-import { pathToFileURL } from 'node:url';
 import path from 'node:path';
-import pino from 'pino';
 import libmime from 'libmime';
 import { simpleParser } from 'mailparser';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config/load.js';
-import { TRACKING_SCHEMAS } from '../src/tracking/plugged.js';
-import type { RunningMailgate } from '../src/main.js';
-import { ADMIN_TOKEN, sinkUpstream, testConfig } from './helpers/config.js';
-import { repoRoot } from './helpers/mailgate-process.js';
-import { getHeader, startSink, type Sink } from './helpers/smtp-sink.js';
-import { startRussianPostServer, type RussianPostServer } from './helpers/carrier-servers.js';
-import { startTwilioServer, type TwilioServer } from './helpers/phone-gateway-servers.js';
-import { makeTempDir, removeDir } from './helpers/tmp.js';
+import { ADMIN_TOKEN } from './helpers/config.js';
+import { getHeader } from './helpers/smtp-sink.js';
 import nodemailer from 'nodemailer';
 import writeXlsxFile from 'write-excel-file/node';
 import { openStore } from '../src/store/open.js';
 import { ShipmentStore } from '../src/store/shipments.js';
 import type { TrackingRecords } from '../src/tracking/shipments.js';
 import { CARRIERS } from '../src/tracking/types.js';
-
-type StartMailgate = typeof import('../src/main.js').startMailgate;
-// The built server: its delivery worker thread is a compiled file.
-const { startMailgate } = (await import(pathToFileURL(path.join(repoRoot, 'dist', 'main.js')).href)) as { startMailgate: StartMailgate };
-
-const HOUR = 3600_000;
-const DAY = 24 * HOUR;
-/** 2026-11-02 10:30 Moscow time (UTC+3, no DST): inside the 10:00–12:00 window. */
-const START = Date.parse('2026-11-02T07:30:00Z');
-const msk = (iso: string) => Date.parse(`${iso}+03:00`);
-
-interface World {
-  dir: string;
-  sink: Sink;
-  post: RussianPostServer;
-  twilio: TwilioServer;
-  clock: { now: number };
-  mg: RunningMailgate;
-  yaml: string;
-}
-
-const log = pino({ level: 'silent' });
-
-async function boot(w: Omit<World, 'mg'>): Promise<RunningMailgate> {
-  const config = parseConfig(w.yaml, { baseDir: w.dir, env: {}, plugged: TRACKING_SCHEMAS });
-  return startMailgate(config, log, { now: () => w.clock.now, trackingLoop: false });
-}
-
-async function makeWorld(): Promise<World> {
-  const dir = await makeTempDir('mg-tracking-');
-  const [sink, post, twilio] = await Promise.all([
-    startSink(),
-    startRussianPostServer({ login: 'shop-login', password: 'shop-password' }),
-    startTwilioServer({ accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'twilio-token' }),
-  ]);
-  const yaml = testConfig({
-    dataDir: `${dir}/data`,
-    upstreams: [sinkUpstream('shop-smtp', sink.port)],
-    tenants: [
-      '{ id: shop, name: Demo Shop, upstream: shop-smtp, from: { address: orders@shop.test, name: Demo Shop }, auth: [ { user: shop, password: shop-password } ] }',
-      '{ id: other, name: Other Shop, upstream: shop-smtp, from: { address: orders@other.test }, auth: [ { user: other, password: other-password } ] }',
-    ],
-    extra: [
-      'tracking:',
-      '  checksPerDay: 4',
-      '  firstCheckDelay: 1m',
-      '  carriers:',
-      `    russian-post: { url: "${post.url}", login: shop-login, password: shop-password, timeout: 1s }`,
-      '  phoneGateways:',
-      `    - { name: sms, type: twilio, baseUrl: "${twilio.url}", accountSid: AC0123456789abcdef0123456789abcdef, authToken: twilio-token, timeout: 1s }`,
-      `    - { name: voice, type: twilio, baseUrl: "${twilio.url}", accountSid: AC0123456789abcdef0123456789abcdef, authToken: twilio-token, voiceLanguage: ru-RU }`,
-    ].join('\n'),
-  });
-  const clock = { now: START };
-  const partial = { dir, sink, post, twilio, clock, yaml };
-  return { ...partial, mg: await boot(partial) };
-}
-
-async function closeWorld(w: World | undefined): Promise<void> {
-  if (!w) return;
-  await w.mg.stop();
-  await Promise.all([w.sink.close(), w.post.close(), w.twilio.close()]);
-  await removeDir(w.dir);
-}
-
-function api(w: World, p: string, init: { method?: string; body?: unknown; raw?: string; type?: string } = {}) {
-  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` };
-  let body: string | undefined;
-  if (init.raw !== undefined) {
-    headers['content-type'] = init.type ?? 'text/csv';
-    body = init.raw;
-  } else if (init.body !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(init.body);
-  }
-  return fetch(`http://${w.mg.addresses.admin}/api/v1${p}`, { method: init.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}) });
-}
-
-const SETTINGS = {
-  tenant: 'shop',
-  enabled: true,
-  timeZone: 'Europe/Moscow',
-  window: { from: '10:00', to: '12:00' },
-  sms: { gateway: 'sms', sender: 'DemoShop' },
-  adminAddresses: ['admin@shop.test'],
-  reportTime: null,
-  templates: {
-    ru: {
-      'arrived-at-pickup': {
-        subject: 'Заказ {orderReference} ждёт вас',
-        text: 'Здравствуйте, {name}! Посылка {trackingCode} в {pickupPoint}. К оплате {orderSum}.',
-        html: '<p>Здравствуйте, {name}! Посылка <b>{trackingCode}</b> ждёт вас.</p>',
-        sms: '{name}, посылка {trackingCode} ждёт вас: {pickupPoint}. Сумма {orderSum}',
-      },
-    },
-  },
-};
-
-async function enable(w: World, extra: Record<string, unknown> = {}): Promise<void> {
-  const r = await api(w, '/tracking/settings', { method: 'PUT', body: { ...SETTINGS, ...extra } });
-  expect(r.status, await r.clone().text()).toBe(200);
-}
-
-/** Moves the clock and runs one tracking cycle. */
-async function at(w: World, time: number) {
-  w.clock.now = time;
-  return w.mg.tracking.runOnce();
-}
-
-async function shipment(w: World, code: string) {
-  const r = await api(w, `/shipments/russian-post/${code}?tenant=shop`);
-  return (await r.json()) as { status: string; lastError?: string; notices: Record<string, { state: string; detail?: string; sendAt?: number }>; pickupPoint?: string; checks: number; nextCheckAt?: number };
-}
-
-const subjects = (sink: Sink) => sink.messages.map((m) => libmime.decodeWords(getHeader(m.headers, 'Subject') ?? ''));
+import { HOUR, DAY, START, msk, type World, log, boot, makeWorld, closeWorld, api, enable, at, shipment, subjects } from './helpers/tracking-world.js';
 
 describe('tracking: import with preview', () => {
   let w: World;
@@ -163,12 +40,17 @@ describe('tracking: import with preview', () => {
     expect(body.dryRun).toBe(true);
     const byLine = new Map(body.rows.map((row) => [row.line, row]));
     expect(byLine.get(2)).toMatchObject({ errors: [], action: 'create' });
-    expect(byLine.get(3)!.errors).toEqual(['phone "12345" is not a valid phone number']);
+    // Seed 004: an invalid phone is a placeholder (e-mail notices, no SMS), not a reason to drop the parcel.
+    expect(byLine.get(3)).toMatchObject({ errors: [], action: 'create', warnings: ['phone "12345" is not a valid phone number: no SMS or calls'] });
     expect(byLine.get(4)!.errors).toEqual(['tracking code 80082345678901 is already on line 2']);
     expect(byLine.get(5)!.errors).toEqual(['tracking code is missing']);
     expect(byLine.get(6)).toMatchObject({ errors: [], action: 'create' });
     expect(byLine.get(6)!.warnings[0]).toMatch(/landline/);
-    expect(body).toMatchObject({ created: 2, updated: 0, rejected: 3 });
+    expect(body).toMatchObject({ created: 3, updated: 0, rejected: 2 });
+    expect((body as unknown as { phonesDropped: unknown }).phonesDropped).toEqual([
+      { line: 3, phone: '12345', reason: '"12345" is not a valid phone number: no SMS or calls' },
+      { line: 6, phone: '+7 495 123-45-67', reason: '+74951234567 is a landline: no SMS or calls' },
+    ]);
     const list = (await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: unknown[] };
     expect(list.shipments).toHaveLength(0);
   });
@@ -176,9 +58,11 @@ describe('tracking: import with preview', () => {
   it('the real import creates only the good rows; re-importing updates instead of duplicating', async () => {
     const r = await api(w, '/shipments/import?tenant=shop', { method: 'POST', raw: csv });
     expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ dryRun: false, created: 2, rejected: 3 });
+    expect(await r.json()).toMatchObject({ dryRun: false, created: 3, rejected: 2 });
     const list = (await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: Array<{ code: string; phoneE164?: string; phoneProblem?: string; orderSum?: string }> };
-    expect(list.shipments.map((s) => s.code).sort()).toEqual(['80082345678901', '80082345678905']);
+    expect(list.shipments.map((s) => s.code).sort()).toEqual(['80082345678901', '80082345678902', '80082345678905']);
+    expect(list.shipments.find((s) => s.code === '80082345678902')).toMatchObject({ phoneProblem: '"12345" is not a valid phone number: no SMS or calls' });
+    expect(list.shipments.find((s) => s.code === '80082345678902')!.phoneE164).toBeUndefined();
     const ivan = list.shipments.find((s) => s.code === '80082345678901')!;
     expect(ivan).toMatchObject({ phoneE164: '+79161234567', orderSum: '1 250,00 ₽' });
     expect(list.shipments.find((s) => s.code === '80082345678905')!.phoneProblem).toMatch(/landline/);
@@ -187,7 +71,7 @@ describe('tracking: import with preview', () => {
     expect(await again.json()).toMatchObject({ created: 0, updated: 1 });
     const found = (await (await api(w, '/shipments?tenant=shop&email=ivan.new@buyer.test')).json()) as { shipments: Array<{ code: string }> };
     expect(found.shipments.map((s) => s.code)).toEqual(['80082345678901']);
-    expect(((await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: unknown[] }).shipments).toHaveLength(2);
+    expect(((await (await api(w, '/shipments?tenant=shop')).json()) as { shipments: unknown[] }).shipments).toHaveLength(3);
     // By order reference and by phone as a buyer would type it.
     expect(((await (await api(w, '/shipments?tenant=shop&reference=a-1001')).json()) as { shipments: unknown[] }).shipments).toHaveLength(1);
   });
@@ -210,14 +94,14 @@ describe('tracking: import with preview', () => {
   });
 
   it('refuses an import beyond the monthly quota, naming the numbers', async () => {
-    await enable(w, { monthlyQuota: 3 });
+    await enable(w, { monthlyQuota: 4 });
     const r = await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', shipments: [
       { code: '80082345670001', email: 'a@buyer.test' }, { code: '80082345670002', email: 'b@buyer.test' },
     ] } });
     expect(r.status).toBe(429);
     const body = (await r.json()) as { error: string; message: string };
     expect(body.error).toBe('QUOTA_EXCEEDED');
-    expect(body.message).toContain('only 1 of the monthly quota of 3');
+    expect(body.message).toContain('only 1 of the monthly quota of 4');
     expect((await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', code: '80082345670001', email: 'a@buyer.test' } })).status).toBe(201);
     await enable(w);
   });

@@ -6,6 +6,7 @@ import type { Shipments } from '../tracking/shipments.js';
 import { detectFormat, parseShipmentFile } from '../tracking/import.js';
 import { checkShipmentObjects, type ShipmentIntake } from '../tracking/intake.js';
 import { normalisePhone } from '../tracking/phone.js';
+import type { TrackingProblem } from '../tracking/problems.js';
 import { DEFAULT_SETTINGS, parseTrackingSettings, unknownGateways, type TrackingSettings } from '../tracking/settings.js';
 import { CARRIERS, NORMALISED_STATUSES } from '../tracking/types.js';
 import { tenantIdSchema } from './principal.js';
@@ -15,6 +16,10 @@ export interface TrackingRouteDeps {
   directory: Directory;
   shipments: Shipments;
   intake: ShipmentIntake;
+  /** What keeps the tenant's tracking from working (codes of a carrier this mailgate has no account for). */
+  trackingProblems: (tenant: string) => Promise<TrackingProblem[]>;
+  /** Saves a tenant's settings (a moved sending window re-plans waiting notices). */
+  saveSettings: (tenant: string, settings: TrackingSettings) => Promise<{ noticesReplanned: number }>;
   /** Names of the phone gateways the config declares. */
   phoneGateways: () => ReadonlySet<string>;
   /** Largest spreadsheet accepted, bytes. */
@@ -63,8 +68,8 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
     if (!parsed.ok) throw new ApiError('INVALID_SETTINGS', parsed.issues.join('; '), { issues: parsed.issues });
     const gatewayIssues = unknownGateways(parsed.value, deps.phoneGateways());
     if (gatewayIssues.length > 0) throw new ApiError('INVALID_SETTINGS', gatewayIssues.join('; '), { issues: gatewayIssues });
-    await deps.shipments.saveSettings(tenant, parsed.value);
-    return { tenant, stored: true, settings: parsed.value };
+    const { noticesReplanned } = await deps.saveSettings(tenant, parsed.value);
+    return { tenant, stored: true, settings: parsed.value, noticesReplanned };
   };
   const settingsBody = { type: 'object', required: ['tenant'], properties: { tenant: tenantIdSchema } } as const;
   api.put('/tracking/settings', { config: { scope: 'tenant' }, schema: { body: settingsBody } }, (req, reply) => saveSettings(req, reply, false));
@@ -81,6 +86,7 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
       total: Object.values(counts).reduce((a, b) => a + b, 0),
       byStatus: Object.fromEntries(NORMALISED_STATUSES.map((s) => [s, counts[s] ?? 0])),
       quota: { month: new Date().toISOString().slice(0, 7), limit: settings.monthlyQuota, used },
+      problems: await deps.trackingProblems(tenant),
     };
   });
 

@@ -7,6 +7,8 @@ const BY_REASON: Record<string, string> = {
   'host-unknown': 'The domain of the address does not exist (often a typo such as gmial.com). Correct the address and re-send; mailgate sends nothing more to it.',
   'bad-address': 'The address is malformed. Correct it and re-send.',
   'has-moved': 'The recipient has moved to another address. Ask the buyer for the new one and re-send.',
+  'domain-accepts-no-mail': 'The domain of the address accepts no e-mail (it says so in its DNS, a "null MX"): no address there can receive mail. Ask the buyer for another address; mailgate sends nothing more to this one.',
+  // Events recorded before the reason got its name.
   'not-accepting': 'The domain of the address accepts no e-mail. Ask the buyer for another address.',
   other: 'The receiving server refused the message for good without saying why (its answer is shown). The address is not suppressed; re-send only if the answer suggests it will work.',
   'mailbox-full': "The recipient's mailbox is full. Nothing to do now; if it stays full for 3 days, mailgate stops sending to it.",

@@ -4,7 +4,7 @@
 import type { BounceClass } from './classify.js';
 
 /** Reasons that say the address itself is bad: a hard bounce with one of these suppresses at once. */
-export const SUPPRESSING_REASONS: ReadonlySet<string> = new Set(['user-unknown', 'host-unknown', 'bad-address', 'has-moved', 'not-accepting']);
+export const SUPPRESSING_REASONS: ReadonlySet<string> = new Set(['user-unknown', 'host-unknown', 'bad-address', 'has-moved', 'domain-accepts-no-mail']);
 
 /**
  * Soft reasons that say something about the mailbox (not about us, the network or the content):
@@ -27,7 +27,7 @@ export function suppressionRule(r: { class: BounceClass; reason: string }): stri
     'host-unknown': 'the domain of the address does not exist',
     'bad-address': 'the address is malformed',
     'has-moved': 'the recipient has moved to another address',
-    'not-accepting': 'the domain accepts no mail',
+    'domain-accepts-no-mail': 'the domain accepts no mail',
   };
   return `hard bounce: ${what[r.reason] ?? r.reason}`;
 }

@@ -34,10 +34,10 @@ const PERIODS: Array<[string, string, number | null]> = [
   ['7d', 'last 7 days', 7 * 86400e3], ['30d', 'last 30 days', 30 * 86400e3],
 ];
 
-/** The link of an error-log entry's id: a queue id opens the message; a tracking code (notice failures) searches for the parcel. */
+/** The link of an error-log entry's id: a queue id opens the message; a tracking code (notice and check failures) searches for the parcel. */
 const msgLink = (id: string, type?: string, code?: string): SafeHtml | string =>
-  type === 'app-error' || id.startsWith('AP') ? id
-    : type === 'notice-failed' || code === 'TRACKING_CODE_UNKNOWN' ? html`<a class="mono" href="/search?q=${encodeURIComponent(id)}">${id}</a>`
+  type === 'app-error' || type === 'refused' || id.startsWith('AP') ? id
+    : type === 'notice-failed' || type === 'tracking-failed' || code === 'TRACKING_CODE_UNKNOWN' ? html`<a class="mono" href="/search?q=${encodeURIComponent(id)}">${id}</a>`
       : html`<a class="mono" href="/messages/${id}">${id}</a>`;
 
 export function errorTable(events: ErrorEvent[]): SafeHtml {

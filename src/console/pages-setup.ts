@@ -162,13 +162,15 @@ ${(res.rows ?? []).map((row) => html`<tr><td>${row.line}</td><td class="mono">${
     const email = q.email?.trim() || undefined;
     const phone = q.phone?.trim() || undefined;
     const [stats, list, black] = await Promise.all([
-      ctx.api<{ enabled: boolean; total: number; byStatus: Record<string, number>; quota: { month: string; limit: number | null; used: number } }>(req, s.user.token, 'GET', '/tracking/stats', { query: { tenant: s.user.tenant } }),
+      ctx.api<{ enabled: boolean; total: number; byStatus: Record<string, number>; quota: { month: string; limit: number | null; used: number }; problems?: Array<{ message: string }> }>(req, s.user.token, 'GET', '/tracking/stats', { query: { tenant: s.user.tenant } }),
       ctx.api<{ shipments: Shipment[] }>(req, s.user.token, 'GET', '/shipments', { query: { tenant: s.user.tenant, status, limit: 100 } }),
       email || phone ? ctx.api<{ listed: boolean; checked: Array<{ kind: string; value: string }>; entries: Array<{ reason?: string }> }>(req, s.user.token, 'GET', '/blacklist/check', { query: { tenant: s.user.tenant, email, phone } }) : undefined,
     ]);
+    // Tracking that cannot work (codes of a carrier with no account on this mailgate) is said first.
+    const problems = stats.status === 200 ? stats.data.problems ?? [] : [];
     return ctx.page(req, reply, s, {
       title: 'Tracking', active: '/tracking',
-      body: html`<section><h2>Import a spreadsheet</h2>
+      body: html`${problems.length > 0 ? html`<div class="flash error" id="tracking-problems" role="alert"><b>Parcels are not being checked.</b>${problems.map((p) => html`<div>${p.message}</div>`)}<div class="muted">Ask the mailgate operator to add the carrier's account.</div></div>` : ''}<section><h2>Import a spreadsheet</h2>
 <form method="post" action="/tracking/upload" id="import-form" class="row" data-spinner>${csrfField(s)}<label>CSV or XLSX file <input type="file" name="file" accept=".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required></label>
 <button type="submit">Preview</button><span class="spinner" hidden></span></form><p id="import-status" class="muted" role="status">Nothing is imported before you confirm the preview.</p></section>
 <section><h2>Shipments by status</h2>${stats.status === 200 ? html`<p>${stats.data.enabled ? '' : html`<b class="bad">Tracking is switched off for this shop.</b> `}${stats.data.total} shipments; this month ${stats.data.quota.used}${stats.data.quota.limit !== null ? html` of ${stats.data.quota.limit}` : ''} checks used.</p>

@@ -15,7 +15,12 @@ import { adminAddress, adminBearer, adminClient, OperatorError, nodeCommand, que
 import { EventLog } from '../store/event-log.js';
 import { migrateStore, openRestoreTarget, openStore } from '../store/open.js';
 import { restoreBackup, writeBackup } from '../backup/backup.js';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import path from 'node:path';
+import { ShipmentStore } from '../store/shipments.js';
+import { trackingSetupWarnings } from '../tracking/problems.js';
+import type { TrackingRecords } from '../tracking/shipments.js';
+import { CARRIERS } from '../tracking/types.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { QueueEvent } from '../store/records.js';
@@ -24,7 +29,8 @@ const USAGE = `usage: mailgate <command> [options]
 
 commands:
   serve          --config FILE          run the relay
-  check-config   --config FILE          validate a config file and exit
+  check-config   --config FILE          validate a config file and exit; warns about stored tracking codes
+                                        of a carrier the file has no account for
   history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
   queue          [list]                 the queue, like postqueue -p (age, attempts, last reply)   [--json]
   queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
@@ -96,6 +102,35 @@ async function serve(file: string): Promise<void> {
     );
   });
   process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
+}
+
+/**
+ * Validates the file (exit 2 when invalid), then warns about what the file lets the stored data do
+ * wrong: tracking codes of a carrier the file has no account for. The store is read when it can be
+ * without side effects (a stopped mailgate's LevelDB); a running mailgate, or a PostgreSQL cluster,
+ * says the same in its start-up log and on the console's Tracking page.
+ */
+async function checkConfig(file: string): Promise<void> {
+  const config = readConfig(file);
+  let warnings: string[] = [];
+  const hasStore = config.store.engine === 'level' && existsSync(path.join(config.dataDir, 'db'));
+  if (hasStore) {
+    try {
+      const store = await openStore(config.dataDir, config.store);
+      try {
+        warnings = await trackingSetupWarnings(new ShipmentStore<TrackingRecords>(store, CARRIERS), new Set(Object.keys(config.tracking.carriers)));
+      } finally {
+        await store.close();
+      }
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      process.stderr.write(code === 'STORE_LOCKED'
+        ? 'note: mailgate is running and holds the store; its log and the console\'s Tracking page show tracking problems\n'
+        : `note: the store could not be read (${(err as Error).message}); stored tracking codes were not checked\n`);
+    }
+  }
+  for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+  process.stdout.write(`${file}: ok${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
 }
 
 function formatEvent(e: QueueEvent): string {
@@ -213,9 +248,7 @@ async function main(argv: string[]): Promise<void> {
     case 'serve':
       return serve(file);
     case 'check-config':
-      readConfig(file);
-      process.stdout.write(`${file}: ok\n`);
-      return;
+      return checkConfig(file);
     case 'history':
       if (!rest[0]) {
         process.stderr.write(USAGE);

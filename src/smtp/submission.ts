@@ -1,6 +1,7 @@
 // The submission listener: legacy shop apps connect here. AUTH PLAIN/LOGIN per tenant or a
 // trusted source network; everyone else is refused relaying. Accepted DATA goes through
-// submit() and is answered 250 only once it is durable.
+// submit() and is answered 250 only once it is durable. Recipients refused for their syntax are
+// also written to the tenant's error log (refusals.ts).
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -13,6 +14,8 @@ import { insufficientStorage, smtpError } from './errors.js';
 import { greetWithoutDelay } from './greeting.js';
 import { LoginThrottle } from '../security/login-throttle.js';
 import { smtpReplyFor } from '../error-codes.js';
+import type { QueueEvent } from '../store/records.js';
+import { recipientSyntaxProblem, RefusalLog } from './refusals.js';
 
 export interface SubmissionDeps {
   config: Config;
@@ -21,6 +24,8 @@ export interface SubmissionDeps {
   log: Logger;
   /** Refuses mail (452 4.3.1) while the data directory is nearly full; absent in some tests. */
   disk?: DiskSpace;
+  /** Writes events to the error log (recipients refused for their syntax); absent in some tests. */
+  recordEvents?: (events: QueueEvent[]) => Promise<void>;
 }
 
 interface SessionUser {
@@ -45,6 +50,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
   const tls = config.tls;
   if (implicitTls && !tls) throw new Error('implicit TLS needs tls.key and tls.cert');
   const throttle = new LoginThrottle();
+  const refusals = deps.recordEvents ? new RefusalLog(deps.recordEvents, log) : undefined;
   const server = new SMTPServer({
     name: config.system.hostname,
     banner: 'mailgate ESMTP',
@@ -109,8 +115,11 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
       if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
         return callback(smtpError(452, '4.5.3 Too many recipients'));
       }
-      if (!isValidAddress(address.address)) {
-        return callback(smtpError(553, '5.1.3 Bad recipient address syntax'));
+      const problem = recipientSyntaxProblem(address.address);
+      if (problem) {
+        // The app gets its 501/553 as before; the shop admin now sees it in the error log too.
+        refusals?.note(identity.tenant.id, address.address, problem);
+        return callback(smtpError(problem.code, problem.text));
       }
       callback();
     },

@@ -122,6 +122,8 @@ export interface BlacklistEntry {
 
 export interface ShipmentQuery {
   status?: string;
+  /** One carrier's shipments (when no other filter is given). */
+  carrier?: string;
   code?: string;
   email?: string;
   phone?: string;
@@ -306,8 +308,8 @@ export interface ShipmentRecords {
   list(tenant: string, q: ShipmentQuery, carriers: readonly string[]): Promise<{ shipments: IndexedShipment[]; cursor?: string }>;
   countByStatus(tenant: string): Promise<Record<string, number>>;
   dueNotices(now: number, limit: number): Promise<NoticeEntry[]>;
-  /** The pending notices of one shipment. */
-  noticesOf(tenant: string, carrier: string, code: string): Promise<NoticeEntry[]>;
+  /** The pending notices of one shipment, or of every shipment of a tenant (no carrier and code), by sending time. */
+  noticesOf(tenant: string, carrier?: string, code?: string): Promise<NoticeEntry[]>;
   blacklisted(tenant: string, kind: 'email' | 'phone', value: string): Promise<BlacklistEntry | undefined>;
   unblacklist(tenant: string, kind: 'email' | 'phone', value: string): Promise<boolean>;
   blacklist(tenant: string, limit: number): Promise<BlacklistEntry[]>;

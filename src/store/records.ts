@@ -105,23 +105,26 @@ export interface MessageRecord {
   category?: { name: string; optional: boolean };
 }
 
-export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error' | 'notice-failed';
+export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error' | 'notice-failed' | 'tracking-failed' | 'refused';
 
 /**
  * Event types that belong in a tenant's error log. A message sent as the system sender
  * (`sender-rewritten`) is not an error of that message: the sender domain's state is shown per
  * domain (Domains, a banner) and logged once as a warning when it changes.
  */
-export const ERROR_TYPES: ReadonlySet<string> = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'app-error', 'notice-failed']);
+export const ERROR_TYPES: ReadonlySet<string> = new Set(['failed', 'deferred', 'expired', 'bounced', 'complained', 'warning', 'app-error', 'notice-failed', 'tracking-failed', 'refused']);
+
+/** In the error log but not counted by the red counter: setup problems, not failed mail. */
+export const UNCOUNTED_TYPES: readonly string[] = ['warning', 'tracking-failed'];
 
 /** In the error log: an error type, and not a recipient's second, third … deferral (its message's history has those). */
 export function isErrorEvent(e: Pick<QueueEvent, 'type' | 'repeated'>): boolean {
   return ERROR_TYPES.has(e.type) && !e.repeated;
 }
 
-/** Counted by the red counter: delivery failures, bounces, complaints, app errors — warnings are listed, not counted. */
+/** Counted by the red counter: delivery failures, refusals, bounces, complaints, app errors — warnings are listed, not counted. */
 export function countsAsError(e: Pick<QueueEvent, 'type' | 'repeated'>): boolean {
-  return isErrorEvent(e) && e.type !== 'warning';
+  return isErrorEvent(e) && !UNCOUNTED_TYPES.includes(e.type);
 }
 
 export interface QueueEvent {

@@ -94,6 +94,11 @@ export class ShipmentStore<T extends ShipmentTypes = ShipmentTypes> {
     return (await this.store.shipments.dueNotices(now, limit)) as PendingNotice<T>[];
   }
 
+  /** A tenant's whole outbox, by sending time. */
+  async pendingNotices(tenant: string): Promise<PendingNotice<T>[]> {
+    return (await this.store.shipments.noticesOf(tenant)) as PendingNotice<T>[];
+  }
+
   /** Removes the outbox entries of one shipment (when it is deleted). */
   async noticeOpsFor(tenant: string, carrier: string, code: string): Promise<StoreOp[]> {
     return (await this.store.shipments.noticesOf(tenant, carrier, code)).map((notice) => ({ kind: 'notice.remove', notice }));

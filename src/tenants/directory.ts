@@ -301,7 +301,7 @@ export class Directory {
   updateUpstream(name: string, input: UpstreamInput): Promise<Upstream> {
     return this.serial(async () => {
       const current = this.writableUpstream(name);
-      const merged: Record<string, unknown> = { ...withoutSource(current), ...input, name };
+      const merged: Record<string, unknown> = { ...keptOnUpdate(current, input), ...input, name };
       if (current.type === 'smtp' && input.auth && typeof input.auth === 'object') {
         const auth = input.auth as { user?: string; password?: string };
         if (auth.password === undefined && current.auth && auth.user === current.auth.user) merged.auth = { ...auth, password: current.auth.password };
@@ -366,6 +366,16 @@ export class Directory {
 }
 
 /** An upstream as config-file input again (without where it came from and who owns it). */
+/**
+ * What of an upstream an update keeps before applying the input: everything, or — when the input
+ * changes its type (a copy of the MX upstream made a smarthost) — only what both types have.
+ */
+function keptOnUpdate(current: Upstream, input: UpstreamInput): Record<string, unknown> {
+  const type = (input as { type?: unknown }).type;
+  if (type === undefined || type === current.type) return withoutSource(current);
+  return { name: current.name, maxConnections: current.maxConnections };
+}
+
 function withoutSource(u: Upstream): Record<string, unknown> {
   const { source: _source, owner: _owner, ...rest } = u;
   return rest;

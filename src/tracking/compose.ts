@@ -15,6 +15,8 @@ export interface ComposedMail {
   reference?: string;
   category: string;
   date: number;
+  /** Files to attach (the daily report's CSV). */
+  attachments?: Array<{ filename: string; content: string; contentType: string }>;
 }
 
 export function composeMail(m: ComposedMail): Readable {
@@ -24,6 +26,7 @@ export function composeMail(m: ComposedMail): Readable {
     subject: m.subject,
     text: m.text,
     ...(m.html ? { html: m.html } : {}),
+    ...(m.attachments ? { attachments: m.attachments } : {}),
     messageId: m.messageId,
     date: new Date(m.date),
     headers: { 'X-Mailgate-Category': m.category, ...(m.reference ? { 'X-Order-Id': m.reference } : {}) },

@@ -339,7 +339,8 @@ function checkRow(cells: string[], line: number, ctx: RowContext): ImportRow {
 
 /**
  * Checks one parcel's fields (a spreadsheet row, or one parcel given to the API) the same way:
- * normalised code, known carrier, plausible e-mail, phone normalised (landline: a warning), and a code
+ * normalised code, known carrier, plausible e-mail, phone normalised (invalid or landline: kept without
+ * SMS/calls, a warning), and a code
  * seen before in the same batch refused.
  */
 export function checkShipmentFields(value: (field: ShipmentField) => string, line: number, opts: ParseOptions, seen: Map<string, number>): ImportRow {
@@ -377,12 +378,14 @@ export function checkShipmentFields(value: (field: ShipmentField) => string, lin
   let phoneProblem: string | undefined;
   if (email === '' && phone === '') errors.push('neither e-mail nor phone is given');
   if (phone !== '') {
+    // Seed 004: a number that cannot take SMS or calls (invalid, landline) is kept as a placeholder;
+    // the parcel is still tracked and the buyer still gets e-mail notices.
     const check = normalisePhone(phone, ctx.opts.defaultCountry);
     if (check.ok) phoneE164 = check.e164;
-    else if (/landline|not a mobile/.test(check.reason)) {
-      phoneProblem = check.reason;
-      warnings.push(`phone ${check.reason}`);
-    } else errors.push(`phone "${phone}" is not a valid phone number`);
+    else {
+      phoneProblem = /landline|not a mobile/.test(check.reason) ? check.reason : `${check.reason}: no SMS or calls`;
+      warnings.push(`phone ${phoneProblem}${email === '' ? '; with no e-mail either, the buyer gets no notices' : ''}`);
+    }
   }
 
   if (errors.length > 0 || !carrier) return { line, errors, warnings };

@@ -1,6 +1,7 @@
 // Taking parcels in (API single/batch, spreadsheet import): checked rows become new shipments or
 // update existing ones (a code is unique per tenant and carrier), within the tenant's monthly quota;
-// a dry run answers what would happen without writing. Buyers on the blacklist are flagged.
+// a dry run answers what would happen without writing. Buyers on the blacklist are flagged, and the
+// rows whose phone cannot take SMS or calls are listed (tracked with e-mail notices only).
 import type { Shipments } from './shipments.js';
 import { checkShipmentFields, type ImportRow, type ShipmentField } from './import.js';
 import { newShipment, type Shipment } from './lifecycle.js';
@@ -17,6 +18,8 @@ export interface IntakeResult {
   created: number;
   updated: number;
   rejected: number;
+  /** Rows whose phone number cannot take SMS or calls (invalid, landline): tracked with e-mail notices only. */
+  phonesDropped: Array<{ line: number; phone: string; reason: string }>;
   quota: { limit: number | null; used: number; remaining: number | null };
   /** Set when nothing was (or would be) imported, and why. */
   refused?: { code: 'QUOTA_EXCEEDED' | 'TRACKING_DISABLED'; message: string };
@@ -29,6 +32,11 @@ export function checkShipmentObjects(items: Array<Partial<Record<ShipmentField, 
     const v = item[f];
     return typeof v === 'string' ? v.trim() : typeof v === 'number' ? String(v) : '';
   }, i + 1, { defaultCountry: settings.defaultCountry }, seen));
+}
+
+/** The good rows whose phone was kept only as a placeholder, and why. */
+function phonesDropped(good: ImportRow[]): IntakeResult['phonesDropped'] {
+  return good.flatMap((r) => (r.shipment?.phoneProblem ? [{ line: r.line, phone: r.shipment.phone ?? '', reason: r.shipment.phoneProblem }] : []));
 }
 
 export class ShipmentIntake {
@@ -64,7 +72,7 @@ export class ShipmentIntake {
     const used = await this.store.quotaUsed(tenant, now);
     const limit = settings.monthlyQuota;
     const quota = { limit, used, remaining: limit === null ? null : Math.max(0, limit - used) };
-    const result: IntakeResult = { dryRun, rows: out, created, updated, rejected: rows.length - good.length, quota };
+    const result: IntakeResult = { dryRun, rows: out, created, updated, rejected: rows.length - good.length, phonesDropped: phonesDropped(good), quota };
     if (!settings.enabled) {
       result.refused = { code: 'TRACKING_DISABLED', message: 'tracking is switched off for this tenant; switch it on in the tracking settings first' };
     } else if (limit !== null && used + created > limit) {

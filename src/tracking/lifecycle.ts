@@ -19,6 +19,8 @@ export interface NoticeRecord {
   /** Why it was skipped or failed, or the gateway's id / queue id when sent. */
   detail?: string;
   attempts?: number;
+  /** For a scheduled retry: not before this time (its back-off), whatever the window. */
+  notBefore?: number;
 }
 
 export interface Shipment extends ShipmentInput {

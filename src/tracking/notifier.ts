@@ -90,8 +90,9 @@ export class NoticeSender {
       if (e.maybeSent) e.message = `${e.message}; the gateway may have sent it, so it is not repeated (no duplicate for the buyer)`;
       const retryable = e.retryable === true && !e.maybeSent && attempts < MAX_SEND_ATTEMPTS;
       if (retryable) {
-        const sendAt = nextWindowStart(this.ctx.now() + Math.max(e.retryAfterMs ?? 0, 60_000 * 5 ** (attempts - 1)), window);
-        await update({ state: 'scheduled', at: now, sendAt, attempts, detail: e.message }, [dropKey, store.noticeOp({ ...n, sendAt })], true);
+        const notBefore = this.ctx.now() + Math.max(e.retryAfterMs ?? 0, 60_000 * 5 ** (attempts - 1));
+        const sendAt = nextWindowStart(notBefore, window);
+        await update({ state: 'scheduled', at: now, sendAt, notBefore, attempts, detail: e.message }, [dropKey, store.noticeOp({ ...n, sendAt })], true);
         this.ctx.deps.log.warn({ tenant: s.tenant, code: s.code, channel: n.channel, err: e.message, retryAt: new Date(sendAt).toISOString() }, 'buyer notice failed; retrying');
       } else {
         await update({ state: 'failed', at: now, attempts, detail: e.message }, [dropKey], true);

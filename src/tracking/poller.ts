@@ -4,18 +4,44 @@
 // sending window and blacklists returned parcels' buyers.
 import type { StoreOp } from '../store/ports.js';
 import { shipmentKey } from '../store/shipments.js';
-import { carrierLabel } from './carriers/index.js';
+import { carrierLabel, missingCarrierReason } from './carriers/index.js';
 import type { TrackingContext } from './context.js';
 import { applyCheck, applyFailure, DAY, nextCheck, retryDelay, type Shipment } from './lifecycle.js';
 import { sendingWindowOf, type Channel, type TrackingSettings } from './settings.js';
 import { CarrierError, type CarrierEvent, type CarrierName, type TrackResult } from './types.js';
 import { nextWindowStart } from './window.js';
+import { missingCarrierMessage } from './problems.js';
 
 export class ShipmentPoller {
   /** A carrier that rate-limited us is left alone until then. */
   private readonly pausedUntil = new Map<CarrierName, number>();
+  /** This cycle's codes of carriers with no account, per tenant and carrier (reported once per cycle). */
+  private missing = new Map<string, { tenant: string; carrier: CarrierName; codes: number; sample: string }>();
 
   constructor(private readonly ctx: TrackingContext) {}
+
+  private noteMissing(s: Shipment): void {
+    const key = `${s.tenant}!${s.carrier}`;
+    const m = this.missing.get(key);
+    if (m) m.codes++;
+    else this.missing.set(key, { tenant: s.tenant, carrier: s.carrier, codes: 1, sample: s.code });
+  }
+
+  /**
+   * Ends a cycle: one error-log entry (and one log line) per tenant and carrier whose codes could not
+   * be checked because the carrier has no account here — not one per code.
+   */
+  async reportMissingCarriers(): Promise<void> {
+    const missing = [...this.missing.values()];
+    this.missing = new Map();
+    if (missing.length === 0) return;
+    const now = this.ctx.now();
+    for (const m of missing) this.ctx.deps.log.error({ tenant: m.tenant, carrier: m.carrier, codes: m.codes }, missingCarrierMessage(m.carrier, m.codes));
+    await this.ctx.deps.recordEvents(missing.map((m) => ({
+      time: now, type: 'tracking-failed', msgId: m.sample, tenant: m.tenant, recipient: '', code: 'TRACKING_CARRIER_MISSING',
+      detail: `${missingCarrierMessage(m.carrier, m.codes)} (for example ${m.sample})`,
+    })));
+  }
 
   /** Checks the shipments that are due (at most 1,000); resolves with how many. */
   async pollDue(): Promise<number> {
@@ -60,7 +86,8 @@ export class ShipmentPoller {
           // Switched off: no checks, no notices; the schedule keeps turning so switching on resumes (until maxAge).
           ops.push(...this.stopIfTooOld(s, { ...s, nextCheckAt: now + interval }, now));
         } else if (!adapter || paused > now) {
-          const reason = adapter ? `${carrierLabel(carrier)} asked us to slow down; next check after ${new Date(paused).toISOString()}` : `carrier ${carrier} is not configured on this mailgate`;
+          if (!adapter) this.noteMissing(s);
+          const reason = adapter ? `${carrierLabel(carrier)} asked us to slow down; next check after ${new Date(paused).toISOString()}` : missingCarrierReason(carrier);
           ops.push(...this.stopIfTooOld(s, { ...applyFailure(s, reason, now), nextCheckAt: adapter ? paused : now + interval }, now));
         } else toCheck.push(s);
       }

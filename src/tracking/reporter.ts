@@ -1,5 +1,6 @@
 // The shop admin's daily report (seed 004): at the tenant's local report time, once a day across
-// restarts, counts per status and the parcels that need attention, to the admin addresses.
+// restarts, counts per status and the parcels that need attention, with every tracked code as a CSV
+// attachment, to the admin addresses.
 import { noticeMessageId, composeMail } from './compose.js';
 import type { TrackingContext } from './context.js';
 import { buildReport } from './report.js';
@@ -40,6 +41,7 @@ export class ReportSender {
       const body = composeMail({
         from: { address: tenant.from.address, name: `${tenant.name} (mailgate)` },
         to: settings.adminAddresses, subject: report.subject, text: report.text, html: report.html, messageId, category: 'tracking-report', date: now,
+        attachments: [{ filename: report.csv.filename, content: report.csv.content, contentType: 'text/csv; charset=utf-8' }],
       });
       await this.ctx.deps.submit(tenantId, { from: tenant.from.address, to: settings.adminAddresses }, body);
       this.ctx.stats.reports++;

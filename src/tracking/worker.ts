@@ -71,6 +71,7 @@ export class TrackingWorker {
         checked += n;
         if (n < 1000) break;
       }
+      await this.poller.reportMissingCarriers().catch((err: Error) => this.ctx.deps.log.error({ err: err.message }, 'could not write the tracking error-log entry'));
       const sent = await this.notices.sendDueNotices();
       await this.reports.sendDueReports();
       return { checked, sent };

@@ -37,6 +37,8 @@ export class LevelShipments implements ShipmentRecords {
       sublevel = this.sub.shipmentsByStatus;
       prefix = `${tenant}!${q.status}!`;
       keyOf = (k) => `${tenant}!${k.slice(prefix.length)}`;
+    } else if (q.carrier) {
+      prefix = `${tenant}!${q.carrier}!`;
     }
     const keys: string[] = [];
     let last: string | undefined;
@@ -65,10 +67,12 @@ export class LevelShipments implements ShipmentRecords {
     return out;
   }
 
-  async noticesOf(tenant: string, carrier: string, code: string): Promise<NoticeEntry[]> {
+  async noticesOf(tenant: string, carrier?: string, code?: string): Promise<NoticeEntry[]> {
     const out: NoticeEntry[] = [];
-    const infix = `!${tenant}!${carrier}!${code}!`;
-    for await (const key of this.sub.notices.keys()) if (key.includes(infix)) out.push(parseNoticeKey(key));
+    for await (const key of this.sub.notices.keys()) {
+      const n = parseNoticeKey(key);
+      if (n.tenant === tenant && (carrier === undefined || (n.carrier === carrier && n.code === code))) out.push(n);
+    }
     return out;
   }
 

@@ -2,7 +2,7 @@
 // partial index of is_error rows per tenant. Cursors are "<time>!<seq>".
 import type pg from 'pg';
 import type { ErrorQuery, EventStore } from '../ports.js';
-import type { QueueEvent } from '../records.js';
+import { UNCOUNTED_TYPES, type QueueEvent } from '../records.js';
 import { clean } from './text.js';
 
 export class PgEvents implements EventStore {
@@ -24,7 +24,7 @@ export class PgEvents implements EventStore {
   }
 
   async countErrors(tenant: string, since: number): Promise<number> {
-    const r = await this.pool.query("select count(*)::integer as n from events where is_error and type <> 'warning' and type <> 'sender-rewritten' and tenant = $1 and time >= $2", [clean(tenant), since]);
+    const r = await this.pool.query(`select count(*)::integer as n from events where is_error and type <> all($3::text[]) and type <> 'sender-rewritten' and tenant = $1 and time >= $2`, [clean(tenant), since, UNCOUNTED_TYPES]);
     return r.rows[0].n as number;
   }
 

@@ -47,7 +47,7 @@ export class PgShipments implements ShipmentRecords {
       const r = await this.pool.query('select record from shipments where tenant = $1 and code = $2 and carrier = any($3::text[]) order by array_position($3::text[], carrier)', [clean(tenant), clean(code), [...carriers]]);
       return { shipments: r.rows.map((x) => x.record as IndexedShipment) };
     }
-    const [column, value] = q.email ? ['email', q.email.toLowerCase()] : q.phone ? ['phone', q.phone] : q.reference ? ['order_ref', q.reference.toLowerCase()] : q.status ? ['status', q.status] : [undefined, undefined];
+    const [column, value] = q.email ? ['email', q.email.toLowerCase()] : q.phone ? ['phone', q.phone] : q.reference ? ['order_ref', q.reference.toLowerCase()] : q.status ? ['status', q.status] : q.carrier ? ['carrier', q.carrier] : [undefined, undefined];
     const sep = q.cursor?.indexOf('!') ?? -1;
     const after = q.cursor && sep > 0 ? { carrier: clean(q.cursor.slice(0, sep)), code: clean(q.cursor.slice(sep + 1)) } : { carrier: '', code: '' };
     const r = await this.pool.query(
@@ -70,8 +70,10 @@ export class PgShipments implements ShipmentRecords {
     return r.rows.map(noticeOf);
   }
 
-  async noticesOf(tenant: string, carrier: string, code: string): Promise<NoticeEntry[]> {
-    const r = await this.pool.query('select * from notices where tenant = $1 and carrier = $2 and code = $3 order by send_at', [clean(tenant), clean(carrier), clean(code)]);
+  async noticesOf(tenant: string, carrier?: string, code?: string): Promise<NoticeEntry[]> {
+    const r = carrier === undefined
+      ? await this.pool.query('select * from notices where tenant = $1 order by send_at, carrier, code, status, channel', [clean(tenant)])
+      : await this.pool.query('select * from notices where tenant = $1 and carrier = $2 and code = $3 order by send_at', [clean(tenant), clean(carrier), clean(code ?? '')]);
     return r.rows.map(noticeOf);
   }
 

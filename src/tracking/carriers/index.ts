@@ -50,6 +50,8 @@ export interface CarrierModule<N extends CarrierName> {
   looksLike(code: string): boolean;
   /** Its account in the config (tracking.carriers.<name>): the schema's output is the adapter's options. */
   config: PluggedSchema;
+  /** The account's required keys, as a shop admin is told to add them ("login, password"). */
+  configKeys: string;
   /** The adapter; throws TypeError for options that cannot work (bad URL, concurrency < 1, …). */
   create(options: CarrierOptions[N]): CarrierAdapter;
 }
@@ -69,6 +71,7 @@ export const CARRIER_MODULES: { readonly [N in CarrierName]: CarrierModule<N> } 
     looksLike: (code) => /^\d{14}$/.test(code) || /^[A-Z]{2}\d{9}RU$/.test(code),
     // The URL is written here, not imported: the adapter (and its XML parser) loads on the first check.
     config: { schema: accountSchema('https://tracking.russianpost.ru/rtm34', { login: nonEmpty, password: nonEmpty }), secrets: { password: 'required' } },
+    configKeys: 'login, password',
     create: lazyRussianPost,
   },
   dhl: {
@@ -77,6 +80,7 @@ export const CARRIER_MODULES: { readonly [N in CarrierName]: CarrierModule<N> } 
     aliases: ['dhl', 'dhl express'],
     looksLike: () => false,
     config: { schema: accountSchema(DHL_URL, { apiKey: nonEmpty }), secrets: { apiKey: 'required' } },
+    configKeys: 'apiKey',
     create: createDhlAdapter,
   },
 };
@@ -90,6 +94,12 @@ export function createCarrier<N extends CarrierName>(name: N, options: CarrierOp
 /** How shops and buyers call a carrier. */
 export function carrierLabel(name: CarrierName): string {
   return CARRIER_MODULES[name].label;
+}
+
+/** What a shop admin reads when codes wait for a carrier that is not configured: what to add where. */
+export function missingCarrierReason(name: CarrierName): string {
+  const m = CARRIER_MODULES[name];
+  return `no carrier configured for ${m.label}: add tracking.carriers.${name} (${m.configKeys}) to the mailgate config and restart mailgate`;
 }
 
 /** The config schema of each carrier's account, for the config loader. */
