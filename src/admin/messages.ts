@@ -18,7 +18,7 @@ export interface MessageRouteDeps {
 /** A recipient as a shop admin sees it: a later bounce or complaint overrides "delivered". */
 export function recipientView(x: RecipientState) {
   return {
-    address: x.address, status: recipientState(x), delivery: x.status, attempts: x.attempts, updatedAt: x.updatedAt, lastReply: x.lastReply ?? null, upstream: x.lastUpstream ?? null,
+    address: x.address, status: recipientState(x), delivery: x.status, attempts: x.attempts, updatedAt: x.updatedAt, lastReply: x.lastReply ?? null, upstream: x.lastUpstream ?? null, lastUpstream: x.lastUpstream ?? null,
     ...(x.outcome ? { outcome: x.outcome } : {}),
   };
 }
