@@ -5,6 +5,7 @@ import type { Store, StoreOp } from '../ports.js';
 import { openLevel, type Db, type LevelWrite } from './db.js';
 import type { RestoreTarget } from '../ports.js';
 import { SingleNode } from './cluster.js';
+import { LevelAcrossTenants } from './across-tenants.js';
 import { LevelEvents } from './events.js';
 import { LevelOptOuts, LevelSoftBounces, LevelSuppression } from './lists.js';
 import { LevelMessages } from './messages.js';
@@ -16,6 +17,7 @@ import { encodeWrites, levelWrites, type EncodedWrite } from './write.js';
 export async function openLevelStore(dataDir: string, node = 'local'): Promise<Store> {
   const { db, sub } = await openLevel(dataDir);
   const suppression = new LevelSuppression(sub.suppression);
+  const [messages, events, shipments] = [new LevelMessages(sub), new LevelEvents(sub), new LevelShipments(sub)];
   // classic-level honours `sync`; abstract-level's typings do not list it.
   const batch = db.batch.bind(db) as unknown as (o: EncodedWrite[], opts: { sync: boolean; valueEncoding: 'utf8' }) => Promise<void>;
   const write = async (ops: StoreOp[], sync: boolean) => {
@@ -27,8 +29,8 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
   const group = new GroupCommit(write);
   return {
     engine: 'level',
-    messages: new LevelMessages(sub),
-    events: new LevelEvents(sub),
+    messages,
+    events,
     suppression,
     softBounces: new LevelSoftBounces(sub.softBounces),
     optOuts: new LevelOptOuts(sub.optOuts),
@@ -36,7 +38,8 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
     apiTokens: new LevelApiTokens(db, sub.apiTokens),
     webhooks: new LevelWebhooks(db, sub),
     domains: new LevelDomainChecks(sub.domains),
-    shipments: new LevelShipments(sub),
+    shipments,
+    acrossTenants: new LevelAcrossTenants(sub, { messages, events, suppression, shipments }),
     signIns: new LevelSignIns(sub.consoleSignIns),
     cluster: new SingleNode(node),
     commit: (ops, opts) => group.commit(ops, opts),
