@@ -54,6 +54,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const admin = await createAdminApp({
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
     signIns: store.signIns,
+    acrossTenants: store.acrossTenants,
     shipments: tracking.shipments,
     intake: tracking.intake,
     phoneGateways: () => new Set(tracking.gateways.keys()),

@@ -33,6 +33,7 @@ import { registerSuppressionRoutes } from './suppression.js';
 import { registerMessageRoutes } from './messages.js';
 import { registerClusterRoutes, type ClusterStatus } from './cluster.js';
 import type { DrainResult } from '../queue/drain.js';
+import type { AcrossTenants } from '../store/ports.js';
 
 export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   /** Shop admins may point upstreams at loopback/private addresses (config admin.allowPrivateTenantUpstreams). */
@@ -62,12 +63,15 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   healthy: () => { ok: boolean; checks: Record<string, boolean> };
   /** This node and the cluster's nodes (GET /cluster). */
   cluster: () => Promise<ClusterStatus>;
+  /** The operator's views over every tenant (lists without `tenant`). */
+  acrossTenants: AcrossTenants;
   /** Takes this node out of service (POST /node/drain); the process stops afterwards. */
   drain: (graceMs: number) => Promise<DrainResult>;
 }
 
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // Unknown query parameters and body fields are refused (400 naming them), not silently dropped.
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } });
   // `Content-Type: application/json` with an empty body (curl -X DELETE -H … does that) means no body.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
@@ -101,8 +105,14 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
   app.register(async (api) => {
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.
     installAuth(api, deps);
-    // Our errors (ApiError, SubmitError, DirectoryError) answer with the error table's status, once for every route.
+    // Every error in one shape, { error, message }, with the error table's status, once for every route.
     installErrorHandler(api);
+    // A route without a query schema takes no query parameters; one without additionalProperties takes only its own.
+    api.addHook('onRoute', (route) => {
+      const schema = (route.schema ??= {}) as { querystring?: { additionalProperties?: unknown } };
+      schema.querystring ??= { type: 'object', properties: {}, additionalProperties: false } as never;
+      schema.querystring!.additionalProperties ??= false;
+    });
     // Who the token belongs to: lets a client (the web console, a shop's script) find its tenant.
     api.get('/whoami', { config: { scope: 'tenant' } }, async (req) => (req as PrincipalRequest).principal);
 
