@@ -55,6 +55,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
     signIns: store.signIns,
     acrossTenants: store.acrossTenants,
+    checkResponses: process.env.MAILGATE_CHECK_RESPONSES === '1',
     shipments: tracking.shipments,
     intake: tracking.intake,
     phoneGateways: () => new Set(tracking.gateways.keys()),

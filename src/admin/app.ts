@@ -25,6 +25,7 @@ import type { DomainVerifier } from '../identity/domain-verifier.js';
 import { consolePlugin } from '../console/plugin.js';
 import type { SignInLog } from '../console/session.js';
 import { ApiError, installErrorHandler } from './errors.js';
+import { addApiSchemas, installApiContract } from './api-contract.js';
 import { adminTokenName, installAuth } from './auth.js';
 import { registerTokenRoutes } from './tokens.js';
 import { registerEventRoutes } from './events.js';
@@ -63,11 +64,15 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'> {
   healthy: () => { ok: boolean; checks: Record<string, boolean> };
   /** This node and the cluster's nodes (GET /cluster). */
   cluster: () => Promise<ClusterStatus>;
+  /** Validate every answer against its schema, closed (tests: MAILGATE_CHECK_RESPONSES=1). */
+  checkResponses?: boolean;
   /** The operator's views over every tenant (lists without `tenant`). */
   acrossTenants: AcrossTenants;
   /** Takes this node out of service (POST /node/drain); the process stops afterwards. */
   drain: (graceMs: number) => Promise<DrainResult>;
 }
+
+const HEALTH = { type: 'object', required: ['status', 'checks'], properties: { status: { type: 'string', enum: ['ok', 'unavailable'] }, checks: { type: 'object', additionalProperties: { type: 'boolean' } } } } as const;
 
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   // Unknown query parameters and body fields are refused (400 naming them), not silently dropped.
@@ -81,19 +86,22 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
   // The OpenAPI document is generated from the routes' JSON schemas (so it cannot drift from them).
   await app.register(swagger, {
     openapi: {
-      info: { title: 'mailgate admin API', version: '1' },
+      info: { title: 'mailgate admin API', version: '1', description: 'Every error answers { error, message }. An admin token sees every tenant; a tenant token only its own.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas (api-schemas.ts) keep their names in the document's components.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
+  addApiSchemas(app);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', { schema: { summary: 'Health', description: 'For load balancers and monitoring: 200 while store and listeners are up, 503 otherwise. No token needed.', security: [], response: { 200: HEALTH, 503: HEALTH } } }, async (_req, reply) => {
     const h = deps.healthy();
     return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'unavailable', checks: h.checks });
   });
 
-  app.get('/metrics', async (req, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', description: 'Counters and gauges in the Prometheus text format (admin token).', produces: ['text/plain'], response: { 200: { type: 'string', description: 'Prometheus text format' }, '4xx': { $ref: 'ErrorAnswer#' } } } }, async (req, reply) => {
     if (!adminTokenName(req, deps.tokens())) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid admin bearer token is required' });
     return reply.type('text/plain; version=0.0.4').send(await deps.metrics());
   });
@@ -107,12 +115,8 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     installAuth(api, deps);
     // Every error in one shape, { error, message }, with the error table's status, once for every route.
     installErrorHandler(api);
-    // A route without a query schema takes no query parameters; one without additionalProperties takes only its own.
-    api.addHook('onRoute', (route) => {
-      const schema = (route.schema ??= {}) as { querystring?: { additionalProperties?: unknown } };
-      schema.querystring ??= { type: 'object', properties: {}, additionalProperties: false } as never;
-      schema.querystring!.additionalProperties ??= false;
-    });
+    // Docs and schemas of every operation (api-docs.ts), no unknown query parameters, and in tests every answer checked.
+    installApiContract(api, { checkResponses: deps.checkResponses ?? false });
     // Who the token belongs to: lets a client (the web console, a shop's script) find its tenant.
     api.get('/whoami', { config: { scope: 'tenant' } }, async (req) => (req as PrincipalRequest).principal);
 

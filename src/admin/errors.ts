@@ -59,6 +59,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     const answer = errorAnswer(err);
     if (answer) return reply.code(answer.status).send(answer.body);
     if (err.validation) return reply.code(400).send(validationAnswer(err, req));
+    if (err.name === 'ResponseSchemaError') return reply.code(500).send({ error: 'INTERNAL', message: err.message });
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) return reply.code(status).send({ error: BY_STATUS[status] ?? 'INVALID', message: err.message });
     req.log.error({ err }, 'admin API request failed');
