@@ -122,6 +122,9 @@ for (const engine of ['level', 'postgres'] as const) {
         expect(r.status, path).toBe(403);
         expect(r.body.error).toBe('FORBIDDEN');
       }
+      // who asks is checked before what is asked: an admin route refuses a shop token before looking at its parameters
+      expect((await call('/events?bogus=1', { token: t })).body.error).toBe('FORBIDDEN');
+      expect((await call('/tracking/settings?tenant=alpha', { method: 'PUT', token: t, body: { tenant: 'shop', enabled: false } })).body.error).toBe('FORBIDDEN');
       // an admin's cross-tenant cursor, replayed by a shop, still reads only the shop's rows
       const adminPage = await call('/messages?limit=1');
       const replay = await call(`/messages?limit=50&cursor=${encodeURIComponent(adminPage.body.cursor as string)}`, { token: t });
