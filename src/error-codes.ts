@@ -19,6 +19,11 @@ export const ERROR_CODES = {
   FORBIDDEN: { http: 403 },
   NOT_FOUND: { http: 404, smtp: [550, '5.1.0'] },
   INVALID: { http: 400 },
+  /** A query parameter or body field the route does not take (a misspelt filter must not look like a match). */
+  UNKNOWN_PARAMETER: { http: 400 },
+  TOO_LARGE: { http: 413 },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415 },
+  INTERNAL: { http: 500 },
   INVALID_ADDRESS: { http: 400 },
   INVALID_SETTINGS: { http: 400 },
   INVALID_SHIPMENT: { http: 400 },

@@ -55,6 +55,8 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
     signIns: store.signIns,
     stats: store.stats,
+    acrossTenants: store.acrossTenants,
+    checkResponses: process.env.MAILGATE_CHECK_RESPONSES === '1',
     shipments: tracking.shipments,
     intake: tracking.intake,
     saveSettings: (tenant, settings) => tracking.saveSettings(tenant, settings),

@@ -244,6 +244,42 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     }
   });
 
+  it('an operator (admin) sees every tenant\'s errors, search hits, suppression entries and parcels, with a tenant column and filter; a shop user does not', async () => {
+    for (const t of ['demo', 'other']) {
+      expect((await api('/errors', 'POST', { tenant: t, type: 'PAYMENT_LATE', message: `late payment at ${t}`, reference: 'ORD-OPS-1' })).status).toBe(201);
+      expect((await api('/suppression', 'POST', { tenant: t, address: `blocked@${t}.example` })).status).toBe(201);
+    }
+    await context.clearCookies();
+    await page.setViewportSize({ width: 1200, height: 800 });
+    await signIn(ADMIN_TOKEN);
+    const column = async (table: string) => (await page.locator(`${table} td.tenant`).allTextContents()).sort();
+    await page.goto(`${mg.adminUrl}/errors`);
+    expect(await page.locator('table.errors thead th').first().textContent()).toBe('Tenant');
+    expect(new Set(await column('table.errors'))).toEqual(new Set(['demo', 'other']));
+    await shot('operator-errors');
+    await page.selectOption('#error-filters select[name=tenant]', 'other');
+    await Promise.all([page.waitForURL(/tenant=other/), page.click('#error-filters button')]);
+    expect(new Set(await column('table.errors'))).toEqual(new Set(['other']));
+    await page.goto(`${mg.adminUrl}/search?q=ORD-OPS-1`);
+    expect(await column('#found-errors table')).toEqual(['demo', 'other']);
+    await page.goto(`${mg.adminUrl}/suppression`);
+    expect(new Set(await column('#suppressed'))).toEqual(new Set(['demo', 'other']));
+    await page.goto(`${mg.adminUrl}/tracking`);
+    expect(await column('#shipments')).toContain('demo');
+    expect(await page.locator('#shipment-filters select[name=tenant]').count()).toBe(1);
+    // a shop's user: its own rows only, no tenant column or filter
+    await context.clearCookies();
+    await signIn(otherToken);
+    await page.goto(`${mg.adminUrl}/search?q=ORD-OPS-1`);
+    expect(await page.locator('#found-errors tbody tr').count()).toBe(1);
+    expect(await page.locator('td.tenant, select.tenant-filter').count()).toBe(0);
+    await page.goto(`${mg.adminUrl}/suppression`);
+    expect(await page.textContent('#suppressed')).not.toContain('demo.example');
+    // (demo signs in once more, so the next test's "since my last sign-in" starts after these errors)
+    await context.clearCookies();
+    await signIn(demoToken);
+  });
+
   it('counts errors since the previous sign-in also across a restart of mailgate', async () => {
     // demo signed in after the two failures (previous tests); a restart must not reset "since" to the beginning.
     expect((await api('/errors/count?tenant=demo&since=0')).data.count).toBeGreaterThanOrEqual(2);

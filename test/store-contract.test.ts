@@ -400,6 +400,76 @@ for (const engine of engines) {
       expect(await store.shipments.nextReport('shop')).toBe(77);
     }));
 
+    it('across tenants (the operator\'s views): messages and errors newest first over every tenant, paged; references, suppression, shipments', withStore(async (store) => {
+      const tenants = ['alpha', 'shop', 'zeta-shop'];
+      const ops: StoreOp[] = [];
+      for (let i = 0; i < 30; i++) {
+        const tenant = tenants[i % 3]!;
+        const id = `X${String(i).padStart(2, '0')}`;
+        ops.push({ kind: 'message.add', record: record(id, { tenant, createdAt: 1000 + i * 10, subject: i % 7 === 0 ? 'hit' : 'miss', ...(i === 4 ? { reference: 'ORD-77' } : {}) }) });
+        ops.push(event({ time: 1000 + i * 10, type: i % 2 ? 'failed' : 'deferred', class: i % 2 ? 'hard' : 'soft', msgId: id, tenant }));
+        ops.push(event({ time: 1000 + i * 10, type: 'delivered', msgId: `${id}D`, tenant })); // not an error
+      }
+      ops.push({ kind: 'reference.add', tenant: 'zeta-shop', reference: 'ord-77', msgId: 'APP1' });
+      await store.commit(ops);
+      const ids = (n: number[]) => n.map((i) => `X${String(i).padStart(2, '0')}`);
+      const first = await store.acrossTenants.messages({ limit: 4 });
+      expect(first.messages.map((m) => m.id)).toEqual(ids([29, 28, 27, 26]));
+      expect(first.messages.map((m) => m.tenant)).toEqual(['zeta-shop', 'shop', 'alpha', 'zeta-shop']);
+      const seen = first.messages.map((m) => m.id);
+      for (let cursor = first.cursor; cursor;) {
+        const page = await store.acrossTenants.messages({ limit: 4, cursor });
+        seen.push(...page.messages.map((m) => m.id));
+        cursor = page.cursor;
+      }
+      expect(seen).toEqual(ids(Array.from({ length: 30 }, (_, i) => 29 - i)));
+      expect((await store.acrossTenants.messages({ limit: 100, from: 1050, to: 1100 })).messages.map((m) => m.id)).toEqual(ids([9, 8, 7, 6, 5]));
+      expect((await store.acrossTenants.messages({ limit: 100, filter: (r) => r.subject === 'hit' })).messages.map((m) => m.id)).toEqual(ids([28, 21, 14, 7, 0]));
+      const bounded = await store.acrossTenants.messages({ limit: 0.2, filter: () => false });
+      expect(bounded.messages).toEqual([]);
+      expect(bounded.cursor).toBeDefined();
+
+      const errors = await store.acrossTenants.errors({ limit: 7 });
+      expect(errors.events.map((e) => e.msgId)).toEqual(ids([29, 28, 27, 26, 25, 24, 23]));
+      expect(new Set(errors.events.map((e) => e.tenant))).toEqual(new Set(tenants));
+      const rest = await store.acrossTenants.errors({ limit: 100, cursor: errors.cursor! });
+      expect(rest.events.map((e) => e.msgId)).toEqual(ids(Array.from({ length: 23 }, (_, i) => 22 - i)));
+      expect(rest.cursor).toBeUndefined();
+      expect((await store.acrossTenants.errors({ class: 'soft', since: 1200, until: 1250 })).events.map((e) => e.msgId)).toEqual(ids([24, 22, 20]));
+      expect(await store.acrossTenants.countErrors(1200)).toBe(10);
+      expect(await store.acrossTenants.countErrors(0)).toBe(30);
+
+      expect(await store.acrossTenants.byReference('ORD-77', 10)).toEqual([{ tenant: 'shop', id: 'X04' }, { tenant: 'zeta-shop', id: 'APP1' }]);
+      expect(await store.acrossTenants.byReference('nothing', 10)).toEqual([]);
+
+      await store.commit([
+        { kind: 'suppression.add', entry: { tenant: 'zeta-shop', address: 'gone@example.test', class: 'hard', reason: 'user-unknown', time: 1, source: 'bounce' } },
+        { kind: 'suppression.add', entry: { tenant: 'alpha', address: 'gone@example.test', class: 'hard', reason: 'user-unknown', time: 2, source: 'bounce' } },
+        { kind: 'suppression.add', entry: { tenant: 'shop', address: 'angry@example.test', class: 'complaint', reason: 'abuse', time: 3, source: 'complaint' } },
+      ]);
+      const supp = (q: { address?: string; reason?: string; limit?: number }) => store.acrossTenants.suppression(q).then((l) => l.map((e) => `${e.tenant}:${e.address}`));
+      expect(await supp({})).toEqual(['alpha:gone@example.test', 'shop:angry@example.test', 'zeta-shop:gone@example.test']);
+      expect(await supp({ address: 'GONE' })).toEqual(['alpha:gone@example.test', 'zeta-shop:gone@example.test']);
+      expect(await supp({ reason: 'complaint' })).toEqual(['shop:angry@example.test']);
+      expect(await supp({ limit: 1 })).toEqual(['alpha:gone@example.test']);
+
+      const ship = (tenant: string, code: string, over: Record<string, unknown> = {}) => ({ kind: 'shipment.change' as const, after: { tenant, carrier: 'dhl', code, status: 'in-transit', email: 'buyer@x.test', ...over } });
+      await store.commit([ship('zeta-shop', 'Z1'), ship('alpha', 'A1'), ship('alpha', 'A2', { status: 'delivered', email: 'other@x.test' }), ship('shop', 'S1'), ship('shop', 'A1')]);
+      const carriers = ['dhl'];
+      const codes = (r: { shipments: Array<{ tenant: string; code: string }> }) => r.shipments.map((x) => `${x.tenant}:${x.code}`);
+      expect(codes(await store.acrossTenants.shipments({}, carriers))).toEqual(['alpha:A1', 'alpha:A2', 'shop:A1', 'shop:S1', 'zeta-shop:Z1']);
+      const all: string[] = [];
+      for (let cursor: string | undefined, n = 0; n === 0 || cursor; n++) {
+        const page = await store.acrossTenants.shipments({ limit: 2, ...(cursor ? { cursor } : {}) }, carriers);
+        all.push(...codes(page));
+        cursor = page.cursor;
+      }
+      expect(all).toEqual(['alpha:A1', 'alpha:A2', 'shop:A1', 'shop:S1', 'zeta-shop:Z1']);
+      expect(codes(await store.acrossTenants.shipments({ status: 'delivered' }, carriers))).toEqual(['alpha:A2']);
+      expect(codes(await store.acrossTenants.shipments({ email: 'BUYER@x.test' }, carriers))).toEqual(['alpha:A1', 'shop:A1', 'shop:S1', 'zeta-shop:Z1']);
+      expect(codes(await store.acrossTenants.shipments({ code: 'a1' }, carriers))).toEqual(['alpha:A1', 'shop:A1']);
+    }));
+
     it('commits: concurrent writers share transactions; a commit waits for its files; NUL in text is stored, not an error', withStore(async (store) => {
       const before = store.commitStats.groups;
       await Promise.all(Array.from({ length: 200 }, (_, i) => store.commit([{ kind: 'message.add', record: record(`G${i}`) }, event({ msgId: `G${i}` })])));

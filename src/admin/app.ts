@@ -25,6 +25,7 @@ import type { DomainVerifier } from '../identity/domain-verifier.js';
 import { consolePlugin } from '../console/plugin.js';
 import type { SignInLog } from '../console/session.js';
 import { ApiError, installErrorHandler } from './errors.js';
+import { addApiSchemas, installApiContract } from './api-contract.js';
 import { adminTokenName, installAuth } from './auth.js';
 import { registerTokenRoutes } from './tokens.js';
 import { registerEventRoutes } from './events.js';
@@ -34,6 +35,7 @@ import { registerMessageRoutes } from './messages.js';
 import { registerStatsRoutes, type StatsRouteDeps } from './stats.js';
 import { registerClusterRoutes, type ClusterStatus } from './cluster.js';
 import type { DrainResult } from '../queue/drain.js';
+import type { AcrossTenants } from '../store/ports.js';
 
 export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'>, StatsRouteDeps {
   /** Shop admins may point upstreams at loopback/private addresses (config admin.allowPrivateTenantUpstreams). */
@@ -63,12 +65,19 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'>, StatsRo
   healthy: () => { ok: boolean; checks: Record<string, boolean> };
   /** This node and the cluster's nodes (GET /cluster). */
   cluster: () => Promise<ClusterStatus>;
+  /** Validate every answer against its schema, closed (tests: MAILGATE_CHECK_RESPONSES=1). */
+  checkResponses?: boolean;
+  /** The operator's views over every tenant (lists without `tenant`). */
+  acrossTenants: AcrossTenants;
   /** Takes this node out of service (POST /node/drain); the process stops afterwards. */
   drain: (graceMs: number) => Promise<DrainResult>;
 }
 
+const HEALTH = { type: 'object', required: ['status', 'checks'], properties: { status: { type: 'string', enum: ['ok', 'unavailable'] }, checks: { type: 'object', additionalProperties: { type: 'boolean' } } } } as const;
+
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // Unknown query parameters and body fields are refused (400 naming them), not silently dropped.
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } });
   // `Content-Type: application/json` with an empty body (curl -X DELETE -H … does that) means no body.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
@@ -78,19 +87,22 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
   // The OpenAPI document is generated from the routes' JSON schemas (so it cannot drift from them).
   await app.register(swagger, {
     openapi: {
-      info: { title: 'mailgate admin API', version: '1' },
+      info: { title: 'mailgate admin API', version: '1', description: 'Every error answers { error, message }. An admin token sees every tenant; a tenant token only its own.' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: [{ bearer: [] }],
     },
+    // Shared schemas (api-schemas.ts) keep their names in the document's components.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
+  addApiSchemas(app);
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  app.get('/healthz', async (_req, reply) => {
+  app.get('/healthz', { schema: { summary: 'Health', description: 'For load balancers and monitoring: 200 while store and listeners are up, 503 otherwise. No token needed.', security: [], response: { 200: HEALTH, 503: HEALTH } } }, async (_req, reply) => {
     const h = deps.healthy();
     return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'unavailable', checks: h.checks });
   });
 
-  app.get('/metrics', async (req, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', description: 'Counters and gauges in the Prometheus text format (admin token).', produces: ['text/plain'], response: { 200: { type: 'string', description: 'Prometheus text format' }, '4xx': { $ref: 'ErrorAnswer#' } } } }, async (req, reply) => {
     if (!adminTokenName(req, deps.tokens())) return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid admin bearer token is required' });
     return reply.type('text/plain; version=0.0.4').send(await deps.metrics());
   });
@@ -102,8 +114,10 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
   app.register(async (api) => {
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.
     installAuth(api, deps);
-    // Our errors (ApiError, SubmitError, DirectoryError) answer with the error table's status, once for every route.
+    // Every error in one shape, { error, message }, with the error table's status, once for every route.
     installErrorHandler(api);
+    // Docs and schemas of every operation (api-docs.ts), no unknown query parameters, and in tests every answer checked.
+    installApiContract(api, { checkResponses: deps.checkResponses ?? false });
     // Who the token belongs to: lets a client (the web console, a shop's script) find its tenant.
     api.get('/whoami', { config: { scope: 'tenant' } }, async (req) => (req as PrincipalRequest).principal);
 

@@ -53,7 +53,8 @@ export function installAuth(api: FastifyInstance, deps: AuthDeps): void {
     }
     (req as PrincipalRequest).principal = { role: 'tenant', tenant: t.tenant };
   });
-  api.addHook('preHandler', async (req, reply) => {
+  // Before validation: a caller who may not use a route learns nothing of its parameters (403 before any 400).
+  api.addHook('preValidation', async (req, reply) => {
     const p = (req as PrincipalRequest).principal!;
     if (p.role === 'admin') return;
     const scope = (req.routeOptions.config as { scope?: string } | undefined)?.scope;

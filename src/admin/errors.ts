@@ -1,7 +1,9 @@
-// The API's errors: a route throws ApiError(code, message) (or the queue's SubmitError, the
-// directory's DirectoryError) and one handler answers { error, message, … } with the status the
-// error table gives the code. Fastify's own errors (schema 400s) keep their handling.
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+// The API's errors, all in one shape: { error: CODE, message: "…" } (a few add fields, such as
+// `issues`). A route throws ApiError(code, message) (or the queue's SubmitError, the directory's
+// DirectoryError) and one handler answers with the status the error table gives the code. Fastify's
+// own errors are put in the same shape: schema validation (unknown parameters named), bad JSON,
+// a body too large or of an unknown type, an unknown route, and anything unexpected (500).
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { httpStatusFor, type ErrorCode } from '../error-codes.js';
 import { SubmitError } from '../queue/queue.js';
 import { DirectoryError } from '../tenants/directory.js';
@@ -18,7 +20,7 @@ export function sendError(reply: FastifyReply, code: ErrorCode, message: string,
   return reply.code(httpStatusFor(code)).send({ error: code, message, ...extra });
 }
 
-/** The body and status of one of our errors; undefined for any other (fastify handles those). */
+/** The body and status of one of our errors; undefined for any other. */
 export function errorAnswer(err: unknown): { status: number; body: Record<string, unknown> } | undefined {
   if (err instanceof ApiError) return { status: httpStatusFor(err.code), body: { error: err.code, message: err.message, ...err.extra } };
   if (err instanceof DirectoryError) return { status: httpStatusFor(err.code), body: { error: err.code, message: err.message, issues: err.issues } };
@@ -26,10 +28,42 @@ export function errorAnswer(err: unknown): { status: number; body: Record<string
   return undefined;
 }
 
+type Part = 'querystring' | 'body' | 'params' | 'headers';
+const PART_NAMES: Record<Part, string> = { querystring: 'query parameter', body: 'body field', params: 'path parameter', headers: 'header' };
+
+/** The names given in `part` of the request that the route's schema does not list. */
+export function unknownNames(req: FastifyRequest, part: Part): string[] {
+  const schema = (req.routeOptions.schema as Record<string, { properties?: Record<string, unknown> } | undefined> | undefined)?.[part];
+  const given = part === 'querystring' ? req.query : part === 'body' ? req.body : part === 'params' ? req.params : undefined;
+  if (!schema?.properties || !given || typeof given !== 'object' || Array.isArray(given)) return [];
+  return Object.keys(given).filter((k) => !Object.hasOwn(schema.properties!, k));
+}
+
+/** A schema validation failure in the API's words. */
+function validationAnswer(err: FastifyError, req: FastifyRequest): { error: ErrorCode; message: string } {
+  const part = (err.validationContext ?? 'body') as Part;
+  if (err.validation?.some((v) => v.keyword === 'additionalProperties')) {
+    const names = unknownNames(req, part);
+    const known = Object.keys((req.routeOptions.schema as Record<string, { properties?: object }> | undefined)?.[part]?.properties ?? {});
+    const what = `${PART_NAMES[part]}${names.length === 1 ? '' : 's'}`;
+    return { error: 'UNKNOWN_PARAMETER', message: `unknown ${what}: ${names.join(', ')}; this route takes ${known.length ? known.join(', ') : 'none'}` };
+  }
+  return { error: 'INVALID', message: err.message };
+}
+
+/** Fastify's own errors (body parsing, limits) by status. */
+const BY_STATUS: Record<number, ErrorCode> = { 413: 'TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 404: 'NOT_FOUND', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN' };
+
 export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError, _req, reply) => {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
     const answer = errorAnswer(err);
-    if (!answer) throw err; // fastify's own handling: schema 400s, 500s
-    return reply.code(answer.status).send(answer.body);
+    if (answer) return reply.code(answer.status).send(answer.body);
+    if (err.validation) return reply.code(400).send(validationAnswer(err, req));
+    if (err.name === 'ResponseSchemaError') return reply.code(500).send({ error: 'INTERNAL', message: err.message });
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) return reply.code(status).send({ error: BY_STATUS[status] ?? 'INVALID', message: err.message });
+    req.log.error({ err }, 'admin API request failed');
+    return reply.code(500).send({ error: 'INTERNAL', message: 'the request failed inside mailgate; the server log has the details' });
   });
+  app.setNotFoundHandler((req, reply) => sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
 }

@@ -7,15 +7,17 @@ import { isValidAddress } from '../config/formats.js';
 import type { Spool } from '../queue/spool.js';
 import type { EventLog } from '../store/event-log.js';
 import { isErrorEvent } from '../store/records.js';
+import type { AcrossTenants } from '../store/ports.js';
 import type { QueueEvent } from '../store/records.js';
 import type { Directory } from '../tenants/directory.js';
 import { ApiError } from './errors.js';
-import { tenantIdSchema } from './principal.js';
+import { tenantIdSchema, tenantScope } from './principal.js';
 
 export interface EventRouteDeps {
   events: EventLog;
   spool: Spool;
   directory: Directory;
+  acrossTenants: AcrossTenants;
 }
 
 /** Events with what each means for a shop admin and what to do (`advice`), worked out when read. */
@@ -51,7 +53,6 @@ export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps):
     schema: {
       querystring: {
         type: 'object',
-        required: ['tenant'],
         properties: {
           tenant: tenantIdSchema,
           since: { type: 'integer', minimum: 0 },
@@ -67,19 +68,20 @@ export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps):
       },
     },
   }, async (req) => {
-    const q = req.query as { tenant: string; since?: number; until?: number; class?: string; cursor?: string; limit: number; recipient?: string; msgId?: string; reference?: string };
+    const q = req.query as { tenant?: string; since?: number; until?: number; class?: string; cursor?: string; limit: number; recipient?: string; msgId?: string; reference?: string };
+    // Without a tenant: a tenant token's own, an admin token's every tenant (the operator's view).
+    const tenant = tenantScope(req, q.tenant);
     if (q.recipient || q.msgId || q.reference) {
       // Narrow searches (one address, one message, one shop reference) read those indexes directly.
-      const ids = q.msgId ? [q.msgId] : q.reference ? await deps.spool.byReference(q.tenant, q.reference) : [];
+      const ids = q.msgId ? [q.msgId] : q.reference ? await referenced(deps, tenant, q.reference) : [];
       const found = q.recipient ? await deps.events.byRecipient(q.recipient) : (await Promise.all(ids.map((id) => deps.events.byMessage(id)))).flat();
       const events = found
-        .filter((e) => e.tenant === q.tenant && isErrorEvent(e) && (!q.class || e.class === q.class) && e.time >= (q.since ?? 0) && e.time < (q.until ?? Infinity))
+        .filter((e) => (tenant === undefined || e.tenant === tenant) && isErrorEvent(e) && (!q.class || e.class === q.class) && e.time >= (q.since ?? 0) && e.time < (q.until ?? Infinity))
         .sort((a, b) => b.time - a.time)
         .slice(0, q.limit);
       return { events: explained(events) };
     }
-    if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { events: [] };
-    const page = await deps.events.errors(q.tenant, q);
+    const page = tenant === undefined ? await deps.acrossTenants.errors(q) : await deps.events.errors(tenant, q);
     return { ...page, events: explained(page.events) };
   });
 
@@ -121,13 +123,21 @@ export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps):
     schema: {
       querystring: {
         type: 'object',
-        required: ['tenant', 'since'],
+        required: ['since'],
         properties: { tenant: tenantIdSchema, since: { type: 'integer', minimum: 0 } },
         additionalProperties: false,
       },
     },
   }, async (req) => {
-    const q = req.query as { tenant: string; since: number };
-    return { tenant: q.tenant, since: q.since, count: await deps.events.countErrors(q.tenant, q.since) };
+    const q = req.query as { tenant?: string; since: number };
+    const tenant = tenantScope(req, q.tenant);
+    const count = tenant === undefined ? await deps.acrossTenants.countErrors(q.since) : await deps.events.countErrors(tenant, q.since);
+    return { tenant: tenant ?? null, since: q.since, count };
   });
+}
+
+/** Queue ids with this reference: one tenant's, or (tenant undefined) every tenant's. */
+export async function referenced(deps: { spool: Spool; acrossTenants: AcrossTenants }, tenant: string | undefined, reference: string): Promise<string[]> {
+  if (tenant !== undefined) return deps.spool.byReference(tenant, reference);
+  return (await deps.acrossTenants.byReference(reference, 100)).map((x) => x.id);
 }

@@ -4,15 +4,17 @@ import type { FastifyInstance } from 'fastify';
 import type { MailQueue } from '../queue/queue.js';
 import type { Spool } from '../queue/spool.js';
 import type { EventLog } from '../store/event-log.js';
+import type { AcrossTenants } from '../store/ports.js';
 import { RECIPIENT_VIEWS, recipientState, type MessageRecord, type RecipientState } from '../store/records.js';
 import { ApiError } from './errors.js';
-import { explained } from './events.js';
-import { mayAccess, tenantIdSchema } from './principal.js';
+import { explained, referenced } from './events.js';
+import { mayAccess, tenantIdSchema, tenantScope } from './principal.js';
 
 export interface MessageRouteDeps {
   spool: Spool;
   events: EventLog;
   queue: MailQueue;
+  acrossTenants: AcrossTenants;
 }
 
 /** A recipient as a shop admin sees it: a later bounce or complaint overrides "delivered". */
@@ -42,7 +44,7 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
     config: { scope: 'tenant' },
     schema: {
       querystring: {
-        type: 'object', required: ['tenant'], additionalProperties: false,
+        type: 'object', additionalProperties: false,
         properties: {
           tenant: tenantIdSchema,
           recipient: { type: 'string', minLength: 3, maxLength: 320 },
@@ -57,21 +59,23 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
       },
     },
   }, async (req) => {
-    const q = req.query as { tenant: string; recipient?: string; reference?: string; messageId?: string; status?: string; from?: number; to?: number; cursor?: string; limit: number };
-    if (q.cursor && !q.cursor.startsWith(`${q.tenant}!`)) return { messages: [] };
+    const q = req.query as { tenant?: string; recipient?: string; reference?: string; messageId?: string; status?: string; from?: number; to?: number; cursor?: string; limit: number };
+    // Without a tenant: a tenant token's own, an admin token's every tenant (the operator's view).
+    const tenant = tenantScope(req, q.tenant);
     if (q.reference || q.messageId) {
       // A Message-ID we made names its queue id; the app's own are indexed like references.
       const ours = q.messageId && !q.reference ? await deps.spool.byMessageId(q.messageId.includes('<') ? q.messageId : `<${q.messageId}>`) : undefined;
       const own = ours ? await deps.spool.get(ours) : undefined;
-      const ids = own?.tenant === q.tenant ? [own.id] : await deps.spool.byReference(q.tenant, (q.reference ?? q.messageId)!);
-      const recs = (await Promise.all(ids.map((id) => deps.spool.get(id)))).filter((r): r is MessageRecord => r?.tenant === q.tenant);
+      const ids = own && (tenant === undefined || own.tenant === tenant) ? [own.id] : await referenced(deps, tenant, (q.reference ?? q.messageId)!);
+      const recs = (await Promise.all(ids.map((id) => deps.spool.get(id)))).filter((r): r is MessageRecord => Boolean(r) && (tenant === undefined || r!.tenant === tenant));
       return { messages: recs.sort((a, b) => b.createdAt - a.createdAt).slice(0, q.limit).map(summary) };
     }
     const rcpt = q.recipient?.toLowerCase();
-    const page = await deps.spool.listByTenant(q.tenant, {
+    const list = {
       limit: q.limit, ...(q.from !== undefined ? { from: q.from } : {}), ...(q.to !== undefined ? { to: q.to } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
-      filter: (r) => (!rcpt || r.envelope.to.some((t) => t.toLowerCase() === rcpt)) && (!q.status || r.recipients.some((x) => recipientState(x) === q.status || (q.status === 'failed' && x.status === 'failed'))),
-    });
+      filter: (r: MessageRecord) => (!rcpt || r.envelope.to.some((t) => t.toLowerCase() === rcpt)) && (!q.status || r.recipients.some((x) => recipientState(x) === q.status || (q.status === 'failed' && x.status === 'failed'))),
+    };
+    const page = tenant === undefined ? await deps.acrossTenants.messages(list) : await deps.spool.listByTenant(tenant, list);
     return { messages: page.messages.map(summary), ...(page.cursor ? { cursor: page.cursor } : {}) };
   });
 

@@ -15,6 +15,15 @@ export function mayAccess(req: FastifyRequest, tenant: string): boolean {
   return p.role === 'admin' || p.tenant === tenant;
 }
 
+/**
+ * The tenant a list or search is about: the one asked for; without one, a tenant token's own
+ * tenant, and for an admin token undefined — every tenant (the operator's view).
+ */
+export function tenantScope(req: FastifyRequest, asked: string | undefined): string | undefined {
+  const p = principalOf(req);
+  return asked ?? (p.role === 'tenant' ? p.tenant : undefined);
+}
+
 /** JSON schema of a tenant id in a query, body or path (the same on every route). */
 export const tenantIdSchema = { type: 'string', minLength: 1, maxLength: 64 } as const;
 

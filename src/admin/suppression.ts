@@ -2,13 +2,15 @@
 import type { FastifyInstance } from 'fastify';
 import { isValidAddress } from '../config/formats.js';
 import type { SuppressionList } from '../store/suppression.js';
+import type { AcrossTenants } from '../store/ports.js';
 import type { Directory } from '../tenants/directory.js';
 import { ApiError } from './errors.js';
-import { tenantIdSchema } from './principal.js';
+import { tenantIdSchema, tenantScope } from './principal.js';
 
 export interface SuppressionRouteDeps {
   suppression: SuppressionList;
   directory: Directory;
+  acrossTenants: AcrossTenants;
 }
 
 export function registerSuppressionRoutes(api: FastifyInstance, deps: SuppressionRouteDeps): void {
@@ -16,7 +18,7 @@ export function registerSuppressionRoutes(api: FastifyInstance, deps: Suppressio
     config: { scope: 'tenant' },
     schema: {
       querystring: {
-        type: 'object', required: ['tenant'], additionalProperties: false,
+        type: 'object', additionalProperties: false,
         properties: {
           tenant: tenantIdSchema, address: { type: 'string', minLength: 1, maxLength: 254 },
           reason: { type: 'string', minLength: 1, maxLength: 100 }, limit: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 },
@@ -24,8 +26,10 @@ export function registerSuppressionRoutes(api: FastifyInstance, deps: Suppressio
       },
     },
   }, async (req) => {
-    const { tenant, ...q } = req.query as { tenant: string; address?: string; reason?: string; limit: number };
-    return { entries: await deps.suppression.list(tenant, q) };
+    const { tenant: asked, ...q } = req.query as { tenant?: string; address?: string; reason?: string; limit: number };
+    // Without a tenant: a tenant token's own, an admin token's every tenant (the operator's view).
+    const tenant = tenantScope(req, asked);
+    return { entries: tenant === undefined ? await deps.acrossTenants.suppression(q) : await deps.suppression.list(tenant, q) };
   });
 
   api.post('/suppression', {

@@ -9,7 +9,7 @@ import { normalisePhone } from '../tracking/phone.js';
 import type { TrackingProblem } from '../tracking/problems.js';
 import { DEFAULT_SETTINGS, parseTrackingSettings, unknownGateways, type TrackingSettings } from '../tracking/settings.js';
 import { CARRIERS, NORMALISED_STATUSES } from '../tracking/types.js';
-import { tenantIdSchema } from './principal.js';
+import { tenantIdSchema, tenantScope } from './principal.js';
 import { ApiError, sendError } from './errors.js';
 
 export interface TrackingRouteDeps {
@@ -146,7 +146,7 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
     config: { scope: 'tenant' },
     schema: {
       querystring: {
-        type: 'object', required: ['tenant'], additionalProperties: false,
+        type: 'object', additionalProperties: false,
         properties: {
           tenant: tenantIdSchema, status: { type: 'string', enum: [...NORMALISED_STATUSES] }, code: { type: 'string', maxLength: 100 },
           email: { type: 'string', maxLength: 254 }, phone: { type: 'string', maxLength: 50 }, reference: { type: 'string', maxLength: 200 },
@@ -155,14 +155,17 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
       },
     },
   }, async (req, reply) => {
-    const q = req.query as { tenant: string; status?: string; code?: string; email?: string; phone?: string; reference?: string; limit: number; cursor?: string };
-    if (!knownTenant(q.tenant, reply)) return reply;
+    const { tenant: asked, ...q } = req.query as { tenant?: string; status?: string; code?: string; email?: string; phone?: string; reference?: string; limit: number; cursor?: string };
+    // Without a tenant: a tenant token's own, an admin token's every tenant (the operator's view).
+    const tenant = tenantScope(req, asked);
+    if (tenant !== undefined && !knownTenant(tenant, reply)) return reply;
     let phone = q.phone;
     if (phone) {
-      const check = normalisePhone(phone, (await settingsOf(q.tenant)).defaultCountry);
+      const check = normalisePhone(phone, (tenant === undefined ? DEFAULT_SETTINGS : await settingsOf(tenant)).defaultCountry);
       if (check.ok) phone = check.e164;
     }
-    return deps.shipments.list(q.tenant, { ...q, ...(phone ? { phone } : {}) });
+    const query = { ...q, ...(phone ? { phone } : {}) };
+    return tenant === undefined ? deps.shipments.listAcrossTenants(query) : deps.shipments.list(tenant, query);
   });
 
   api.get('/shipments/:carrier/:code', { config: { scope: 'tenant' }, schema: { params: shipmentParams, querystring: tenantQuery } }, async (req, reply) => {

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError, csrfField, fmtTime, headerText, reply as fmtReply, type ConsoleRoutes, type SignedIn } from './context.js';
 import { html, type SafeHtml } from './html.js';
 import { overviewChart } from './pages-stats.js';
+import { listScope, tenantCell, tenantFilter, tenantHead } from './operator-view.js';
 
 interface SmtpReply { code: number; enhanced?: string; text: string }
 interface ErrorEvent {
@@ -24,7 +25,7 @@ interface MessageFull extends MessageSummary {
   identity: { mode: string; reason?: string; warning?: string; dkimDomains: string[] } | null;
   events: ErrorEvent[];
 }
-interface Suppressed { address: string; class: string; reason: string; time: number; msgId?: string; source: string; diagnostic?: string; rule?: string }
+interface Suppressed { tenant: string; address: string; class: string; reason: string; time: number; msgId?: string; source: string; diagnostic?: string; rule?: string }
 
 /** How much of a message the raw source page shows. */
 const RAW_SHOWN = 64 * 1024;
@@ -40,10 +41,10 @@ const msgLink = (id: string, type?: string, code?: string): SafeHtml | string =>
     : type === 'notice-failed' || type === 'tracking-failed' || code === 'TRACKING_CODE_UNKNOWN' ? html`<a class="mono" href="/search?q=${encodeURIComponent(id)}">${id}</a>`
       : html`<a class="mono" href="/messages/${id}">${id}</a>`;
 
-export function errorTable(events: ErrorEvent[]): SafeHtml {
+export function errorTable(events: ErrorEvent[], operator = false): SafeHtml {
   if (events.length === 0) return html`<p class="muted">No errors.</p>`;
-  return html`<div class="table-wrap"><table class="errors"><thead><tr><th>Time</th><th>What</th><th>Class</th><th>Recipient</th><th>Answer / detail</th><th>Message</th></tr></thead><tbody>
-${events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.code ? html`<br><span class="muted">${e.code}</span>` : ''}</td><td>${e.class ?? e.severity ?? ''}</td>
+  return html`<div class="table-wrap"><table class="errors"><thead><tr>${tenantHead(operator)}<th>Time</th><th>What</th><th>Class</th><th>Recipient</th><th>Answer / detail</th><th>Message</th></tr></thead><tbody>
+${events.map((e) => html`<tr>${tenantCell(operator, e.tenant)}<td>${fmtTime(e.time)}</td><td>${e.type}${e.code ? html`<br><span class="muted">${e.code}</span>` : ''}</td><td>${e.class ?? e.severity ?? ''}</td>
 <td class="mono">${e.recipient}</td><td>${e.advice ? html`<div class="advice">${e.advice}</div>` : ''}${fmtReply(e.reply)}${e.detail ? html`<div class="muted">${e.detail}</div>` : ''}${e.reason ? html`<div class="muted">${e.reason}</div>` : ''}${e.upstream ? html`<div class="muted">via ${e.upstream}</div>` : ''}</td>
 <td>${msgLink(e.msgId, e.type, e.code)}${e.reference ? html`<div class="muted">order ${e.reference}</div>` : ''}</td></tr>`)}
 </tbody></table></div>`;
@@ -57,16 +58,16 @@ function statusText(r: RecipientRow): string {
   return `${o.type}${why ? ` (${why})` : ''}`;
 }
 
-export function messageTable(messages: MessageSummary[]): SafeHtml {
+export function messageTable(messages: MessageSummary[], operator = false): SafeHtml {
   if (messages.length === 0) return html`<p class="muted">No messages.</p>`;
-  return html`<div class="table-wrap"><table class="messages"><thead><tr><th>Time</th><th>Subject</th><th>To</th><th>Status</th><th>Order</th><th>Queue id</th></tr></thead><tbody>
-${messages.map((m) => html`<tr><td>${fmtTime(m.createdAt)}</td><td class="subject">${headerText(m.subject)}</td><td class="mono">${m.to.join(', ')}</td>
+  return html`<div class="table-wrap"><table class="messages"><thead><tr>${tenantHead(operator)}<th>Time</th><th>Subject</th><th>To</th><th>Status</th><th>Order</th><th>Queue id</th></tr></thead><tbody>
+${messages.map((m) => html`<tr>${tenantCell(operator, m.tenant)}<td>${fmtTime(m.createdAt)}</td><td class="subject">${headerText(m.subject)}</td><td class="mono">${m.to.join(', ')}</td>
 <td>${m.recipients.map((r) => html`<div class="status-${r.status}">${statusText(r)}${r.lastReply && r.status !== 'delivered' && !r.outcome ? html` <span class="muted">${fmtReply(r.lastReply)}</span>` : ''}</div>`)}</td>
 <td>${m.reference ?? ''}</td><td><a class="mono" href="/messages/${m.id}">${m.id}</a></td></tr>`)}
 </tbody></table></div>`;
 }
 
-const searchForm = (q = ''): SafeHtml => html`<form method="get" action="/search" class="row" role="search">
+const searchForm = (q = '', filter: SafeHtml | string = ''): SafeHtml => html`<form method="get" action="/search" class="row" role="search">${filter}
 <label>Order number, recipient e-mail, buyer's phone, Message-ID, queue id or tracking code <input type="search" name="q" value="${q}" required maxlength="998" id="search-box"></label>
 <button type="submit">Search</button></form>`;
 
@@ -91,22 +92,23 @@ ${chart}
     const s = await withTenant(req, reply, 'Error log', '/errors');
     if (!s) return reply;
     const q = req.query as { class?: string; period?: string; recipient?: string; cursor?: string };
+    const scope = await listScope(ctx, req, s);
     const period = PERIODS.find((p) => p[0] === q.period) ?? PERIODS[0]!;
     const since = period[0] === 'signin' ? s.user.since : period[2] ? Date.now() - period[2] : undefined;
     const cls = CLASSES.find((c) => c === q.class);
     const recipient = q.recipient?.trim() || undefined;
     const r = await ctx.api<{ events: ErrorEvent[]; cursor?: string }>(req, s.user.token, 'GET', '/errors', {
-      query: { tenant: s.user.tenant, limit: 50, class: cls, since, recipient, cursor: q.cursor },
+      query: { tenant: scope.tenant, limit: 50, class: cls, since, recipient, cursor: q.cursor },
     });
-    const next = r.data.cursor ? `/errors?${new URLSearchParams({ ...(cls ? { class: cls } : {}), period: period[0], ...(recipient ? { recipient } : {}), cursor: r.data.cursor })}` : undefined;
+    const next = r.data.cursor ? `/errors?${new URLSearchParams({ ...(scope.operator && scope.tenant ? { tenant: scope.tenant } : {}), ...(cls ? { class: cls } : {}), period: period[0], ...(recipient ? { recipient } : {}), cursor: r.data.cursor })}` : undefined;
     return ctx.page(req, reply, s, {
       title: 'Error log', active: '/errors',
-      body: html`<section><form method="get" action="/errors" class="row" id="error-filters">
+      body: html`<section><form method="get" action="/errors" class="row" id="error-filters">${tenantFilter(scope)}
 <label>Class <select name="class"><option value="">any</option>${CLASSES.map((c) => html`<option${c === cls ? html` selected` : ''}>${c}</option>`)}</select></label>
 <label>Time <select name="period">${PERIODS.map(([v, l]) => html`<option value="${v}"${v === period[0] ? html` selected` : ''}>${l}</option>`)}</select></label>
 <label>Recipient <input type="email" name="recipient" value="${recipient ?? ''}" minlength="3"></label>
 <button type="submit">Filter</button></form></section>
-<section>${r.status === 200 ? errorTable(r.data.events) : html`<p class="bad">${apiError(r)}</p>`}
+<section>${r.status === 200 ? errorTable(r.data.events, scope.operator) : html`<p class="bad">${apiError(r)}</p>`}
 ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
     });
   });
@@ -116,7 +118,9 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
     if (!s) return reply;
     const q = String((req.query as { q?: string }).q ?? '').trim().slice(0, 998);
     if (!q) return ctx.page(req, reply, s, { title: 'Search', active: '/search', body: html`<section>${searchForm()}</section>` });
-    const { token, tenant } = s.user;
+    const { token } = s.user;
+    const scope = await listScope(ctx, req, s);
+    const tenant = scope.tenant;
     const isQueueId = /^[0-9A-Z]{20}$/.test(q);
     const isAddress = /^[^\s@<>]+@[^\s@<>]+$/.test(q) && !q.startsWith('<');
     const isCode = /^[A-Za-z0-9]{8,40}$/.test(q);
@@ -151,9 +155,9 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
     const forbidden = byId?.status === 403 ? html`<p class="bad">${apiError(byId)}</p>` : '';
     return ctx.page(req, reply, s, {
       title: 'Search', active: '/search',
-      body: html`<section>${searchForm(q)}</section>${forbidden}
-<section id="found-messages"><h2>Messages (${messages.size})</h2>${messageTable([...messages.values()].sort((a, b) => b.createdAt - a.createdAt))}</section>
-<section id="found-errors"><h2>Errors (${errors.size})</h2>${errorTable([...errors.values()].sort((a, b) => b.time - a.time))}</section>
+      body: html`<section>${searchForm(q, tenantFilter(scope))}</section>${forbidden}
+<section id="found-messages"><h2>Messages (${messages.size})</h2>${messageTable([...messages.values()].sort((a, b) => b.createdAt - a.createdAt), scope.operator)}</section>
+<section id="found-errors"><h2>Errors (${errors.size})</h2>${errorTable([...errors.values()].sort((a, b) => b.time - a.time), scope.operator)}</section>
 <section id="found-shipments"><h2>Parcels (${shipments.length})</h2>${shipments.length === 0 ? html`<p class="muted">No parcel with this tracking code, buyer e-mail, phone or order number.</p>` : html`<div class="table-wrap"><table><thead><tr><th>Code</th><th>Carrier</th><th>Status</th><th>Buyer</th><th>Order</th><th>Updated</th></tr></thead><tbody>${shipments.map((x) => html`<tr><td class="mono">${x.code}</td><td>${x.carrier}</td><td>${x.status}</td><td>${x.name ?? ''} <span class="muted">${x.email ?? ''} ${x.phone ?? ''}</span></td><td>${x.orderReference ?? ''}</td><td>${fmtTime(x.updatedAt)}</td></tr>`)}</tbody></table></div>`}</section>`,
     });
   });
@@ -236,15 +240,16 @@ ${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class
     const s = await withTenant(req, reply, 'Suppression list', '/suppression');
     if (!s) return reply;
     const address = String((req.query as { address?: string }).address ?? '').trim();
-    const r = await ctx.api<{ entries: Suppressed[] }>(req, s.user.token, 'GET', '/suppression', { query: { tenant: s.user.tenant, address: address || undefined } });
+    const scope = await listScope(ctx, req, s);
+    const r = await ctx.api<{ entries: Suppressed[] }>(req, s.user.token, 'GET', '/suppression', { query: { tenant: scope.tenant, address: address || undefined } });
     const entries = r.status === 200 ? r.data.entries : [];
     return ctx.page(req, reply, s, {
       title: 'Suppression list', active: '/suppression',
       body: html`<section><p class="muted">Addresses here get no more mail from this shop: hard bounces, complaints and entries made by hand. Remove one once the address is fixed.</p>
-<form method="get" action="/suppression" class="row"><label>Address <input type="search" name="address" value="${address}"></label><button type="submit">Filter</button></form></section>
-<section>${r.status !== 200 ? html`<p class="bad">${apiError(r)}</p>` : entries.length === 0 ? html`<p class="muted">Nobody is suppressed.</p>` : html`<div class="table-wrap"><table><thead><tr><th>Address</th><th>Why</th><th>Since</th><th>Message</th><th></th></tr></thead><tbody>
-${entries.map((e) => html`<tr><td class="mono">${e.address}</td><td>${e.class} · ${e.source}<div>${e.rule ?? e.reason}</div>${e.diagnostic ? html`<div class="muted">${e.diagnostic}</div>` : ''}</td><td>${fmtTime(e.time)}</td>
-<td>${e.msgId ? msgLink(e.msgId) : ''}</td><td><form method="post" action="/suppression/remove" class="inline">${csrfField(s)}<input type="hidden" name="address" value="${e.address}"><button type="submit" class="danger">Remove</button></form></td></tr>`)}
+<form method="get" action="/suppression" class="row" id="suppression-filters">${tenantFilter(scope)}<label>Address <input type="search" name="address" value="${address}"></label><button type="submit">Filter</button></form></section>
+<section>${r.status !== 200 ? html`<p class="bad">${apiError(r)}</p>` : entries.length === 0 ? html`<p class="muted">Nobody is suppressed.</p>` : html`<div class="table-wrap"><table id="suppressed"><thead><tr>${tenantHead(scope.operator)}<th>Address</th><th>Why</th><th>Since</th><th>Message</th><th><span class="sr">Remove</span></th></tr></thead><tbody>
+${entries.map((e) => html`<tr>${tenantCell(scope.operator, e.tenant)}<td class="mono">${e.address}</td><td>${e.class} · ${e.source}<div>${e.rule ?? e.reason}</div>${e.diagnostic ? html`<div class="muted">${e.diagnostic}</div>` : ''}</td><td>${fmtTime(e.time)}</td>
+<td>${e.msgId ? msgLink(e.msgId) : ''}</td><td><form method="post" action="/suppression/remove" class="inline">${csrfField(s)}<input type="hidden" name="address" value="${e.address}"><input type="hidden" name="tenant" value="${e.tenant}"><button type="submit" class="danger">Remove</button></form></td></tr>`)}
 </tbody></table></div>`}</section>
 <section><h2>Add an address</h2><form method="post" action="/suppression/add" class="row">${csrfField(s)}
 <label>Address <input type="email" name="address" required></label><label>Reason <input type="text" name="reason" maxlength="200"></label><button type="submit">Add</button></form></section>`,
@@ -255,7 +260,9 @@ ${entries.map((e) => html`<tr><td class="mono">${e.address}</td><td>${e.class} �
     const s = await withTenant(req, reply, 'Suppression list', '/suppression');
     if (!s) return reply;
     const address = String((req.body as { address?: unknown }).address ?? '');
-    const r = await ctx.api(req, s.user.token, 'DELETE', `/suppression/${encodeURIComponent(s.user.tenant)}/${encodeURIComponent(address)}`);
+    // The row's tenant (an operator's list shows every tenant's); the API refuses a shop token another tenant's.
+    const tenant = String((req.body as { tenant?: unknown }).tenant ?? '') || s.user.tenant;
+    const r = await ctx.api(req, s.user.token, 'DELETE', `/suppression/${encodeURIComponent(tenant)}/${encodeURIComponent(address)}`);
     ctx.flash(s, r.status === 204 ? { kind: 'ok', text: `${address} removed: it gets mail again.` } : { kind: 'error', text: `Not removed: ${apiError(r)}` });
     return reply.redirect('/suppression', 303);
   });

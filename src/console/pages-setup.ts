@@ -4,6 +4,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError, csrfField, fmtTime, reply as fmtReply, type ConsoleRoutes } from './context.js';
 import { html, type SafeHtml } from './html.js';
+import { listScope, tenantCell, tenantFilter, tenantHead } from './operator-view.js';
 
 interface Upstream {
   name: string; type: 'smtp' | 'mx'; host?: string; port?: number; tls?: string; tlsVerify?: boolean; requireTls?: boolean; maxConnections?: number;
@@ -17,7 +18,7 @@ interface ImportResult {
   rows?: Array<{ line: number; shipment?: { code: string; carrier: string; name?: string; email?: string; phone?: string; orderReference?: string }; errors: string[]; warnings: string[]; action?: string }>;
   created?: number; updated?: number; rejected?: number; refused?: { code: string; message: string }; message?: string; error?: string;
 }
-interface Shipment { code: string; carrier: string; status: string; name?: string; email?: string; phone?: string; orderReference?: string; updatedAt: number; lastError?: string }
+interface Shipment { tenant: string; code: string; carrier: string; status: string; name?: string; email?: string; phone?: string; orderReference?: string; updatedAt: number; lastError?: string }
 
 const STATUSES = ['accepted', 'in-transit', 'arrived-at-pickup', 'delivered', 'returned', 'storage-expired', 'unknown'];
 
@@ -158,12 +159,13 @@ ${(res.rows ?? []).map((row) => html`<tr><td>${row.line}</td><td class="mono">${
     const s = await withTenant(req, reply, 'Tracking', '/tracking');
     if (!s) return reply;
     const q = req.query as { status?: string; email?: string; phone?: string };
+    const scope = await listScope(ctx, req, s);
     const status = STATUSES.find((x) => x === q.status);
     const email = q.email?.trim() || undefined;
     const phone = q.phone?.trim() || undefined;
     const [stats, list, black] = await Promise.all([
       ctx.api<{ enabled: boolean; total: number; byStatus: Record<string, number>; quota: { month: string; limit: number | null; used: number }; problems?: Array<{ message: string }> }>(req, s.user.token, 'GET', '/tracking/stats', { query: { tenant: s.user.tenant } }),
-      ctx.api<{ shipments: Shipment[] }>(req, s.user.token, 'GET', '/shipments', { query: { tenant: s.user.tenant, status, limit: 100 } }),
+      ctx.api<{ shipments: Shipment[] }>(req, s.user.token, 'GET', '/shipments', { query: { tenant: scope.tenant, status, limit: 100 } }),
       email || phone ? ctx.api<{ listed: boolean; checked: Array<{ kind: string; value: string }>; entries: Array<{ reason?: string }> }>(req, s.user.token, 'GET', '/blacklist/check', { query: { tenant: s.user.tenant, email, phone } }) : undefined,
     ]);
     // Tracking that cannot work (codes of a carrier with no account on this mailgate) is said first.
@@ -175,8 +177,9 @@ ${(res.rows ?? []).map((row) => html`<tr><td>${row.line}</td><td class="mono">${
 <button type="submit">Preview</button><span class="spinner" hidden></span></form><p id="import-status" class="muted" role="status">Nothing is imported before you confirm the preview.</p></section>
 <section><h2>Shipments by status</h2>${stats.status === 200 ? html`<p>${stats.data.enabled ? '' : html`<b class="bad">Tracking is switched off for this shop.</b> `}${stats.data.total} shipments; this month ${stats.data.quota.used}${stats.data.quota.limit !== null ? html` of ${stats.data.quota.limit}` : ''} checks used.</p>
 <p><a href="/tracking"${!status ? html` aria-current="page"` : ''}>all</a>${STATUSES.map((x) => html` · <a href="/tracking?status=${x}"${x === status ? html` aria-current="page"` : ''}>${x} (${stats.data.byStatus[x] ?? 0})</a>`)}</p>` : html`<p class="bad">${apiError(stats)}</p>`}
-${list.status === 200 ? (list.data.shipments.length === 0 ? html`<p class="muted">No shipments${status ? ` in status ${status}` : ''}.</p>` : html`<div class="table-wrap"><table id="shipments"><thead><tr><th>Code</th><th>Carrier</th><th>Status</th><th>Buyer</th><th>Order</th><th>Updated</th></tr></thead><tbody>
-${list.data.shipments.map((x) => html`<tr><td class="mono">${x.code}</td><td>${x.carrier}</td><td>${x.status}${x.lastError ? html`<div class="muted">${x.lastError}</div>` : ''}</td><td>${x.name ?? ''} <span class="muted">${x.email ?? ''} ${x.phone ?? ''}</span></td><td>${x.orderReference ?? ''}</td><td>${fmtTime(x.updatedAt)}</td></tr>`)}</tbody></table></div>`) : html`<p class="bad">${apiError(list)}</p>`}</section>
+${scope.operator ? html`<form method="get" action="/tracking" class="row" id="shipment-filters">${tenantFilter(scope)}${status ? html`<input type="hidden" name="status" value="${status}">` : ''}<button type="submit">Filter</button></form>` : ''}
+${list.status === 200 ? (list.data.shipments.length === 0 ? html`<p class="muted">No shipments${status ? ` in status ${status}` : ''}.</p>` : html`<div class="table-wrap"><table id="shipments"><thead><tr>${tenantHead(scope.operator)}<th>Code</th><th>Carrier</th><th>Status</th><th>Buyer</th><th>Order</th><th>Updated</th></tr></thead><tbody>
+${list.data.shipments.map((x) => html`<tr>${tenantCell(scope.operator, x.tenant)}<td class="mono">${x.code}</td><td>${x.carrier}</td><td>${x.status}${x.lastError ? html`<div class="muted">${x.lastError}</div>` : ''}</td><td>${x.name ?? ''} <span class="muted">${x.email ?? ''} ${x.phone ?? ''}</span></td><td>${x.orderReference ?? ''}</td><td>${fmtTime(x.updatedAt)}</td></tr>`)}</tbody></table></div>`) : html`<p class="bad">${apiError(list)}</p>`}</section>
 <section><h2>Blacklist check</h2><form method="get" action="/tracking" class="row"><label>E-mail <input type="email" name="email" value="${email ?? ''}"></label><label>Phone <input type="tel" name="phone" value="${phone ?? ''}"></label><button type="submit">Check</button></form>
 ${black ? (black.status === 200 ? html`<p id="blacklist-answer" class="${black.data.listed ? 'bad' : 'ok'}">${black.data.checked.map((c) => c.value).join(', ')}: ${black.data.listed ? 'on the blacklist' : 'not on the blacklist'}${black.data.entries.map((e) => (e.reason ? html` (${e.reason})` : ''))}</p>` : html`<p class="bad">${apiError(black)}</p>`) : ''}</section>`,
     });

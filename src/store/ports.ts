@@ -184,7 +184,7 @@ export interface MessageStore {
   /** Queue ids of a tenant's messages with this reference (case-insensitive). */
   byReference(tenant: string, reference: string, limit: number): Promise<string[]>;
   /** A tenant's messages, newest first, within [from, to) and after a cursor; `filter` is applied with bounded work per page. */
-  listByTenant(tenant: string, q: { from?: number; to?: number; cursor?: string; limit: number; filter?: (r: MessageRecord) => boolean }): Promise<{ messages: MessageRecord[]; cursor?: string }>;
+  listByTenant(tenant: string, q: MessageListQuery): Promise<{ messages: MessageRecord[]; cursor?: string }>;
   /** Messages due at or before `now`, earliest first. */
   due(now: number, limit: number): Promise<Array<{ id: string; dueAt: number }>>;
   nextDue(): Promise<number | undefined>;
@@ -223,6 +223,15 @@ export interface ErrorQuery {
   /** Continue after this cursor (from the previous page). */
   cursor?: string;
   limit?: number;
+}
+
+/** What MessageStore.listByTenant and AcrossTenants.messages take. */
+export interface MessageListQuery {
+  from?: number;
+  to?: number;
+  cursor?: string;
+  limit: number;
+  filter?: (r: MessageRecord) => boolean;
 }
 
 /** The event history and the error log (the events of ERROR_TYPES, per tenant). */
@@ -335,6 +344,24 @@ export interface StatsStore {
   breakdown(q: StatsQuery & { by: 'domain' | 'upstream' }): Promise<Array<{ key: string; counts: StatCounts }>>;
 }
 
+/**
+ * The operator's views: the per-tenant lists above, across every tenant at once, each row carrying
+ * its tenant. Same filters and paging as the per-tenant questions; a cursor comes from the same view.
+ */
+export interface AcrossTenants {
+  /** Messages of every tenant, newest first (as MessageStore.listByTenant). */
+  messages(q: MessageListQuery): Promise<{ messages: MessageRecord[]; cursor?: string }>;
+  /** The error log of every tenant, newest first (as EventStore.errors). */
+  errors(q: ErrorQuery): Promise<{ events: QueueEvent[]; cursor?: string }>;
+  countErrors(since: number): Promise<number>;
+  /** Messages (and application errors) of any tenant with this reference or Message-ID (case-insensitive). */
+  byReference(reference: string, limit: number): Promise<Array<{ tenant: string; id: string }>>;
+  /** Suppression entries of every tenant, by tenant then address (as SuppressionStore.list). */
+  suppression(q: { address?: string; reason?: string; limit?: number }): Promise<SuppressionEntry[]>;
+  /** Shipments of every tenant, by tenant then carrier and code (as ShipmentRecords.list). */
+  shipments(q: ShipmentQuery, carriers: readonly string[]): Promise<{ shipments: IndexedShipment[]; cursor?: string }>;
+}
+
 /** When each API token (by hash) last signed in to the web console. */
 export interface SignInLog {
   get(tokenHash: string): Promise<number | undefined>;
@@ -400,6 +427,7 @@ export interface Store {
   readonly webhooks: WebhookStore;
   readonly domains: DomainCheckStore;
   readonly shipments: ShipmentRecords;
+  readonly acrossTenants: AcrossTenants;
   readonly signIns: SignInLog;
   readonly stats: StatsStore;
   readonly cluster: ClusterPort;

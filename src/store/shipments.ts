@@ -78,6 +78,11 @@ export class ShipmentStore<T extends ShipmentTypes = ShipmentTypes> {
     return (await this.store.shipments.list(tenant, q, this.carriers)) as { shipments: T['shipment'][]; cursor?: string };
   }
 
+  /** Every tenant's shipments (the operator's view), by one filter, with a cursor for the next page. */
+  async listAcrossTenants(q: ShipmentQuery): Promise<{ shipments: T['shipment'][]; cursor?: string }> {
+    return (await this.store.acrossTenants.shipments(q, this.carriers)) as { shipments: T['shipment'][]; cursor?: string };
+  }
+
   /** Shipments per current status. */
   countByStatus(tenant: string): Promise<Record<string, number>> {
     return this.store.shipments.countByStatus(tenant);

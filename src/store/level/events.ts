@@ -15,6 +15,8 @@ export class LevelEvents implements EventStore {
 
   async errors(tenant: string, q: ErrorQuery): Promise<{ events: QueueEvent[]; cursor?: string }> {
     const limit = q.limit ?? 50;
+    // A cursor is a key of this tenant's range; one of another range reads nothing.
+    if (q.cursor && !q.cursor.startsWith(`${tenant}!`)) return { events: [] };
     const lower = `${tenant}!${sortableTime(q.since ?? 0)}`;
     const upper = q.cursor ? q.cursor : `${tenant}!${q.until !== undefined ? sortableTime(q.until) : '\xff'}`;
     const events: QueueEvent[] = [];

@@ -5,6 +5,7 @@ import type { Store, StoreOp } from '../ports.js';
 import { openLevel, type Db, type LevelWrite } from './db.js';
 import type { RestoreTarget } from '../ports.js';
 import { SingleNode } from './cluster.js';
+import { LevelAcrossTenants } from './across-tenants.js';
 import { LevelEvents } from './events.js';
 import { LevelOptOuts, LevelSoftBounces, LevelSuppression } from './lists.js';
 import { LevelMessages } from './messages.js';
@@ -17,6 +18,7 @@ import { encodeWrites, levelWrites, type EncodedWrite } from './write.js';
 export async function openLevelStore(dataDir: string, node = 'local'): Promise<Store> {
   const { db, sub } = await openLevel(dataDir);
   const suppression = new LevelSuppression(sub.suppression);
+  const [messages, events, shipments] = [new LevelMessages(db, sub), new LevelEvents(db, sub), new LevelShipments(sub)];
   // classic-level honours `sync`; abstract-level's typings do not list it.
   const batch = db.batch.bind(db) as unknown as (o: EncodedWrite[], opts: { sync: boolean; valueEncoding: 'utf8' }) => Promise<void>;
   const stats = new LevelStats(sub.stats, sub.events);
@@ -37,8 +39,8 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
   const group = new GroupCommit(write);
   return {
     engine: 'level',
-    messages: new LevelMessages(db, sub),
-    events: new LevelEvents(db, sub),
+    messages,
+    events,
     suppression,
     softBounces: new LevelSoftBounces(sub.softBounces),
     optOuts: new LevelOptOuts(sub.optOuts),
@@ -46,7 +48,8 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
     apiTokens: new LevelApiTokens(db, sub.apiTokens),
     webhooks: new LevelWebhooks(db, sub),
     domains: new LevelDomainChecks(sub.domains),
-    shipments: new LevelShipments(sub),
+    shipments,
+    acrossTenants: new LevelAcrossTenants(sub, { messages, events, suppression, shipments }),
     signIns: new LevelSignIns(sub.consoleSignIns),
     stats,
     cluster: new SingleNode(node),

@@ -38,11 +38,16 @@ export class LevelSuppression implements SuppressionStore {
     this.keys.delete(key);
   }
 
-  async list(tenant: string, q: { address?: string; reason?: string; limit?: number }): Promise<SuppressionEntry[]> {
+  list(tenant: string, q: { address?: string; reason?: string; limit?: number }): Promise<SuppressionEntry[]> {
+    return this.scan({ gte: `${tenant}!`, lt: `${tenant}!\xff` }, q);
+  }
+
+  /** Entries in key order within `range` (one tenant's, or all), filtered as list() says. */
+  async scan(range: { gte?: string; lt?: string }, q: { address?: string; reason?: string; limit?: number }): Promise<SuppressionEntry[]> {
     const out: SuppressionEntry[] = [];
     const address = q.address?.toLowerCase();
     const reason = q.reason?.toLowerCase();
-    for await (const v of this.level.values({ gte: `${tenant}!`, lt: `${tenant}!\xff` })) {
+    for await (const v of this.level.values(range)) {
       const e = v as SuppressionEntry;
       if (address && !e.address.includes(address)) continue;
       if (reason && e.class !== reason && !e.reason.toLowerCase().includes(reason)) continue;

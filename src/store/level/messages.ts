@@ -26,6 +26,8 @@ export class LevelMessages implements MessageStore {
   }
 
   async listByTenant(tenant: string, q: { from?: number; to?: number; cursor?: string; limit: number; filter?: (r: MessageRecord) => boolean }): Promise<{ messages: MessageRecord[]; cursor?: string }> {
+    // A cursor is a key of this tenant's range; one of another range reads nothing.
+    if (q.cursor && !q.cursor.startsWith(`${tenant}!`)) return { messages: [] };
     const lower = `${tenant}!${sortableTime(q.from ?? 0)}`;
     const upper = q.cursor ?? `${tenant}!${q.to !== undefined ? sortableTime(q.to) : '\xff'}`;
     const messages: MessageRecord[] = [];

@@ -57,7 +57,8 @@ export class PgEvents implements EventStore {
   }
 }
 
-function parseCursor(cursor: string | undefined): { time: number; seq: number } | undefined {
+/** "<time>!<seq>" of an error-log page. */
+export function parseCursor(cursor: string | undefined): { time: number; seq: number } | undefined {
   if (!cursor) return undefined;
   const [time, seq] = cursor.split('!').map(Number);
   return Number.isSafeInteger(time) && Number.isSafeInteger(seq) ? { time: time!, seq: seq! } : undefined;

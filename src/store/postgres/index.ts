@@ -14,6 +14,7 @@ import { migrate } from './migrate.js';
 export { migrate } from './migrate.js';
 import { PgShipments } from './shipments.js';
 import { PgStats } from './stats.js';
+import { PgAcrossTenants } from './across-tenants.js';
 import { PgApiTokens, PgDomainChecks, PgSignIns, PgTenants } from './tenants.js';
 import { PgWebhooks } from './webhooks.js';
 import { inTransaction } from './transaction.js';
@@ -54,6 +55,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
   }
   let open = true;
   const cluster = new PgCluster(pool, opts.node);
+  const suppression = new PgSuppression(pool);
   await cluster.start();
   const write = (ops: StoreOp[], sync: boolean) => inTransaction(pool, (client) => writeOps(client, ops, opts.node), { sync });
   const group = new GroupCommit(write);
@@ -61,7 +63,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     engine: 'postgres',
     messages: new PgMessages(pool, opts.node),
     events: new PgEvents(pool),
-    suppression: new PgSuppression(pool),
+    suppression,
     softBounces: new PgSoftBounces(pool),
     optOuts: new PgOptOuts(pool),
     tenants: new PgTenants(pool),
@@ -69,6 +71,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     webhooks: new PgWebhooks(pool),
     domains: new PgDomainChecks(pool),
     shipments: new PgShipments(pool),
+    acrossTenants: new PgAcrossTenants(pool, suppression),
     signIns: new PgSignIns(pool),
     stats: new PgStats(pool),
     cluster,

@@ -19,13 +19,22 @@ export class PgSuppression implements SuppressionStore {
     await this.pool.query('delete from suppression where tenant = $1 and address = lower($2)', [clean(tenant), clean(address)]);
   }
 
-  async list(tenant: string, q: { address?: string; reason?: string; limit?: number }): Promise<SuppressionEntry[]> {
+  list(tenant: string, q: { address?: string; reason?: string; limit?: number }): Promise<SuppressionEntry[]> {
+    return this.filtered(q, 'tenant = $5', [clean(tenant)]);
+  }
+
+  /** Every tenant's entries, by tenant then address. */
+  listAll(q: { address?: string; reason?: string; limit?: number }): Promise<SuppressionEntry[]> {
+    return this.filtered(q, 'true', []);
+  }
+
+  private async filtered(q: { address?: string; reason?: string; limit?: number }, scope: string, scopeValues: string[]): Promise<SuppressionEntry[]> {
     const r = await this.pool.query(
-      `select entry from suppression where tenant = $1
-         and ($2::text is null or address like $2)
-         and ($3::text is null or class = $3 or lower(reason) like $4)
-       order by address limit $5`,
-      [clean(tenant), q.address ? containing(q.address.toLowerCase()) : null, q.reason ? clean(q.reason.toLowerCase()) : null, q.reason ? containing(q.reason.toLowerCase()) : null, q.limit ?? 1000],
+      `select entry from suppression where ${scope}
+         and ($1::text is null or address like $1)
+         and ($2::text is null or class = $2 or lower(reason) like $3)
+       order by tenant, address limit $4`,
+      [q.address ? containing(q.address.toLowerCase()) : null, q.reason ? clean(q.reason.toLowerCase()) : null, q.reason ? containing(q.reason.toLowerCase()) : null, q.limit ?? 1000, ...scopeValues],
     );
     return r.rows.map((x) => x.entry as SuppressionEntry);
   }

@@ -3,7 +3,7 @@
 // The schedule, the keep list and the queue are this node's (its bodies are on its disk); records,
 // lists and searches are the cluster's.
 import type pg from 'pg';
-import type { MessageStore } from '../ports.js';
+import type { MessageListQuery, MessageStore } from '../ports.js';
 import type { MessageRecord } from '../records.js';
 import { clean } from './text.js';
 import { inTransaction } from './transaction.js';
@@ -28,29 +28,13 @@ export class PgMessages implements MessageStore {
     return r.rows.map((x) => x.msg_id as string);
   }
 
-  async listByTenant(tenant: string, q: { from?: number; to?: number; cursor?: string; limit: number; filter?: (r: MessageRecord) => boolean }): Promise<{ messages: MessageRecord[]; cursor?: string }> {
-    const messages: MessageRecord[] = [];
-    let after = parseCursor(q.cursor);
-    let scanned = 0;
-    const budget = q.limit * 50;
-    for (;;) {
-      const take = Math.min(PAGE, budget - scanned);
-      const r = await this.pool.query(
-        `select created_at, id, record from messages
-         where tenant = $1 and created_at >= $2 and created_at < $3 and (created_at, id) < ($4, $5)
-         order by created_at desc, id desc limit $6`,
-        [clean(tenant), q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER, after?.time ?? Number.MAX_SAFE_INTEGER, after?.id ?? '', take],
-      );
-      for (const row of r.rows) {
-        scanned++;
-        after = { time: Number(row.created_at), id: row.id as string };
-        const rec = row.record as MessageRecord;
-        if (!q.filter || q.filter(rec)) messages.push(rec);
-        // Bounded work per page even when a filter matches rarely; the cursor continues from here.
-        if (messages.length >= q.limit || scanned >= budget) return { messages, cursor: `${after.time}!${after.id}` };
-      }
-      if (r.rows.length < take) return { messages };
-    }
+  listByTenant(tenant: string, q: MessageListQuery): Promise<{ messages: MessageRecord[]; cursor?: string }> {
+    return filteredPages(q, (after, take) => this.pool.query(
+      `select created_at, id, record from messages
+       where tenant = $1 and created_at >= $2 and created_at < $3 and (created_at, id) < ($4, $5)
+       order by created_at desc, id desc limit $6`,
+      [clean(tenant), q.from ?? 0, q.to ?? Number.MAX_SAFE_INTEGER, after?.time ?? Number.MAX_SAFE_INTEGER, after?.id ?? '', take],
+    ));
   }
 
   async due(now: number, limit: number): Promise<Array<{ id: string; dueAt: number }>> {
@@ -132,6 +116,33 @@ export class PgMessages implements MessageStore {
       }
       if (r.rows.length < PAGE) return;
     }
+  }
+}
+
+/**
+ * A newest-first page of `q.limit` messages that pass `q.filter`, read in batches from `fetch`
+ * (rows of created_at, id, record after a position), with bounded work: at most 50 rows per wanted
+ * message; the cursor continues from the last row read.
+ */
+export async function filteredPages(
+  q: MessageListQuery,
+  fetch: (after: { time: number; id: string } | undefined, take: number) => Promise<pg.QueryResult>,
+): Promise<{ messages: MessageRecord[]; cursor?: string }> {
+  const messages: MessageRecord[] = [];
+  let after = parseCursor(q.cursor);
+  let scanned = 0;
+  const budget = q.limit * 50;
+  for (;;) {
+    const take = Math.min(PAGE, budget - scanned);
+    const r = await fetch(after, take);
+    for (const row of r.rows) {
+      scanned++;
+      after = { time: Number(row.created_at), id: row.id as string };
+      const rec = row.record as MessageRecord;
+      if (!q.filter || q.filter(rec)) messages.push(rec);
+      if (messages.length >= q.limit || scanned >= budget) return { messages, cursor: `${after.time}!${after.id}` };
+    }
+    if (r.rows.length < take) return { messages };
   }
 }
 

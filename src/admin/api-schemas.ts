@@ -1,0 +1,51 @@
+// The shapes the admin API answers with, as JSON schemas: registered once (components in the
+// OpenAPI document) and referenced by the operations in api-docs.ts. Objects list their fields;
+// the few left open (`additionalProperties: true`) are records whose fields are documented with
+// the config (tenants, upstreams, tracking settings and parcels) and say so in their description.
+
+const str = { type: 'string' } as const;
+const int = { type: 'integer' } as const;
+const nullable = (s: object) => ({ anyOf: [s, { type: 'null' }] });
+const smtpReply = { type: 'object', required: ['code', 'text'], properties: { code: int, enhanced: str, text: str, command: str } } as const;
+const open = (description: string, required: string[] = []) => ({ type: 'object', description, required, additionalProperties: true });
+
+export const API_SCHEMAS = [
+  {
+    $id: 'ErrorAnswer', type: 'object', required: ['error', 'message'], additionalProperties: true,
+    description: 'Every 4xx and 5xx answer: a stable code and a sentence for people; some errors add fields (issues, rows).',
+    properties: { error: { type: 'string', description: 'A stable code, e.g. NOT_FOUND, FORBIDDEN, INVALID, UNKNOWN_PARAMETER.' }, message: str, issues: { type: 'array', items: str } },
+  },
+  {
+    $id: 'Event', type: 'object', required: ['time', 'type', 'msgId', 'tenant', 'recipient'],
+    description: 'One event of a message\'s life (accepted, delivered, deferred, failed, bounced, …) or an application error.',
+    properties: {
+      time: int, type: str, msgId: str, tenant: str, recipient: str, upstream: str, reply: smtpReply, attempt: int, code: str, latencyMs: int,
+      class: str, reason: str, detail: str, severity: str, reference: str, phone: str,
+      advice: { type: 'string', description: 'What the event means for a shop admin and what to do.' },
+    },
+  },
+  {
+    $id: 'MessageSummary', type: 'object', required: ['id', 'tenant', 'createdAt', 'state', 'from', 'to', 'subject', 'messageId', 'reference', 'size', 'recipients', 'credential'],
+    description: 'A message as lists show it.',
+    properties: {
+      id: str, tenant: str, createdAt: int, state: str, from: str, to: { type: 'array', items: str }, subject: nullable(str), messageId: nullable(str), reference: nullable(str), size: int,
+      recipients: { type: 'array', items: { type: 'object', required: ['address', 'status', 'lastReply', 'upstream'], properties: { address: str, status: str, lastReply: nullable(smtpReply), upstream: nullable(str) } } },
+      credential: nullable(str), resendOf: str,
+    },
+  },
+  {
+    $id: 'SuppressionEntry', type: 'object', required: ['tenant', 'address', 'class', 'reason', 'time', 'source'],
+    description: 'An address that gets no more mail from a tenant, and why.',
+    properties: { tenant: str, address: str, class: str, reason: str, time: int, msgId: str, source: { type: 'string', enum: ['bounce', 'complaint', 'admin'] }, diagnostic: str, rule: str },
+  },
+  { $id: 'Shipment', ...open('A tracked parcel (tenant, carrier, code, status, buyer contact, order, check times); README "Parcel tracking" lists the fields.', ['tenant', 'carrier', 'code', 'status']) },
+  { $id: 'Tenant', ...open('A tenant as the config file describes it (README "Tenants"), with its credentials (no passwords) and sender domains\' checks.', ['id', 'name']) },
+  { $id: 'Upstream', ...open('An upstream (smtp or mx) as the config file describes it; passwords are shown as ********.', ['name', 'type']) },
+  { $id: 'Webhook', ...open('A webhook subscription (README "Webhooks"); the secret only when created or rotated.', ['id', 'tenant', 'url', 'events', 'active']) },
+  { $id: 'AnyObject', ...open('An object; README names its fields.') },
+] as const;
+
+export const ref = (id: (typeof API_SCHEMAS)[number]['$id']) => ({ $ref: `${id}#` });
+export const listOf = (key: string, id: (typeof API_SCHEMAS)[number]['$id'], extra: Record<string, object> = {}) => ({
+  type: 'object', required: [key], properties: { [key]: { type: 'array', items: ref(id) }, cursor: { type: 'string', description: 'Pass as `cursor` for the next page; absent on the last.' }, ...extra },
+});
