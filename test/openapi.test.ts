@@ -69,6 +69,7 @@ describe('OpenAPI document and response schemas', () => {
       ['GET', '/whoami'], ['GET', '/whoami', undefined, token], ['GET', '/queue/summary'], ['GET', '/events'], ['GET', `/events?msgId=${msgId}`],
       ['POST', '/errors', { tenant: 'shop', type: 'PAYMENT_LATE', message: 'late', reference: 'ORD-1', email: 'buyer@example.com', phone: '+49 30 1234567' }],
       ['GET', '/errors'], ['GET', '/errors?tenant=shop'], ['GET', '/errors?reference=ORD-1'], ['GET', '/errors?recipient=buyer@example.com', undefined, token], ['GET', '/errors/count?since=0'], ['GET', '/errors/count?since=0', undefined, token],
+      ['GET', '/stats'], ['GET', `/stats?tenant=shop&bucket=day&from=${Date.now() - 7 * 86_400_000}`], ['GET', '/stats?by=domain', undefined, token], ['GET', '/stats?by=upstream&limit=5'], ['GET', '/messages?status=bounced'],
       ['GET', '/messages'], ['GET', '/messages?limit=1'], ['GET', '/messages?reference=ORD-1', undefined, token], ['GET', `/messages/${msgId}`], ['GET', `/messages/${msgId}`, undefined, token],
       ['POST', '/suppression', { tenant: 'shop', address: 'gone@example.com', reason: 'asked' }], ['GET', '/suppression'], ['GET', '/suppression?tenant=shop', undefined, token], ['DELETE', '/suppression/shop/gone@example.com'],
       ['PUT', '/tracking/settings', { tenant: 'shop', enabled: true }], ['GET', '/tracking/settings?tenant=shop'], ['PATCH', '/tracking/settings', { tenant: 'shop', adminAddresses: ['a@shop.test'] }], ['GET', '/tracking/stats?tenant=shop'],
@@ -80,6 +81,7 @@ describe('OpenAPI document and response schemas', () => {
       ['POST', '/webhooks', { tenant: 'shop', url: 'https://hooks.example.com/mailgate' }], ['GET', '/webhooks'], ['GET', '/optouts?tenant=shop'], ['GET', '/domains'], ['GET', '/queue'], ['POST', '/queue/flush'], ['GET', '/cluster'],
       // errors: each answers ErrorAnswer
       ['GET', '/errors?tenant=other', undefined, token], ['GET', '/errors?nope=1'], ['GET', '/messages/AAAAAAAAAAAAAAAAAAAA'], ['GET', '/tenants/nobody'], ['GET', '/events', undefined, token], ['POST', '/suppression', { tenant: 'shop' }],
+      ['GET', '/stats?from=0'], ['GET', '/stats?tenant=other', undefined, token],
     ];
     const d = await doc();
     const ajv = new Ajv({ strict: false, allErrors: true });

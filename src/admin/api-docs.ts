@@ -21,6 +21,20 @@ const ACROSS = 'Without `tenant`, an admin token gets every tenant\'s rows (each
 
 const doc = (summary: string, description: string, ok: Record<number, object | null>): OperationDoc => ({ summary, description, ok });
 
+const COUNTS = Object.fromEntries(['accepted', 'delivered', 'deferred', 'bouncedHard', 'bouncedSoft', 'complained', 'suppressed', 'failed'].map((c) => [c, int]));
+const RATES = { bounceRate: { type: 'number' }, complaintRate: { type: 'number' } };
+const STATS = {
+  type: 'object', required: ['tenant', 'from', 'to', 'bucket'],
+  properties: {
+    tenant: { anyOf: [str, { type: 'null' }] }, from: int, to: int, bucket: { type: 'string', enum: ['hour', 'day'] }, by: { type: 'string', enum: ['domain', 'upstream'] },
+    totals: obj({ ...COUNTS, ...RATES }),
+    series: { type: 'array', items: obj({ time: int, ...COUNTS }) },
+    rows: { type: 'array', items: obj({ key: str, ...COUNTS, ...RATES }) },
+  },
+};
+
+const SAVED_SETTINGS = obj({ tenant: str, stored: bool, settings: any, noticesReplanned: { type: 'integer', description: 'Planned notices moved into the new sending window.' } }, ['tenant', 'stored', 'settings']);
+
 export const API_DOCS: Record<string, OperationDoc> = {
   'GET /whoami': doc('Who this token is', 'The token\'s role (admin or tenant) and, for a tenant token, its tenant.', { 200: obj({ role: { type: 'string', enum: ['admin', 'tenant'] }, tenant: str }, ['role']) }),
   'GET /queue/summary': doc('Queue depth', 'How many messages this node has queued and when the next is due (admin).', { 200: obj({ depth: int, nextDue: { anyOf: [int, { type: 'null' }] } }) }),
@@ -32,6 +46,8 @@ export const API_DOCS: Record<string, OperationDoc> = {
 
   'GET /messages': doc('Messages', `Messages newest first, paged with \`cursor\`; by recipient, order reference, Message-ID, status or time. ${ACROSS}`, { 200: listOf('messages', 'MessageSummary') }),
   'GET /messages/:id': doc('One message', 'A message with its envelope, recipients, source, sender identity and every event. ' + SCOPE, { 200: { type: 'object', additionalProperties: true, required: ['id', 'tenant', 'envelope', 'recipients', 'events'], description: 'MessageSummary fields, with envelope, recipients in full, source, identity and events.' } }),
+  'GET /messages/:id/raw': doc('A message\'s raw source', 'The message as the app sent it (before mailgate\'s sender and DKIM changes), as message/rfc822, streamed; `maxBytes` cuts it. 410 BODY_GONE once its content is no longer kept (retention.bodies). ' + SCOPE, { 200: { type: 'string', description: 'The message (message/rfc822).' } }),
+  'GET /stats': doc('Delivery statistics', 'Counts of accepted, delivered, deferred, bounced (hard, soft), complained, suppressed and failed recipients per hour or day (`series`, every bucket of the range, oldest first, with `totals`), or with `by=domain|upstream` per recipient domain or upstream over the range (largest first, with bounce and complaint rates). Times are UTC milliseconds; buckets start at UTC hours and days; at most 366 days. Without `tenant`, an admin token sees every tenant together; a tenant token always its own.', { 200: STATS }),
   'POST /messages/:id/resend': doc('Re-send a message', 'Sends a kept message again, to a corrected address when given; 410 when its body is no longer kept. ' + SCOPE, { 201: obj({ id: str, resendOf: str }) }),
 
   'GET /suppression': doc('Suppression list', `Addresses that get no more mail, and why; filter by a part of the address or the reason. ${ACROSS}`, { 200: obj({ entries: { type: 'array', items: ref('SuppressionEntry') } }) }),
@@ -44,8 +60,8 @@ export const API_DOCS: Record<string, OperationDoc> = {
   'GET /shipments/:carrier/:code': doc('One parcel', 'A parcel with its history and planned notices. ' + SCOPE, { 200: any }),
   'DELETE /shipments/:carrier/:code': doc('Stop tracking a parcel', 'Deletes the parcel and its planned notices. ' + SCOPE, { 204: null }),
   'GET /tracking/settings': doc('Tracking settings', 'A tenant\'s tracking settings (defaults until saved). ' + SCOPE, { 200: obj({ tenant: str, stored: bool, settings: any }) }),
-  'PUT /tracking/settings': doc('Replace tracking settings', 'Saves the whole settings object. ' + SCOPE, { 200: obj({ tenant: str, stored: bool, settings: any }) }),
-  'PATCH /tracking/settings': doc('Change tracking settings', 'Saves the given fields over the current settings. ' + SCOPE, { 200: obj({ tenant: str, stored: bool, settings: any }) }),
+  'PUT /tracking/settings': doc('Replace tracking settings', 'Saves the whole settings object; notices already planned move into a changed sending window (`noticesReplanned`). ' + SCOPE, { 200: SAVED_SETTINGS }),
+  'PATCH /tracking/settings': doc('Change tracking settings', 'Saves the given fields over the current settings; notices already planned move into a changed sending window (`noticesReplanned`). ' + SCOPE, { 200: SAVED_SETTINGS }),
   'GET /tracking/stats': doc('Tracking statistics', 'Parcels per status and this month\'s quota. ' + SCOPE, { 200: any }),
   'GET /blacklist': doc('Notice blacklist', 'E-mail addresses and phone numbers that get no parcel notices. ' + SCOPE, { 200: any }),
   'GET /blacklist/check': doc('Is a contact blacklisted', 'Checks an e-mail address and/or phone number. ' + SCOPE, { 200: any }),

@@ -25,12 +25,28 @@ export const API_SCHEMAS = [
     },
   },
   {
-    $id: 'MessageSummary', type: 'object', required: ['id', 'tenant', 'createdAt', 'state', 'from', 'to', 'subject', 'messageId', 'reference', 'size', 'recipients', 'credential'],
+    $id: 'MessageSummary', type: 'object', required: ['id', 'tenant', 'createdAt', 'state', 'from', 'to', 'subject', 'messageId', 'reference', 'size', 'recipients', 'credential', 'contentKeptUntil'],
     description: 'A message as lists show it.',
     properties: {
       id: str, tenant: str, createdAt: int, state: str, from: str, to: { type: 'array', items: str }, subject: nullable(str), messageId: nullable(str), reference: nullable(str), size: int,
-      recipients: { type: 'array', items: { type: 'object', required: ['address', 'status', 'lastReply', 'upstream'], properties: { address: str, status: str, lastReply: nullable(smtpReply), upstream: nullable(str) } } },
+      recipients: {
+        type: 'array',
+        items: {
+          type: 'object', required: ['address', 'status', 'delivery', 'attempts', 'updatedAt', 'lastReply', 'upstream', 'lastUpstream'],
+          properties: {
+            address: str,
+            status: { type: 'string', enum: ['queued', 'deferred', 'delivered', 'failed', 'bounced', 'complained', 'suppressed', 'unsubscribed'], description: 'What became of the recipient: a bounce or complaint after delivery overrides "delivered".' },
+            delivery: { type: 'string', enum: ['queued', 'deferred', 'delivered', 'failed'], description: 'What the delivery itself did.' },
+            attempts: int, updatedAt: int, lastReply: nullable(smtpReply), upstream: nullable(str), lastUpstream: nullable(str),
+            outcome: {
+              type: 'object', required: ['type', 'time'], description: 'A bounce or complaint that came back after delivery, or why it was not sent.',
+              properties: { type: { type: 'string', enum: ['bounced', 'complained', 'suppressed', 'unsubscribed'] }, class: str, reason: str, diagnostic: str, time: int },
+            },
+          },
+        },
+      },
       credential: nullable(str), resendOf: str,
+      contentKeptUntil: { ...nullable(int), description: 'Until when the content is kept once the message is final (re-send, raw source); null when gone or still queued.' },
     },
   },
   {
