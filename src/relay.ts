@@ -71,7 +71,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
 
   const resolver = dnsResolver(config.dns.servers);
   const deliverer: ThreadedDeliverer | InlineDeliverer = config.queue.deliveryThread
-    ? new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel }, log)
+    ? new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel, logFormat: config.logFormat }, log)
     : new InlineDeliverer(config.system.hostname, resolver, log);
 
   const directory = new Directory(config, store.tenants);

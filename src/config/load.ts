@@ -224,6 +224,7 @@ class Resolver {
     const dataDir = this.check(nonEmpty.default('./data'), root.dataDir, ['dataDir']);
     const store = this.resolveStore(root.store);
     const logLevel = this.check(z.enum(LOG_LEVELS).default('info'), root.logLevel, ['logLevel']);
+    const logFormat = this.check(z.enum(['json', 'text']).default('json'), root.logFormat, ['logFormat']);
     const shutdownGrace = this.check(duration.prefault('10s'), root.shutdownGrace, ['shutdownGrace']);
     const listen = this.section(listenSchema, root.listen, ['listen']);
     const limits = this.section(limitsSchema, root.limits, ['limits']);
@@ -292,6 +293,7 @@ class Resolver {
       dataDir: path.resolve(this.opts.baseDir, dataDir!),
       store: store!,
       logLevel: logLevel!,
+      logFormat: logFormat!,
       listen: listen!,
       ...(tls ? { tls } : {}),
       limits: limits!,

@@ -107,6 +107,8 @@ export interface Config {
   dataDir: string;
   store: StoreConfig;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** json: pino's JSON lines (default); text: local-time lines with level names, for people. */
+  logFormat: 'json' | 'text';
   listen: { submission: ListenAddress; inbound: ListenAddress; admin: ListenAddress; submissions?: ListenAddress };
   tls?: TlsConfig;
   limits: {

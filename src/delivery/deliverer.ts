@@ -24,6 +24,7 @@ const CONNECT_TIMEOUT_MS = 30_000;
 function connectWithoutDelay(
   options: { host?: string; port?: number; localAddress?: string },
   callback: (err: Error | null, socketOptions?: { connection: net.Socket }) => void,
+  connected: (address: string | undefined) => void = () => undefined,
 ): void {
   const socket = net.connect({ host: options.host, port: options.port ?? 25, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
   socket.setNoDelay(true);
@@ -36,6 +37,7 @@ function connectWithoutDelay(
   socket.once('connect', () => {
     socket.setTimeout(0);
     socket.off('error', fail);
+    connected(socket.remoteAddress);
     callback(null, { connection: socket });
   });
 }
@@ -45,6 +47,8 @@ interface PoolEntry {
   lastUsed: number;
   /** Fingerprint of the settings it was built from, so a changed upstream gets a new pool. */
   settings: string;
+  /** The address the pool's most recent connection reached (for the delivery log line). */
+  address?: string;
 }
 
 export interface DelivererOptions {
@@ -72,7 +76,8 @@ export class Deliverer {
 
   private async send(upstream: Upstream, envelope: Envelope, openBody: () => Readable | Buffer): Promise<RecipientResult[]> {
     if (upstream.type === 'smtp') {
-      return sendTransaction(this.smtpPool(upstream), envelope, openBody(), upstream.name);
+      const pool = this.smtpPool(upstream);
+      return sendTransaction(pool.transport, envelope, openBody(), upstream.name, () => ({ host: upstream.host, ...(pool.address ? { address: pool.address } : {}), port: upstream.port }));
     }
     const byDomain = new Map<string, string[]>();
     for (const rcpt of envelope.to) {
@@ -100,7 +105,7 @@ export class Deliverer {
     for (const host of route.hosts) {
       for (const address of host.addresses) {
         const label = `${upstream.name}/${host.name}`;
-        const results = await sendTransaction(this.mxPool(upstream, host.name, address), envelope, openBody(), label);
+        const results = await sendTransaction(this.mxPool(upstream, host.name, address).transport, envelope, openBody(), label, () => ({ host: host.name, address, port: upstream.port }));
         last = results;
         // Try the next host only when this one could not be reached or refused the session (421).
         const unreachable = results.every((r) => r.code === 'UPSTREAM_UNREACHABLE' || r.code === 'UPSTREAM_TLS_FAILED' || r.reply.code === 421);
@@ -111,25 +116,26 @@ export class Deliverer {
     return last;
   }
 
-  private smtpPool(u: SmtpUpstream): SmtpTransport {
+  private smtpPool(u: SmtpUpstream): PoolEntry {
     const settings = JSON.stringify([u.host, u.port, u.tls, u.tlsVerify, u.auth?.user, u.auth?.password, u.maxConnections]);
     return this.pool(`smtp:${u.name}`, settings, () => ({ ...smtpTransportOptions(u), maxConnections: u.maxConnections }));
   }
 
-  private mxPool(u: MxUpstream, hostName: string, address: string): SmtpTransport {
+  private mxPool(u: MxUpstream, hostName: string, address: string): PoolEntry {
     const settings = JSON.stringify([u.port, u.requireTls, u.maxConnections]);
     return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({ ...mxTransportOptions(u, hostName, address), maxConnections: u.maxConnections }));
   }
 
-  private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>): SmtpTransport {
+  private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>): PoolEntry {
     const existing = this.pools.get(key);
     if (existing && existing.settings === settings) {
       existing.lastUsed = this.now();
-      return existing.transport;
+      return existing;
     }
     existing?.transport.close();
+    const entry: PoolEntry = { transport: undefined as unknown as SmtpTransport, lastUsed: this.now(), settings };
     const transport = nodemailer.createTransport({
-      getSocket: connectWithoutDelay,
+      getSocket: (o: Parameters<typeof connectWithoutDelay>[0], cb: Parameters<typeof connectWithoutDelay>[1]) => connectWithoutDelay(o, cb, (address) => { entry.address = address; }),
       name: this.opts.hostname,
       maxMessages: 1000,
       // A pooled connection that closes without an error mid-send is retried on another connection
@@ -144,8 +150,9 @@ export class Deliverer {
       ...options(),
       pool: true,
     } as SMTPPool.Options) as SmtpTransport;
-    this.pools.set(key, { transport, lastUsed: this.now(), settings });
-    return transport;
+    entry.transport = transport;
+    this.pools.set(key, entry);
+    return entry;
   }
 
   private sweep(): void {

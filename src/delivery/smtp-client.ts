@@ -5,7 +5,7 @@ import { domainToASCII } from 'node:url';
 import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { commandOf, judgeError, outcomeOf, parseReply, type SmtpClientError } from './reply.js';
-import type { RecipientResult } from '../queue/delivery-result.js';
+import type { RecipientResult, RelayPoint } from '../queue/delivery-result.js';
 
 export type SmtpTransport = Transporter<SMTPPool.SentMessageInfo>;
 
@@ -14,15 +14,27 @@ export interface Envelope {
   to: string[];
 }
 
-/** Sends `body` to `envelope.to` in one transaction; never throws, every recipient gets a result. */
+/**
+ * Sends `body` to `envelope.to` in one transaction; never throws, every recipient gets a result.
+ * `relay()` names the server reached (asked after the transaction, when the connection is known).
+ */
 export async function sendTransaction(
   transport: SmtpTransport,
   envelope: Envelope,
   body: Readable | Buffer,
   upstream: string,
+  relay: () => RelayPoint | undefined = () => undefined,
 ): Promise<RecipientResult[]> {
+  const results = await transact(transport, envelope, body, upstream);
+  const point = relay();
+  return point ? results.map((r) => ({ ...r, relay: point })) : results;
+}
+
+async function transact(transport: SmtpTransport, envelope: Envelope, body: Readable | Buffer, upstream: string): Promise<RecipientResult[]> {
   try {
     const info = await transport.sendMail({ envelope: { from: envelope.from, to: envelope.to }, raw: body });
+    const sent = info as { envelopeTime?: number; messageTime?: number };
+    const timing = { envelopeMs: sent.envelopeTime ?? 0, messageMs: sent.messageTime ?? 0 };
     const delivered = parseReply(String(info.response ?? '250 OK'), 250);
     const rejected = indexRejections((info as { rejectedErrors?: SmtpClientError[] }).rejectedErrors);
     const accepted = new Set((info.accepted ?? []).map((a) => wireForm(String(a))));
@@ -31,7 +43,7 @@ export async function sendTransaction(
       if (err) return recipientRejected(rcpt, err, upstream);
       // Delivered only when the server accepted exactly this address; anything unmatched is retried, never assumed sent.
       if (accepted.has(wireForm(rcpt)) || (envelope.to.length === 1 && accepted.size === 1 && rejected.size === 0)) {
-        return { recipient: rcpt, outcome: outcomeOf(delivered.code), reply: delivered, upstream };
+        return { recipient: rcpt, outcome: outcomeOf(delivered.code), reply: delivered, upstream, timing };
       }
       return { recipient: rcpt, outcome: 'deferred', upstream, code: 'UPSTREAM_UNCONFIRMED', reply: { code: 451, enhanced: '4.3.0', text: `the upstream's answer did not confirm ${rcpt}` } };
     });

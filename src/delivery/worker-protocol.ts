@@ -8,6 +8,7 @@ export interface WorkerSetup {
   hostname: string;
   dnsServers: string[];
   logLevel: string;
+  logFormat: 'json' | 'text';
 }
 
 /** Where the worker finds the body: in the job, or a byte range of a spool file. */

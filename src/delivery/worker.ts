@@ -2,14 +2,14 @@
 // SMTP ingress and the spool use one core and outbound SMTP the other. Jobs and results are plain
 // data over postMessage; the main thread keeps all state and writes all records.
 import { parentPort, workerData } from 'node:worker_threads';
-import pino from 'pino';
+import { createLogger } from '../log-lines.js';
 import { Deliverer } from './deliverer.js';
 import { dnsResolver } from './mx.js';
 import { runDeliveryJob } from './job.js';
 import type { DeliveryJob, WorkerReply, WorkerSetup } from './worker-protocol.js';
 
 const setup = workerData as WorkerSetup;
-const log = pino({ level: setup.logLevel, base: { pid: process.pid, thread: 'delivery' } });
+const log = createLogger({ level: setup.logLevel, format: setup.logFormat, base: { pid: process.pid, thread: 'delivery' } });
 const deliverer = new Deliverer({ hostname: setup.hostname, resolver: dnsResolver(setup.dnsServers), log });
 
 parentPort!.on('message', (msg: DeliveryJob | { close: true }) => {

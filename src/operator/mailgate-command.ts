@@ -2,7 +2,7 @@
 // queue, suppression, tenants, backup, restore, dkim.
 // Exit codes: 0 ok, 1 runtime error, 2 usage or invalid config, 3 mailgate not running (operator commands).
 import { parseArgs } from 'node:util';
-import pino from 'pino';
+import { createLogger } from '../log-lines.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { TRACKING_SCHEMAS } from '../tracking/plugged.js';
 import type { Config } from '../config/types.js';
@@ -65,11 +65,7 @@ function readConfig(file: string): Config {
 
 async function serve(file: string): Promise<void> {
   const config = readConfig(file);
-  const log = pino({
-    level: config.logLevel,
-    base: { pid: process.pid },
-    redact: { paths: ['password', 'pass', 'token', '*.password', '*.pass', '*.token', 'auth.*'], censor: '[redacted]' },
-  });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
   let running: Awaited<ReturnType<typeof startMailgate>>;
   try {
     running = await startMailgate(config, log, { onDrained: () => shutdown('drained') });

@@ -169,7 +169,14 @@ export class MailQueue {
     await this.deps.spool.enqueue(record, staged, events.flatMap((e) => this.deps.events.ops(e)));
     this.accepted++;
     this.deps.log.info({ msgId: id, tenant, from: envelope.from, nrcpt: envelope.to.length, size: staged.size, messageId: headers.messageId }, 'message accepted');
+    if (suppressed.size + unsubscribed.size > 0) this.deps.log.info(skippedLogFields(id, tenant, [...suppressed.keys()], [...unsubscribed]), `${id}: ${suppressed.size + unsubscribed.size} recipient(s) not sent: on the suppression list or unsubscribed`);
     if (record.state === 'queued') this.deps.scheduler.push(record, staged.data);
     return { id };
   }
+}
+
+/** The one log line for a message's recipients that were not sent (suppressed, unsubscribed): counts and at most 20 addresses. */
+export function skippedLogFields(queueId: string, tenant: string, suppressed: string[], unsubscribed: string[]): Record<string, unknown> {
+  const shown = [...suppressed, ...unsubscribed].slice(0, 20);
+  return { queueId, tenant, status: 'suppressed', suppressed: suppressed.length, unsubscribed: unsubscribed.length, to: shown };
 }

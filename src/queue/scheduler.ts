@@ -6,6 +6,7 @@ import type { EventLog } from '../store/event-log.js';
 import type { StoreOp } from '../store/ports.js';
 import { applyAttempt, expire, type RetryPolicy } from './retry.js';
 import type { Spool } from './spool.js';
+import { deliveryLogLine } from './delivery-log.js';
 import type { IdentityDecision, MessageRecord, QueueEvent } from '../store/records.js';
 
 export interface SchedulerDeps {
@@ -238,12 +239,13 @@ export class Scheduler {
       const next = expire(record, now);
       await this.commit(record, next.record, next.events);
       this.counters.expired += next.events.length;
-      log.warn({ to: pending, status: 'expired' }, 'message expired in queue');
+      this.logOutcomes(record, next.events, [], { startedAt: now, endedAt: now });
       return;
     }
 
     let results: RecipientResult[];
     let identity: IdentityDecision | undefined;
+    const startedAt = this.now();
     const release = item.lane ? await this.clusterSlot(item.lane) : undefined;
     if (release === null) return; // stopping while every slot of the lane was taken elsewhere: tried again after restart
     try {
@@ -258,7 +260,8 @@ export class Scheduler {
       void release?.().catch(() => undefined);
     }
     if (this.closed) return; // shutdown grace ran out: the schedule entry stays, so it is retried after restart
-    const next = applyAttempt(record, results, this.now(), this.deps.policy);
+    const endedAt = this.now();
+    const next = applyAttempt(record, results, endedAt, this.deps.policy);
     const events: QueueEvent[] = [...next.events];
     if (identity) {
       const { messageId, ...decision } = identity;
@@ -277,13 +280,15 @@ export class Scheduler {
       }
     }
     await this.commit(record, next.record, events);
-    for (const ev of next.events) {
-      this.counters[ev.type as 'delivered' | 'deferred' | 'failed' | 'expired']++;
-      const r = ev.reply;
-      log.info(
-        { to: ev.recipient, upstream: ev.upstream, status: ev.type, attempt: ev.attempt, delay: now - record.createdAt, reply: r ? `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}` : undefined },
-        'delivery attempt',
-      );
+    for (const ev of next.events) this.counters[ev.type as 'delivered' | 'deferred' | 'failed' | 'expired']++;
+    this.logOutcomes(record, next.events, results, { startedAt, endedAt });
+  }
+
+  /** One Postfix-style info line per recipient outcome (queue/delivery-log.ts). */
+  private logOutcomes(record: MessageRecord, events: QueueEvent[], results: RecipientResult[], times: { startedAt: number; endedAt: number }): void {
+    for (const ev of events) {
+      const { fields, line } = deliveryLogLine(ev, results.find((r) => r.recipient === ev.recipient), { acceptedAt: record.createdAt, ...times });
+      this.deps.log.info({ ...fields, tenant: record.tenant, ...(ev.attempt !== undefined ? { attempt: ev.attempt } : {}) }, line);
     }
   }
 

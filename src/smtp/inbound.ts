@@ -54,7 +54,7 @@ export function createInboundServer(config: Config, log: Logger, onStored: Inbou
       callback();
     },
     name: config.system.hostname,
-    banner: 'mailgate ESMTP',
+    banner: 'mailgate',
     size: INBOUND_MAX_SIZE,
     authOptional: true,
     disabledCommands: config.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],

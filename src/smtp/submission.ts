@@ -53,7 +53,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
   const refusals = deps.recordEvents ? new RefusalLog(deps.recordEvents, log) : undefined;
   const server = new SMTPServer({
     name: config.system.hostname,
-    banner: 'mailgate ESMTP',
+    banner: 'mailgate',
     size: config.limits.maxMessageSize,
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: true,

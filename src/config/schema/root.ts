@@ -5,6 +5,7 @@ export const ROOT_KEYS = [
   'dataDir',
   'store',
   'logLevel',
+  'logFormat',
   'listen',
   'tls',
   'limits',
