@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import { createAdminApp } from './admin/app.js';
-import { clusterMetrics, clusterStatus } from './admin/cluster.js';
+import { clusterStatus } from './admin/cluster.js';
 import { sendTestMail } from './delivery/test-mail.js';
 import { addressText, SmtpListeners } from './smtp/listen.js';
 import type { MailQueue } from './queue/queue.js';
@@ -17,7 +17,7 @@ import { backupStream } from './backup/backup.js';
 import { mailtoUnsubscribe } from './unsubscribe/mailto.js';
 import { needsRestart, RELOADED } from './config/reload.js';
 import type { TrackingWorker } from './tracking/worker.js';
-import { buildRelay, metricsText } from './relay.js';
+import { buildRelay, queueGauges } from './relay.js';
 import { runtimeInfoPath, writeRuntimeInfo } from './runtime-info.js';
 
 export interface RunningMailgate {
@@ -48,6 +48,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const { store, spool, queue, directory, tracking, verpSecret } = relay;
   let adminTokens = config.admin.tokens;
   const cluster = () => clusterStatus(store.cluster, store.engine, relay.leases);
+  relay.metrics.watch({ queue: () => queueGauges(relay), tracking: () => relay.tracking.worker.stats, cluster });
   let listening = false;
 
   const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk, recordEvents: relay.recordEvents }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
@@ -63,7 +64,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     trackingProblems: (tenant) => tracking.problems(tenant),
     phoneGateways: () => new Set(tracking.gateways.keys()),
     tenantTokens: new TenantTokens(store),
-    metrics: async () => (await metricsText(relay)) + clusterMetrics(await cluster()),
+    metrics: () => relay.metrics.render(),
     cluster,
     queue,
     directory,

@@ -165,8 +165,8 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   };
 }
 
-/** The queue gauges and the tracking worker's counters, appended to the event counters. */
-export async function metricsText(relay: Relay): Promise<string> {
-  const next = await relay.spool.nextDue();
-  return relay.metrics.render({ queueDepth: await relay.spool.depth(), nextDueSeconds: next === undefined ? null : (Date.now() - next) / 1000 }) + relay.tracking.worker.metrics();
+/** What the queue gauges of /metrics show: depth, the earliest due time, the oldest acceptance time. */
+export async function queueGauges(relay: Relay): Promise<{ depth: number; nextDue?: number; oldestAcceptedAt?: number }> {
+  const [depth, nextDue, oldestAcceptedAt] = await Promise.all([relay.spool.depth(), relay.spool.nextDue(), relay.spool.oldestQueuedAt()]);
+  return { depth, ...(nextDue !== undefined ? { nextDue } : {}), ...(oldestAcceptedAt !== undefined ? { oldestAcceptedAt } : {}) };
 }

@@ -84,12 +84,15 @@ describe('mailgate history and shutdown', () => {
     const mg = await startMailgate({ configFile: file });
     const t = nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'correct-horse' } });
     await t.sendMail({ from: 'orders@shop.test', to: 'typo@example.test', subject: 'x', text: 'x' });
-    await mg.waitForLog((l) => l.msg === 'delivery attempt' && l.to === 'typo@example.test');
+    await mg.waitForLog((l) => l.queueId !== undefined && l.to === 'typo@example.test');
 
     // Prometheus metrics count what happened, per tenant.
     const metrics = await (await fetch(`${mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(metrics).toContain('mailgate_recipients_accepted_total{tenant="shop"} 1');
+    expect(metrics).toContain('mailgate_recipients_failed_total{tenant="shop"} 1');
+    // The old names stay for one release, marked deprecated.
     expect(metrics).toContain('mailgate_messages_accepted_total{tenant="shop"} 1');
-    expect(metrics).toContain('mailgate_messages_failed_total{tenant="shop"} 1');
+    expect(metrics).toMatch(/^# HELP mailgate_messages_failed_total DEPRECATED/m);
     expect(metrics).toMatch(/^mailgate_queue_depth 0$/m);
     expect(metrics).toMatch(/^mailgate_delivery_latency_seconds_count 0$/m);
 

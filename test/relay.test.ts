@@ -55,7 +55,7 @@ describe('relay through a tenant upstream', () => {
     expect(evs.map((e) => e.type)).toEqual(['accepted', 'delivered']);
     expect(evs[1]).toMatchObject({ msgId: id, upstream: 'shop-smtp', reply: { code: 250 } });
     const metrics = await (await fetch(`${w.mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
-    expect(metrics).toMatch(/^mailgate_messages_delivered_total\{tenant="shop"\} [1-9]/m);
+    expect(metrics).toMatch(/^mailgate_recipients_delivered_total\{tenant="shop"\} [1-9]/m);
     expect(metrics).toMatch(/^mailgate_delivery_latency_seconds_count [1-9]/m);
   });
 

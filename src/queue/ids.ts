@@ -5,6 +5,11 @@ import { randomBytes } from 'node:crypto';
 const runPrefix = randomBytes(3).toString('hex').toUpperCase();
 let counter = 0;
 
+/** The acceptance time a queue id carries (its first 9 characters, base 36 ms). */
+export function queueIdTime(id: string): number {
+  return parseInt(id.slice(0, 9), 36);
+}
+
 export function newQueueId(now: number = Date.now()): string {
   counter = (counter + 1) % 0x100000;
   return `${now.toString(36).toUpperCase().padStart(9, '0')}${runPrefix}${counter.toString(16).toUpperCase().padStart(5, '0')}`;

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { Store, StoreOp } from '../store/ports.js';
 import { syncDirectory } from '../store/group-commit.js';
 import type { BodyRef, MessageRecord } from '../store/records.js';
+import { queueIdTime } from './ids.js';
 
 /** Bodies up to this size are buffered and appended to a shared segment; larger ones stream to their own file. */
 export const INLINE_BODY_LIMIT = 1024 * 1024;
@@ -262,6 +263,12 @@ export class Spool {
     let n = 0;
     for await (const record of this.queued()) if (record.tenant === tenant) n++;
     return n;
+  }
+
+  /** When the oldest queued message was accepted (ms), undefined when the queue is empty. */
+  async oldestQueuedAt(): Promise<number | undefined> {
+    const id = await this.store.messages.oldestQueuedId();
+    return id === undefined ? undefined : queueIdTime(id);
   }
 
   depth(): Promise<number> {

@@ -192,6 +192,8 @@ export interface MessageStore {
   queued(): AsyncIterable<MessageRecord>;
   /** How many messages are queued. */
   depth(): Promise<number>;
+  /** The smallest id among queued messages (queue ids sort by acceptance time: the oldest), undefined when none is. */
+  oldestQueuedId(): Promise<string | undefined>;
   /** Failed messages whose kept body may be released at `now`. */
   keptUntil(now: number): AsyncIterable<{ id: string; keptUntil: number }>;
   /** Every message whose body must still be on disk: queued ones and kept ones. */

@@ -1,5 +1,5 @@
 // The tracking worker: one cycle at a time, on a timer — check due shipments (poller.ts), send due
-// buyer notices (notifier.ts), send due daily reports (reporter.ts) — and its counters for /metrics.
+// buyer notices (notifier.ts), send due daily reports (reporter.ts) — and its counters (shown by /metrics).
 import type { TrackingContext, TrackingStats, TrackingWorkerDeps } from './context.js';
 import { NoticeSender } from './notifier.js';
 import { ShipmentPoller } from './poller.js';
@@ -17,18 +17,6 @@ export class TrackingWorker {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   readonly stats: TrackingStats = { checks: 0, carrierFailures: 0, noticesSent: 0, noticesFailed: 0, reports: 0 };
-
-  /** Prometheus text of the counters above. */
-  metrics(): string {
-    const lines: string[] = [];
-    const counter = (name: string, help: string, value: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} counter`, `${name} ${value}`);
-    counter('mailgate_tracking_checks_total', 'Shipments checked with their carrier.', this.stats.checks);
-    counter('mailgate_tracking_carrier_failures_total', 'Carrier calls that failed (retried later, no notices).', this.stats.carrierFailures);
-    counter('mailgate_tracking_notices_sent_total', 'Buyer notices handed to the queue or a phone gateway.', this.stats.noticesSent);
-    counter('mailgate_tracking_notices_failed_total', 'Buyer notices that failed for good.', this.stats.noticesFailed);
-    counter('mailgate_tracking_reports_total', 'Daily shop admin reports sent.', this.stats.reports);
-    return `${lines.join('\n')}\n`;
-  }
 
   constructor(private readonly deps: TrackingWorkerDeps) {
     this.ctx = { deps, now: deps.now ?? Date.now, random: deps.random ?? Math.random, stats: this.stats, settings: (t) => this.settings(t) };

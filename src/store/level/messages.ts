@@ -70,6 +70,15 @@ export class LevelMessages implements MessageStore {
     return n;
   }
 
+  async oldestQueuedId(): Promise<string | undefined> {
+    let oldest: string | undefined;
+    for await (const key of this.sub.due.keys()) {
+      const id = idOf(key);
+      if (oldest === undefined || id < oldest) oldest = id;
+    }
+    return oldest;
+  }
+
   async *keptUntil(now: number): AsyncGenerator<{ id: string; keptUntil: number }> {
     for await (const key of this.sub.retained.keys({ lte: `${sortableTime(now)}!\xff` })) {
       yield { id: idOf(key), keptUntil: Number(key.slice(0, key.indexOf('!'))) };

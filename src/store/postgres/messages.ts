@@ -61,6 +61,11 @@ export class PgMessages implements MessageStore {
     }
   }
 
+  async oldestQueuedId(): Promise<string | undefined> {
+    const r = await this.pool.query('select min(id) as id from messages where node = $1 and due_at is not null', [this.node]);
+    return (r.rows[0]?.id as string | null) ?? undefined;
+  }
+
   async depth(): Promise<number> {
     const r = await this.pool.query('select count(*)::integer as n from messages where node = $1 and due_at is not null', [this.node]);
     return r.rows[0].n as number;
