@@ -40,7 +40,7 @@ describe('backup and restore', () => {
     const t = nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'shop-password' } });
     await t.sendMail({ from: 'orders@shop.test', to: 'small@example.com', subject: 'small', text: 'small body' });
     await t.sendMail({ from: 'orders@shop.test', to: 'big@example.com', subject: 'big', text: big });
-    await mg.waitForLog((l) => l.queueId !== undefined && l.to === 'big@example.com');
+    await mg.waitForLog((l) => 'relay' in l && l.to === 'big@example.com');
     expect((await fetch(`${mg.adminUrl}/api/v1/tenants`, { method: 'POST', headers: admin, body: JSON.stringify({ id: 'apishop', name: 'API', auth: [{ user: 'api', password: 'api-password-123' }] }) })).status).toBe(201);
     expect((await fetch(`${mg.adminUrl}/api/v1/suppression`, { method: 'POST', headers: admin, body: JSON.stringify({ tenant: 'shop', address: 'gone@example.com' }) })).status).toBe(201);
 

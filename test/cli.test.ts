@@ -84,7 +84,7 @@ describe('mailgate history and shutdown', () => {
     const mg = await startMailgate({ configFile: file });
     const t = nodemailer.createTransport({ host: mg.submission.host, port: mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'correct-horse' } });
     await t.sendMail({ from: 'orders@shop.test', to: 'typo@example.test', subject: 'x', text: 'x' });
-    await mg.waitForLog((l) => l.queueId !== undefined && l.to === 'typo@example.test');
+    await mg.waitForLog((l) => 'relay' in l && l.to === 'typo@example.test');
 
     // Prometheus metrics count what happened, per tenant.
     const metrics = await (await fetch(`${mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();

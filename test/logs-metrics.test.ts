@@ -58,10 +58,10 @@ describe('delivery log lines, greeting and /metrics (JSON logs, direct MX)', () 
   it('logs one Postfix-style line per recipient: relay host[ip]:port, delay split, dsn, status and reply; as JSON keys too', async () => {
     const sent = await w.submit({ user: 'shop', pass: PASSWORD }).sendMail({ from: 'orders@shop.test', to: ['ok@buyers.test', 'gone@buyers.test', 'later@buyers.test'], subject: 'x', text: 'x' });
     const queueId = /queued as (\w+)/.exec(sent.response)![1]!;
-    const lineFor = (to: string) => w.mg.waitForLog((l) => l.queueId === queueId && l.to === to);
+    const lineFor = (to: string) => w.mg.waitForLog((l) => l.msgId === queueId && l.to === to);
     const [ok, gone, later] = await Promise.all([lineFor('ok@buyers.test'), lineFor('gone@buyers.test'), lineFor('later@buyers.test')]);
     const relay = `mx.buyers.test[127.0.0.1]:${w.sink.port}`;
-    expect(ok).toMatchObject({ level: 30, queueId, relay, dsn: '2.0.0', status: 'sent', upstream: 'direct/mx.buyers.test', tenant: 'shop' });
+    expect(ok).toMatchObject({ level: 30, msgId: queueId, relay, dsn: '2.0.0', status: 'sent', upstream: 'direct/mx.buyers.test', tenant: 'shop' });
     expect(gone).toMatchObject({ relay, dsn: '5.1.1', status: 'bounced', reply: '550 5.1.1 No such user' });
     expect(later).toMatchObject({ relay, dsn: '4.2.0', status: 'deferred', reply: '451 4.2.0 Try again later' });
     for (const l of [ok, gone, later]) {
@@ -87,11 +87,11 @@ describe('delivery log lines, greeting and /metrics (JSON logs, direct MX)', () 
     }
     const sent = await w.submit({ user: 'shop', pass: PASSWORD }).sendMail({ from: 'orders@shop.test', to: ['blocked@buyers.test', 'blocked2@buyers.test', 'ok2@buyers.test'], subject: 'x', text: 'x' });
     const queueId = /queued as (\w+)/.exec(sent.response)![1]!;
-    const line = await w.mg.waitForLog((l) => l.queueId === queueId && l.status === 'suppressed');
+    const line = await w.mg.waitForLog((l) => l.msgId === queueId && l.status === 'suppressed');
     expect(line).toMatchObject({ suppressed: 2, unsubscribed: 0, to: ['blocked@buyers.test', 'blocked2@buyers.test'], tenant: 'shop' });
     expect(String(line.msg)).toBe(`${queueId}: 2 recipient(s) not sent: on the suppression list or unsubscribed`);
-    await w.mg.waitForLog((l) => l.queueId === queueId && l.to === 'ok2@buyers.test' && l.status === 'sent');
-    expect(w.mg.logs.filter((l) => l.queueId === queueId && l.status === 'suppressed')).toHaveLength(1);
+    await w.mg.waitForLog((l) => l.msgId === queueId && l.to === 'ok2@buyers.test' && l.status === 'sent');
+    expect(w.mg.logs.filter((l) => l.msgId === queueId && l.status === 'suppressed')).toHaveLength(1);
   });
 
   it('serves prom-client metrics behind the admin token: Node defaults, recipients_*, per upstream and per bounded domain, queue gauges', async () => {
@@ -100,8 +100,8 @@ describe('delivery log lines, greeting and /metrics (JSON logs, direct MX)', () 
     const big = Array.from({ length: 12 }, (_, i) => `b${i}@big.test`);
     const sent = await w.submit({ user: 'shop', pass: PASSWORD }).sendMail({ from: 'orders@shop.test', to: [...big, 'x@gmail.com'], subject: 'x', text: 'x' });
     const queueId = /queued as (\w+)/.exec(sent.response)![1]!;
-    await w.mg.waitForLog((l) => l.queueId === queueId && l.to === 'x@gmail.com' && l.status === 'sent');
-    await w.mg.waitForLog((l) => l.queueId === queueId && l.to === 'b11@big.test' && l.status === 'sent');
+    await w.mg.waitForLog((l) => l.msgId === queueId && l.to === 'x@gmail.com' && l.status === 'sent');
+    await w.mg.waitForLog((l) => l.msgId === queueId && l.to === 'b11@big.test' && l.status === 'sent');
 
     const started = performance.now();
     const res = await fetch(`${w.mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
@@ -183,7 +183,7 @@ describe('logFormat: text', () => {
       const printed = Date.parse(`${m![1]!.replace(' ', 'T')}+05:45`);
       expect(Math.abs(printed - Date.now())).toBeLessThan(60_000);
       // Fields follow as key=value; no JSON line anywhere.
-      expect(line).toMatch(/ queueId=\w+ to=anna@example\.test /);
+      expect(line).toMatch(/ msgId=\w+ tenant=shop to=anna@example\.test relay=127/);
       expect(out.split('\n').filter((l) => l.startsWith('{'))).toEqual([]);
       expect(out).not.toContain(PASSWORD);
     } finally {

@@ -14,8 +14,8 @@ import type { RecipientResult } from './delivery-result.js';
 
 const STATUS: Record<string, string> = { delivered: 'sent', deferred: 'deferred', failed: 'bounced', expired: 'expired' };
 
+/** The line's fields; the queue id goes in the logger's `msgId`, as on every line about a message. */
 export interface DeliveryLogFields {
-  queueId: string;
   to: string;
   relay: string;
   /** Seconds, from acceptance to the end of the attempt. */
@@ -42,7 +42,6 @@ export function deliveryLogLine(event: QueueEvent, result: RecipientResult | und
   const parts = [times.startedAt - times.acceptedAt, Math.max(0, attempt - c - d), c, d].map((ms) => seconds(Math.max(0, ms)));
   const relay = result?.relay ? `${result.relay.host}[${result.relay.address ?? result.relay.host}]:${result.relay.port}` : 'none';
   const fields: DeliveryLogFields = {
-    queueId: event.msgId,
     to: event.recipient,
     relay,
     delay: seconds(Math.max(0, times.endedAt - times.acceptedAt)),
@@ -52,7 +51,7 @@ export function deliveryLogLine(event: QueueEvent, result: RecipientResult | und
     reply: replyText(event.reply, event.type),
     ...(event.upstream ? { upstream: event.upstream } : {}),
   };
-  const line = `${fields.queueId}: to=<${fields.to}>, relay=${fields.relay}, delay=${fields.delay}, delays=${fields.delays}, dsn=${fields.dsn}, status=${fields.status} (${fields.reply})`;
+  const line = `${event.msgId}: to=<${fields.to}>, relay=${fields.relay}, delay=${fields.delay}, delays=${fields.delays}, dsn=${fields.dsn}, status=${fields.status} (${fields.reply})`;
   return { fields, line };
 }
 

@@ -176,7 +176,7 @@ export class MailQueue {
 }
 
 /** The one log line for a message's recipients that were not sent (suppressed, unsubscribed): counts and at most 20 addresses. */
-export function skippedLogFields(queueId: string, tenant: string, suppressed: string[], unsubscribed: string[]): Record<string, unknown> {
+export function skippedLogFields(msgId: string, tenant: string, suppressed: string[], unsubscribed: string[]): Record<string, unknown> {
   const shown = [...suppressed, ...unsubscribed].slice(0, 20);
-  return { queueId, tenant, status: 'suppressed', suppressed: suppressed.length, unsubscribed: unsubscribed.length, to: shown };
+  return { msgId, tenant, status: 'suppressed', suppressed: suppressed.length, unsubscribed: unsubscribed.length, to: shown };
 }

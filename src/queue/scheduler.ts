@@ -239,7 +239,7 @@ export class Scheduler {
       const next = expire(record, now);
       await this.commit(record, next.record, next.events);
       this.counters.expired += next.events.length;
-      this.logOutcomes(record, next.events, [], { startedAt: now, endedAt: now });
+      this.logOutcomes(log, record, next.events, [], { startedAt: now, endedAt: now });
       return;
     }
 
@@ -281,14 +281,14 @@ export class Scheduler {
     }
     await this.commit(record, next.record, events);
     for (const ev of next.events) this.counters[ev.type as 'delivered' | 'deferred' | 'failed' | 'expired']++;
-    this.logOutcomes(record, next.events, results, { startedAt, endedAt });
+    this.logOutcomes(log, record, next.events, results, { startedAt, endedAt });
   }
 
   /** One Postfix-style info line per recipient outcome (queue/delivery-log.ts). */
-  private logOutcomes(record: MessageRecord, events: QueueEvent[], results: RecipientResult[], times: { startedAt: number; endedAt: number }): void {
+  private logOutcomes(log: Logger, record: MessageRecord, events: QueueEvent[], results: RecipientResult[], times: { startedAt: number; endedAt: number }): void {
     for (const ev of events) {
       const { fields, line } = deliveryLogLine(ev, results.find((r) => r.recipient === ev.recipient), { acceptedAt: record.createdAt, ...times });
-      this.deps.log.info({ ...fields, tenant: record.tenant, ...(ev.attempt !== undefined ? { attempt: ev.attempt } : {}) }, line);
+      log.info({ ...fields, ...(ev.attempt !== undefined ? { attempt: ev.attempt } : {}) }, line);
     }
   }
 
