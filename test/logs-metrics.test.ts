@@ -144,7 +144,13 @@ describe('delivery log lines, greeting and /metrics (JSON logs, direct MX)', () 
     expect(text).toMatch(/^mailgate_node_info\{node="[^"]+",engine="level"\} 1$/m);
     expect(text).toMatch(/^mailgate_lease_held\{lease="webhooks"\} [01]$/m);
     expect(text).toMatch(/^mailgate_tracking_checks_total 0$/m);
-    console.log(`/metrics: ${text.length} bytes in ${renderMs.toFixed(1)} ms`);
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await (await fetch(`${w.mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+      times.push(performance.now() - t0);
+    }
+    console.log(`/metrics: ${text.length} bytes; first scrape ${renderMs.toFixed(1)} ms, median of 5 more ${times.sort((a, b) => a - b)[2]!.toFixed(1)} ms`);
   });
 });
 
