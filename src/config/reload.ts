@@ -5,7 +5,7 @@ import type { Config } from './types.js';
 export const RELOADED = ['tenants', 'upstreams', 'system.upstream', 'admin.tokens', 'logLevel'];
 
 /** Sections that are read once at start. */
-const RESTART_ONLY = ['dataDir', 'store', 'listen', 'tls', 'limits', 'queue', 'retention', 'dns', 'system', 'webhooks', 'tracking', 'shutdownGrace'] as const;
+const RESTART_ONLY = ['dataDir', 'store', 'logFormat', 'listen', 'tls', 'limits', 'queue', 'retention', 'dns', 'system', 'webhooks', 'tracking', 'shutdownGrace'] as const;
 
 /** The read-once sections that differ between the running and the re-read config. */
 export function needsRestart(running: Config, next: Config): string[] {

@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import { isHostname } from '../config/formats.js';
 import { generateDkimKey, zoneTxt } from '../identity/dkim-keys.js';
 import { parseFiles } from '../bounces/cli.js';
-import { startMailgate } from '../main.js';
+import type { startMailgate } from '../main.js';
 import { adminAddress, adminBearer, adminClient, OperatorError, nodeCommand, queueCommand, showCommand, statusCommand, suppressionCommand, tenantsCommand } from './commands.js';
 import { EventLog } from '../store/event-log.js';
 import { migrateStore, openRestoreTarget, openStore } from '../store/open.js';
@@ -68,7 +68,9 @@ async function serve(file: string): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   let running: Awaited<ReturnType<typeof startMailgate>>;
   try {
-    running = await startMailgate(config, log, { onDrained: () => shutdown('drained') });
+    // Loaded here, not at the top: the other commands (backup, restore, queue, …) start without the server's code.
+    const { startMailgate: start } = await import('../main.js');
+    running = await start(config, log, { onDrained: () => shutdown('drained') });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'mailgate could not start');
     log.flush();
