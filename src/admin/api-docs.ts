@@ -33,6 +33,10 @@ const STATS = {
   },
 };
 
+const IMPORTED = obj({
+  tenant: str, dryRun: bool, rows: int, added: int, wouldAdd: int, alreadySuppressed: int, duplicates: int, rejectedCount: int,
+  rejected: { type: 'array', items: obj({ line: int, value: str, why: str }) },
+}, ['tenant', 'dryRun', 'rows', 'alreadySuppressed', 'duplicates', 'rejectedCount', 'rejected']);
 const SAVED_SETTINGS = obj({ tenant: str, stored: bool, settings: any, noticesReplanned: { type: 'integer', description: 'Planned notices moved into the new sending window.' } }, ['tenant', 'stored', 'settings']);
 
 export const API_DOCS: Record<string, OperationDoc> = {
@@ -51,6 +55,8 @@ export const API_DOCS: Record<string, OperationDoc> = {
   'POST /messages/:id/resend': doc('Re-send a message', 'Sends a kept message again, to a corrected address when given; 410 when its body is no longer kept. ' + SCOPE, { 201: obj({ id: str, resendOf: str }) }),
 
   'GET /suppression': doc('Suppression list', `Addresses that get no more mail, and why; filter by a part of the address or the reason. ${ACROSS}`, { 200: obj({ entries: { type: 'array', items: ref('SuppressionEntry') } }) }),
+  'GET /suppression/export': doc('Export the suppression list', 'Every entry as CSV (UTF-8 with a BOM; address, class, reason, source, since, message, rule, diagnostic; a tenant column first for every tenant\'s). ' + ACROSS, { 200: { type: 'string', description: 'text/csv' } }),
+  'POST /suppression/import': doc('Import addresses to suppress', 'A CSV (or a plain list) as the request body, Content-Type text/csv: one address per row, optionally a reason; a header row with "email"/"address" (and "reason") is recognised; comma, semicolon or tab. Addresses already on the list keep their entry; `dryRun=true` previews. No webhook is sent per imported address. ' + SCOPE, { 200: IMPORTED }),
   'POST /suppression': doc('Suppress an address', 'Adds an address by hand. ' + SCOPE, { 201: ref('SuppressionEntry') }),
   'DELETE /suppression/:tenant/:address': doc('Remove a suppression', 'The address gets mail again (once fixed). ' + SCOPE, { 204: null }),
 

@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError, csrfField, fmtTime, headerText, reply as fmtReply, type ConsoleRoutes, type SignedIn } from './context.js';
 import { html, type SafeHtml } from './html.js';
 import { overviewChart } from './pages-stats.js';
+import { suppressionTransfer } from './pages-suppression-io.js';
 import { listScope, tenantCell, tenantFilter, tenantHead } from './operator-view.js';
 
 interface SmtpReply { code: number; enhanced?: string; text: string }
@@ -252,7 +253,8 @@ ${entries.map((e) => html`<tr>${tenantCell(scope.operator, e.tenant)}<td class="
 <td>${e.msgId ? msgLink(e.msgId) : ''}</td><td><form method="post" action="/suppression/remove" class="inline">${csrfField(s)}<input type="hidden" name="address" value="${e.address}"><input type="hidden" name="tenant" value="${e.tenant}"><button type="submit" class="danger">Remove</button></form></td></tr>`)}
 </tbody></table></div>`}</section>
 <section><h2>Add an address</h2><form method="post" action="/suppression/add" class="row">${csrfField(s)}
-<label>Address <input type="email" name="address" required></label><label>Reason <input type="text" name="reason" maxlength="200"></label><button type="submit">Add</button></form></section>`,
+<label>Address <input type="email" name="address" required></label><label>Reason <input type="text" name="reason" maxlength="200"></label><button type="submit">Add</button></form></section>
+${suppressionTransfer(csrfField(s), scope.tenant)}`,
     });
   });
 

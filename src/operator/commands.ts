@@ -13,7 +13,7 @@ export class OperatorError extends Error {
 }
 
 export interface AdminClient {
-  /** `json` is the parsed body when the answer is JSON; `text` the body as it came. */
+  /** `json` is the parsed body when the answer is JSON; `text` the body as it came. A Buffer body is sent as text/csv. */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }>;
 }
 
@@ -43,8 +43,8 @@ export async function adminClient(config: Config, token: string | undefined): Pr
       let res: Response;
       try {
         res = await fetch(`${base}${path}`, {
-          method, headers: { authorization: `Bearer ${bearer}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          method, headers: { authorization: `Bearer ${bearer}`, ...(body !== undefined ? { 'content-type': Buffer.isBuffer(body) ? 'text/csv' : 'application/json' } : {}) },
+          ...(body !== undefined ? { body: Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body) } : {}),
         });
       } catch {
         throw new OperatorError(`mailgate is not running (no admin API at ${base})`, 3);
@@ -110,9 +110,31 @@ export async function queueCommand(client: AdminClient, args: string[], json: bo
 
 interface SuppressionEntry { address: string; class: string; reason: string; time: number; source: string }
 
-/** `mailgate suppression list|add|remove TENANT [ADDRESS] [--reason R]`. */
-export async function suppressionCommand(client: AdminClient, args: string[], reason: string | undefined, json: boolean, out: Out): Promise<void> {
+/** `mailgate suppression list|add|remove TENANT [ADDRESS] [--reason R]`, `export TENANT`, `import TENANT FILE [--dry-run]`. */
+export async function suppressionCommand(client: AdminClient, args: string[], opts: { reason?: string | undefined; dryRun: boolean }, json: boolean, out: Out): Promise<void> {
   const [sub, tenant, address] = args;
+  const { reason } = opts;
+  if (sub === 'export' && tenant) {
+    const { status, json: body, text } = await client.call('GET', `/suppression/export?tenant=${encodeURIComponent(tenant)}`);
+    if (status !== 200) fail(status, body);
+    return out(text.replace(/\r\n$/, ''));
+  }
+  if (sub === 'import' && tenant && address) {
+    let data: Buffer;
+    try {
+      data = await fs.readFile(address);
+    } catch (err) {
+      throw new OperatorError(`cannot read ${address}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+    }
+    const q = `tenant=${encodeURIComponent(tenant)}&dryRun=${opts.dryRun}${reason ? `&reason=${encodeURIComponent(reason)}` : ''}`;
+    const { status, json: body } = await client.call('POST', `/suppression/import?${q}`, data);
+    if (status !== 200) fail(status, body);
+    if (json) return out(JSON.stringify(body));
+    const r = body as { rows: number; added?: number; wouldAdd?: number; alreadySuppressed: number; duplicates: number; rejectedCount: number; rejected: Array<{ line: number; value: string; why: string }> };
+    out(`${r.rows} row(s): ${opts.dryRun ? `would add ${r.wouldAdd}` : `added ${r.added}`}, ${r.alreadySuppressed} already suppressed, ${r.duplicates} duplicate(s), ${r.rejectedCount} rejected`);
+    for (const x of r.rejected) out(`  line ${x.line}: ${x.value || '(empty)'}: ${x.why}`);
+    return;
+  }
   if (sub === 'list' && tenant) {
     const { status, json: body } = await client.call('GET', `/suppression?tenant=${encodeURIComponent(tenant)}${address ? `&address=${encodeURIComponent(address)}` : ''}`);
     if (status !== 200) fail(status, body);
@@ -132,7 +154,7 @@ export async function suppressionCommand(client: AdminClient, args: string[], re
     if (status !== 204) fail(status, body);
     return out(json ? JSON.stringify({ removed: address, tenant }) : `${address} removed from ${tenant}'s suppression list`);
   }
-  throw new OperatorError('usage: mailgate suppression list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS', 2);
+  throw new OperatorError('usage: mailgate suppression list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS | export TENANT | import TENANT FILE [--dry-run] [--reason R]', 2);
 }
 
 /** `mailgate tenants list`. */

@@ -36,6 +36,7 @@ commands:
   queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
   show           ID                     one message: envelope, each recipient's state, its source as sent [--json]
   suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
+                 export TENANT > FILE.csv | import TENANT FILE.csv [--dry-run] [--reason R]
   tenants list                          tenants with their upstream, logins and sender domains
   status                                this node, its store and the cluster's nodes with their last heartbeat [--json]
   node drain     [--grace SECONDS]      take this node out of service: stop accepting, deliver what is due
@@ -234,6 +235,7 @@ async function main(argv: string[]): Promise<void> {
       dir: { type: 'string' },
       reason: { type: 'string' },
       grace: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
       out: { type: 'string', short: 'o' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -265,7 +267,7 @@ async function main(argv: string[]): Promise<void> {
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (command === 'queue') return queueCommand(client, rest, values.json ?? false, out);
       if (command === 'show') return showCommand(client, rest, values.json ?? false, out);
-      if (command === 'suppression') return suppressionCommand(client, rest, values.reason, values.json ?? false, out);
+      if (command === 'suppression') return suppressionCommand(client, rest, { reason: values.reason, dryRun: values['dry-run'] ?? false }, values.json ?? false, out);
       if (command === 'status') return statusCommand(client, values.json ?? false, out);
       if (command === 'node') return nodeCommand(client, rest, values.grace, values.json ?? false, out);
       return tenantsCommand(client, rest, values.json ?? false, out);
