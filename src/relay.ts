@@ -106,6 +106,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
     policy: { retrySchedule: config.queue.retrySchedule, maxAge: config.queue.maxAge },
     concurrency: config.queue.concurrency,
     keepBodies: config.retention.bodies,
+    keepBodiesPerTenant: config.retention.bodiesPerTenant,
     ...(opts.now ? { now: opts.now } : {}),
     // A 5xx "no such user" during delivery is the bounce (direct MX delivery gets no bounce message): suppress as for one.
     outcomeOps: (event) => deliveryOutcomeOps(event, suppression, softBounces),

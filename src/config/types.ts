@@ -133,6 +133,8 @@ export interface Config {
   retention: {
     /** How long a final message's content stays on disk (re-send, raw source), ms; 0 = deleted at once. */
     bodies: number;
+    /** Most bytes of kept content per tenant and node; 0 = no limit. */
+    bodiesPerTenant: number;
     /** How long events and finished messages' records are kept, ms; 0 = for ever. */
     events: number;
   };

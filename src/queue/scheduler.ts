@@ -21,6 +21,8 @@ export interface SchedulerDeps {
   pollInterval?: number;
   /** How long a failed message's body is kept for a re-send (ms). */
   keepBodies?: number;
+  /** Most bytes of kept content per tenant (on this node); 0 or absent: no limit. */
+  keepBodiesPerTenant?: number;
   /**
    * The lane a message is delivered in (its upstream, or the recipient domain for direct MX delivery)
    * and how many of that lane may be in delivery at once, so one slow destination cannot take every slot.
@@ -305,6 +307,10 @@ export class Scheduler {
     const ops: StoreOp[] = [];
     for (const e of events) ops.push(...this.deps.events.ops(e), ...(await outcomeOps(e)));
     await this.deps.spool.update(next, prev.dueAt, ops);
+    if (next.keptUntil !== undefined && this.deps.keepBodiesPerTenant) {
+      void this.deps.spool.trimKept(next.tenant, this.deps.keepBodiesPerTenant, this.now())
+        .catch((err: Error) => this.deps.log.error({ err: err.message, tenant: next.tenant }, 'releasing older kept content failed'));
+    }
   }
 
   private async scan(): Promise<void> {
