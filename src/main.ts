@@ -50,7 +50,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const cluster = () => clusterStatus(store.cluster, store.engine, relay.leases);
   let listening = false;
 
-  const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk, recordEvents: relay.recordEvents }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
+  const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk, recordEvents: relay.recordEvents, limits: relay.limits }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
   const admin = await createAdminApp({
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
     signIns: store.signIns,

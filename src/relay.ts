@@ -32,6 +32,7 @@ import { SoftBounceCounter } from './bounces/soft-bounces.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { createTrackingService, type TrackingService } from './tracking/service.js';
 import { RetentionJob } from './retention/job.js';
+import { SendLimiter } from './queue/send-limits.js';
 
 export interface Relay {
   store: Store;
@@ -50,6 +51,8 @@ export interface Relay {
   /** Writes events (error-log entries that belong to no message) to the event log. */
   recordEvents(events: QueueEvent[]): Promise<void>;
   disk: DiskSpace;
+  /** Per-shop and per-login sending limits, checked by the submission listener. */
+  limits: SendLimiter;
   resolver: Resolver;
   verpSecret: Buffer;
   /** The leases this node asks for (work that runs on one node at a time). */
@@ -134,9 +137,10 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const bounces = new InboundBounces({ spool, store, events, suppression, verpSecret, bounceDomain: config.system.bounceDomain, log }, config.dataDir, config.limits.bounceParseTimeout, log);
   const disk = DiskSpace.forLimits(config.dataDir, config.limits, log);
   const retention = new RetentionJob(store, config.retention, log, opts.now);
+  const limits = new SendLimiter(store.stats, opts.now);
 
   return {
-    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all,
+    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all, limits,
     async start({ trackingLoop }) {
       scheduler.start();
       await webhooks.start(lease('webhooks'));

@@ -60,8 +60,19 @@ export interface NetworkSender extends SenderOverride {
   cidr: string;
 }
 
+/** How much a shop or one of its logins may send (absent fields: no limit). */
+export interface SendLimits {
+  messagesPerMinute?: number;
+  messagesPerHour?: number;
+  messagesPerDay?: number;
+  recipientsPerMessage?: number;
+  recipientsPerMonth?: number;
+}
+
 export interface TenantCredential extends SenderOverride {
   user: string;
+  /** This login's own limits, on top of the shop's. */
+  limits?: SendLimits;
   /** scrypt hash of the password, computed at load time; the clear text is not kept. */
   passwordHash: Buffer;
   passwordSalt: Buffer;
@@ -85,6 +96,8 @@ export interface Tenant {
   domains: TenantDomain[];
   /** Upstream name; undefined means the system upstream. */
   upstream?: string;
+  /** How much the shop may send (all its logins and networks together). */
+  limits?: SendLimits;
   /** Message categories and whether buyers may unsubscribe from them; unlisted ones are mandatory. */
   categories?: Record<string, 'optional' | 'mandatory'>;
   /** Categories found by subject (a case-insensitive regular expression) when the app sets no X-Mailgate-Category. */
