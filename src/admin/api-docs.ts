@@ -110,7 +110,10 @@ export const API_DOCS: Record<string, OperationDoc> = {
   'POST /domains/:domain/verify': doc('Check a domain now', 'Runs the DNS check of one sender domain. ' + SCOPE, { 200: any }),
 
   'GET /queue': doc('Queued messages', 'This node\'s queue, soonest due first (admin).', { 200: obj({ messages: { type: 'array', items: any } }) }),
-  'POST /queue/flush': doc('Flush the queue', 'Every queued message is due now (admin).', { 200: obj({ flushed: int }) }),
+  'POST /queue/flush': doc('Flush the queue', 'Every queued message is due now; held messages stay held (admin).', { 200: obj({ flushed: int }) }),
+  'POST /queue/:id/hold': doc('Hold a message', 'A queued message is kept and not delivered until released (admin).', { 200: obj({ id: str, status: str }) }),
+  'POST /queue/:id/release': doc('Release a held message', 'A held message is due now (admin).', { 200: obj({ id: str, status: str }) }),
+  'POST /queue/release': doc('Release a shop\'s held mail', 'Every held message of `tenant` is due now (admin); set the tenant\'s `hold` to false first, or new mail is held again.', { 200: obj({ tenant: str, released: int }) }),
   'POST /queue/:id/retry': doc('Retry a message now', 'One queued message is due now (admin).', { 200: obj({ id: str, status: str }) }),
   'DELETE /queue/:id': doc('Delete a queued message', 'Its recipients fail with "deleted by an administrator" (admin).', { 200: obj({ id: str, failed: { type: 'array', items: str } }) }),
 

@@ -503,6 +503,7 @@ class Resolver {
           domains: tenantDomains,
           ...(t.upstream !== undefined ? { upstream: t.upstream } : {}),
           ...(t.limits ? { limits: t.limits } : {}),
+          ...(t.hold ? { hold: true } : {}),
           ...(t.categories ? { categories: t.categories } : {}),
           ...(t.categoryRules ? { categoryRules: t.categoryRules } : {}),
           source: 'config',

@@ -98,6 +98,8 @@ export interface Tenant {
   upstream?: string;
   /** How much the shop may send (all its logins and networks together). */
   limits?: SendLimits;
+  /** New mail is held (accepted, kept, not delivered) until released: a shop under review. */
+  hold?: boolean;
   /** Message categories and whether buyers may unsubscribe from them; unlisted ones are mandatory. */
   categories?: Record<string, 'optional' | 'mandatory'>;
   /** Categories found by subject (a case-insensitive regular expression) when the app sets no X-Mailgate-Category. */

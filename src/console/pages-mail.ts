@@ -18,7 +18,7 @@ interface RecipientRow { address: string; status: string; delivery: string; atte
 interface MessageSummary {
   id: string; tenant: string; createdAt: number; state: string; from: string; to: string[]; subject: string | null;
   messageId: string | null; reference: string | null; recipients: RecipientRow[];
-  credential: string | null; resendOf?: string; contentKeptUntil: number | null;
+  credential: string | null; resendOf?: string; contentKeptUntil: number | null; held: { since: number; by: string } | null;
 }
 interface MessageFull extends MessageSummary {
   envelope: { from: string; to: string[] };
@@ -189,6 +189,8 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
 <dt>Came in</dt><dd>${m.source.kind}${m.credential ? html` as <b>${m.credential}</b>` : ''}${m.source.remoteAddress ? html` from ${m.source.remoteAddress}` : ''}${m.source.secure ? ' (TLS)' : ''}</dd>
 ${m.resendOf ? html`<dt>Re-send of</dt><dd><a class="mono" href="/messages/${m.resendOf}">${m.resendOf}</a></dd>` : ''}
 </dl></section>
+${m.held ? html`<section id="held"><p class="bad">Held since ${fmtTime(m.held.since)} (${m.held.by}): accepted and kept, not delivered until released.</p>
+${s.user.role === 'admin' ? html`<form method="post" action="/messages/${m.id}/release" class="inline">${csrfField(s)}<button type="submit">Release</button></form>` : html`<p class="muted">The relay's operator releases it.</p>`}</section>` : ''}
 <section id="identity"><h2>Sender identity</h2>${id_ ? html`<dl class="kv">
 <dt>Decision</dt><dd>${id_.mode === 'own-domain' ? 'sent under the shop\'s own domain' : 'sent as the system sender, with the shop\'s address as Reply-To'}</dd>
 ${id_.reason ? html`<dt>Why</dt><dd>${id_.reason}</dd>` : ''}
@@ -221,6 +223,15 @@ ${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class
       title: `Raw source of ${id}`,
       body: html`<section><p><a href="/messages/${id}">Back to the message</a>${cut ? html` <span class="muted">(the first ${RAW_SHOWN / 1024} KiB)</span>` : ''}</p><pre class="raw" id="raw-source">${r.text}</pre></section>`,
     });
+  });
+
+  app.post('/messages/:id/release', async (req, reply) => {
+    const s = await guard(req, reply);
+    if (!s) return reply;
+    const { id } = req.params as { id: string };
+    const r = await ctx.api(req, s.user.token, 'POST', `/queue/${encodeURIComponent(id)}/release`);
+    ctx.flash(s, r.status === 200 ? { kind: 'ok', text: `Released: ${id} is delivered now.` } : { kind: 'error', text: `Not released: ${apiError(r)}` });
+    return reply.redirect(`/messages/${encodeURIComponent(id)}`, 303);
   });
 
   app.post('/messages/:id/resend', async (req, reply) => {

@@ -64,7 +64,7 @@ function fail(status: number, json: unknown): never {
 }
 
 interface QueueEntry {
-  id: string; tenant: string; from: string; size: number; createdAt: number; ageSeconds: number; attempts: number;
+  id: string; tenant: string; from: string; size: number; createdAt: number; ageSeconds: number; attempts: number; held: { since: number; by: string } | null;
   pending: Array<{ address: string; status: string; lastReply: { code: number; enhanced?: string; text: string } | null }>;
 }
 
@@ -86,7 +86,7 @@ export async function queueCommand(client: AdminClient, args: string[], json: bo
     if (messages.length === 0) return out('mail queue is empty');
     out(`${'Queue ID'.padEnd(21)} ${'Size'.padStart(8)} ${'Age'.padStart(5)} ${'Tries'.padStart(5)}  Tenant / Sender / Recipients`);
     for (const m of messages) {
-      out(`${m.id.padEnd(21)} ${String(m.size).padStart(8)} ${age(m.ageSeconds).padStart(5)} ${String(m.attempts).padStart(5)}  ${m.tenant}  ${m.from || '<>'}`);
+      out(`${m.id.padEnd(21)} ${String(m.size).padStart(8)} ${age(m.ageSeconds).padStart(5)} ${String(m.attempts).padStart(5)}  ${m.tenant}  ${m.from || '<>'}${m.held ? '  (held)' : ''}`);
       for (const p of m.pending) {
         if (p.lastReply) out(`${' '.repeat(44)}(${p.lastReply.code}${p.lastReply.enhanced ? ` ${p.lastReply.enhanced}` : ''} ${p.lastReply.text})`);
         out(`${' '.repeat(44)}${p.address}`);
@@ -105,7 +105,17 @@ export async function queueCommand(client: AdminClient, args: string[], json: bo
     if (json) return out(JSON.stringify(body));
     return out(sub === 'retry' ? `${id}: ${(body as { status: string }).status}` : `${id}: deleted; not delivered to ${(body as { failed: string[] }).failed.join(', ')}`);
   }
-  throw new OperatorError('usage: mailgate queue [list | flush | retry ID | delete ID]', 2);
+  if ((sub === 'hold' || sub === 'release') && id) {
+    const { status, json: body } = await client.call('POST', `/queue/${encodeURIComponent(id.toUpperCase())}/${sub}`);
+    if (status !== 200) fail(status, body);
+    return out(json ? JSON.stringify(body) : `${id.toUpperCase()}: ${(body as { status: string }).status}`);
+  }
+  if (sub === 'release-all' && id) {
+    const { status, json: body } = await client.call('POST', `/queue/release?tenant=${encodeURIComponent(id)}`);
+    if (status !== 200) fail(status, body);
+    return out(json ? JSON.stringify(body) : `${(body as { released: number }).released} held message(s) of ${id} released`);
+  }
+  throw new OperatorError('usage: mailgate queue [list | flush | retry ID | delete ID | hold ID | release ID | release-all TENANT]', 2);
 }
 
 interface SuppressionEntry { address: string; class: string; reason: string; time: number; source: string }

@@ -34,6 +34,7 @@ commands:
   history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
   queue          [list]                 the queue, like postqueue -p (age, attempts, last reply)   [--json]
   queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
+  queue hold ID | release ID | release-all TENANT   keep a message from delivery, let it go, or all of a shop's
   show           ID                     one message: envelope, each recipient's state, its source as sent [--json]
   suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
                  export TENANT > FILE.csv | import TENANT FILE.csv [--dry-run] [--reason R]

@@ -32,6 +32,7 @@ export interface TenantInput {
   categories?: Record<string, 'optional' | 'mandatory'>;
   categoryRules?: Array<{ subject: string; category: string }>;
   limits?: SendLimits | null;
+  hold?: boolean;
   auth?: Array<{ user: string; password: string }>;
 }
 /** A key given as PEM, or `generate` to have mailgate make one. */
@@ -176,6 +177,7 @@ export class Directory {
       const upstream = input.upstream === undefined ? current.upstream : input.upstream;
       const limits = input.limits === undefined ? current.limits : input.limits;
       if (limits) merged.limits = limits;
+      if (input.hold ?? current.hold) merged.hold = true;
       if (from) merged.from = from;
       if (upstream) merged.upstream = upstream;
       const tenant = { ...this.resolveTenant(merged, id), auth: current.auth };

@@ -37,6 +37,8 @@ export const tenantSchema = z.strictObject({
     .default([]),
   upstream: nonEmpty.optional(),
   limits: sendLimitsSchema.optional(),
+  /** New mail of this shop is accepted and held (not delivered) until an operator releases it. */
+  hold: z.boolean().optional(),
   categories: z.record(z.string().regex(/^[a-z0-9._-]{1,64}$/, 'category names are 1-64 characters of a-z, 0-9, ".", "-" and "_"'), z.enum(['optional', 'mandatory'])).optional(),
   categoryRules: z.array(z.strictObject({
     subject: z.string().min(1).max(500).refine((v) => {
