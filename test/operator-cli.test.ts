@@ -81,7 +81,7 @@ describe('operator CLI', () => {
     expect((await cli('suppression', 'remove', 'shop', 'gone@example.com')).code).toBe(1);
     expect((await cli('suppression', 'bogus')).code).toBe(2);
     expect((await cli('tenants', 'list')).stdout).toMatch(/^shop +Shop +config +upstream=up logins=1 domains=-$/m);
-  });
+  }, 90_000);
 
   it('exits 3 when mailgate is not running', async () => {
     const other = await makeTempDir('mg-opcli-down-');
