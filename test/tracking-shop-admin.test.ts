@@ -53,6 +53,13 @@ describe('tracking for the shop admin', () => {
     // Switched off: no problem to show (nothing is meant to be checked).
     await enable(w, { enabled: false });
     expect(((await (await api(w, '/tracking/stats?tenant=shop')).json()) as { problems: unknown[] }).problems).toEqual([]);
+    // A parcel sent while tracking is off is refused, and the answer does not claim it was created (issue 20).
+    const refused = await api(w, '/shipments', { method: 'POST', body: { tenant: 'shop', code: 'JJD0004444444', carrier: 'dhl', email: 'off@buyer.test' } });
+    expect(refused.status).toBe(409);
+    const body = (await refused.json()) as { error: string; created?: number };
+    expect(body.error).toBe('TRACKING_DISABLED');
+    expect(body.created ?? 0).toBe(0);
+    expect((await api(w, '/shipments/dhl/JJD0004444444?tenant=shop')).status).toBe(404);
     await enable(w);
   });
 
