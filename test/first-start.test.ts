@@ -3,11 +3,12 @@
 // JSON log, never again), and the API, the console's sign-in and the operator commands take it;
 // `mailgate admin token [--rotate]` prints or replaces it. Also the small CLI points of issue 20:
 // `serve --help`, `bounces parse` on a missing file, `queue` on a stopped relay without a token.
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
+import { repoRoot, runCli, startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 
 const TOKEN_LINE = /^mailgate is ready: open the console at (http:\/\/127\.0\.0\.1:\d+\/) and sign in with the admin token ([0-9a-f]{64}) \(kept in (\S+); shown only this once/m;
@@ -113,5 +114,31 @@ describe('the small CLI points of issue 20', () => {
     } finally {
       await removeDir(dir);
     }
+  });
+});
+
+describe('config for people (issue 20)', () => {
+  it('without --config, a command reads config/mailgate.local.yaml when it exists, else config/mailgate.yaml', async () => {
+    const dir = await makeTempDir('mg-local-');
+    try {
+      await mkdir(path.join(dir, 'config'));
+      const shipped = 'dataDir: ./data\nsystem: { hostname: relay.test, sender: { address: noreply@relay.test }, bounceDomain: b.relay.test }\n';
+      await writeFile(path.join(dir, 'config', 'mailgate.yaml'), shipped);
+      expect((await runCli(['check-config'], { cwd: dir })).stdout).toMatch(/^config\/mailgate\.yaml: ok/m);
+      // The operator's copy wins, and is what is validated: an error in it is reported against it.
+      await writeFile(path.join(dir, 'config', 'mailgate.local.yaml'), `${shipped}limits: { maxMessageSise: 1MB }\n`);
+      const local = await runCli(['check-config'], { cwd: dir });
+      expect(local.stderr).toContain('config/mailgate.local.yaml: invalid configuration');
+      expect(local.code).toBe(2);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('git ignores local configs, secrets, keys and the Docker config directory', () => {
+    const paths = ['config/mailgate.local.yaml', 'config/secrets/admin.token', 'config/keys/shop.example.mg1.key', 'docker/config/mailgate.yaml', 'data/admin.token'];
+    const r = spawnSync('git', ['check-ignore', '--no-index', ...paths], { cwd: repoRoot, encoding: 'utf8' });
+    expect(r.stdout.trim().split('\n')).toEqual(paths);
+    expect(spawnSync('git', ['check-ignore', '--no-index', 'config/mailgate.yaml'], { cwd: repoRoot }).status).toBe(1);
   });
 });
