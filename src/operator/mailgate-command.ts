@@ -25,6 +25,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { QueueEvent } from '../store/records.js';
 import { commandHelp, defaultConfigFile, USAGE } from './usage.js';
+import { setupWarnings } from '../admin/setup-warnings.js';
+import { generatedTokenPath } from '../admin/generated-token.js';
+import { checkSenderDomains } from '../identity/domain-warnings.js';
+import { dnsResolver } from '../delivery/mx.js';
 import { adminTokenCommand, consoleUrl, firstStartLine, withAdminToken } from './first-start.js';
 
 
@@ -49,7 +53,7 @@ async function serve(file: string): Promise<void> {
   });
   let running: Awaited<ReturnType<typeof startMailgate>>;
   try {
-    running = await startMailgate(config, log, { onDrained: () => shutdown('drained') });
+    running = await startMailgate(config, log, { onDrained: () => shutdown('drained'), ...(generated ? { generatedTokenFile: generated.file } : {}) });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'mailgate could not start');
     log.flush();
@@ -85,20 +89,21 @@ async function serve(file: string): Promise<void> {
 }
 
 /**
- * Validates the file (exit 2 when invalid), then warns about what the file lets the stored data do
- * wrong: tracking codes of a carrier the file has no account for. The store is read when it can be
- * without side effects (a stopped mailgate's LevelDB); a running mailgate, or a PostgreSQL cluster,
- * says the same in its start-up log and on the console's Tracking page.
+ * Validates the file (exit 2 when invalid), then prints the setup warnings (admin/setup-warnings.ts):
+ * the config's own, sender domains without their DNS records (checked now), and tracking codes of a
+ * carrier the file has no account for. The store is read when it can be without side effects (a
+ * stopped mailgate's LevelDB); a running mailgate, or a PostgreSQL cluster, says the same in its
+ * start-up log and on the console.
  */
 async function checkConfig(file: string): Promise<void> {
   const config = readConfig(file);
-  let warnings: string[] = [];
+  let trackingWarnings: string[] = [];
   const hasStore = config.store.engine === 'level' && existsSync(path.join(config.dataDir, 'db'));
   if (hasStore) {
     try {
       const store = await openStore(config.dataDir, config.store);
       try {
-        warnings = await trackingSetupWarnings(new ShipmentStore<TrackingRecords>(store, CARRIERS), new Set(Object.keys(config.tracking.carriers)));
+        trackingWarnings = await trackingSetupWarnings(new ShipmentStore<TrackingRecords>(store, CARRIERS), new Set(Object.keys(config.tracking.carriers)));
       } finally {
         await store.close();
       }
@@ -109,6 +114,12 @@ async function checkConfig(file: string): Promise<void> {
         : `note: the store could not be read (${(err as Error).message}); stored tracking codes were not checked\n`);
     }
   }
+  const tokenFile = generatedTokenPath(config.dataDir);
+  const warnings = setupWarnings(config, {
+    ...(config.admin.tokens.length === 0 && existsSync(tokenFile) ? { generatedTokenFile: tokenFile } : {}),
+    domainProblems: await checkSenderDomains(config, dnsResolver(config.dns.servers)),
+    trackingWarnings,
+  });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`${file}: ok${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
 }

@@ -17,8 +17,9 @@ export const USAGE = `usage: mailgate <command> [options]
 
 commands:
   serve          [--config FILE]        run the relay (mailgate serve --help tells more)
-  check-config   --config FILE          validate a config file and exit; warns about stored tracking codes
-                                        of a carrier the file has no account for
+  check-config   [--config FILE]        validate a config file and exit; warns about what the setup lacks:
+                                        admin token, system DKIM key, a real host name, sender domains' DNS
+                                        records, a carrier account for stored tracking codes
   history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
   queue          [list]                 the queue, like postqueue -p (age, attempts, last reply)   [--json]
   queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
