@@ -69,6 +69,13 @@ describe('setup warnings of a running relay', () => {
     expect(r.stdout).toMatch(/: ok \(\d+ warnings\)$/m);
   });
 
+  it('`admin token` refers to the config\'s own tokens by name, never printing them', async () => {
+    const r = await runCli(['admin', 'token', '--config', w.configFile]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('lists its admin tokens (admin.tokens: ops); mailgate generates none');
+    expect(r.stderr + r.stdout).not.toContain(ADMIN_TOKEN);
+  });
+
   it.skipIf(!findChromium())('the console\'s overview shows them to an admin, and not to a shop', async () => {
     const shopToken = ((await (await w.api('/tenants/shop/tokens', { method: 'POST', body: { name: 'shop-console' } })).json()) as { token: string }).token;
     const browser = await launchChromium(findChromium()!);

@@ -68,5 +68,5 @@ export async function adminTokenCommand(config: Config, file: string, args: stri
       // not running any more: the new token applies at the next start
     }
   }
-  process.stderr.write(`new admin token written to ${tokenFile}; ${told ? `the running mailgate (pid ${pid}) now takes it instead of the old one` : 'mailgate takes it when it starts'}\n`);
+  process.stderr.write(`new admin token written to ${tokenFile}; ${told ? `the running mailgate (pid ${pid}) was told to reload: within a moment it takes the new token and refuses the old one` : 'mailgate takes it when it starts'}\n`);
 }
