@@ -145,8 +145,6 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
       scheduler.start();
       await webhooks.start(lease('webhooks'));
       if (trackingLoop) tracking.worker.start(1000, lease('tracking'));
-      // Tracking that cannot work (codes of a carrier with no account) is said at start, not only when checks fail.
-      void tracking.setupWarnings().then((ws) => ws.forEach((w) => log.warn(`config warning: ${w}`)), () => undefined);
       void bounces.backlog();
       spool.startAdopting();
       retention.start(lease('retention'));

@@ -117,6 +117,7 @@ export const API_DOCS: Record<string, OperationDoc> = {
   'POST /queue/:id/retry': doc('Retry a message now', 'One queued message is due now (admin).', { 200: obj({ id: str, status: str }) }),
   'DELETE /queue/:id': doc('Delete a queued message', 'Its recipients fail with "deleted by an administrator" (admin).', { 200: obj({ id: str, failed: { type: 'array', items: str } }) }),
 
+  'GET /warnings': doc('Setup warnings', 'What this relay\'s setup lacks, one sentence each saying what to set: no admin token in the config, no DKIM key for the system sender, a placeholder or short host name, sender domains without their DNS records, tracking without a carrier account (admin). Also logged at start and printed by `mailgate check-config`.', { 200: obj({ warnings: { type: 'array', items: str } }) }),
   'GET /cluster': doc('Cluster', 'This node and the nodes sharing its store (admin).', { 200: any }),
   'POST /node/drain': doc('Drain this node', 'The node stops taking mail, hands its queue to the other nodes and stops (admin).', { 200: any }),
 };

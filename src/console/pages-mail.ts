@@ -73,16 +73,25 @@ const searchForm = (q = '', filter: SafeHtml | string = ''): SafeHtml => html`<f
 <button type="submit">Search</button></form>`;
 
 export function registerMailPages(app: FastifyInstance, { ctx, guard, withTenant }: ConsoleRoutes) {
+  /** For an admin: what the relay's setup lacks (GET /warnings), above everything else; nothing for a shop. */
+  const setupBanner = async (req: FastifyRequest, s: SignedIn): Promise<SafeHtml | string> => {
+    if (s.user.role !== 'admin') return '';
+    const r = await ctx.api<{ warnings: string[] }>(req, s.user.token, 'GET', '/warnings');
+    if (r.status !== 200 || r.data.warnings.length === 0) return '';
+    return html`<div class="flash error" id="setup-warnings" role="alert"><b>This relay's setup is not finished.</b>${r.data.warnings.map((w) => html`<div>${w}</div>`)}<div class="muted">Each line says what to change. \`mailgate check-config\` shows the same list.</div></div>`;
+  };
+
   const overview = async (req: FastifyRequest, reply: FastifyReply, s: SignedIn) => {
-    if (!s.user.tenant) return ctx.page(req, reply, s, { title: 'Overview', active: '/', body: html`<section><p>There is no tenant yet.</p></section>` });
-    const [errors, messages, chart] = await Promise.all([
+    if (!s.user.tenant) return ctx.page(req, reply, s, { title: 'Overview', active: '/', body: html`${await setupBanner(req, s)}<section><p>There is no tenant yet.</p></section>` });
+    const [errors, messages, chart, banner] = await Promise.all([
       ctx.api<{ events: ErrorEvent[] }>(req, s.user.token, 'GET', '/errors', { query: { tenant: s.user.tenant, limit: 10 } }),
       ctx.api<{ messages: MessageSummary[] }>(req, s.user.token, 'GET', '/messages', { query: { tenant: s.user.tenant, limit: 10 } }),
       overviewChart(ctx, req, s),
+      setupBanner(req, s),
     ]);
     return ctx.page(req, reply, s, {
       title: 'Overview', active: '/', charts: true,
-      body: html`<section>${searchForm()}</section>
+      body: html`${banner}<section>${searchForm()}</section>
 ${chart}
 <section><h2>Latest errors</h2>${errors.status === 200 ? errorTable(errors.data.events) : html`<p class="bad">${apiError(errors)}</p>`}<p><a href="/errors">The whole error log</a></p></section>
 <section><h2>Latest messages</h2>${messages.status === 200 ? messageTable(messages.data.messages) : html`<p class="bad">${apiError(messages)}</p>`}</section>`,

@@ -24,34 +24,13 @@ import { CARRIERS } from '../tracking/types.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { QueueEvent } from '../store/records.js';
+import { commandHelp, defaultConfigFile, USAGE } from './usage.js';
+import { setupWarnings } from '../admin/setup-warnings.js';
+import { generatedTokenPath } from '../admin/generated-token.js';
+import { checkSenderDomains } from '../identity/domain-warnings.js';
+import { dnsResolver } from '../delivery/mx.js';
+import { adminTokenCommand, consoleUrl, firstStartLine, withAdminToken } from './first-start.js';
 
-const USAGE = `usage: mailgate <command> [options]
-
-commands:
-  serve          --config FILE          run the relay
-  check-config   --config FILE          validate a config file and exit; warns about stored tracking codes
-                                        of a carrier the file has no account for
-  history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
-  queue          [list]                 the queue, like postqueue -p (age, attempts, last reply)   [--json]
-  queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
-  queue hold ID | release ID | release-all TENANT   keep a message from delivery, let it go, or all of a shop's
-  show           ID                     one message: envelope, each recipient's state, its source as sent [--json]
-  suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
-                 export TENANT > FILE.csv | import TENANT FILE.csv [--dry-run] [--reason R]
-  tenants list                          tenants with their upstream, logins and sender domains
-  status                                this node, its store and the cluster's nodes with their last heartbeat [--json]
-  node drain     [--grace SECONDS]      take this node out of service: stop accepting, deliver what is due
-                                        within the grace (default 60), hand the rest to the other nodes, exit
-  backup         --out FILE             a consistent backup of the data directory (also while running)
-  restore        FILE                   restore a backup into an empty data directory (mailgate stopped)
-  store migrate  --config FILE          bring the PostgreSQL database to this release's schema (also done at start)
-                 (queue, show, suppression and tenants talk to the running server: --config FILE, --token T or MAILGATE_TOKEN)
-  bounces parse  [FILE|mbox|-]...       how mailgate reads bounces: one JSON line per bounced recipient
-  dkim generate  --domain D --selector S [--type rsa|ed25519] [--dir DIR] [--config FILE]
-                                        write a DKIM key (mode 0600) and print the DNS records to publish
-`;
-
-const DEFAULT_CONFIG = 'config/mailgate.yaml';
 
 function readConfig(file: string): Config {
   try {
@@ -66,7 +45,7 @@ function readConfig(file: string): Config {
 }
 
 async function serve(file: string): Promise<void> {
-  const config = readConfig(file);
+  const { config, generated } = await withAdminToken(readConfig(file));
   const log = pino({
     level: config.logLevel,
     base: { pid: process.pid },
@@ -74,12 +53,14 @@ async function serve(file: string): Promise<void> {
   });
   let running: Awaited<ReturnType<typeof startMailgate>>;
   try {
-    running = await startMailgate(config, log, { onDrained: () => shutdown('drained') });
+    running = await startMailgate(config, log, { onDrained: () => shutdown('drained'), ...(generated ? { generatedTokenFile: generated.file } : {}) });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'mailgate could not start');
     log.flush();
     process.exit(1);
   }
+  // The first start's one line with the console address and the token; never in the log.
+  if (generated?.created) process.stdout.write(firstStartLine(consoleUrl(running.addresses.admin), generated));
   const shutdown = (signal: string) => {
     log.info({ signal }, 'signal received');
     running.stop().then(
@@ -98,7 +79,8 @@ async function serve(file: string): Promise<void> {
       log.error({ issues: err instanceof ConfigError ? err.issues : [(err as Error).message] }, 'SIGHUP: configuration not reloaded, the file is invalid; the running configuration stays');
       return;
     }
-    running.reload(next).then(
+    // A config without admin tokens keeps using the generated one (re-read: `admin token --rotate` may have replaced it).
+    withAdminToken(next).then(({ config: withToken }) => running.reload(withToken)).then(
       ({ applied, needsRestart }) => log.info({ applied, needsRestart }, needsRestart.length > 0 ? `configuration reloaded; changes to ${needsRestart.join(', ')} need a restart` : 'configuration reloaded'),
       (err: Error & { issues?: string[] }) => log.error({ issues: err.issues ?? [err.message] }, 'SIGHUP: configuration not reloaded; the running configuration stays'),
     );
@@ -107,20 +89,21 @@ async function serve(file: string): Promise<void> {
 }
 
 /**
- * Validates the file (exit 2 when invalid), then warns about what the file lets the stored data do
- * wrong: tracking codes of a carrier the file has no account for. The store is read when it can be
- * without side effects (a stopped mailgate's LevelDB); a running mailgate, or a PostgreSQL cluster,
- * says the same in its start-up log and on the console's Tracking page.
+ * Validates the file (exit 2 when invalid), then prints the setup warnings (admin/setup-warnings.ts):
+ * the config's own, sender domains without their DNS records (checked now), and tracking codes of a
+ * carrier the file has no account for. The store is read when it can be without side effects (a
+ * stopped mailgate's LevelDB); a running mailgate, or a PostgreSQL cluster, says the same in its
+ * start-up log and on the console.
  */
 async function checkConfig(file: string): Promise<void> {
   const config = readConfig(file);
-  let warnings: string[] = [];
+  let trackingWarnings: string[] = [];
   const hasStore = config.store.engine === 'level' && existsSync(path.join(config.dataDir, 'db'));
   if (hasStore) {
     try {
       const store = await openStore(config.dataDir, config.store);
       try {
-        warnings = await trackingSetupWarnings(new ShipmentStore<TrackingRecords>(store, CARRIERS), new Set(Object.keys(config.tracking.carriers)));
+        trackingWarnings = await trackingSetupWarnings(new ShipmentStore<TrackingRecords>(store, CARRIERS), new Set(Object.keys(config.tracking.carriers)));
       } finally {
         await store.close();
       }
@@ -131,6 +114,12 @@ async function checkConfig(file: string): Promise<void> {
         : `note: the store could not be read (${(err as Error).message}); stored tracking codes were not checked\n`);
     }
   }
+  const tokenFile = generatedTokenPath(config.dataDir);
+  const warnings = setupWarnings(config, {
+    ...(config.admin.tokens.length === 0 && existsSync(tokenFile) ? { generatedTokenFile: tokenFile } : {}),
+    domainProblems: await checkSenderDomains(config, dnsResolver(config.dns.servers)),
+    trackingWarnings,
+  });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`${file}: ok${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
 }
@@ -238,13 +227,14 @@ async function main(argv: string[]): Promise<void> {
       grace: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       out: { type: 'string', short: 'o' },
+      rotate: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const [command, ...rest] = positionals;
-  const file = values.config ?? DEFAULT_CONFIG;
+  const file = values.config ?? defaultConfigFile();
   if (values.help || !command) {
-    process.stdout.write(USAGE);
+    process.stdout.write(command ? commandHelp(command) : USAGE);
     process.exit(command || values.help ? 0 : 2);
   }
   switch (command) {
@@ -297,7 +287,10 @@ async function main(argv: string[]): Promise<void> {
         process.stderr.write(USAGE);
         process.exit(2);
       }
-      return parseFiles(rest.slice(1), (line) => process.stdout.write(`${line}\n`));
+      if ((await parseFiles(rest.slice(1), (line) => process.stdout.write(`${line}\n`))).unreadable > 0) process.exitCode = 1;
+      return;
+    case 'admin':
+      return adminTokenCommand(readConfig(file), file, rest, values.rotate ?? false, (line) => process.stdout.write(`${line}\n`));
     case 'dkim':
       if (rest[0] !== 'generate' || !values.domain || !values.selector) {
         process.stderr.write(USAGE);
