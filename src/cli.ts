@@ -7,7 +7,9 @@ const argv = process.argv.slice(2);
 if (argv[0] === 'bounces' && argv[1] === 'parse' && !argv.includes('--help') && !argv.includes('-h')) {
   const { parseFiles } = await import('./bounces/cli.js');
   // Output is always JSON lines; --json is accepted for scripts that ask for it.
-  await parseFiles(argv.slice(2).filter((a) => a !== '--json'), (line) => process.stdout.write(`${line}\n`));
+  // Exit status 1 when an input could not be read (a missing file), after the other inputs' lines.
+  const { unreadable } = await parseFiles(argv.slice(2).filter((a) => a !== '--json'), (line) => process.stdout.write(`${line}\n`));
+  if (unreadable > 0) process.exitCode = 1;
 } else {
   await import('./operator/mailgate-command.js');
 }

@@ -17,8 +17,9 @@ import { backupStream } from './backup/backup.js';
 import { mailtoUnsubscribe } from './unsubscribe/mailto.js';
 import { needsRestart, RELOADED } from './config/reload.js';
 import type { TrackingWorker } from './tracking/worker.js';
-import { buildRelay, queueGauges } from './relay.js';
+import { buildRelay } from './relay.js';
 import { runtimeInfoPath, writeRuntimeInfo } from './runtime-info.js';
+import { currentWarnings } from './admin/setup-warnings.js';
 
 export interface RunningMailgate {
   addresses: { submission: string; inbound: string; admin: string; submissions?: string };
@@ -41,6 +42,8 @@ export interface StartOptions {
   trackingLoop?: boolean;
   /** Called once a drain (POST /node/drain) has finished: the process should stop now. */
   onDrained?: () => void;
+  /** Where the admin token mailgate generated is kept (the config lists none): said in the setup warnings. */
+  generatedTokenFile?: string;
 }
 
 export async function startMailgate(config: Config, log: Logger, opts: StartOptions = {}): Promise<RunningMailgate> {
@@ -48,10 +51,10 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const { store, spool, queue, directory, tracking, verpSecret } = relay;
   let adminTokens = config.admin.tokens;
   const cluster = () => clusterStatus(store.cluster, store.engine, relay.leases);
-  relay.metrics.watch({ queue: () => queueGauges(relay), tracking: () => relay.tracking.worker.stats, cluster });
   let listening = false;
+  const warnings = () => currentWarnings(config, { tenants: () => directory.tenants(), domainProblems: () => relay.domains.reasons(), tracking: () => tracking.setupWarnings() }, opts.generatedTokenFile);
 
-  const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk, recordEvents: relay.recordEvents }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
+  const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk, recordEvents: relay.recordEvents, limits: relay.limits }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
   const admin = await createAdminApp({
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
     signIns: store.signIns,
@@ -85,6 +88,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
       return { ok: listening && storeOk, checks: { store: storeOk, submission: listening, inbound: listening, ...(draining ? { draining: true } : {}) } };
     },
     drain: (graceMs) => running.drain(graceMs),
+    setupWarnings: warnings,
   });
 
   const addresses: RunningMailgate['addresses'] = { ...(await smtp.listen()), admin: '' };
@@ -94,6 +98,8 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   await writeRuntimeInfo(config.dataDir, { pid: process.pid, ...addresses });
   await relay.start({ trackingLoop: opts.trackingLoop !== false });
   log.info({ ...addresses, dataDir: config.dataDir }, 'mailgate ready');
+  // What the setup lacks (admin token, DKIM key, host name, sender domains' DNS, tracking carriers) is said at start.
+  void warnings().then((ws) => ws.forEach((w) => log.warn(`config warning: ${w}`)), () => undefined);
 
   let stopping: Promise<void> | undefined;
   let draining: Promise<DrainResult> | undefined;

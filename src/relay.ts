@@ -26,12 +26,14 @@ import type { ChangeTopic } from './store/ports.js';
 import { Leases, type LeaseGate } from './store/lease.js';
 import type { OptOutList } from './store/opt-outs.js';
 import { Metrics } from './admin/metrics.js';
+import { clusterStatus } from './admin/cluster.js';
 import { deliveryOutcomeOps } from './bounces/processor.js';
 import { InboundBounces } from './bounces/inbound.js';
 import { SoftBounceCounter } from './bounces/soft-bounces.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { createTrackingService, type TrackingService } from './tracking/service.js';
 import { RetentionJob } from './retention/job.js';
+import { SendLimiter } from './queue/send-limits.js';
 
 export interface Relay {
   store: Store;
@@ -50,6 +52,8 @@ export interface Relay {
   /** Writes events (error-log entries that belong to no message) to the event log. */
   recordEvents(events: QueueEvent[]): Promise<void>;
   disk: DiskSpace;
+  /** Per-shop and per-login sending limits, checked by the submission listener. */
+  limits: SendLimiter;
   resolver: Resolver;
   verpSecret: Buffer;
   /** The leases this node asks for (work that runs on one node at a time). */
@@ -106,6 +110,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
     policy: { retrySchedule: config.queue.retrySchedule, maxAge: config.queue.maxAge },
     concurrency: config.queue.concurrency,
     keepBodies: config.retention.bodies,
+    keepBodiesPerTenant: config.retention.bodiesPerTenant,
     ...(opts.now ? { now: opts.now } : {}),
     // A 5xx "no such user" during delivery is the bounce (direct MX delivery gets no bounce message): suppress as for one.
     outcomeOps: (event) => deliveryOutcomeOps(event, suppression, softBounces),
@@ -133,15 +138,15 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const bounces = new InboundBounces({ spool, store, events, suppression, verpSecret, bounceDomain: config.system.bounceDomain, log }, config.dataDir, config.limits.bounceParseTimeout, log);
   const disk = DiskSpace.forLimits(config.dataDir, config.limits, log);
   const retention = new RetentionJob(store, config.retention, log, opts.now);
+  metrics.watch({ queue: () => queueGauges(spool), tracking: () => tracking.worker.stats, cluster: () => clusterStatus(store.cluster, store.engine, leases.all) });
+  const limits = new SendLimiter(store.stats, opts.now);
 
   return {
-    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all,
+    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all, limits,
     async start({ trackingLoop }) {
       scheduler.start();
       await webhooks.start(lease('webhooks'));
       if (trackingLoop) tracking.worker.start(1000, lease('tracking'));
-      // Tracking that cannot work (codes of a carrier with no account) is said at start, not only when checks fail.
-      void tracking.setupWarnings().then((ws) => ws.forEach((w) => log.warn(`config warning: ${w}`)), () => undefined);
       void bounces.backlog();
       spool.startAdopting();
       retention.start(lease('retention'));
@@ -166,7 +171,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
 }
 
 /** What the queue gauges of /metrics show: depth, the earliest due time, the oldest acceptance time. */
-export async function queueGauges(relay: Relay): Promise<{ depth: number; nextDue?: number; oldestAcceptedAt?: number }> {
-  const [depth, nextDue, oldestAcceptedAt] = await Promise.all([relay.spool.depth(), relay.spool.nextDue(), relay.spool.oldestQueuedAt()]);
+async function queueGauges(spool: Spool): Promise<{ depth: number; nextDue?: number; oldestAcceptedAt?: number }> {
+  const [depth, nextDue, oldestAcceptedAt] = await Promise.all([spool.depth(), spool.nextDue(), spool.oldestQueuedAt()]);
   return { depth, ...(nextDue !== undefined ? { nextDue } : {}), ...(oldestAcceptedAt !== undefined ? { oldestAcceptedAt } : {}) };
 }

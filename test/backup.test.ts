@@ -77,5 +77,5 @@ describe('backup and restore', () => {
     expect(bigRaw.replace(/=\r\n/g, '').split('\r\n\r\n')[1]!.replace(/\r\n$/, '')).toBe(big);
     expect(((await (await fetch(`${mg.adminUrl}/api/v1/tenants/apishop`, { headers: admin })).json()) as { source: string }).source).toBe('store');
     expect(((await (await fetch(`${mg.adminUrl}/api/v1/suppression?tenant=shop`, { headers: admin })).json()) as { entries: unknown[] }).entries).toHaveLength(1);
-  });
+  }, 90_000); // two servers, a backup and a restore as CLI processes
 });

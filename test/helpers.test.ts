@@ -217,4 +217,13 @@ setInterval(() => {}, 1000);
     expect(res.code).toBe(2);
     expect(res.stderr).toContain('config error');
   });
+
+  it('a failure message quotes the output with the printed admin token masked', async () => {
+    const token = 'ab'.repeat(32);
+    const fake = path.join(dir, 'token-cli.mjs');
+    await writeFile(fake, `console.log('mailgate is ready: open the console at http://127.0.0.1:1/ and sign in with the admin token ${token} (kept in x)'); process.exit(1);\n`);
+    const failure = await startMailgate({ configFile: path.join(dir, 'mailgate.yaml'), cliPath: fake }).catch((err: Error) => err.message);
+    expect(failure).toContain('admin token [redacted]');
+    expect(failure).not.toContain(token);
+  });
 });

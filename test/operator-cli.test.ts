@@ -50,8 +50,9 @@ describe('operator CLI', () => {
     expect(entries.map((e) => e.id).sort()).toEqual([keep, drop].sort());
     expect(entries.every((e) => e.attempts === 1)).toBe(true);
 
-    const retry = await cli('queue', 'retry', keep);
+    const retry = await cli('queue', 'retry', keep.toLowerCase()); // typed in lower case: normalised (issue 20)
     expect(retry.code).toBe(0);
+    expect(retry.stdout).toContain(keep);
     await mg.waitForLog((l) => 'relay' in l && l.to === 'anna@example.com' && l.attempt === 2);
 
     const del = await cli('queue', 'delete', drop);
@@ -81,7 +82,7 @@ describe('operator CLI', () => {
     expect((await cli('suppression', 'remove', 'shop', 'gone@example.com')).code).toBe(1);
     expect((await cli('suppression', 'bogus')).code).toBe(2);
     expect((await cli('tenants', 'list')).stdout).toMatch(/^shop +Shop +config +upstream=up logins=1 domains=-$/m);
-  });
+  }, 90_000);
 
   it('exits 3 when mailgate is not running', async () => {
     const other = await makeTempDir('mg-opcli-down-');
@@ -89,6 +90,12 @@ describe('operator CLI', () => {
     const res = await runCli(['queue', '--config', file]);
     expect(res.code).toBe(3);
     expect(res.stderr).toMatch(/not running/);
+    // Also with no admin token anywhere: "not running" comes first (issue 20).
+    const tokenless = await writeConfig(other, testConfig({ dataDir: `${other}/data`, tenants: ['{ id: x, name: X, networks: [ 10.9.9.9/32 ] }'] }).replace(/^admin: .*$/m, 'admin: { tokens: [] }'));
+    const bare = await runCli(['queue', '--config', tokenless], { env: { MAILGATE_TOKEN: undefined } });
+    expect(bare.stderr).toMatch(/not running/);
+    expect(bare.code).toBe(3);
+    expect((await runCli(['queue', 'retry', 'not-an-id', '--config', file])).stderr).toMatch(/"not-an-id" is not a queue id/);
     await removeDir(other);
   });
 });

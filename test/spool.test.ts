@@ -170,6 +170,35 @@ describe('spool', () => {
   });
 });
 
+describe('spool: a cap on kept content per shop', () => {
+  it('releases the oldest kept content of the shop over its cap (others untouched), also counting what a restart finds', async () => {
+    dir = await makeTempDir('mg-spool-');
+    let { spool } = await open(64);
+    const keep = async (id: string, tenant: string, keptUntil: number) => {
+      const r = { ...(await put(spool, id, id.repeat(40))), tenant, size: 40 };
+      await spool.update({ ...r, state: 'done', dueAt: 0, keptUntil }, r.dueAt, []);
+      return { ...r, state: 'done' as const, dueAt: 0, keptUntil };
+    };
+    const a = await keep('A', 'big', 5000);
+    const b = await keep('B', 'big', 6000);
+    const other = await keep('O', 'small', 5500);
+    ({ spool } = await reopen(spool, 64));
+    expect(spool.keptBytesOf('big')).toBe(80);
+    const c = await keep('C', 'big', 7000);
+    expect(spool.keptBytesOf('big')).toBe(120);
+    expect(await spool.trimKept('big', 100, 1000)).toBe(1); // down to 80 <= 90 % of 100
+    expect(spool.hasBody((await spool.get('A'))!, 1000)).toBe(false); // the oldest went
+    for (const r of [b, c, other]) expect(spool.hasBody((await spool.get(r.id))!, 1000)).toBe(true);
+    expect(await read(spool, other)).toBe('O'.repeat(40));
+    expect(spool.keptBytesOf('big')).toBe(80);
+    expect(await spool.trimKept('big', 100, 1000)).toBe(0);
+    // Its keep-list entry went too: nothing left to release for A when its time comes.
+    expect(await spool.releaseExpired(5000)).toBe(0);
+    void a;
+    await spool.close();
+  });
+});
+
 describe('spool hold (backups)', () => {
   it('keeps body files of messages that become final while held, and removes them on release', async () => {
     dir = await makeTempDir('mg-spool-hold-');

@@ -33,6 +33,10 @@ const STATS = {
   },
 };
 
+const IMPORTED = obj({
+  tenant: str, dryRun: bool, rows: int, added: int, wouldAdd: int, alreadySuppressed: int, duplicates: int, rejectedCount: int,
+  rejected: { type: 'array', items: obj({ line: int, value: str, why: str }) },
+}, ['tenant', 'dryRun', 'rows', 'alreadySuppressed', 'duplicates', 'rejectedCount', 'rejected']);
 const SAVED_SETTINGS = obj({ tenant: str, stored: bool, settings: any, noticesReplanned: { type: 'integer', description: 'Planned notices moved into the new sending window.' } }, ['tenant', 'stored', 'settings']);
 
 export const API_DOCS: Record<string, OperationDoc> = {
@@ -51,6 +55,8 @@ export const API_DOCS: Record<string, OperationDoc> = {
   'POST /messages/:id/resend': doc('Re-send a message', 'Sends a kept message again, to a corrected address when given; 410 when its body is no longer kept. ' + SCOPE, { 201: obj({ id: str, resendOf: str }) }),
 
   'GET /suppression': doc('Suppression list', `Addresses that get no more mail, and why; filter by a part of the address or the reason. ${ACROSS}`, { 200: obj({ entries: { type: 'array', items: ref('SuppressionEntry') } }) }),
+  'GET /suppression/export': doc('Export the suppression list', 'Every entry as CSV (UTF-8 with a BOM; address, class, reason, source, since, message, rule, diagnostic; a tenant column first for every tenant\'s). ' + ACROSS, { 200: { type: 'string', description: 'text/csv' } }),
+  'POST /suppression/import': doc('Import addresses to suppress', 'A CSV (or a plain list) as the request body, Content-Type text/csv: one address per row, optionally a reason; a header row with "email"/"address" (and "reason") is recognised; comma, semicolon or tab. Addresses already on the list keep their entry; `dryRun=true` previews. No webhook is sent per imported address. ' + SCOPE, { 200: IMPORTED }),
   'POST /suppression': doc('Suppress an address', 'Adds an address by hand. ' + SCOPE, { 201: ref('SuppressionEntry') }),
   'DELETE /suppression/:tenant/:address': doc('Remove a suppression', 'The address gets mail again (once fixed). ' + SCOPE, { 204: null }),
 
@@ -104,10 +110,14 @@ export const API_DOCS: Record<string, OperationDoc> = {
   'POST /domains/:domain/verify': doc('Check a domain now', 'Runs the DNS check of one sender domain. ' + SCOPE, { 200: any }),
 
   'GET /queue': doc('Queued messages', 'This node\'s queue, soonest due first (admin).', { 200: obj({ messages: { type: 'array', items: any } }) }),
-  'POST /queue/flush': doc('Flush the queue', 'Every queued message is due now (admin).', { 200: obj({ flushed: int }) }),
+  'POST /queue/flush': doc('Flush the queue', 'Every queued message is due now; held messages stay held (admin).', { 200: obj({ flushed: int }) }),
+  'POST /queue/:id/hold': doc('Hold a message', 'A queued message is kept and not delivered until released (admin).', { 200: obj({ id: str, status: str }) }),
+  'POST /queue/:id/release': doc('Release a held message', 'A held message is due now (admin).', { 200: obj({ id: str, status: str }) }),
+  'POST /queue/release': doc('Release a shop\'s held mail', 'Every held message of `tenant` is due now (admin); set the tenant\'s `hold` to false first, or new mail is held again.', { 200: obj({ tenant: str, released: int }) }),
   'POST /queue/:id/retry': doc('Retry a message now', 'One queued message is due now (admin).', { 200: obj({ id: str, status: str }) }),
   'DELETE /queue/:id': doc('Delete a queued message', 'Its recipients fail with "deleted by an administrator" (admin).', { 200: obj({ id: str, failed: { type: 'array', items: str } }) }),
 
+  'GET /warnings': doc('Setup warnings', 'What this relay\'s setup lacks, one sentence each saying what to set: no admin token in the config, no DKIM key for the system sender, a placeholder or short host name, sender domains without their DNS records, tracking without a carrier account (admin). Also logged at start and printed by `mailgate check-config`.', { 200: obj({ warnings: { type: 'array', items: str } }) }),
   'GET /cluster': doc('Cluster', 'This node and the nodes sharing its store (admin).', { 200: any }),
   'POST /node/drain': doc('Drain this node', 'The node stops taking mail, hands its queue to the other nodes and stops (admin).', { 200: any }),
 };

@@ -25,7 +25,7 @@ export const API_SCHEMAS = [
     },
   },
   {
-    $id: 'MessageSummary', type: 'object', required: ['id', 'tenant', 'createdAt', 'state', 'from', 'to', 'subject', 'messageId', 'reference', 'size', 'recipients', 'credential', 'contentKeptUntil'],
+    $id: 'MessageSummary', type: 'object', required: ['id', 'tenant', 'createdAt', 'state', 'from', 'to', 'subject', 'messageId', 'reference', 'size', 'recipients', 'credential', 'contentKeptUntil', 'held'],
     description: 'A message as lists show it.',
     properties: {
       id: str, tenant: str, createdAt: int, state: str, from: str, to: { type: 'array', items: str }, subject: nullable(str), messageId: nullable(str), reference: nullable(str), size: int,
@@ -46,6 +46,7 @@ export const API_SCHEMAS = [
         },
       },
       credential: nullable(str), resendOf: str,
+      held: { anyOf: [{ type: 'object', required: ['since', 'by'], properties: { since: int, by: str } }, { type: 'null' }], description: 'Accepted and kept, not delivered until released.' },
       contentKeptUntil: { ...nullable(int), description: 'Until when the content is kept once the message is final (re-send, raw source); null when gone or still queued.' },
     },
   },

@@ -34,6 +34,7 @@ import { registerSuppressionRoutes } from './suppression.js';
 import { registerMessageRoutes } from './messages.js';
 import { registerStatsRoutes, type StatsRouteDeps } from './stats.js';
 import { registerClusterRoutes, type ClusterStatus } from './cluster.js';
+import { registerWarningRoutes } from './setup-warnings.js';
 import type { DrainResult } from '../queue/drain.js';
 import type { AcrossTenants } from '../store/ports.js';
 
@@ -65,6 +66,8 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'>, StatsRo
   healthy: () => { ok: boolean; checks: Record<string, boolean> };
   /** This node and the cluster's nodes (GET /cluster). */
   cluster: () => Promise<ClusterStatus>;
+  /** The setup warnings (GET /warnings): admin token, DKIM key, host names, sender domains' DNS, tracking. */
+  setupWarnings: () => Promise<string[]>;
   /** Validate every answer against its schema, closed (tests: MAILGATE_CHECK_RESPONSES=1). */
   checkResponses?: boolean;
   /** The operator's views over every tenant (lists without `tenant`). */
@@ -134,6 +137,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     registerQueueRoutes(api, deps);
     registerTrackingRoutes(api, deps);
     registerClusterRoutes(api, deps);
+    registerWarningRoutes(api, deps);
 
     api.get('/backup', { schema: { hide: true } }, async (_req, reply) => {
       if (!deps.backup) throw new ApiError('CONFLICT', 'this store is backed up with its own tools (pg_dump); back up each node\'s spool directory beside it');

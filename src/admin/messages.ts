@@ -33,6 +33,8 @@ export function summary(r: MessageRecord) {
     recipients: r.recipients.map(recipientView),
     /** The SMTP login or trusted network the message came in by. */
     credential: r.source.user ?? r.source.network ?? null,
+    /** Held: accepted and kept, not delivered until an operator releases it. */
+    held: r.held ?? null,
     /** Until when the content stays on disk once the message is final (re-send, raw source); null when gone or still queued. */
     contentKeptUntil: r.state === 'done' && (r.keptUntil ?? 0) > Date.now() ? r.keptUntil! : null,
     ...(r.resendOf ? { resendOf: r.resendOf } : {}),

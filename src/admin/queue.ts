@@ -19,7 +19,7 @@ export function queueEntry(r: MessageRecord, now: number) {
   const last = [...pending].sort((a, b) => b.updatedAt - a.updatedAt)[0];
   return {
     id: r.id, tenant: r.tenant, from: r.envelope.from, size: r.size, createdAt: r.createdAt, ageSeconds: Math.round((now - r.createdAt) / 1000),
-    attempts: r.attempts, nextAttemptAt: r.dueAt,
+    attempts: r.attempts, nextAttemptAt: r.held ? null : r.dueAt, held: r.held ?? null,
     pending: pending.map((x) => ({ address: x.address, status: x.status, lastReply: x.lastReply ?? null, upstream: x.lastUpstream ?? null })),
     lastReply: last?.lastReply ?? null,
   };
@@ -52,7 +52,26 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
     const result = await deps.scheduler.retryNow(id);
     if (result === 'missing') return notFound(reply, `no message ${id}`);
     if (result === 'done') throw new ApiError('NOT_QUEUED', `message ${id} is no longer queued (every recipient is delivered or failed)`);
+    if (result === 'held') throw new ApiError('CONFLICT', `message ${id} is held: release it (POST /queue/${id}/release) to deliver it`);
     return { id, status: result === 'busy' ? 'being delivered now' : 'due now' };
+  });
+
+  for (const [action, hold] of [['hold', true], ['release', false]] as const) {
+    api.post(`/queue/:id/${action}`, { schema: { params: idParam } }, async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const result = await deps.scheduler.setHeld(id, hold, 'an administrator (admin API)');
+      if (result === 'missing') return notFound(reply, `no message ${id}`);
+      if (result === 'done') throw new ApiError('NOT_QUEUED', `message ${id} is no longer queued`);
+      if (result === 'busy') throw new ApiError('BUSY', `message ${id} is being delivered right now; try again in a moment`);
+      return { id, status: result === 'unchanged' ? (hold ? 'held' : 'released') : result };
+    });
+  }
+
+  api.post('/queue/release', {
+    schema: { querystring: { type: 'object', required: ['tenant'], additionalProperties: false, properties: { tenant: tenantIdSchema } } },
+  }, async (req) => {
+    const { tenant } = req.query as { tenant: string };
+    return { tenant, released: await deps.scheduler.releaseTenant(tenant, 'an administrator (admin API)') };
   });
 
   api.delete('/queue/:id', { schema: { params: idParam } }, async (req, reply) => {

@@ -1,10 +1,12 @@
-// Admin API: the suppression list — why an address is there, remove it once fixed, add one by hand.
+// Admin API: the suppression list — why an address is there, remove it once fixed, add one by hand,
+// and the whole list out and in as CSV (with a dry run that previews an import).
 import type { FastifyInstance } from 'fastify';
 import { isValidAddress } from '../config/formats.js';
 import type { SuppressionList } from '../store/suppression.js';
 import type { AcrossTenants } from '../store/ports.js';
 import type { Directory } from '../tenants/directory.js';
 import { ApiError } from './errors.js';
+import { parseSuppressionCsv, suppressionCsv } from './suppression-csv.js';
 import { tenantIdSchema, tenantScope } from './principal.js';
 
 export interface SuppressionRouteDeps {
@@ -12,6 +14,9 @@ export interface SuppressionRouteDeps {
   directory: Directory;
   acrossTenants: AcrossTenants;
 }
+
+/** Most entries one export holds. */
+const EXPORT_MAX = 1_000_000;
 
 export function registerSuppressionRoutes(api: FastifyInstance, deps: SuppressionRouteDeps): void {
   api.get('/suppression', {
@@ -30,6 +35,50 @@ export function registerSuppressionRoutes(api: FastifyInstance, deps: Suppressio
     // Without a tenant: a tenant token's own, an admin token's every tenant (the operator's view).
     const tenant = tenantScope(req, asked);
     return { entries: tenant === undefined ? await deps.acrossTenants.suppression(q) : await deps.suppression.list(tenant, q) };
+  });
+
+  api.get('/suppression/export', {
+    config: { scope: 'tenant' },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { tenant: tenantIdSchema } } },
+  }, async (req, reply) => {
+    const tenant = tenantScope(req, (req.query as { tenant?: string }).tenant);
+    const entries = tenant === undefined ? await deps.acrossTenants.suppression({ limit: EXPORT_MAX }) : await deps.suppression.list(tenant, { limit: EXPORT_MAX });
+    return reply.type('text/csv; charset=utf-8')
+      .header('content-disposition', `attachment; filename="suppression-${tenant ?? 'all'}-${new Date().toISOString().slice(0, 10)}.csv"`)
+      .send(suppressionCsv(entries, tenant === undefined));
+  });
+
+  api.post('/suppression/import', {
+    config: { scope: 'tenant' },
+    bodyLimit: 10 * 1024 * 1024,
+    schema: {
+      querystring: {
+        type: 'object', required: ['tenant'], additionalProperties: false,
+        properties: { tenant: tenantIdSchema, dryRun: { type: 'boolean', default: false }, reason: { type: 'string', maxLength: 200 } },
+      },
+    },
+  }, async (req) => {
+    const q = req.query as { tenant: string; dryRun: boolean; reason?: string };
+    if (!deps.directory.tenant(q.tenant)) throw new ApiError('NOT_FOUND', `no tenant ${q.tenant}`);
+    const data = req.body;
+    if (!Buffer.isBuffer(data) || data.length === 0) throw new ApiError('NO_FILE', 'send the list as the request body (Content-Type text/csv): one address per row, optionally a reason');
+    const parsed = parseSuppressionCsv(data);
+    // Addresses already on the list keep their entry (a bounce's reason is worth more than "imported").
+    const fresh = [];
+    for (const row of parsed.rows) if (!(await deps.suppression.get(q.tenant, row.address))) fresh.push(row);
+    if (!q.dryRun) {
+      const time = Date.now();
+      for (let i = 0; i < fresh.length; i += 1000) {
+        await deps.suppression.addMany(fresh.slice(i, i + 1000).map((r) => ({
+          tenant: q.tenant, address: r.address, class: 'admin', reason: r.reason ?? q.reason ?? 'imported', time, source: 'admin' as const,
+        })));
+      }
+    }
+    return {
+      tenant: q.tenant, dryRun: q.dryRun, rows: parsed.rows.length + parsed.rejectedCount + parsed.duplicates,
+      [q.dryRun ? 'wouldAdd' : 'added']: fresh.length, alreadySuppressed: parsed.rows.length - fresh.length,
+      duplicates: parsed.duplicates, rejectedCount: parsed.rejectedCount, rejected: parsed.rejected,
+    };
   });
 
   api.post('/suppression', {

@@ -45,6 +45,13 @@ const tenantFields = {
   },
   upstream: { anyOf: [{ type: 'string', minLength: 1, maxLength: 64 }, { type: 'null' }] },
   categories: { type: 'object', maxProperties: 100, additionalProperties: { type: 'string', enum: ['optional', 'mandatory'] } },
+  hold: { type: 'boolean', description: 'New mail is held (accepted, kept, not delivered) until released' },
+  limits: {
+    anyOf: [{
+      type: 'object', additionalProperties: false,
+      properties: Object.fromEntries(['messagesPerMinute', 'messagesPerHour', 'messagesPerDay', 'recipientsPerMessage', 'recipientsPerMonth'].map((k) => [k, { type: 'integer', minimum: 1 }])),
+    }, { type: 'null' }],
+  },
   categoryRules: {
     type: 'array', maxItems: 100,
     items: { type: 'object', required: ['subject', 'category'], additionalProperties: false, properties: { subject: { type: 'string', minLength: 1, maxLength: 500 }, category: { type: 'string', minLength: 1, maxLength: 64 } } },
@@ -60,8 +67,8 @@ export function registerTenantRoutes(api: FastifyInstance, deps: TenantRouteDeps
       return { cidr, upstream: own?.upstream ?? null, from: own?.from ?? null };
     }),
     upstream: t.upstream ?? null, effectiveUpstream: t.upstream ?? deps.systemUpstream(),
-    categories: t.categories ?? {}, categoryRules: t.categoryRules ?? [],
-    credentials: t.auth.map((c) => ({ user: c.user, upstream: c.upstream ?? null, from: c.from ?? null })),
+    categories: t.categories ?? {}, categoryRules: t.categoryRules ?? [], limits: t.limits ?? {}, hold: t.hold ?? false,
+    credentials: t.auth.map((c) => ({ user: c.user, upstream: c.upstream ?? null, from: c.from ?? null, limits: c.limits ?? {} })),
     domains: t.domains.map((d) => ({ domain: d.domain, selectors: d.dkim.map((k) => k.selector), check: deps.domains.result(d.domain) ?? null })),
   });
 

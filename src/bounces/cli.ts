@@ -1,6 +1,7 @@
 // `mailgate bounces parse FILE...`: what mailgate makes of bounce messages, one JSON line per
 // bounced recipient (or one "none" line). Reads files, mbox files and standard input ("-" or no
-// file); a file that cannot be read or parsed gets a line with an "error", never a crash.
+// file); a file that cannot be read or parsed gets a line with an "error", never a crash, and an
+// unreadable one is counted so that the command exits non-zero.
 import fs from 'node:fs/promises';
 import { parseBounce, type BounceReport } from './parse.js';
 import { verdictFor } from './verdict.js';
@@ -32,13 +33,16 @@ async function readInput(file: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function parseFiles(files: string[], write: (line: string) => void): Promise<void> {
+/** Writes the records of every input; `unreadable` counts the inputs that could not be read (missing files). */
+export async function parseFiles(files: string[], write: (line: string) => void): Promise<{ unreadable: number }> {
+  let unreadable = 0;
   for (const file of files.length > 0 ? files : ['-']) {
     let data: Buffer;
     try {
       data = await readInput(file);
     } catch (err) {
       write(JSON.stringify({ file, error: `cannot read: ${(err as Error).message}` }));
+      unreadable++;
       continue;
     }
     if (data.toString('latin1').trim().length === 0) {
@@ -55,4 +59,5 @@ export async function parseFiles(files: string[], write: (line: string) => void)
       }
     }
   }
+  return { unreadable };
 }

@@ -31,11 +31,11 @@ import { DEFAULT_SMTP_PORT, mxUpstreamSchema, smtpUpstreamSchema } from './schem
 import { webhooksSchema } from './schema/webhooks.js';
 
 export { ConfigError, formatPath };
-import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, Tenant, StoreConfig, TenantDomain, TrackingConfig, Upstream } from './types.js';
+import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, SendLimits, Tenant, StoreConfig, TenantDomain, TrackingConfig, Upstream } from './types.js';
 import type { PhoneGatewayEntry } from './types.js';
 
 /** A login as written in the config, before its password is hashed. */
-type TenantPassword = { user: string; password: string } & SenderOverride;
+type TenantPassword = { user: string; password: string; limits?: SendLimits } & SenderOverride;
 
 export interface ParseOptions {
   /** Directory that relative paths (dataDir, …File) resolve against. */
@@ -458,7 +458,7 @@ class Resolver {
         if (cred.upstream !== undefined && !knownUpstreams.has(cred.upstream)) this.issue([...credAt, 'upstream'], `unknown upstream "${cred.upstream}"`);
         const password = this.secret(cred, 'password', credAt);
         if (password) {
-          passwords.push({ user: cred.user, password: password.value, ...(cred.upstream ? { upstream: cred.upstream } : {}), ...(cred.from ? { from: cred.from } : {}) });
+          passwords.push({ user: cred.user, password: password.value, ...(cred.upstream ? { upstream: cred.upstream } : {}), ...(cred.from ? { from: cred.from } : {}), ...(cred.limits ? { limits: cred.limits } : {}) });
         }
       });
 
@@ -504,6 +504,8 @@ class Resolver {
           ...(t.from ? { from: t.from } : {}),
           domains: tenantDomains,
           ...(t.upstream !== undefined ? { upstream: t.upstream } : {}),
+          ...(t.limits ? { limits: t.limits } : {}),
+          ...(t.hold ? { hold: true } : {}),
           ...(t.categories ? { categories: t.categories } : {}),
           ...(t.categoryRules ? { categoryRules: t.categoryRules } : {}),
           source: 'config',

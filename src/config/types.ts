@@ -60,8 +60,19 @@ export interface NetworkSender extends SenderOverride {
   cidr: string;
 }
 
+/** How much a shop or one of its logins may send (absent fields: no limit). */
+export interface SendLimits {
+  messagesPerMinute?: number;
+  messagesPerHour?: number;
+  messagesPerDay?: number;
+  recipientsPerMessage?: number;
+  recipientsPerMonth?: number;
+}
+
 export interface TenantCredential extends SenderOverride {
   user: string;
+  /** This login's own limits, on top of the shop's. */
+  limits?: SendLimits;
   /** scrypt hash of the password, computed at load time; the clear text is not kept. */
   passwordHash: Buffer;
   passwordSalt: Buffer;
@@ -85,6 +96,10 @@ export interface Tenant {
   domains: TenantDomain[];
   /** Upstream name; undefined means the system upstream. */
   upstream?: string;
+  /** How much the shop may send (all its logins and networks together). */
+  limits?: SendLimits;
+  /** New mail is held (accepted, kept, not delivered) until released: a shop under review. */
+  hold?: boolean;
   /** Message categories and whether buyers may unsubscribe from them; unlisted ones are mandatory. */
   categories?: Record<string, 'optional' | 'mandatory'>;
   /** Categories found by subject (a case-insensitive regular expression) when the app sets no X-Mailgate-Category. */
@@ -135,6 +150,8 @@ export interface Config {
   retention: {
     /** How long a final message's content stays on disk (re-send, raw source), ms; 0 = deleted at once. */
     bodies: number;
+    /** Most bytes of kept content per tenant and node; 0 = no limit. */
+    bodiesPerTenant: number;
     /** How long events and finished messages' records are kept, ms; 0 = for ever. */
     events: number;
   };

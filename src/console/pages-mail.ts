@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError, csrfField, fmtTime, headerText, reply as fmtReply, type ConsoleRoutes, type SignedIn } from './context.js';
 import { html, type SafeHtml } from './html.js';
 import { overviewChart } from './pages-stats.js';
+import { suppressionTransfer } from './pages-suppression-io.js';
 import { listScope, tenantCell, tenantFilter, tenantHead } from './operator-view.js';
 
 interface SmtpReply { code: number; enhanced?: string; text: string }
@@ -17,7 +18,7 @@ interface RecipientRow { address: string; status: string; delivery: string; atte
 interface MessageSummary {
   id: string; tenant: string; createdAt: number; state: string; from: string; to: string[]; subject: string | null;
   messageId: string | null; reference: string | null; recipients: RecipientRow[];
-  credential: string | null; resendOf?: string; contentKeptUntil: number | null;
+  credential: string | null; resendOf?: string; contentKeptUntil: number | null; held: { since: number; by: string } | null;
 }
 interface MessageFull extends MessageSummary {
   envelope: { from: string; to: string[] };
@@ -72,16 +73,25 @@ const searchForm = (q = '', filter: SafeHtml | string = ''): SafeHtml => html`<f
 <button type="submit">Search</button></form>`;
 
 export function registerMailPages(app: FastifyInstance, { ctx, guard, withTenant }: ConsoleRoutes) {
+  /** For an admin: what the relay's setup lacks (GET /warnings), above everything else; nothing for a shop. */
+  const setupBanner = async (req: FastifyRequest, s: SignedIn): Promise<SafeHtml | string> => {
+    if (s.user.role !== 'admin') return '';
+    const r = await ctx.api<{ warnings: string[] }>(req, s.user.token, 'GET', '/warnings');
+    if (r.status !== 200 || r.data.warnings.length === 0) return '';
+    return html`<div class="flash error" id="setup-warnings" role="alert"><b>This relay's setup is not finished.</b>${r.data.warnings.map((w) => html`<div>${w}</div>`)}<div class="muted">Each line says what to change. \`mailgate check-config\` shows the same list.</div></div>`;
+  };
+
   const overview = async (req: FastifyRequest, reply: FastifyReply, s: SignedIn) => {
-    if (!s.user.tenant) return ctx.page(req, reply, s, { title: 'Overview', active: '/', body: html`<section><p>There is no tenant yet.</p></section>` });
-    const [errors, messages, chart] = await Promise.all([
+    if (!s.user.tenant) return ctx.page(req, reply, s, { title: 'Overview', active: '/', body: html`${await setupBanner(req, s)}<section><p>There is no tenant yet.</p></section>` });
+    const [errors, messages, chart, banner] = await Promise.all([
       ctx.api<{ events: ErrorEvent[] }>(req, s.user.token, 'GET', '/errors', { query: { tenant: s.user.tenant, limit: 10 } }),
       ctx.api<{ messages: MessageSummary[] }>(req, s.user.token, 'GET', '/messages', { query: { tenant: s.user.tenant, limit: 10 } }),
       overviewChart(ctx, req, s),
+      setupBanner(req, s),
     ]);
     return ctx.page(req, reply, s, {
       title: 'Overview', active: '/', charts: true,
-      body: html`<section>${searchForm()}</section>
+      body: html`${banner}<section>${searchForm()}</section>
 ${chart}
 <section><h2>Latest errors</h2>${errors.status === 200 ? errorTable(errors.data.events) : html`<p class="bad">${apiError(errors)}</p>`}<p><a href="/errors">The whole error log</a></p></section>
 <section><h2>Latest messages</h2>${messages.status === 200 ? messageTable(messages.data.messages) : html`<p class="bad">${apiError(messages)}</p>`}</section>`,
@@ -188,6 +198,8 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
 <dt>Came in</dt><dd>${m.source.kind}${m.credential ? html` as <b>${m.credential}</b>` : ''}${m.source.remoteAddress ? html` from ${m.source.remoteAddress}` : ''}${m.source.secure ? ' (TLS)' : ''}</dd>
 ${m.resendOf ? html`<dt>Re-send of</dt><dd><a class="mono" href="/messages/${m.resendOf}">${m.resendOf}</a></dd>` : ''}
 </dl></section>
+${m.held ? html`<section id="held"><p class="bad">Held since ${fmtTime(m.held.since)} (${m.held.by}): accepted and kept, not delivered until released.</p>
+${s.user.role === 'admin' ? html`<form method="post" action="/messages/${m.id}/release" class="inline">${csrfField(s)}<button type="submit">Release</button></form>` : html`<p class="muted">The relay's operator releases it.</p>`}</section>` : ''}
 <section id="identity"><h2>Sender identity</h2>${id_ ? html`<dl class="kv">
 <dt>Decision</dt><dd>${id_.mode === 'own-domain' ? 'sent under the shop\'s own domain' : 'sent as the system sender, with the shop\'s address as Reply-To'}</dd>
 ${id_.reason ? html`<dt>Why</dt><dd>${id_.reason}</dd>` : ''}
@@ -222,6 +234,15 @@ ${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class
     });
   });
 
+  app.post('/messages/:id/release', async (req, reply) => {
+    const s = await guard(req, reply);
+    if (!s) return reply;
+    const { id } = req.params as { id: string };
+    const r = await ctx.api(req, s.user.token, 'POST', `/queue/${encodeURIComponent(id)}/release`);
+    ctx.flash(s, r.status === 200 ? { kind: 'ok', text: `Released: ${id} is delivered now.` } : { kind: 'error', text: `Not released: ${apiError(r)}` });
+    return reply.redirect(`/messages/${encodeURIComponent(id)}`, 303);
+  });
+
   app.post('/messages/:id/resend', async (req, reply) => {
     const s = await guard(req, reply);
     if (!s) return reply;
@@ -252,7 +273,8 @@ ${entries.map((e) => html`<tr>${tenantCell(scope.operator, e.tenant)}<td class="
 <td>${e.msgId ? msgLink(e.msgId) : ''}</td><td><form method="post" action="/suppression/remove" class="inline">${csrfField(s)}<input type="hidden" name="address" value="${e.address}"><input type="hidden" name="tenant" value="${e.tenant}"><button type="submit" class="danger">Remove</button></form></td></tr>`)}
 </tbody></table></div>`}</section>
 <section><h2>Add an address</h2><form method="post" action="/suppression/add" class="row">${csrfField(s)}
-<label>Address <input type="email" name="address" required></label><label>Reason <input type="text" name="reason" maxlength="200"></label><button type="submit">Add</button></form></section>`,
+<label>Address <input type="email" name="address" required></label><label>Reason <input type="text" name="reason" maxlength="200"></label><button type="submit">Add</button></form></section>
+${suppressionTransfer(csrfField(s), scope.tenant)}`,
     });
   });
 

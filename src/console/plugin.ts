@@ -11,6 +11,7 @@ import { CSS, JS } from './static.js';
 import { registerMailPages } from './pages-mail.js';
 import { registerSetupPages } from './pages-setup.js';
 import { registerStatsPages } from './pages-stats.js';
+import { registerSuppressionTransfer } from './pages-suppression-io.js';
 import { FAVICON, vendorFile } from './static.js';
 
 const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
@@ -147,4 +148,5 @@ ${error ? html`<div class="flash error" role="alert">${error}</div>` : ''}
   const { overview } = registerMailPages(app, routes);
   registerSetupPages(app, routes);
   registerStatsPages(app, routes);
+  registerSuppressionTransfer(app, routes);
 }

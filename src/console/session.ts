@@ -25,6 +25,8 @@ export interface Session {
   };
   /** A spreadsheet uploaded for import, waiting for the admin's confirmation after the preview. */
   pendingImport?: { tenant: string; filename: string; data: Buffer; preview: unknown };
+  /** A suppression list uploaded or pasted for import, waiting for confirmation after its preview. */
+  pendingSuppressions?: { tenant: string; data: Buffer; preview: unknown };
 }
 
 /** Sign-in forms waiting at once; an older one then needs a reload. */

@@ -127,24 +127,28 @@ document.addEventListener('submit', function (e) {
 document.querySelectorAll('select[data-autosubmit]').forEach(function (el) {
   el.addEventListener('change', function () { el.form.submit(); });
 });
-// Tracking import: the file goes to the server as the request body, then the preview page opens.
-var up = document.getElementById('import-form');
-if (up) up.addEventListener('submit', function (e) {
-  e.preventDefault();
-  var input = up.querySelector('input[type=file]');
-  var file = input && input.files && input.files[0];
-  var out = document.getElementById('import-status');
-  if (!file) { out.textContent = 'Choose a CSV or XLSX file first.'; return; }
-  out.textContent = 'Checking ' + file.name + '…';
-  fetch(up.action + '?filename=' + encodeURIComponent(file.name), {
-    method: 'POST', body: file, credentials: 'same-origin',
-    headers: { 'content-type': 'application/octet-stream', 'x-csrf-token': up.querySelector('input[name=_csrf]').value },
-  }).then(function (r) {
-    if (r.ok) { location.href = '/tracking/preview'; return; }
-    return r.text().then(function (t) { throw new Error(t || ('HTTP ' + r.status)); });
-  }).catch(function (err) {
-    var s = up.querySelector('.spinner'); if (s) s.hidden = true;
-    out.textContent = 'Upload failed: ' + err.message;
+// Uploads (tracking spreadsheet, suppression list): the file goes to the server as the request
+// body, then the preview page (data-next) opens. Without a file chosen, a form with a text field
+// (the pasted list) is sent as an ordinary form.
+document.querySelectorAll('form[data-upload]').forEach(function (up) {
+  up.addEventListener('submit', function (e) {
+    var input = up.querySelector('input[type=file]');
+    var file = input && input.files && input.files[0];
+    var out = document.getElementById(up.getAttribute('data-status'));
+    if (!file && up.querySelector('textarea')) return;
+    e.preventDefault();
+    if (!file) { out.textContent = 'Choose a CSV or XLSX file first.'; return; }
+    out.textContent = 'Checking ' + file.name + '…';
+    fetch(up.action + '?filename=' + encodeURIComponent(file.name), {
+      method: 'POST', body: file, credentials: 'same-origin',
+      headers: { 'content-type': 'application/octet-stream', 'x-csrf-token': up.querySelector('input[name=_csrf]').value },
+    }).then(function (r) {
+      if (r.ok) { location.href = up.getAttribute('data-next'); return; }
+      return r.text().then(function (t) { throw new Error(t || ('HTTP ' + r.status)); });
+    }).catch(function (err) {
+      var s = up.querySelector('.spinner'); if (s) s.hidden = true;
+      out.textContent = 'Upload failed: ' + err.message;
+    });
   });
 });
 `;

@@ -5,6 +5,7 @@
 import fs from 'node:fs/promises';
 import type { Config } from '../config/types.js';
 import { runtimeInfoPath, type RuntimeInfo } from '../runtime-info.js';
+import { readGeneratedTokenSync } from '../admin/generated-token.js';
 
 export class OperatorError extends Error {
   constructor(message: string, readonly exitCode: number) {
@@ -13,7 +14,7 @@ export class OperatorError extends Error {
 }
 
 export interface AdminClient {
-  /** `json` is the parsed body when the answer is JSON; `text` the body as it came. */
+  /** `json` is the parsed body when the answer is JSON; `text` the body as it came. A Buffer body is sent as text/csv. */
   call(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }>;
 }
 
@@ -29,26 +30,33 @@ export async function adminAddress(config: Config): Promise<string> {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** The admin token the CLI uses: --token, else $MAILGATE_TOKEN, else the first of admin.tokens. */
+/**
+ * The admin token the CLI uses: --token, else $MAILGATE_TOKEN, else the first of admin.tokens, else
+ * the token mailgate generated in the data directory (when the config has none).
+ */
 export function adminBearer(config: Config, token: string | undefined): string | undefined {
-  return token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token;
+  return token ?? process.env.MAILGATE_TOKEN ?? config.admin.tokens[0]?.token ?? readGeneratedTokenSync(config.dataDir);
 }
 
+/**
+ * A client of the running server's admin API. Without any token the call is still made, so that a
+ * stopped mailgate is reported as "not running" (exit 3) before the missing token (exit 2).
+ */
 export async function adminClient(config: Config, token: string | undefined): Promise<AdminClient> {
   const bearer = adminBearer(config, token);
-  if (!bearer) throw new OperatorError('no admin token: pass --token, set MAILGATE_TOKEN, or add one to admin.tokens', 2);
   const base = `http://${await adminAddress(config)}/api/v1`;
   return {
     async call(method, path, body) {
       let res: Response;
       try {
         res = await fetch(`${base}${path}`, {
-          method, headers: { authorization: `Bearer ${bearer}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+          method, headers: { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...(body !== undefined ? { 'content-type': Buffer.isBuffer(body) ? 'text/csv' : 'application/json' } : {}) },
+          ...(body !== undefined ? { body: Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body) } : {}),
         });
       } catch {
         throw new OperatorError(`mailgate is not running (no admin API at ${base})`, 3);
       }
+      if (!bearer && res.status === 401) throw new OperatorError('no admin token: pass --token, set MAILGATE_TOKEN, or add one to admin.tokens', 2);
       const text = await res.text();
       const isJson = (res.headers.get('content-type') ?? '').includes('json');
       return { status: res.status, json: text && isJson ? JSON.parse(text) : null, text };
@@ -64,7 +72,7 @@ function fail(status: number, json: unknown): never {
 }
 
 interface QueueEntry {
-  id: string; tenant: string; from: string; size: number; createdAt: number; ageSeconds: number; attempts: number;
+  id: string; tenant: string; from: string; size: number; createdAt: number; ageSeconds: number; attempts: number; held: { since: number; by: string } | null;
   pending: Array<{ address: string; status: string; lastReply: { code: number; enhanced?: string; text: string } | null }>;
 }
 
@@ -75,9 +83,16 @@ function age(s: number): string {
   return `${Math.round(s / 86400)}d`;
 }
 
-/** `mailgate queue [flush | retry ID | delete ID]`. */
+/** A queue id as typed by a person (any case, spaces around): upper-cased, or a usage error that says what one looks like. Pure. */
+export function queueId(typed: string): string {
+  const id = typed.trim().toUpperCase();
+  if (!/^[0-9A-Z]{20}$/.test(id)) throw new OperatorError(`"${typed}" is not a queue id: a queue id is 20 letters and digits, as \`mailgate queue\` lists them`, 2);
+  return id;
+}
+
+/** `mailgate queue [flush | retry ID | delete ID | hold ID | release ID | release-all TENANT]`. */
 export async function queueCommand(client: AdminClient, args: string[], json: boolean, out: Out): Promise<void> {
-  const [sub, id] = args;
+  const [sub] = args;
   if (!sub || sub === 'list') {
     const { status, json: body } = await client.call('GET', '/queue');
     if (status !== 200) fail(status, body);
@@ -86,7 +101,7 @@ export async function queueCommand(client: AdminClient, args: string[], json: bo
     if (messages.length === 0) return out('mail queue is empty');
     out(`${'Queue ID'.padEnd(21)} ${'Size'.padStart(8)} ${'Age'.padStart(5)} ${'Tries'.padStart(5)}  Tenant / Sender / Recipients`);
     for (const m of messages) {
-      out(`${m.id.padEnd(21)} ${String(m.size).padStart(8)} ${age(m.ageSeconds).padStart(5)} ${String(m.attempts).padStart(5)}  ${m.tenant}  ${m.from || '<>'}`);
+      out(`${m.id.padEnd(21)} ${String(m.size).padStart(8)} ${age(m.ageSeconds).padStart(5)} ${String(m.attempts).padStart(5)}  ${m.tenant}  ${m.from || '<>'}${m.held ? '  (held)' : ''}`);
       for (const p of m.pending) {
         if (p.lastReply) out(`${' '.repeat(44)}(${p.lastReply.code}${p.lastReply.enhanced ? ` ${p.lastReply.enhanced}` : ''} ${p.lastReply.text})`);
         out(`${' '.repeat(44)}${p.address}`);
@@ -99,20 +114,55 @@ export async function queueCommand(client: AdminClient, args: string[], json: bo
     if (status !== 200) fail(status, body);
     return out(json ? JSON.stringify(body) : `${(body as { flushed: number }).flushed} message(s) due now`);
   }
-  if ((sub === 'retry' || sub === 'delete') && id) {
+  if ((sub === 'retry' || sub === 'delete') && args.length === 2) {
+    const id = queueId(args[1]!);
     const { status, json: body } = sub === 'retry' ? await client.call('POST', `/queue/${encodeURIComponent(id)}/retry`) : await client.call('DELETE', `/queue/${encodeURIComponent(id)}`);
     if (status !== 200) fail(status, body);
     if (json) return out(JSON.stringify(body));
     return out(sub === 'retry' ? `${id}: ${(body as { status: string }).status}` : `${id}: deleted; not delivered to ${(body as { failed: string[] }).failed.join(', ')}`);
   }
-  throw new OperatorError('usage: mailgate queue [list | flush | retry ID | delete ID]', 2);
+  if ((sub === 'hold' || sub === 'release') && args.length === 2) {
+    const id = queueId(args[1]!);
+    const { status, json: body } = await client.call('POST', `/queue/${encodeURIComponent(id)}/${sub}`);
+    if (status !== 200) fail(status, body);
+    return out(json ? JSON.stringify(body) : `${id}: ${(body as { status: string }).status}`);
+  }
+  if (sub === 'release-all' && args.length === 2) {
+    const tenant = args[1]!;
+    const { status, json: body } = await client.call('POST', `/queue/release?tenant=${encodeURIComponent(tenant)}`);
+    if (status !== 200) fail(status, body);
+    return out(json ? JSON.stringify(body) : `${(body as { released: number }).released} held message(s) of ${tenant} released`);
+  }
+  throw new OperatorError('usage: mailgate queue [list | flush | retry ID | delete ID | hold ID | release ID | release-all TENANT]', 2);
 }
 
 interface SuppressionEntry { address: string; class: string; reason: string; time: number; source: string }
 
-/** `mailgate suppression list|add|remove TENANT [ADDRESS] [--reason R]`. */
-export async function suppressionCommand(client: AdminClient, args: string[], reason: string | undefined, json: boolean, out: Out): Promise<void> {
+/** `mailgate suppression list|add|remove TENANT [ADDRESS] [--reason R]`, `export TENANT`, `import TENANT FILE [--dry-run]`. */
+export async function suppressionCommand(client: AdminClient, args: string[], opts: { reason?: string | undefined; dryRun: boolean }, json: boolean, out: Out): Promise<void> {
   const [sub, tenant, address] = args;
+  const { reason } = opts;
+  if (sub === 'export' && tenant) {
+    const { status, json: body, text } = await client.call('GET', `/suppression/export?tenant=${encodeURIComponent(tenant)}`);
+    if (status !== 200) fail(status, body);
+    return out(text.replace(/\r\n$/, ''));
+  }
+  if (sub === 'import' && tenant && address) {
+    let data: Buffer;
+    try {
+      data = await fs.readFile(address);
+    } catch (err) {
+      throw new OperatorError(`cannot read ${address}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 1);
+    }
+    const q = `tenant=${encodeURIComponent(tenant)}&dryRun=${opts.dryRun}${reason ? `&reason=${encodeURIComponent(reason)}` : ''}`;
+    const { status, json: body } = await client.call('POST', `/suppression/import?${q}`, data);
+    if (status !== 200) fail(status, body);
+    if (json) return out(JSON.stringify(body));
+    const r = body as { rows: number; added?: number; wouldAdd?: number; alreadySuppressed: number; duplicates: number; rejectedCount: number; rejected: Array<{ line: number; value: string; why: string }> };
+    out(`${r.rows} row(s): ${opts.dryRun ? `would add ${r.wouldAdd}` : `added ${r.added}`}, ${r.alreadySuppressed} already suppressed, ${r.duplicates} duplicate(s), ${r.rejectedCount} rejected`);
+    for (const x of r.rejected) out(`  line ${x.line}: ${x.value || '(empty)'}: ${x.why}`);
+    return;
+  }
   if (sub === 'list' && tenant) {
     const { status, json: body } = await client.call('GET', `/suppression?tenant=${encodeURIComponent(tenant)}${address ? `&address=${encodeURIComponent(address)}` : ''}`);
     if (status !== 200) fail(status, body);
@@ -132,7 +182,7 @@ export async function suppressionCommand(client: AdminClient, args: string[], re
     if (status !== 204) fail(status, body);
     return out(json ? JSON.stringify({ removed: address, tenant }) : `${address} removed from ${tenant}'s suppression list`);
   }
-  throw new OperatorError('usage: mailgate suppression list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS', 2);
+  throw new OperatorError('usage: mailgate suppression list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS | export TENANT | import TENANT FILE [--dry-run] [--reason R]', 2);
 }
 
 /** `mailgate tenants list`. */
@@ -181,8 +231,8 @@ interface ShownMessage {
 
 /** `mailgate show ID [--json]`: a message's envelope and recipients' states, then its source as the app sent it (like postcat). */
 export async function showCommand(client: AdminClient, args: string[], json: boolean, out: Out): Promise<void> {
-  const id = args[0]?.toUpperCase();
-  if (!id || args.length > 1) throw new OperatorError('usage: mailgate show QUEUE-ID', 2);
+  if (args.length !== 1) throw new OperatorError('usage: mailgate show QUEUE-ID', 2);
+  const id = queueId(args[0]!);
   const { status, json: body } = await client.call('GET', `/messages/${encodeURIComponent(id)}`);
   if (status !== 200) fail(status, body);
   const m = body as ShownMessage;

@@ -24,32 +24,13 @@ import { CARRIERS } from '../tracking/types.js';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { QueueEvent } from '../store/records.js';
+import { commandHelp, defaultConfigFile, USAGE } from './usage.js';
+import { setupWarnings } from '../admin/setup-warnings.js';
+import { generatedTokenPath } from '../admin/generated-token.js';
+import { checkSenderDomains } from '../identity/domain-warnings.js';
+import { dnsResolver } from '../delivery/mx.js';
+import { adminTokenCommand, consoleUrl, firstStartLine, withAdminToken } from './first-start.js';
 
-const USAGE = `usage: mailgate <command> [options]
-
-commands:
-  serve          --config FILE          run the relay
-  check-config   --config FILE          validate a config file and exit; warns about stored tracking codes
-                                        of a carrier the file has no account for
-  history        --config FILE ADDRESS  what happened to mail for ADDRESS [--json] [--token T]
-  queue          [list]                 the queue, like postqueue -p (age, attempts, last reply)   [--json]
-  queue flush | retry ID | delete ID    make all / one due now, or give up on one (DELETED_BY_ADMIN)
-  show           ID                     one message: envelope, each recipient's state, its source as sent [--json]
-  suppression    list TENANT [ADDRESS] | add TENANT ADDRESS [--reason R] | remove TENANT ADDRESS
-  tenants list                          tenants with their upstream, logins and sender domains
-  status                                this node, its store and the cluster's nodes with their last heartbeat [--json]
-  node drain     [--grace SECONDS]      take this node out of service: stop accepting, deliver what is due
-                                        within the grace (default 60), hand the rest to the other nodes, exit
-  backup         --out FILE             a consistent backup of the data directory (also while running)
-  restore        FILE                   restore a backup into an empty data directory (mailgate stopped)
-  store migrate  --config FILE          bring the PostgreSQL database to this release's schema (also done at start)
-                 (queue, show, suppression and tenants talk to the running server: --config FILE, --token T or MAILGATE_TOKEN)
-  bounces parse  [FILE|mbox|-]...       how mailgate reads bounces: one JSON line per bounced recipient
-  dkim generate  --domain D --selector S [--type rsa|ed25519] [--dir DIR] [--config FILE]
-                                        write a DKIM key (mode 0600) and print the DNS records to publish
-`;
-
-const DEFAULT_CONFIG = 'config/mailgate.yaml';
 
 function readConfig(file: string): Config {
   try {
@@ -64,18 +45,20 @@ function readConfig(file: string): Config {
 }
 
 async function serve(file: string): Promise<void> {
-  const config = readConfig(file);
+  const { config, generated } = await withAdminToken(readConfig(file));
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   let running: Awaited<ReturnType<typeof startMailgate>>;
   try {
     // Loaded here, not at the top: the other commands (backup, restore, queue, …) start without the server's code.
     const { startMailgate: start } = await import('../main.js');
-    running = await start(config, log, { onDrained: () => shutdown('drained') });
+    running = await start(config, log, { onDrained: () => shutdown('drained'), ...(generated ? { generatedTokenFile: generated.file } : {}) });
   } catch (err) {
     log.fatal({ err: (err as Error).message }, 'mailgate could not start');
     log.flush();
     process.exit(1);
   }
+  // The first start's one line with the console address and the token; never in the log.
+  if (generated?.created) process.stdout.write(firstStartLine(consoleUrl(running.addresses.admin), generated));
   const shutdown = (signal: string) => {
     log.info({ signal }, 'signal received');
     running.stop().then(
@@ -94,7 +77,8 @@ async function serve(file: string): Promise<void> {
       log.error({ issues: err instanceof ConfigError ? err.issues : [(err as Error).message] }, 'SIGHUP: configuration not reloaded, the file is invalid; the running configuration stays');
       return;
     }
-    running.reload(next).then(
+    // A config without admin tokens keeps using the generated one (re-read: `admin token --rotate` may have replaced it).
+    withAdminToken(next).then(({ config: withToken }) => running.reload(withToken)).then(
       ({ applied, needsRestart }) => log.info({ applied, needsRestart }, needsRestart.length > 0 ? `configuration reloaded; changes to ${needsRestart.join(', ')} need a restart` : 'configuration reloaded'),
       (err: Error & { issues?: string[] }) => log.error({ issues: err.issues ?? [err.message] }, 'SIGHUP: configuration not reloaded; the running configuration stays'),
     );
@@ -103,20 +87,21 @@ async function serve(file: string): Promise<void> {
 }
 
 /**
- * Validates the file (exit 2 when invalid), then warns about what the file lets the stored data do
- * wrong: tracking codes of a carrier the file has no account for. The store is read when it can be
- * without side effects (a stopped mailgate's LevelDB); a running mailgate, or a PostgreSQL cluster,
- * says the same in its start-up log and on the console's Tracking page.
+ * Validates the file (exit 2 when invalid), then prints the setup warnings (admin/setup-warnings.ts):
+ * the config's own, sender domains without their DNS records (checked now), and tracking codes of a
+ * carrier the file has no account for. The store is read when it can be without side effects (a
+ * stopped mailgate's LevelDB); a running mailgate, or a PostgreSQL cluster, says the same in its
+ * start-up log and on the console.
  */
 async function checkConfig(file: string): Promise<void> {
   const config = readConfig(file);
-  let warnings: string[] = [];
+  let trackingWarnings: string[] = [];
   const hasStore = config.store.engine === 'level' && existsSync(path.join(config.dataDir, 'db'));
   if (hasStore) {
     try {
       const store = await openStore(config.dataDir, config.store);
       try {
-        warnings = await trackingSetupWarnings(new ShipmentStore<TrackingRecords>(store, CARRIERS), new Set(Object.keys(config.tracking.carriers)));
+        trackingWarnings = await trackingSetupWarnings(new ShipmentStore<TrackingRecords>(store, CARRIERS), new Set(Object.keys(config.tracking.carriers)));
       } finally {
         await store.close();
       }
@@ -127,6 +112,12 @@ async function checkConfig(file: string): Promise<void> {
         : `note: the store could not be read (${(err as Error).message}); stored tracking codes were not checked\n`);
     }
   }
+  const tokenFile = generatedTokenPath(config.dataDir);
+  const warnings = setupWarnings(config, {
+    ...(config.admin.tokens.length === 0 && existsSync(tokenFile) ? { generatedTokenFile: tokenFile } : {}),
+    domainProblems: await checkSenderDomains(config, dnsResolver(config.dns.servers)),
+    trackingWarnings,
+  });
   for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
   process.stdout.write(`${file}: ok${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
 }
@@ -232,14 +223,16 @@ async function main(argv: string[]): Promise<void> {
       dir: { type: 'string' },
       reason: { type: 'string' },
       grace: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
       out: { type: 'string', short: 'o' },
+      rotate: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   const [command, ...rest] = positionals;
-  const file = values.config ?? DEFAULT_CONFIG;
+  const file = values.config ?? defaultConfigFile();
   if (values.help || !command) {
-    process.stdout.write(USAGE);
+    process.stdout.write(command ? commandHelp(command) : USAGE);
     process.exit(command || values.help ? 0 : 2);
   }
   switch (command) {
@@ -263,7 +256,7 @@ async function main(argv: string[]): Promise<void> {
       const out = (line: string) => process.stdout.write(`${line}\n`);
       if (command === 'queue') return queueCommand(client, rest, values.json ?? false, out);
       if (command === 'show') return showCommand(client, rest, values.json ?? false, out);
-      if (command === 'suppression') return suppressionCommand(client, rest, values.reason, values.json ?? false, out);
+      if (command === 'suppression') return suppressionCommand(client, rest, { reason: values.reason, dryRun: values['dry-run'] ?? false }, values.json ?? false, out);
       if (command === 'status') return statusCommand(client, values.json ?? false, out);
       if (command === 'node') return nodeCommand(client, rest, values.grace, values.json ?? false, out);
       return tenantsCommand(client, rest, values.json ?? false, out);
@@ -292,7 +285,10 @@ async function main(argv: string[]): Promise<void> {
         process.stderr.write(USAGE);
         process.exit(2);
       }
-      return parseFiles(rest.slice(1), (line) => process.stdout.write(`${line}\n`));
+      if ((await parseFiles(rest.slice(1), (line) => process.stdout.write(`${line}\n`))).unreadable > 0) process.exitCode = 1;
+      return;
+    case 'admin':
+      return adminTokenCommand(readConfig(file), file, rest, values.rotate ?? false, (line) => process.stdout.write(`${line}\n`));
     case 'dkim':
       if (rest[0] !== 'generate' || !values.domain || !values.selector) {
         process.stderr.write(USAGE);

@@ -14,7 +14,7 @@ import { CanonicalStream } from './canonical-stream.js';
 import { newQueueId } from './ids.js';
 import type { Scheduler } from './scheduler.js';
 import type { Spool, StagedBody } from './spool.js';
-import type { MessageRecord, MessageSource, QueueEvent, RecipientOutcome } from '../store/records.js';
+import { HELD_DUE, type MessageRecord, type MessageSource, type QueueEvent, type RecipientOutcome } from '../store/records.js';
 import type { ErrorCode } from '../error-codes.js';
 
 export class SubmitError extends Error {
@@ -147,6 +147,11 @@ export class MailQueue {
       state: envelope.to.every(skipped) ? 'done' : 'queued',
     };
     if (record.state === 'done') record.dueAt = 0;
+    // A shop under review (tenants[].hold): its mail is accepted and kept, not delivered until released.
+    else if (this.deps.tenant?.(tenant)?.hold) {
+      record.held = { since: createdAt, by: 'the shop is on hold' };
+      record.dueAt = HELD_DUE;
+    }
     const events: QueueEvent[] = envelope.to.map((recipient) => ({ time: createdAt, type: 'accepted', msgId: id, tenant, recipient }));
     for (const recipient of envelope.to) {
       const suggestion = suggestDomain(recipient.slice(recipient.lastIndexOf('@') + 1));
@@ -170,7 +175,7 @@ export class MailQueue {
     this.accepted++;
     this.deps.log.info({ msgId: id, tenant, from: envelope.from, nrcpt: envelope.to.length, size: staged.size, messageId: headers.messageId }, 'message accepted');
     if (suppressed.size + unsubscribed.size > 0) this.deps.log.info(skippedLogFields(id, tenant, [...suppressed.keys()], [...unsubscribed]), `${id}: ${suppressed.size + unsubscribed.size} recipient(s) not sent: on the suppression list or unsubscribed`);
-    if (record.state === 'queued') this.deps.scheduler.push(record, staged.data);
+    if (record.state === 'queued' && !record.held) this.deps.scheduler.push(record, staged.data);
     return { id };
   }
 }

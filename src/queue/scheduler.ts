@@ -7,7 +7,7 @@ import type { StoreOp } from '../store/ports.js';
 import { applyAttempt, expire, type RetryPolicy } from './retry.js';
 import type { Spool } from './spool.js';
 import { deliveryLogLine } from './delivery-log.js';
-import type { IdentityDecision, MessageRecord, QueueEvent } from '../store/records.js';
+import { HELD_DUE, type IdentityDecision, type MessageRecord, type QueueEvent } from '../store/records.js';
 
 export interface SchedulerDeps {
   spool: Spool;
@@ -22,6 +22,8 @@ export interface SchedulerDeps {
   pollInterval?: number;
   /** How long a failed message's body is kept for a re-send (ms). */
   keepBodies?: number;
+  /** Most bytes of kept content per tenant (on this node); 0 or absent: no limit. */
+  keepBodiesPerTenant?: number;
   /**
    * The lane a message is delivered in (its upstream, or the recipient domain for direct MX delivery)
    * and how many of that lane may be in delivery at once, so one slow destination cannot take every slot.
@@ -104,11 +106,12 @@ export class Scheduler {
    * Operator "retry now" for one message: makes it due now and hands it to delivery. 'busy' while an
    * attempt is running (it is being retried already), 'done' when nothing is left to deliver.
    */
-  async retryNow(id: string): Promise<'queued' | 'busy' | 'done' | 'missing'> {
+  async retryNow(id: string): Promise<'queued' | 'busy' | 'done' | 'missing' | 'held'> {
     if (this.claimed.has(id)) return 'busy';
     const record = await this.deps.spool.get(id);
     if (!record) return 'missing';
     if (record.state === 'done') return 'done';
+    if (record.held) return 'held';
     this.claimed.add(id);
     const next = { ...record, dueAt: this.now() };
     try {
@@ -120,10 +123,40 @@ export class Scheduler {
     return 'queued';
   }
 
-  /** Operator "flush": every queued message due now. Returns how many were made due. */
+  /** Operator "flush": every queued message due now (held ones stay held). Returns how many were made due. */
   async flush(): Promise<number> {
     let n = 0;
-    for (const { id } of await this.deps.spool.due(Number.MAX_SAFE_INTEGER, 1_000_000)) if ((await this.retryNow(id)) === 'queued') n++;
+    for (const { id } of await this.deps.spool.due(HELD_DUE - 1, 1_000_000)) if ((await this.retryNow(id)) === 'queued') n++;
+    return n;
+  }
+
+  /** Holds a queued message (it is kept, not delivered) or releases a held one (due now). */
+  async setHeld(id: string, hold: boolean, by: string): Promise<'held' | 'released' | 'unchanged' | 'busy' | 'done' | 'missing'> {
+    if (this.claimed.has(id)) return 'busy';
+    const record = await this.deps.spool.get(id);
+    if (!record) return 'missing';
+    if (record.state === 'done') return 'done';
+    if (Boolean(record.held) === hold) return 'unchanged';
+    this.claimed.add(id);
+    const { held: _, ...rest } = record;
+    const next: MessageRecord = hold ? { ...record, held: { since: this.now(), by }, dueAt: HELD_DUE } : { ...rest, dueAt: this.now() };
+    try {
+      await this.deps.spool.update(next, record.dueAt, []);
+    } finally {
+      this.claimed.delete(id);
+    }
+    this.deps.log.info({ msgId: id, tenant: record.tenant, by }, hold ? 'message held' : 'message released');
+    if (!hold && this.running) this.push(next);
+    return hold ? 'held' : 'released';
+  }
+
+  /** Releases every held message of a tenant; how many. */
+  async releaseTenant(tenant: string, by: string): Promise<number> {
+    let n = 0;
+    for (const { id } of await this.deps.spool.due(HELD_DUE, 1_000_000)) {
+      const r = await this.deps.spool.get(id);
+      if (r?.tenant === tenant && r.held && (await this.setHeld(id, false, by)) === 'released') n++;
+    }
     return n;
   }
 
@@ -231,7 +264,7 @@ export class Scheduler {
     const record = item.record ?? (await this.deps.spool.get(item.id));
     const now = this.now();
     // A scan may have read a schedule entry that a just-finished attempt replaced.
-    if (!record || record.state === 'done' || ((!item.record || item.scanned) && record.dueAt > now)) return;
+    if (!record || record.state === 'done' || record.held || ((!item.record || item.scanned) && record.dueAt > now)) return;
     const log = this.deps.log.child({ msgId: record.id, tenant: record.tenant });
     const pending = record.recipients.filter((r) => r.status === 'queued' || r.status === 'deferred').map((r) => r.address);
 
@@ -310,6 +343,10 @@ export class Scheduler {
     const ops: StoreOp[] = [];
     for (const e of events) ops.push(...this.deps.events.ops(e), ...(await outcomeOps(e)));
     await this.deps.spool.update(next, prev.dueAt, ops);
+    if (next.keptUntil !== undefined && this.deps.keepBodiesPerTenant) {
+      void this.deps.spool.trimKept(next.tenant, this.deps.keepBodiesPerTenant, this.now())
+        .catch((err: Error) => this.deps.log.error({ err: err.message, tenant: next.tenant }, 'releasing older kept content failed'));
+    }
   }
 
   private async scan(): Promise<void> {

@@ -59,6 +59,9 @@ export class Spool {
   private opening: Promise<Segment> | undefined;
 
   private adopting: NodeJS.Timeout | undefined;
+  /** Bytes of final messages' content kept on this node's disk, per tenant (retention.bodiesPerTenant). */
+  private readonly keptBytes = new Map<string, number>();
+  private readonly trimming = new Set<string>();
   private holds = 0;
   private readonly heldUnlinks: string[] = [];
 
@@ -148,6 +151,45 @@ export class Spool {
     const keep = record.state === 'done' && keepUntil !== undefined;
     await this.store.commit([{ kind: 'message.update', record, previousDueAt, ...(keep ? { keepUntil } : {}) }, ...extraOps]);
     if (record.state === 'done' && !keep) await this.release(record.body);
+    if (keep) this.countKept(record.tenant, record.size);
+  }
+
+  private countKept(tenant: string, bytes: number): void {
+    this.keptBytes.set(tenant, (this.keptBytes.get(tenant) ?? 0) + bytes);
+  }
+
+  /** Bytes of final messages' content this node keeps for `tenant`. */
+  keptBytesOf(tenant: string): number {
+    return this.keptBytes.get(tenant) ?? 0;
+  }
+
+  /**
+   * Keeps a tenant's kept content under `maxBytes`: past it, the content of its oldest final messages
+   * is released until the tenant is at 90 % (their re-send and raw source go with it). How many.
+   */
+  async trimKept(tenant: string, maxBytes: number, now: number): Promise<number> {
+    if (maxBytes <= 0 || this.keptBytesOf(tenant) <= maxBytes || this.trimming.has(tenant)) return 0;
+    this.trimming.add(tenant);
+    let n = 0;
+    try {
+      for await (const kept of this.store.messages.keptUntil(Number.MAX_SAFE_INTEGER)) {
+        if (this.keptBytesOf(tenant) <= maxBytes * 0.9) break;
+        const rec = await this.get(kept.id);
+        if (!rec || rec.tenant !== tenant || rec.state !== 'done') continue;
+        // The record says the content is gone (keptUntil passed) and the keep list lets it go.
+        await this.store.commit([
+          { kind: 'message.update', record: { ...rec, keptUntil: now - 1 }, previousDueAt: rec.dueAt },
+          { kind: 'message.released', id: kept.id, keptUntil: kept.keptUntil },
+        ]);
+        await this.release(rec.body);
+        this.countKept(tenant, -rec.size);
+        n++;
+      }
+    } finally {
+      this.trimming.delete(tenant);
+    }
+    if (n > 0) this.log.info({ tenant, released: n, keptBytes: this.keptBytesOf(tenant), maxBytes }, 'content of older messages released: the shop is over retention.bodiesPerTenant');
+    return n;
   }
 
   /**
@@ -206,7 +248,10 @@ export class Spool {
     for await (const kept of this.store.messages.keptUntil(now)) {
       const rec = await this.get(kept.id);
       await this.store.commit([{ kind: 'message.released', id: kept.id, keptUntil: kept.keptUntil }]);
-      if (rec) await this.release(rec.body);
+      if (rec) {
+        await this.release(rec.body);
+        this.countKept(rec.tenant, -rec.size);
+      }
       n++;
     }
     return n;
@@ -390,6 +435,7 @@ export class Spool {
     const liveSegments = new Map<number, number>();
     const liveFiles = new Set<string>();
     for await (const rec of this.store.messages.withBodies()) {
+      if (rec.state === 'done') this.countKept(rec.tenant, rec.size);
       if (rec.body.kind === 'file') liveFiles.add(rec.body.name);
       else liveSegments.set(rec.body.segment, (liveSegments.get(rec.body.segment) ?? 0) + 1);
     }

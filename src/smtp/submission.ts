@@ -16,6 +16,8 @@ import { LoginThrottle } from '../security/login-throttle.js';
 import { smtpReplyFor } from '../error-codes.js';
 import type { QueueEvent } from '../store/records.js';
 import { recipientSyntaxProblem, RefusalLog } from './refusals.js';
+import type { SendLimiter } from '../queue/send-limits.js';
+import type { SendLimits } from '../config/types.js';
 
 export interface SubmissionDeps {
   config: Config;
@@ -26,6 +28,14 @@ export interface SubmissionDeps {
   disk?: DiskSpace;
   /** Writes events to the error log (recipients refused for their syntax); absent in some tests. */
   recordEvents?: (events: QueueEvent[]) => Promise<void>;
+  /** Per-shop and per-login sending limits (tenants/send-limits.ts); absent: none. */
+  limits?: SendLimiter;
+}
+
+/** The login of a session, with its own limits (none for a network-trusted client). */
+function loginOf(identity: Identity): { user: string; limits?: SendLimits | undefined } | undefined {
+  if (!identity.user) return undefined;
+  return { user: identity.user, limits: identity.tenant.auth.find((a) => a.user === identity.user)?.limits };
 }
 
 interface SessionUser {
@@ -115,6 +125,14 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
       if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
         return callback(smtpError(452, '4.5.3 Too many recipients'));
       }
+      const count = session.envelope.rcptTo.length;
+      const login = loginOf(identity);
+      const over = (count === 0 ? deps.limits?.admit(identity.tenant.id, identity.tenant.limits, login) : undefined)
+        ?? deps.limits?.admitRecipient(count, identity.tenant.limits, login?.limits);
+      if (over) {
+        if (count === 0) log.warn({ tenant: identity.tenant.id, user: identity.user, reply: `${over.code} ${over.text}` }, 'message refused: sending limit');
+        return callback(smtpError(over.code, over.text));
+      }
       const problem = recipientSyntaxProblem(address.address);
       if (problem) {
         // The app gets its 501/553 as before; the shop admin now sees it in the error log too.
@@ -146,7 +164,10 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
           },
         })
         .then(
-          ({ id }) => callback(null, `2.0.0 Ok: queued as ${id}`),
+          ({ id }) => {
+            deps.limits?.sent(identity.tenant.id, identity.tenant.limits, loginOf(identity), session.envelope.rcptTo.length);
+            callback(null, `2.0.0 Ok: queued as ${id}`);
+          },
           (err: Error) => {
             if (err instanceof MessageTooLargeError || (stream as { sizeExceeded?: boolean }).sizeExceeded) {
               return callback(smtpError(552, `5.3.4 Message size exceeds fixed limit of ${config.limits.maxMessageSize} bytes`));

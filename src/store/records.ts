@@ -101,9 +101,17 @@ export interface MessageRecord {
   keptUntil?: number;
   /** The message this one re-sends. */
   resendOf?: string;
+  /**
+   * Held: accepted and kept, not delivered until released (a shop under review, or an operator's
+   * hold). A held message stays queued with dueAt HELD_DUE, so no scan ever finds it due.
+   */
+  held?: { since: number; by: string };
   /** The message's category (X-Mailgate-Category or a tenant rule) and whether buyers may unsubscribe from it. */
   category?: { name: string; optional: boolean };
 }
+
+/** The due time of a held message: far beyond any real one (the year 30,000). */
+export const HELD_DUE = 9e14;
 
 export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error' | 'notice-failed' | 'tracking-failed' | 'refused';
 

@@ -6,7 +6,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ConfigError, resolveTenantEntry, resolveUpstreamEntry } from '../config/load.js';
 import { hashPassword } from '../config/password.js';
 import { isEmailAddress } from '../config/formats.js';
-import type { Config, SenderOverride, Tenant, Upstream } from '../config/types.js';
+import type { Config, SenderOverride, SendLimits, Tenant, Upstream } from '../config/types.js';
 import type { MessageSource } from '../store/records.js';
 import { TenantAccess } from '../smtp/tenant-access.js';
 import type { TenantStore } from '../store/ports.js';
@@ -31,6 +31,8 @@ export interface TenantInput {
   upstream?: string | null;
   categories?: Record<string, 'optional' | 'mandatory'>;
   categoryRules?: Array<{ subject: string; category: string }>;
+  limits?: SendLimits | null;
+  hold?: boolean;
   auth?: Array<{ user: string; password: string }>;
 }
 /** A key given as PEM, or `generate` to have mailgate make one. */
@@ -173,6 +175,9 @@ export class Directory {
       if (categoryRules) merged.categoryRules = categoryRules;
       const from = input.from === undefined ? current.from : input.from;
       const upstream = input.upstream === undefined ? current.upstream : input.upstream;
+      const limits = input.limits === undefined ? current.limits : input.limits;
+      if (limits) merged.limits = limits;
+      if (input.hold ?? current.hold) merged.hold = true;
       if (from) merged.from = from;
       if (upstream) merged.upstream = upstream;
       const tenant = { ...this.resolveTenant(merged, id), auth: current.auth };

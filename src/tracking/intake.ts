@@ -78,7 +78,9 @@ export class ShipmentIntake {
     } else if (limit !== null && used + created > limit) {
       result.refused = { code: 'QUOTA_EXCEEDED', message: `this would add ${created} new tracking codes, but only ${quota.remaining} of the monthly quota of ${limit} are left (${used} used in ${new Date(now).toISOString().slice(0, 7)}); nothing was imported` };
     }
-    if (dryRun || result.refused) return result;
+    if (dryRun) return result;
+    // Refused for real: nothing was created or updated (the rows still say what each would have done).
+    if (result.refused) return { ...result, created: 0, updated: 0 };
 
     const ops = [];
     g = 0;

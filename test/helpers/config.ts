@@ -1,4 +1,6 @@
-// Test configs: a minimal valid mailgate.yaml on loopback with port 0 everywhere.
+// Test configs: a minimal valid mailgate.yaml on loopback with port 0 everywhere; tokens as fingerprints
+// for comparisons whose failure must not print the secret.
+import { createHash } from 'node:crypto';
 
 export interface TestConfigOptions {
   dataDir: string;
@@ -36,4 +38,9 @@ export function testConfig(o: TestConfigOptions): string {
 /** A sink upstream entry for `upstreams:`. */
 export function sinkUpstream(name: string, port: number): string {
   return `{ name: ${name}, host: 127.0.0.1, port: ${port}, tls: none }`;
+}
+
+/** Tokens as "name → sha256:<first 12 hex>", to compare without a failure printing the secrets. */
+export function fingerprints(tokens: Array<{ name: string; token: string }>): Array<{ name: string; token: string }> {
+  return tokens.map((t) => ({ name: t.name, token: `sha256:${createHash('sha256').update(t.token).digest('hex').slice(0, 12)}` }));
 }

@@ -100,8 +100,13 @@ interface LogWaiter {
   timer?: NodeJS.Timeout;
 }
 
+/** Output quoted in a failure message: secrets a server may print (the first start's admin token, bearer tokens) masked. */
+export function redactSecrets(text: string): string {
+  return text.replace(/(admin token )[0-9a-f]{64}/g, '$1[redacted]').replace(/(Bearer )[^\s"']+/gi, '$1[redacted]');
+}
+
 function tail(text: string, max = 4000): string {
-  return text.length > max ? '…' + text.slice(-max) : text;
+  return redactSecrets(text.length > max ? '…' + text.slice(-max) : text);
 }
 
 export function startMailgate(opts: StartMailgateOptions): Promise<MailgateProcess> {

@@ -6,11 +6,20 @@ import { domain, mailbox, nonEmpty, secret, selector, stringFormat } from './pri
 export const cidrSchema = stringFormat(parseCidr);
 export const networkSenderSchema = z.strictObject({ cidr: cidrSchema, upstream: nonEmpty.optional(), from: mailbox.optional() });
 
+/** How much a shop (or one of its logins) may send; every field optional, absent = no limit. */
+export const sendLimitsSchema = z.strictObject({
+  messagesPerMinute: z.int().min(1).optional(),
+  messagesPerHour: z.int().min(1).optional(),
+  messagesPerDay: z.int().min(1).optional(),
+  recipientsPerMessage: z.int().min(1).optional(),
+  recipientsPerMonth: z.int().min(1).optional(),
+});
+
 export const tenantSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9_-]{1,64}$/, 'must be 1-64 characters of a-z, 0-9, "-" and "_"'),
   name: nonEmpty,
   // Each login and each network may send through its own upstream and under its own default sender (seed 000).
-  auth: z.array(z.strictObject({ user: nonEmpty, ...secret('password'), upstream: nonEmpty.optional(), from: mailbox.optional() })).default([]),
+  auth: z.array(z.strictObject({ user: nonEmpty, ...secret('password'), upstream: nonEmpty.optional(), from: mailbox.optional(), limits: sendLimitsSchema.optional() })).default([]),
   // A CIDR, or { cidr, upstream, from }; each entry is checked by its own schema below (a union would hide the reason).
   networks: z.array(z.unknown()).default([]),
   from: mailbox.optional(),
@@ -27,6 +36,9 @@ export const tenantSchema = z.strictObject({
     )
     .default([]),
   upstream: nonEmpty.optional(),
+  limits: sendLimitsSchema.optional(),
+  /** New mail of this shop is accepted and held (not delivered) until an operator releases it. */
+  hold: z.boolean().optional(),
   categories: z.record(z.string().regex(/^[a-z0-9._-]{1,64}$/, 'category names are 1-64 characters of a-z, 0-9, ".", "-" and "_"'), z.enum(['optional', 'mandatory'])).optional(),
   categoryRules: z.array(z.strictObject({
     subject: z.string().min(1).max(500).refine((v) => {
