@@ -526,7 +526,7 @@ describe('hostile clients on the submission listener', () => {
       dataDir: `${dir}/data`,
       upstreams: [sinkUpstream('up', sink.port)],
       tenants: [SHOP],
-      extra: `limits: { maxMessageSize: 10MB, maxConnections: ${MAX_CONNECTIONS}, idleTimeout: ${IDLE_TIMEOUT_MS / 1000}s }\nqueue: { retrySchedule: [1s], maxAge: 1h }`,
+      extra: `limits: { maxMessageSize: 10MB, maxConnections: ${MAX_CONNECTIONS}, submissionConnectionsPerClient: 10000, idleTimeout: ${IDLE_TIMEOUT_MS / 1000}s }\nqueue: { retrySchedule: [1s], maxAge: 1h }`,
     })) });
   });
   afterAll(async () => {
