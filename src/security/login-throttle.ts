@@ -40,6 +40,11 @@ export class LoginThrottle {
 }
 
 const WINDOW = 15 * 60_000;
+
+/** A user name as the tables keep it: case-folded, at most 256 characters (no memory for huge names). */
+function userKey(user: string): string {
+  return user.slice(0, 256).toLowerCase();
+}
 const KNOWN_FOR = 30 * 24 * 3600_000;
 
 export class AuthThrottle {
@@ -57,7 +62,7 @@ export class AuthThrottle {
 
   /** Why `user` may not try from `address` now ('pair' | 'user' | 'client'), or undefined. */
   refusal(user: string, address: string): 'pair' | 'user' | 'client' | undefined {
-    const u = user.toLowerCase();
+    const u = userKey(user);
     if (!this.pairs.allowed(`${u}\n${address}`)) return 'pair';
     if (this.isKnown(u, address)) return undefined;
     if (!this.users.allowed(u)) return 'user';
@@ -66,7 +71,7 @@ export class AuthThrottle {
   }
 
   failed(user: string, address: string): void {
-    const u = user.toLowerCase();
+    const u = userKey(user);
     this.pairs.fail(`${u}\n${address}`);
     this.users.fail(u);
     this.clients.fail(address);
@@ -74,7 +79,7 @@ export class AuthThrottle {
 
   succeeded(user: string, address: string): void {
     if (this.known.size > 50_000) this.known.clear();
-    this.known.set(`${user.toLowerCase()}\n${address}`, this.now());
+    this.known.set(`${userKey(user)}\n${address}`, this.now());
   }
 
   private isKnown(user: string, address: string): boolean {

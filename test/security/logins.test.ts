@@ -4,14 +4,13 @@
 // right password from a throttled address is accepted for a user who logged in from there. With
 // TLS configured, AUTH is neither advertised nor taken before STARTTLS, and no TLS_RSA_* (non
 // forward-secret) suite is offered. Against running mailgates on loopback (127.0.0.x addresses).
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
 import tls from 'node:tls';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sinkUpstream, testConfig } from '../helpers/config.js';
 import { startMailgate, writeConfig, type MailgateProcess } from '../helpers/mailgate-process.js';
 import { openDialogue } from '../helpers/smtp-dialogue.js';
+import { selfSignedCert } from '../helpers/tls-cert.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 import { useMailgate } from '../helpers/use-mailgate.js';
 
@@ -80,12 +79,11 @@ describe('with TLS: AUTH only after STARTTLS, forward-secret suites only', () =>
   let mg: MailgateProcess;
   beforeAll(async () => {
     dir = await makeTempDir('mg-logins-tls-');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '2',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const { keyFile, certFile } = selfSignedCert(dir);
     const cfg = await writeConfig(dir, testConfig({
       dataDir: `${dir}/data`,
       tenants: ['{ id: one, name: One, auth: [ { user: one, password: one-password } ] }'],
-      extra: `tls: { keyFile: ${dir}/key.pem, certFile: ${dir}/cert.pem }`,
+      extra: `tls: { keyFile: ${keyFile}, certFile: ${certFile} }`,
     }).replace('admin: 127.0.0.1:0 }', 'admin: 127.0.0.1:0, submissions: 127.0.0.1:0 }'));
     mg = await startMailgate({ configFile: cfg });
   });
