@@ -717,8 +717,10 @@ describe('hostile clients on the submission listener', () => {
     await stillRelays('headers');
   }, 45_000);
 
-  it('answers 454 and logs it after ten failed AUTH attempts from one address (runs last: it throttles 127.0.0.9)', async () => {
+  it('answers 454 and logs it after ten failed AUTH attempts of a user from one address (runs last: it throttles 127.0.0.9)', async () => {
     const ATTACKER = '127.0.0.9';
+    // The shop's app has logged in from its own address (127.0.0.1) before the attack.
+    (await RawClient.session(mg.submission.port)).destroy();
     const codes: string[] = [];
     for (let i = 0; i < 15; i++) {
       const c = await RawClient.session(mg.submission.port, { auth: false, localAddress: ATTACKER });
@@ -729,10 +731,10 @@ describe('hostile clients on the submission listener', () => {
       }
     }
     expect(codes).toEqual([...Array<string>(10).fill('535'), ...Array<string>(5).fill('454')]);
-    const line = await mg.waitForLog((l) => l.msg === 'authentication refused: too many failures from this address' && l.remote === ATTACKER);
-    expect(line).toMatchObject({ remote: ATTACKER, user: 'shop' });
+    const line = await mg.waitForLog((l) => l.msg === 'authentication refused: too many failures for this user from this address' && l.remote === ATTACKER);
+    expect(line).toMatchObject({ remote: ATTACKER, user: 'shop', by: 'pair' });
     expect(mg.logs.filter((l) => l.msg === 'authentication failed' && l.remote === ATTACKER)).toHaveLength(10);
-    // Even the right password is refused from that address for now; other addresses are not affected.
+    // Even the right password is refused from that address for now; addresses the shop logged in from are not affected.
     const again = await RawClient.session(mg.submission.port, { auth: false, localAddress: ATTACKER });
     expect(await again.cmd(`AUTH PLAIN ${AUTH_PLAIN}`)).toMatch(/^454 4\.7\.0 /);
     again.destroy();

@@ -2,9 +2,10 @@
 // address, or an address and token prefix) in a window; AuthThrottle applies it to SMTP AUTH.
 //
 // AuthThrottle's design (issue 21, finding 8). Every failed AUTH counts three times: for the pair
-// (user, address), for the user over all addresses, and for the address over all users, each in a
-// 15-minute window. An attempt is refused (454, the password not even checked) when
-//   (a) its pair has failed `perPair` times: whoever keeps failing backs off, alone;
+// (user, address) in a one-minute window, for the user over all addresses and for the address over
+// all users in 15-minute windows. An attempt is refused (454, the password not even checked) when
+//   (a) its pair has failed `perPair` (10) times this minute: whoever keeps failing backs off, alone
+//       (as the old per-address limit did, but only for that user);
 //   (b) its user has failed `perUser` times (limits.authFailuresPerUser) and this address has not
 //       logged in as that user before: a spray over 200 addresses against one user stops after
 //       `perUser` guesses in all, not 200 × the per-address limit;
@@ -55,7 +56,7 @@ export class AuthThrottle {
   private readonly known = new Map<string, number>();
 
   constructor(limits: { perPair?: number; perUser: number; perClient: number }, private readonly now: () => number = Date.now) {
-    this.pairs = new LoginThrottle(limits.perPair ?? 5, WINDOW, now);
+    this.pairs = new LoginThrottle(limits.perPair ?? 10, 60_000, now);
     this.users = new LoginThrottle(limits.perUser, WINDOW, now);
     this.clients = new LoginThrottle(limits.perClient, WINDOW, now);
   }
