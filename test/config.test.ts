@@ -91,7 +91,11 @@ describe('default config', () => {
       admin: { host: '127.0.0.1', port: 8025 },
     });
     expect(config.tls).toBeUndefined();
-    expect(config.limits).toEqual({ maxMessageSize: 26214400, maxRecipients: 100, idleTimeout: 300_000, maxConnections: 500, bounceParseTimeout: 5000 });
+    expect(config.limits).toEqual({
+      maxMessageSize: 26214400, maxRecipients: 100, idleTimeout: 300_000, maxConnections: 500, bounceParseTimeout: 5000,
+      submissionConnectionsPerClient: 20, inboundConnectionsPerClient: 10, commandTimeout: 30_000, minDataRate: 500,
+      maxRefusedRecipients: 20, maxCommandsPerConnection: 10_000, authFailuresPerUser: 10, authFailuresPerClient: 30,
+    });
     expect(config.queue).toEqual({
       retrySchedule: [60_000, 300_000, 900_000, 3_600_000, 14_400_000],
       maxAge: 3 * 86_400_000,

@@ -45,13 +45,15 @@ describe('tenant tokens', () => {
     expect((await fetch(`${w.mg.adminUrl}/api/v1/messages?tenant=shop`, { headers: t })).status).toBe(401);
   });
 
-  it('throttles an address after ten failed logins, on the admin API and on SMTP AUTH (runs last)', async () => {
+  it('throttles an address and token prefix after ten failed logins on the admin API, a user and address on SMTP AUTH (runs last)', async () => {
     const bad = { authorization: 'Bearer mgt_not-a-real-token-000000000000' };
     const codes: number[] = [];
     for (let i = 0; i < 12; i++) codes.push((await fetch(`${w.mg.adminUrl}/api/v1/messages?tenant=shop`, { headers: bad })).status);
-    // The revoked-token request above already counted as one failure from this address.
-    expect(codes.filter((c) => c === 401).length).toBe(9);
-    expect(codes.slice(9)).toEqual([429, 429, 429]);
+    // Counted per address and token prefix: the revoked token above (another prefix) does not count here.
+    expect(codes.filter((c) => c === 401).length).toBe(10);
+    expect(codes.slice(10)).toEqual([429, 429]);
+    // A valid token from the same address is never refused by it.
+    expect((await fetch(`${w.mg.adminUrl}/api/v1/messages?tenant=shop`, { headers: admin })).status).toBe(200);
 
     const smtp = () => nodemailer.createTransport({ host: w.mg.submission.host, port: w.mg.submission.port, secure: false, ignoreTLS: true, auth: { user: 'shop', pass: 'wrong' } })
       .sendMail({ from: 'a@shop.test', to: 'x@example.com', text: 'x' }).catch((e: { responseCode?: number }) => e.responseCode);

@@ -1,6 +1,5 @@
 // TLS on both sides: STARTTLS on submission (AUTH only after it), and upstreams over STARTTLS,
 // implicit TLS and with AUTH. Certificates are made with openssl in a temp dir.
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { startMailgate, writeConfig, type MailgateProcess } from './helpers/mail
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 import { testConfig } from './helpers/config.js';
 import { openDialogue } from './helpers/smtp-dialogue.js';
+import { selfSignedCert } from './helpers/tls-cert.js';
 
 describe('TLS', () => {
   let dir: string;
@@ -21,8 +21,7 @@ describe('TLS', () => {
 
   beforeAll(async () => {
     dir = await makeTempDir('mg-tls-');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '2',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    selfSignedCert(dir);
     key = await fs.readFile(path.join(dir, 'key.pem'));
     cert = await fs.readFile(path.join(dir, 'cert.pem'));
     starttlsSink = await startSink({ tls: { key, cert }, auth: { user: 'relay', password: 'upstream-pass' } });

@@ -66,3 +66,9 @@ export const ref = (id: (typeof API_SCHEMAS)[number]['$id']) => ({ $ref: `${id}#
 export const listOf = (key: string, id: (typeof API_SCHEMAS)[number]['$id'], extra: Record<string, object> = {}) => ({
   type: 'object', required: [key], properties: { [key]: { type: 'array', items: ref(id) }, cursor: { type: 'string', description: 'Pass as `cursor` for the next page; absent on the last.' }, ...extra },
 });
+
+/** The largest time a JavaScript Date holds (ms since 1970): a later one is refused (400), not ignored. */
+export const MAX_TIME_MS = 8_640_000_000_000_000;
+
+/** A time query parameter in ms since 1970. */
+export const timeMs = (extra: { description?: string } = {}) => ({ type: 'integer', minimum: 0, maximum: MAX_TIME_MS, ...extra }) as const;

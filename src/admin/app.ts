@@ -72,6 +72,10 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'>, StatsRo
   checkResponses?: boolean;
   /** The operator's views over every tenant (lists without `tenant`). */
   acrossTenants: AcrossTenants;
+  /** Reverse proxies whose X-Forwarded-For/-Proto are believed (admin.trustProxy); none when absent. */
+  trustProxy?: string[];
+  /** The console cookie's Secure flag (admin.secureCookie); 'auto' when absent. */
+  secureCookie?: boolean | 'auto';
   /** Takes this node out of service (POST /node/drain); the process stops afterwards. */
   drain: (graceMs: number) => Promise<DrainResult>;
 }
@@ -80,7 +84,8 @@ const HEALTH = { type: 'object', required: ['status', 'checks'], properties: { s
 
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   // Unknown query parameters and body fields are refused (400 naming them), not silently dropped.
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } } });
+  // req.ip and req.protocol come from X-Forwarded-For/-Proto only when the peer is a configured proxy.
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, ajv: { customOptions: { removeAdditional: false } }, trustProxy: deps.trustProxy?.length ? deps.trustProxy : false });
   // `Content-Type: application/json` with an empty body (curl -X DELETE -H … does that) means no body.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
@@ -112,7 +117,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
 
   await registerUnsubscribePages(app, deps);
   // The web console at / (src/console): a client of the API below, called in-process with the user's token.
-  await app.register(consolePlugin, { ...(deps.signIns ? { signIns: deps.signIns } : {}) });
+  await app.register(consolePlugin, { ...(deps.signIns ? { signIns: deps.signIns } : {}), secureCookie: deps.secureCookie ?? 'auto' });
 
   app.register(async (api) => {
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.

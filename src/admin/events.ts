@@ -1,5 +1,6 @@
 // Admin API: the event log (by recipient, message, newest), a tenant's error log with its counter
 // and search, and the errors a shop's app records itself (seed 000). Every event carries `advice`.
+import { timeMs } from './api-schemas.js';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { adviceFor } from '../bounces/advice.js';
@@ -55,8 +56,8 @@ export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps):
         type: 'object',
         properties: {
           tenant: tenantIdSchema,
-          since: { type: 'integer', minimum: 0 },
-          until: { type: 'integer', minimum: 0 },
+          since: timeMs(),
+          until: timeMs(),
           class: { type: 'string', enum: ['hard', 'soft', 'policy', 'complaint', 'auto-reply'] },
           cursor: { type: 'string', maxLength: 200 },
           limit: { type: 'integer', minimum: 1, maximum: 500, default: 50 },
@@ -124,7 +125,7 @@ export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps):
       querystring: {
         type: 'object',
         required: ['since'],
-        properties: { tenant: tenantIdSchema, since: { type: 'integer', minimum: 0 } },
+        properties: { tenant: tenantIdSchema, since: timeMs() },
         additionalProperties: false,
       },
     },

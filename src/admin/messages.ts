@@ -1,5 +1,6 @@
 // Admin API: a tenant's messages (newest first, by recipient, reference, Message-ID, status, time),
 // one message with its whole history, and re-sending a kept message to a corrected address.
+import { timeMs } from './api-schemas.js';
 import type { FastifyInstance } from 'fastify';
 import type { MailQueue } from '../queue/queue.js';
 import type { Spool } from '../queue/spool.js';
@@ -53,8 +54,8 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
           reference: { type: 'string', minLength: 1, maxLength: 998 },
           messageId: { type: 'string', minLength: 1, maxLength: 998 },
           status: { type: 'string', enum: [...RECIPIENT_VIEWS] },
-          from: { type: 'integer', minimum: 0 },
-          to: { type: 'integer', minimum: 0 },
+          from: timeMs(),
+          to: timeMs(),
           cursor: { type: 'string', maxLength: 200 },
           limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
         },

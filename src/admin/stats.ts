@@ -2,6 +2,7 @@
 // complained, suppressed, failed — over time (hour or day buckets, the browser's zone is the
 // console's business) or per recipient domain / upstream with rates. A shop admin sees its own
 // shop; an admin token without ?tenant= sees every shop together.
+import { timeMs } from './api-schemas.js';
 import type { FastifyInstance } from 'fastify';
 import type { StatsStore } from '../store/ports.js';
 import { addCounts, DAY_MS, HOUR_MS, zeroCounts, type StatCounts } from '../store/stats.js';
@@ -42,8 +43,8 @@ export function registerStatsRoutes(api: FastifyInstance, deps: StatsRouteDeps):
         type: 'object', additionalProperties: false,
         properties: {
           tenant: tenantIdSchema,
-          from: { type: 'integer', minimum: 0, description: 'start (ms); default 24 hours before `to`' },
-          to: { type: 'integer', minimum: 0, description: 'end, exclusive (ms); default now' },
+          from: timeMs({ description: 'start (ms); default 24 hours before `to`' }),
+          to: timeMs({ description: 'end, exclusive (ms); default now' }),
           bucket: { type: 'string', enum: ['hour', 'day'], default: 'hour' },
           by: { type: 'string', enum: ['domain', 'upstream'] },
           limit: { type: 'integer', minimum: 1, maximum: 500, default: 50, description: 'with `by`: how many domains or upstreams' },

@@ -22,8 +22,9 @@ export function registerTokenRoutes(api: FastifyInstance, deps: TokenRouteDeps):
     const { token, entry } = await deps.tenantTokens.issue(tenant, (req.body as { name: string }).name);
     return reply.code(201).send({ ...entry, token });
   });
-  const tokenParams = { type: 'object', properties: { tenant: tenantIdSchema, name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['tenant'] } as const;
-  api.get('/tenants/:tenant/tokens', { schema: { params: tokenParams } }, async (req) => ({ tokens: await deps.tenantTokens.list((req.params as { tenant: string }).tenant) }));
+  const tenantParams = { type: 'object', properties: { tenant: tenantIdSchema }, required: ['tenant'] } as const;
+  const tokenParams = { type: 'object', properties: { tenant: tenantIdSchema, name: { type: 'string', minLength: 1, maxLength: 64 } }, required: ['tenant', 'name'] } as const;
+  api.get('/tenants/:tenant/tokens', { schema: { params: tenantParams } }, async (req) => ({ tokens: await deps.tenantTokens.list((req.params as { tenant: string }).tenant) }));
   api.delete('/tenants/:tenant/tokens/:name', { schema: { params: tokenParams } }, async (req, reply) => {
     const { tenant, name } = req.params as { tenant: string; name: string };
     if (!(await deps.tenantTokens.revoke(tenant, name))) throw new ApiError('NOT_FOUND', `no token ${name} for ${tenant}`);

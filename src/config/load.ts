@@ -310,7 +310,7 @@ class Resolver {
         unsubscribeUrl: system!.unsubscribeUrl ?? `https://${system!.hostname ?? os.hostname()}/unsubscribe`,
         ...(verpSecret ? { verpSecret } : {}),
       },
-      admin: { tokens, allowPrivateTenantUpstreams: admin!.allowPrivateTenantUpstreams },
+      admin: { tokens, allowPrivateTenantUpstreams: admin!.allowPrivateTenantUpstreams, trustProxy: admin!.trustProxy, secureCookie: admin!.secureCookie },
       upstreams: list,
       tenants: tenants.map((t) => ({
         ...t.tenant,

@@ -11,5 +11,6 @@ const RESTART_ONLY = ['dataDir', 'store', 'logFormat', 'listen', 'tls', 'limits'
 export function needsRestart(running: Config, next: Config): string[] {
   const same = (k: (typeof RESTART_ONLY)[number]) =>
     k === 'system' ? JSON.stringify({ ...next.system, upstream: '' }) === JSON.stringify({ ...running.system, upstream: '' }) : JSON.stringify(next[k]) === JSON.stringify(running[k]);
-  return RESTART_ONLY.filter((k) => !same(k));
+  const admin = (['trustProxy', 'secureCookie'] as const).filter((k) => JSON.stringify(next.admin[k]) !== JSON.stringify(running.admin[k])).map((k) => `admin.${k}`);
+  return [...RESTART_ONLY.filter((k) => !same(k)), ...admin];
 }

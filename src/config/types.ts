@@ -132,6 +132,16 @@ export interface Config {
     /** Idle SMTP connection timeout, ms. */
     idleTimeout: number;
     maxConnections: number;
+    submissionConnectionsPerClient: number;
+    inboundConnectionsPerClient: number;
+    /** ms from a command's first byte to its end of line. */
+    commandTimeout: number;
+    /** Bytes a second DATA must average after commandTimeout. */
+    minDataRate: number;
+    maxRefusedRecipients: number;
+    maxCommandsPerConnection: number;
+    authFailuresPerUser: number;
+    authFailuresPerClient: number;
     /** Bytes the data directory must keep free; absent means 1.5 × maxMessageSize + 64 MiB. */
     minFreeSpace?: number;
     /** Longest one inbound message may take to parse, ms. */
@@ -170,7 +180,14 @@ export interface Config {
     /** Key of the VERP MACs; when absent, <dataDir>/verp.secret is created and used. */
     verpSecret?: string;
   };
-  admin: { tokens: AdminToken[]; allowPrivateTenantUpstreams: boolean };
+  admin: {
+    tokens: AdminToken[];
+    allowPrivateTenantUpstreams: boolean;
+    /** Reverse proxies (addresses, CIDRs) whose X-Forwarded-For/-Proto are believed; empty: none. */
+    trustProxy: string[];
+    /** Secure flag of the console cookie; 'auto': when the request came over HTTPS. */
+    secureCookie: boolean | 'auto';
+  };
   upstreams: Upstream[];
   tenants: Tenant[];
   tracking: TrackingConfig;

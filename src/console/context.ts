@@ -23,15 +23,17 @@ export interface Flash {
 export class ConsoleContext {
   private readonly flashes = new WeakMap<Session, Flash>();
 
-  constructor(readonly app: FastifyInstance, readonly sessions: SessionStore) {}
+  constructor(readonly app: FastifyInstance, readonly sessions: SessionStore, private readonly secureCookie: boolean | 'auto' = 'auto') {}
 
   session(req: FastifyRequest): Session | undefined {
     return this.sessions.get(req.cookies[SESSION_COOKIE]);
   }
 
   setCookie(reply: FastifyReply, s: Session | undefined): void {
-    if (s) reply.setCookie(SESSION_COOKIE, s.id, { httpOnly: true, sameSite: 'strict', path: '/' });
-    else reply.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', path: '/' });
+    const secure = this.secureCookie === 'auto' ? reply.request.protocol === 'https' : this.secureCookie;
+    const options = { httpOnly: true, sameSite: 'strict', path: '/', secure } as const;
+    if (s) reply.setCookie(SESSION_COOKIE, s.id, options);
+    else reply.clearCookie(SESSION_COOKIE, options);
   }
 
   /** One admin API call as this user. `query` values that are undefined or '' are left out. */

@@ -20,6 +20,8 @@ const CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ance
 export interface ConsoleOptions {
   /** Where each token's last sign-in is kept; in memory when absent. */
   signIns?: SignInLog;
+  /** The session cookie's Secure flag; 'auto' (default): when the request came over HTTPS (X-Forwarded-Proto only from a trusted proxy). */
+  secureCookie?: boolean | 'auto';
 }
 
 export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions = {}): Promise<void> {
@@ -33,7 +35,7 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions =
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 20 * 1024 * 1024 }, (_req, body, done) => done(null, body));
 
   const sessions = new SessionStore(opts.signIns);
-  const ctx = new ConsoleContext(app, sessions);
+  const ctx = new ConsoleContext(app, sessions, opts.secureCookie ?? 'auto');
 
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('content-security-policy', CSP);

@@ -1,7 +1,9 @@
 // The inbound listener (MX of system.bounceDomain): accepts mail only for the bounce domain,
 // never relays, needs no AUTH. Accepted messages are kept durably under <dataDir>/inbound for
 // the bounce processor; anything addressed elsewhere is refused. While the data directory is nearly
-// full, mail is refused with 452 4.3.1 at MAIL FROM, as on the submission listener.
+// full, mail is refused with 452 4.3.1 at MAIL FROM, as on the submission listener. One client
+// address holds at most limits.inboundConnectionsPerClient connections and must keep moving
+// (connection-guard.ts); refused RCPTs are capped per session and logged once (refusals.ts).
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -14,6 +16,9 @@ import { isDiskFull, type DiskSpace } from '../queue/disk-space.js';
 import { newQueueId } from '../queue/ids.js';
 import { insufficientStorage, smtpError } from './errors.js';
 import { plainAddress } from './tenant-access.js';
+import { guardConnections } from './connection-guard.js';
+import { serverTlsOptions } from './tls-settings.js';
+import { SessionRefusals } from './refusals.js';
 
 /** Inbound mail is bounce and report traffic: small. */
 const INBOUND_MAX_SIZE = 10 * 1024 * 1024;
@@ -37,7 +42,13 @@ export function createInboundServer(config: Config, log: Logger, onStored: Inbou
   const dir = path.join(config.dataDir, 'inbound');
   const bounceDomain = config.system.bounceDomain.toLowerCase();
   const recent = new Map<string, { windowStart: number; count: number }>();
-  return new SMTPServer({
+  const sessionRefusals = new SessionRefusals(config.limits.maxRefusedRecipients, 'inbound', log);
+  /** Refuses an RCPT: counted for the session, logged once when it ends (421 and closed at the cap). */
+  const refuse = (session: { id: string; remoteAddress: string }, address: string, code: number, text: string) => {
+    const reply = sessionRefusals.refuse(session.id, plainAddress(session.remoteAddress), address, { code, text });
+    return smtpError(reply.code, reply.text);
+  };
+  const server = new SMTPServer({
     onConnect(session, callback) {
       const ip = plainAddress(session.remoteAddress);
       const now = Date.now();
@@ -58,12 +69,16 @@ export function createInboundServer(config: Config, log: Logger, onStored: Inbou
     size: INBOUND_MAX_SIZE,
     authOptional: true,
     disabledCommands: config.tls ? ['AUTH'] : ['AUTH', 'STARTTLS'],
-    ...(config.tls ? { key: config.tls.key, cert: config.tls.cert } : { hideSTARTTLS: true }),
+    ...(config.tls ? serverTlsOptions(config.tls) : { hideSTARTTLS: true }),
     disableReverseLookup: true,
     maxClients: 100,
     socketTimeout: 60_000,
     closeTimeout: config.shutdownGrace,
     logger: false,
+
+    onClose(session) {
+      sessionRefusals.closed(session.id);
+    },
 
     onMailFrom(address, _session, callback) {
       if (!disk) return callback();
@@ -81,14 +96,13 @@ export function createInboundServer(config: Config, log: Logger, onStored: Inbou
       const local = address.address.slice(0, address.address.lastIndexOf('@')).toLowerCase();
       const token = UNSUBSCRIBE.exec(address.address.slice(0, address.address.lastIndexOf('@')))?.[1];
       if (domain === bounceDomain && token && unsubscribe) {
-        if (!unsubscribe.valid(token)) return callback(smtpError(550, '5.1.1 This unsubscribe address is not valid'));
+        if (!unsubscribe.valid(token)) return callback(refuse(session, address.address, 550, '5.1.1 This unsubscribe address is not valid'));
         return callback();
       }
       if (domain !== bounceDomain || !(/^b-[0-9a-z-]+$/.test(local) || ['postmaster', 'abuse', 'fbl'].includes(local))) {
-        log.warn({ remote: plainAddress(session.remoteAddress), to: address.address }, 'inbound: relay denied');
-        return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
+        return callback(refuse(session, address.address, 554, `5.7.1 <${address.address}>: Relay access denied`));
       }
-      if (session.envelope.rcptTo.length >= 10) return callback(smtpError(452, '4.5.3 Too many recipients'));
+      if (session.envelope.rcptTo.length >= 10) return callback(refuse(session, address.address, 452, '4.5.3 Too many recipients'));
       callback();
     },
 
@@ -150,4 +164,13 @@ export function createInboundServer(config: Config, log: Logger, onStored: Inbou
       );
     },
   });
+  guardConnections(server, {
+    listener: 'inbound',
+    perClient: config.limits.inboundConnectionsPerClient,
+    commandTimeout: config.limits.commandTimeout,
+    minDataRate: config.limits.minDataRate,
+    maxCommands: config.limits.maxCommandsPerConnection,
+    greetAtOnce: false,
+  }, log);
+  return server;
 }

@@ -3,6 +3,8 @@
 // a `refused` event with code RECIPIENT_SYNTAX and what was refused — control characters replaced,
 // at most 200 characters. At most one entry per tenant and address a minute, and at most 60 per
 // tenant a minute, so one broken app cannot flood the log. The syntax rule itself is pure.
+// SessionRefusals caps the refused RCPTs of one session (limits.maxRefusedRecipients) and logs
+// them once per session with a count.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { isValidAddress } from '../config/formats.js';
@@ -60,5 +62,37 @@ export class RefusalLog {
     this.perTenant.set(tenant, { since: window.since, count: window.count + 1 });
     this.lastByAddress.set(byAddress, now);
     return true;
+  }
+}
+
+/**
+ * Refused RCPTs of each session, so a client that keeps guessing is stopped and the log gets one
+ * line per session, not one per command: the `max`-th refusal in a session is answered 421 4.7.0
+ * and the connection closed; when the session ends, one line says how many were refused and the
+ * first of them.
+ */
+export class SessionRefusals {
+  private readonly sessions = new Map<string, { remote: string; count: number; first: string; reply: string }>();
+
+  constructor(private readonly max: number, private readonly listener: string, private readonly log: Logger) {}
+
+  /** Counts a refusal in session `id`; the reply to give (`reply`, or 421 once the cap is reached). */
+  refuse(id: string, remote: string, address: string, reply: { code: number; text: string }): { code: number; text: string } {
+    let s = this.sessions.get(id);
+    if (!s) {
+      s = { remote, count: 0, first: shownAddress(address), reply: `${reply.code} ${reply.text}` };
+      this.sessions.set(id, s);
+    }
+    s.count++;
+    if (s.count < this.max) return reply;
+    return { code: 421, text: `4.7.0 Too many refused recipients (${this.max}) in one session, closing connection` };
+  }
+
+  /** The session ended: one log line when it had refusals. */
+  closed(id: string): void {
+    const s = this.sessions.get(id);
+    if (!s) return;
+    this.sessions.delete(id);
+    this.log.warn({ listener: this.listener, remote: s.remote, refused: s.count, first: s.first, reply: s.reply, ended: s.count >= this.max }, 'SMTP session: recipients refused');
   }
 }

@@ -1,7 +1,11 @@
 // The submission listener: legacy shop apps connect here. AUTH PLAIN/LOGIN per tenant or a
 // trusted source network; everyone else is refused relaying. Accepted DATA goes through
 // submit() and is answered 250 only once it is durable. Recipients refused for their syntax are
-// also written to the tenant's error log (refusals.ts).
+// also written to the tenant's error log (refusals.ts). Each client address gets a fair share of
+// the connections and must keep moving (connection-guard.ts); refused RCPTs are capped per session
+// (refusals.ts). With TLS configured, AUTH is neither offered nor taken before STARTTLS (an app
+// would send its password in clear first); without TLS, plain AUTH stays (README: private networks);
+// failed logins are limited per user, per address and per pair (security/login-throttle.ts).
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -11,11 +15,12 @@ import { MessageTooLargeError } from '../queue/spool.js';
 import { isDiskFull, type DiskSpace } from '../queue/disk-space.js';
 import { plainAddress, type Identity, type TenantAccess } from './tenant-access.js';
 import { insufficientStorage, smtpError } from './errors.js';
-import { greetWithoutDelay } from './greeting.js';
-import { LoginThrottle } from '../security/login-throttle.js';
+import { guardConnections } from './connection-guard.js';
+import { serverTlsOptions } from './tls-settings.js';
+import { AuthThrottle } from '../security/login-throttle.js';
 import { smtpReplyFor } from '../error-codes.js';
 import type { QueueEvent } from '../store/records.js';
-import { recipientSyntaxProblem, RefusalLog } from './refusals.js';
+import { recipientSyntaxProblem, RefusalLog, SessionRefusals } from './refusals.js';
 import type { SendLimiter } from '../queue/send-limits.js';
 import type { SendLimits } from '../config/types.js';
 
@@ -59,8 +64,15 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
   const { config, log } = deps;
   const tls = config.tls;
   if (implicitTls && !tls) throw new Error('implicit TLS needs tls.key and tls.cert');
-  const throttle = new LoginThrottle();
+  const listener = implicitTls ? 'submissions' : 'submission';
+  const throttle = new AuthThrottle({ perUser: config.limits.authFailuresPerUser, perClient: config.limits.authFailuresPerClient });
   const refusals = deps.recordEvents ? new RefusalLog(deps.recordEvents, log) : undefined;
+  const sessionRefusals = new SessionRefusals(config.limits.maxRefusedRecipients, listener, log);
+  /** Refuses an RCPT: counted for the session, logged once when it ends (421 and closed at the cap). */
+  const refuse = (session: SMTPServerSession, address: string, code: number, text: string) => {
+    const reply = sessionRefusals.refuse(session.id, plainAddress(session.remoteAddress), address, { code, text });
+    return smtpError(reply.code, reply.text);
+  };
   const server = new SMTPServer({
     name: config.system.hostname,
     banner: 'mailgate',
@@ -69,7 +81,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
     authOptional: true,
     // Without TLS configured, legacy apps can only send plain AUTH; with it, AUTH needs STARTTLS first.
     allowInsecureAuth: !tls,
-    ...(tls ? { key: tls.key, cert: tls.cert } : { disabledCommands: ['STARTTLS'], hideSTARTTLS: true }),
+    ...(tls ? serverTlsOptions(tls) : { disabledCommands: ['STARTTLS'], hideSTARTTLS: true }),
     ...(implicitTls ? { secure: true, hideSTARTTLS: true } : {}),
     disableReverseLookup: true,
     maxClients: config.limits.maxConnections,
@@ -78,23 +90,37 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
     logger: false,
 
     // Synchronous, so a session is ready the moment it is accepted (see greeting.ts).
-    onConnect(_session, callback) {
+    onConnect(session, callback) {
+      // Replaces the listener's disabledCommands for this session until onSecure (STARTTLS) clears it.
+      if (tls && !implicitTls) session.disabledCommands = ['AUTH'];
       callback();
+    },
+
+    onSecure(_socket, session, callback) {
+      delete session.disabledCommands;
+      callback();
+    },
+
+    onClose(session) {
+      sessionRefusals.closed(session.id);
     },
 
     onAuth(auth: SMTPServerAuthentication, session, callback) {
       const remote = plainAddress(session.remoteAddress);
-      if (!throttle.allowed(remote)) {
-        log.warn({ remote, user: auth.username }, 'authentication refused: too many failures from this address');
+      const username = auth.username ?? '';
+      const refused = throttle.refusal(username, remote);
+      if (refused) {
+        log.warn({ remote, user: username, by: refused }, `authentication refused: too many failures ${refused === 'pair' ? 'for this user from this address' : refused === 'user' ? 'for this user' : 'from this address'}`);
         return callback(smtpError(454, '4.7.0 Too many failed authentication attempts, try again later'));
       }
-      deps.access().authenticate(auth.username ?? '', auth.password ?? '').then((identity) => {
+      deps.access().authenticate(username, auth.password ?? '').then((identity) => {
         if (!identity) {
-          throttle.fail(remote);
-          log.warn({ remote: plainAddress(session.remoteAddress), user: auth.username, method: auth.method }, 'authentication failed');
+          throttle.failed(username, remote);
+          log.warn({ remote, user: username, method: auth.method }, 'authentication failed');
           return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
         }
-        const user: SessionUser = { tenantId: identity.tenant.id, user: auth.username ?? '' };
+        throttle.succeeded(username, remote);
+        const user: SessionUser = { tenantId: identity.tenant.id, user: username };
         callback(null, { user });
       }, (err: Error) => {
         log.error({ err: err.message }, 'authentication error');
@@ -119,11 +145,10 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
     onRcptTo(address, session, callback) {
       const identity = identify(deps, session);
       if (!identity) {
-        log.warn({ remote: plainAddress(session.remoteAddress), to: address.address }, 'relay denied: client is not authenticated and not in a tenant network');
-        return callback(smtpError(554, `5.7.1 <${address.address}>: Relay access denied`));
+        return callback(refuse(session, address.address, 554, `5.7.1 <${address.address}>: Relay access denied`));
       }
       if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
-        return callback(smtpError(452, '4.5.3 Too many recipients'));
+        return callback(refuse(session, address.address, 452, '4.5.3 Too many recipients'));
       }
       const count = session.envelope.rcptTo.length;
       const login = loginOf(identity);
@@ -137,7 +162,7 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
       if (problem) {
         // The app gets its 501/553 as before; the shop admin now sees it in the error log too.
         refusals?.note(identity.tenant.id, address.address, problem);
-        return callback(smtpError(problem.code, problem.text));
+        return callback(refuse(session, address.address, problem.code, problem.text));
       }
       callback();
     },
@@ -183,6 +208,13 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
         );
     },
   });
-  greetWithoutDelay(server);
+  guardConnections(server, {
+    listener,
+    perClient: config.limits.submissionConnectionsPerClient,
+    commandTimeout: config.limits.commandTimeout,
+    minDataRate: config.limits.minDataRate,
+    maxCommands: config.limits.maxCommandsPerConnection,
+    greetAtOnce: true,
+  }, log);
   return server;
 }

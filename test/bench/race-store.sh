@@ -51,6 +51,7 @@ upstreams:
 tenants:
   - { id: race, name: Race, networks: [ 127.0.0.0/8 ] }
 queue: { concurrency: 100 }
+limits: { submissionConnectionsPerClient: 10000 }
 ${3:-}
 YAML
 }

@@ -45,6 +45,7 @@ upstreams:
 tenants:
   - { id: race, name: Race, networks: [ 127.0.0.0/8 ] }
 queue: { concurrency: 100 }
+limits: { submissionConnectionsPerClient: 10000 }
 YAML
 
 # The peers, each alone on the box (run-baseline stops what it started after each series).

@@ -616,7 +616,7 @@ function benchConfig(dataDir: string, sinkPort: number, logLevel: string, dkimKe
 dataDir: ${JSON.stringify(dataDir)}
 ${storeUrl ? `store: { engine: postgres, url: ${JSON.stringify(storeUrl)} }\n` : ''}logLevel: ${logLevel}
 listen: { submission: 127.0.0.1:0, inbound: 127.0.0.1:0, admin: 127.0.0.1:0 }
-limits: { maxMessageSize: 26214400 }
+limits: { maxMessageSize: 26214400, submissionConnectionsPerClient: 10000 }
 system:
   hostname: relay.example.net
   sender: { address: noreply@relay.example.net, name: Relay }

@@ -1,4 +1,6 @@
-// limits: message size, recipients, connections, free disk space, the bounce reader's deadline.
+// limits: message size, recipients, connections (in total and per client address), the SMTP
+// deadlines (idle, a whole command, DATA's rate floor), refused RCPTs and commands per connection,
+// AUTH failures, free disk space, the bounce reader's deadline.
 import { z } from 'zod';
 import { parseSize } from '../formats.js';
 import { duration, formatted, positiveInt } from './primitives.js';
@@ -8,6 +10,22 @@ export const limitsSchema = z.strictObject({
   maxRecipients: positiveInt.default(100),
   idleTimeout: duration.prefault('5m'),
   maxConnections: positiveInt.default(500),
+  /** Connections one client address may hold at once on submission (and SMTPS, counted apart). */
+  submissionConnectionsPerClient: positiveInt.default(20),
+  /** Connections one client address may hold at once on the inbound MX (which allows 100 in total). */
+  inboundConnectionsPerClient: positiveInt.default(10),
+  /** A command line must be complete this long after its first byte arrived (slowloris). */
+  commandTimeout: duration.prefault('30s'),
+  /** DATA must average at least this many bytes a second once `commandTimeout` has passed (Postfix's smtpd_min_data_rate). */
+  minDataRate: positiveInt.default(500),
+  /** Refused RCPTs in one session before it is ended with 421. */
+  maxRefusedRecipients: positiveInt.default(20),
+  /** Commands on one connection before it is ended with 421. */
+  maxCommandsPerConnection: positiveInt.default(10_000),
+  /** Failed SMTP AUTH attempts a user name may collect in 15 minutes, from all addresses together. */
+  authFailuresPerUser: positiveInt.default(10),
+  /** Failed SMTP AUTH attempts one client address may make in 15 minutes, over all user names. */
+  authFailuresPerClient: positiveInt.default(30),
   /** Free space the data directory must keep; below it mail is refused with 452 4.3.1 (default 1.5 × maxMessageSize + 64 MB). */
   minFreeSpace: formatted(parseSize).optional(),
   /** Longest the bounce parser may spend on one inbound message before it is stopped (and, on the second try, quarantined). */
