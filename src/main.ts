@@ -57,11 +57,8 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk, recordEvents: relay.recordEvents, limits: relay.limits }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
   const admin = await createAdminApp({
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
-    trustProxy: config.admin.trustProxy,
-    secureCookie: config.admin.secureCookie,
-    signIns: store.signIns,
-    stats: store.stats,
-    acrossTenants: store.acrossTenants,
+    trustProxy: config.admin.trustProxy, secureCookie: config.admin.secureCookie,
+    signIns: store.signIns, stats: store.stats, acrossTenants: store.acrossTenants,
     checkResponses: process.env.MAILGATE_CHECK_RESPONSES === '1',
     shipments: tracking.shipments,
     intake: tracking.intake,
