@@ -29,6 +29,9 @@ export function explained(events: QueueEvent[]): Array<QueueEvent & { advice?: s
   });
 }
 
+/** How many of the newest error-log entries a search by phone reads. */
+const PHONE_SCAN = 20_000;
+
 export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps): void {
   api.get('/events', {
     schema: {
@@ -64,14 +67,31 @@ export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps):
           recipient: { type: 'string', minLength: 3, maxLength: 320 },
           msgId: { type: 'string', pattern: '^[0-9A-Z]{20}$' },
           reference: { type: 'string', minLength: 1, maxLength: 998 },
+          phone: { type: 'string', minLength: 4, maxLength: 50, description: 'the customer\'s phone as the shop\'s app recorded it with an application error (any spacing; the last digits must match)' },
         },
         additionalProperties: false,
       },
     },
   }, async (req) => {
-    const q = req.query as { tenant?: string; since?: number; until?: number; class?: string; cursor?: string; limit: number; recipient?: string; msgId?: string; reference?: string };
+    const q = req.query as { tenant?: string; since?: number; until?: number; class?: string; cursor?: string; limit: number; recipient?: string; msgId?: string; reference?: string; phone?: string };
     // Without a tenant: a tenant token's own, an admin token's every tenant (the operator's view).
     const tenant = tenantScope(req, q.tenant);
+    if (q.phone) {
+      // Support staff search by the number a customer gives: the newest PHONE_SCAN entries are read.
+      const digits = q.phone.replace(/\D/g, '').replace(/^0+/, '');
+      if (digits.length < 4) throw new ApiError('INVALID', 'phone: give at least 4 digits');
+      const matches = (e: { phone?: string }) => Boolean(e.phone) && (e.phone!.replace(/\D/g, '').endsWith(digits) || digits.endsWith(e.phone!.replace(/\D/g, '').replace(/^0+/, '')));
+      const found: QueueEvent[] = [];
+      let cursor: string | undefined;
+      for (let read = 0; read < PHONE_SCAN && found.length < q.limit;) {
+        const page = tenant === undefined ? await deps.acrossTenants.errors({ ...q, limit: 500, ...(cursor ? { cursor } : {}) }) : await deps.events.errors(tenant, { ...q, limit: 500, ...(cursor ? { cursor } : {}) });
+        read += page.events.length;
+        found.push(...page.events.filter(matches));
+        if (!page.cursor) break;
+        cursor = page.cursor;
+      }
+      return { events: explained(found.slice(0, q.limit)) };
+    }
     if (q.recipient || q.msgId || q.reference) {
       // Narrow searches (one address, one message, one shop reference) read those indexes directly.
       const ids = q.msgId ? [q.msgId] : q.reference ? await referenced(deps, tenant, q.reference) : [];

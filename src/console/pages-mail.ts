@@ -145,7 +145,7 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
       isPhone ? parcels({ phone: q }) : undefined,
       !isAddress && q.length <= 200 ? parcels({ reference: q }) : undefined,
     ]);
-    const [byId, byRef, byRefBracket, byRcpt, errRef, errRcpt, errId] = await Promise.all([
+    const [byId, byRef, byRefBracket, byRcpt, errRef, errRcpt, errId, errPhone] = await Promise.all([
       isQueueId ? ctx.api<MessageSummary>(req, token, 'GET', `/messages/${q}`) : undefined,
       ctx.api<{ messages: MessageSummary[] }>(req, token, 'GET', '/messages', { query: { tenant, reference: bare } }),
       bare.includes('@') ? ctx.api<{ messages: MessageSummary[] }>(req, token, 'GET', '/messages', { query: { tenant, messageId: `<${bare}>` } }) : undefined,
@@ -153,6 +153,7 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
       ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, reference: q } }),
       isAddress ? ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, recipient: q } }) : undefined,
       isQueueId ? ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, msgId: q } }) : undefined,
+      isPhone ? ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, phone: q } }) : undefined,
     ]);
     const found = new Map<string, Parcel>();
     for (const r of await shipmentSearches) if (r?.status === 200) for (const x of r.data.shipments) found.set(`${x.carrier}!${x.code}`, x);
@@ -161,7 +162,7 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
     if (byId?.status === 200) messages.set(byId.data.id, byId.data);
     for (const r of [byRef, byRefBracket, byRcpt]) if (r?.status === 200) for (const m of r.data.messages) messages.set(m.id, m);
     const errors = new Map<string, ErrorEvent>();
-    for (const r of [errRef, errRcpt, errId]) if (r?.status === 200) for (const e of r.data.events) errors.set(`${e.time}|${e.msgId}|${e.type}|${e.recipient}`, e);
+    for (const r of [errRef, errRcpt, errId, errPhone]) if (r?.status === 200) for (const e of r.data.events) errors.set(`${e.time}|${e.msgId}|${e.type}|${e.recipient}`, e);
     const forbidden = byId?.status === 403 ? html`<p class="bad">${apiError(byId)}</p>` : '';
     return ctx.page(req, reply, s, {
       title: 'Search', active: '/search',
