@@ -237,8 +237,8 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     await page.goto(`${mg.adminUrl}/tracking?email=anna@example.com`);
     expect(await page.textContent('#blacklist-answer')).toContain('not on the blacklist');
     await shot('tracking');
-    // Support staff find the parcel from whatever the buyer gives them: e-mail or order number.
-    for (const q of ['anna@example.com', 'A-1']) {
+    // Support staff find the parcel from whatever the buyer gives them: e-mail, order number or name.
+    for (const q of ['anna@example.com', 'A-1', 'анна']) {
       await page.goto(`${mg.adminUrl}/search?q=${encodeURIComponent(q)}`);
       expect(await page.textContent('#found-shipments')).toContain('80082345678901');
     }

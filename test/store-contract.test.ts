@@ -333,6 +333,22 @@ for (const engine of engines) {
       expect(await store.webhooks.all()).toEqual([]);
     }));
 
+    it('shipments by a part of the buyer\'s name, any word, any case, any script; a renamed buyer is found by the new name only', withStore(async (store) => {
+      const s = (tenant: string, code: string, name: string) => ({ tenant, carrier: 'dhl', code, status: 'in-transit', name });
+      const anna = s('shop', 'N1', 'Анна Иванова');
+      await store.commit([{ kind: 'shipment.change', after: anna }, { kind: 'shipment.change', after: s('shop', 'N2', 'Bob Smith-Jones') }, { kind: 'shipment.change', after: s('other', 'N3', 'Bob Marley') }]);
+      const names = async (tenant: string | undefined, name: string) => (tenant === undefined ? await store.acrossTenants.shipments({ name }, ['dhl']) : await store.shipments.list(tenant, { name }, ['dhl'])).shipments.map((x) => x.code).sort();
+      expect(await names('shop', 'иванова')).toEqual(['N1']);
+      expect(await names('shop', 'АННА ив')).toEqual(['N1']);
+      expect(await names('shop', 'smith')).toEqual(['N2']);
+      expect(await names('shop', 'bob')).toEqual(['N2']);
+      expect(await names('shop', 'anna')).toEqual([]);
+      expect(await names(undefined, 'bob')).toEqual(['N2', 'N3']);
+      await store.commit([{ kind: 'shipment.change', before: anna, after: { ...anna, name: 'Maria Petrova' } }]);
+      expect(await names('shop', 'иванова')).toEqual([]);
+      expect(await names('shop', 'petrova')).toEqual(['N1']);
+    }));
+
     it('shipments: schedule follows the record, indexes by status and contact, paging, notices, blacklist, bookkeeping', withStore(async (store) => {
       const s = (code: string, over: Record<string, unknown> = {}) => ({ tenant: 'shop', carrier: 'dhl', code, status: 'in-transit', active: true, nextCheckAt: 1000, email: 'Buyer@X.test', ...over });
       const a = s('A1');

@@ -150,12 +150,13 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
         properties: {
           tenant: tenantIdSchema, status: { type: 'string', enum: [...NORMALISED_STATUSES] }, code: { type: 'string', maxLength: 100 },
           email: { type: 'string', maxLength: 254 }, phone: { type: 'string', maxLength: 50 }, reference: { type: 'string', maxLength: 200 },
+          name: { type: 'string', minLength: 2, maxLength: 200, description: 'a part of the buyer\'s name (case-insensitive)' },
           limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, cursor: { type: 'string', maxLength: 600 },
         },
       },
     },
   }, async (req, reply) => {
-    const { tenant: asked, ...q } = req.query as { tenant?: string; status?: string; code?: string; email?: string; phone?: string; reference?: string; limit: number; cursor?: string };
+    const { tenant: asked, ...q } = req.query as { tenant?: string; status?: string; code?: string; email?: string; phone?: string; reference?: string; name?: string; limit: number; cursor?: string };
     // Without a tenant: a tenant token's own, an admin token's every tenant (the operator's view).
     const tenant = tenantScope(req, asked);
     if (tenant !== undefined && !knownTenant(tenant, reply)) return reply;

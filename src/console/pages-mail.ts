@@ -69,7 +69,7 @@ ${messages.map((m) => html`<tr>${tenantCell(operator, m.tenant)}<td>${fmtTime(m.
 }
 
 const searchForm = (q = '', filter: SafeHtml | string = ''): SafeHtml => html`<form method="get" action="/search" class="row" role="search">${filter}
-<label>Order number, recipient e-mail, buyer's phone, Message-ID, queue id or tracking code <input type="search" name="q" value="${q}" required maxlength="998" id="search-box"></label>
+<label>Order number, recipient e-mail, buyer's phone or name, Message-ID, queue id or tracking code <input type="search" name="q" value="${q}" required maxlength="998" id="search-box"></label>
 <button type="submit">Search</button></form>`;
 
 export function registerMailPages(app: FastifyInstance, { ctx, guard, withTenant }: ConsoleRoutes) {
@@ -144,6 +144,7 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
       isAddress ? parcels({ email: q }) : undefined,
       isPhone ? parcels({ phone: q }) : undefined,
       !isAddress && q.length <= 200 ? parcels({ reference: q }) : undefined,
+      !isAddress && /\p{L}{2}/u.test(q) && q.length <= 200 ? parcels({ name: q }) : undefined,
     ]);
     const [byId, byRef, byRefBracket, byRcpt, errRef, errRcpt, errId, errPhone] = await Promise.all([
       isQueueId ? ctx.api<MessageSummary>(req, token, 'GET', `/messages/${q}`) : undefined,

@@ -95,6 +95,8 @@ export interface IndexedShipment {
   phoneE164?: string;
   reference?: string;
   orderReference?: string;
+  /** The buyer's name, for support staff's search. */
+  name?: string;
 }
 
 /** How a shipment is named across the store's ports (and in tracking's poll schedule). */
@@ -128,6 +130,8 @@ export interface ShipmentQuery {
   email?: string;
   phone?: string;
   reference?: string;
+  /** A part of the buyer's name (case-insensitive): each word of the name can start the match. */
+  name?: string;
   limit?: number;
   /** Continue after this cursor (from the previous page). */
   cursor?: string;

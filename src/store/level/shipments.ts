@@ -1,6 +1,7 @@
 // ShipmentRecords on LevelDB: shipments ("<tenant>!<carrier>!<code>"), the poll schedule
 // ("<nextCheckAt>!<key>"), the status and contact indexes, notices by sending time, the blacklist and
 // tracking's per-tenant bookkeeping ("settings!", "quota!", "report!" keys).
+import { nameWords } from './write.js';
 import { shipmentKey, type BlacklistEntry, type IndexedShipment, type NoticeEntry, type ShipmentQuery, type ShipmentRecords } from '../ports.js';
 import { sortableTime, type Sublevels } from './db.js';
 import { blacklistKey, parseNoticeKey } from './keys.js';
@@ -25,6 +26,7 @@ export class LevelShipments implements ShipmentRecords {
       const found = (await this.getMany(carriers.map((c) => shipmentKey(tenant, c, code)))).filter((s): s is IndexedShipment => s !== undefined);
       return { shipments: found };
     }
+    if (q.name) return this.byName(tenant, q.name, limit);
     let sublevel = this.sub.shipments;
     let prefix = `${tenant}!`;
     let keyOf = (k: string) => k;
@@ -49,6 +51,21 @@ export class LevelShipments implements ShipmentRecords {
     }
     const shipments = (await this.getMany(keys)).filter((s): s is IndexedShipment => s !== undefined);
     return { shipments, ...(keys.length >= limit && last ? { cursor: last } : {}) };
+  }
+
+  /** By a part of the buyer's name: the index of name words gives candidates, the whole name decides. */
+  private async byName(tenant: string, name: string, limit: number): Promise<{ shipments: IndexedShipment[] }> {
+    const wanted = name.toLowerCase().trim();
+    const first = nameWords(wanted)[0];
+    if (!first) return { shipments: [] };
+    const prefix = `${tenant}!n!${first}`;
+    const keys = new Set<string>();
+    for await (const k of this.sub.shipmentsByContact.keys({ gte: prefix, lt: `${prefix}\xff`, limit: limit * 20 })) {
+      const parts = k.split('!');
+      keys.add(`${tenant}!${parts.at(-2)}!${parts.at(-1)}`);
+    }
+    const found = (await this.getMany([...keys])).filter((s): s is IndexedShipment => s !== undefined && (s.name ?? '').toLowerCase().includes(wanted));
+    return { shipments: found.slice(0, limit) };
   }
 
   async countByStatus(tenant: string): Promise<Record<string, number>> {

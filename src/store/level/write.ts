@@ -74,6 +74,12 @@ export function levelWrites(sub: Sublevels, op: StoreOp): LevelWrite[] {
   }
 }
 
+/** The words of a buyer's name as index keys (lower case, at most 6, no "!"). */
+export function nameWords(name: string | undefined): string[] {
+  if (!name) return [];
+  return [...new Set(name.toLowerCase().split(/[\s,;.!]+/u).filter((w) => w.length > 0).slice(0, 6))];
+}
+
 /** A shipment's record and index entries, from `before` to `after`: only what changed is written. */
 function shipmentWrites(sub: Sublevels, before: IndexedShipment | undefined, after: IndexedShipment | undefined): LevelWrite[] {
   const s = (after ?? before)!;
@@ -85,6 +91,7 @@ function shipmentWrites(sub: Sublevels, before: IndexedShipment | undefined, aft
     ...(x.email ? [`${x.tenant}!e!${x.email.toLowerCase()}!${x.carrier}!${x.code}`] : []),
     ...(x.phoneE164 ? [`${x.tenant}!p!${x.phoneE164}!${x.carrier}!${x.code}`] : []),
     ...(x.orderReference ? [`${x.tenant}!r!${x.orderReference.toLowerCase()}!${x.carrier}!${x.code}`] : []),
+    ...nameWords(x.name).map((w) => `${x.tenant}!n!${w}!${x.carrier}!${x.code}`),
   ] : []);
   const swap = (sublevel: LevelWrite['sublevel'], was: string[], now: string[]) => {
     for (const k of was) if (!now.includes(k)) out.push({ type: 'del', sublevel, key: k });

@@ -9,7 +9,7 @@ import type { MessageRecord, QueueEvent } from '../records.js';
 import { parseCursor } from './events.js';
 import type { PgSuppression } from './lists.js';
 import { filteredPages } from './messages.js';
-import { clean } from './text.js';
+import { clean, likePattern } from './text.js';
 
 /** The distinct tenants of `messages`, one index probe each. */
 const TENANTS = `with recursive t(tenant) as (
@@ -65,6 +65,10 @@ export class PgAcrossTenants implements AcrossTenants {
     if (q.code) {
       const code = q.code.toUpperCase().replace(/\s+/g, '');
       const r = await this.pool.query('select record from shipments where code = $1 and carrier = any($2::text[]) order by tenant, array_position($2::text[], carrier) limit $3', [clean(code), [...carriers], limit]);
+      return { shipments: r.rows.map((x) => x.record as IndexedShipment) };
+    }
+    if (q.name) {
+      const r = await this.pool.query(`select record from shipments where name_lower like $1 escape '\\' order by tenant, carrier, code limit $2`, [likePattern(q.name), limit]);
       return { shipments: r.rows.map((x) => x.record as IndexedShipment) };
     }
     const [column, value] = q.email ? ['email', q.email.toLowerCase()] : q.phone ? ['phone', q.phone] : q.reference ? ['order_ref', q.reference.toLowerCase()] : q.status ? ['status', q.status] : [undefined, undefined];

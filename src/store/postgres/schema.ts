@@ -280,6 +280,16 @@ create table delivery_stats (
 create index delivery_stats_all_tenants on delivery_stats (dim, bucket);
 `,
   },
+  {
+    version: 5,
+    name: 'parcels found by the buyer\'s name',
+    sql: `
+-- The buyer's name in lower case, as mailgate lowers it (so Cyrillic and others too, whatever the
+-- database's locale); rows written before get it on their next change, or from lower() here.
+alter table shipments add column name_lower text;
+update shipments set name_lower = lower(record->>'name') where record ? 'name';
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

@@ -3,7 +3,7 @@
 // is "<carrier>!<code>" of its last shipment.
 import type pg from 'pg';
 import { shipmentKey, type BlacklistEntry, type IndexedShipment, type NoticeEntry, type ShipmentQuery, type ShipmentRecords } from '../ports.js';
-import { clean, jsonText } from './text.js';
+import { clean, jsonText, likePattern } from './text.js';
 
 const noticeOf = (x: Record<string, unknown>): NoticeEntry => ({
   sendAt: Number(x.send_at), tenant: x.tenant as string, carrier: x.carrier as string, code: x.code as string, status: x.status as string, channel: x.channel as string,
@@ -45,6 +45,11 @@ export class PgShipments implements ShipmentRecords {
     if (q.code) {
       const code = q.code.toUpperCase().replace(/\s+/g, '');
       const r = await this.pool.query('select record from shipments where tenant = $1 and code = $2 and carrier = any($3::text[]) order by array_position($3::text[], carrier)', [clean(tenant), clean(code), [...carriers]]);
+      return { shipments: r.rows.map((x) => x.record as IndexedShipment) };
+    }
+    if (q.name) {
+      const r = await this.pool.query(`select record from shipments where tenant = $1 and name_lower like $2 escape '\\' order by carrier, code limit $3`,
+        [clean(tenant), likePattern(q.name), limit]);
       return { shipments: r.rows.map((x) => x.record as IndexedShipment) };
     }
     const [column, value] = q.email ? ['email', q.email.toLowerCase()] : q.phone ? ['phone', q.phone] : q.reference ? ['order_ref', q.reference.toLowerCase()] : q.status ? ['status', q.status] : q.carrier ? ['carrier', q.carrier] : [undefined, undefined];

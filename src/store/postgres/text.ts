@@ -14,3 +14,8 @@ export function jsonText(value: unknown): string {
   if (!text.includes('\\u0000')) return text;
   return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'string' ? clean(v) : v));
 }
+
+/** "%part%" for a case-insensitive LIKE on a lower-cased column, with %, _ and \\ taken literally. */
+export function likePattern(part: string): string {
+  return `%${clean(part.toLowerCase().trim()).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

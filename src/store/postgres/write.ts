@@ -28,6 +28,8 @@ function shipmentRow(s: IndexedShipment) {
     email: s.email ? s.email.toLowerCase() : null,
     phone: s.phoneE164 ?? null,
     order: s.orderReference ? s.orderReference.toLowerCase() : null,
+    // Lower-cased here, not by the database: lower() in a "C" locale leaves Cyrillic as it is.
+    nameLower: s.name ? s.name.toLowerCase() : null,
     record: s,
   };
 }
@@ -117,11 +119,11 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: stri
     const s = (o.after ?? o.before)!;
     return `${s.tenant}\n${s.carrier}\n${s.code}`;
   });
-  await run(`insert into shipments (tenant, carrier, code, status, next_check_at, email, phone, order_ref, record)
-    select x->>'tenant', x->>'carrier', x->>'code', x->>'status', (x->>'next')::bigint, x->>'email', x->>'phone', x->>'order', x->'record'
+  await run(`insert into shipments (tenant, carrier, code, status, next_check_at, email, phone, order_ref, name_lower, record)
+    select x->>'tenant', x->>'carrier', x->>'code', x->>'status', (x->>'next')::bigint, x->>'email', x->>'phone', x->>'order', x->>'nameLower', x->'record'
     from jsonb_array_elements($1::jsonb) as x
     on conflict (tenant, carrier, code) do update set status = excluded.status, next_check_at = excluded.next_check_at,
-      email = excluded.email, phone = excluded.phone, order_ref = excluded.order_ref, record = excluded.record`,
+      email = excluded.email, phone = excluded.phone, order_ref = excluded.order_ref, name_lower = excluded.name_lower, record = excluded.record`,
   shipments.flatMap((o) => (o.after ? [shipmentRow(o.after)] : [])));
   await run(`delete from shipments as s using jsonb_array_elements($1::jsonb) as x
     where s.tenant = x->>'tenant' and s.carrier = x->>'carrier' and s.code = x->>'code'`,
