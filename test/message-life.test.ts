@@ -66,6 +66,18 @@ describe('a message after delivery', () => {
     return { id, verp: relayed.from, relayed };
   };
 
+  it('finds messages by a part of the recipient\'s name as the To header gives it', async () => {
+    const info = await w.submit({ user: 'shop', pass: 'correct-horse' }).sendMail({ from: 'orders@shop.test', to: '"Schmidt, Anna" <anna.s@example.com>', subject: 'Order 9', text: 'x' });
+    const id = info.response.split(' ').pop()!;
+    await waitForEvent(w.mg, 'anna.s@example.com', 'delivered'); // at the sink before the next test counts it
+    for (const part of ['schmidt', 'ANNA', 'anna']) {
+      const found = (await json<{ messages: Message[] }>(`/messages?tenant=shop&name=${part}`)).body.messages.map((m) => m.id);
+      expect(found, part).toContain(id);
+    }
+    expect((await json<{ messages: Message[] }>('/messages?tenant=shop&name=example')).body.messages.map((m) => m.id)).not.toContain(id); // not the address
+    expect((await json<{ messages: Message[] }>('/messages?tenant=other&name=schmidt')).body.messages).toEqual([]);
+  });
+
   it('stores the Message-ID it added, and finds the message by it', async () => {
     const { id, relayed } = await deliver('anna@example.com', 'Order A-7');
     const header = /^Message-ID: (.*)$/im.exec(relayed.raw.toString())![1]!.trim();

@@ -51,6 +51,7 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
         properties: {
           tenant: tenantIdSchema,
           recipient: { type: 'string', minLength: 3, maxLength: 320 },
+          name: { type: 'string', minLength: 2, maxLength: 200, description: 'a part of the recipients\' display names in the To header (case-insensitive); recent messages are searched' },
           reference: { type: 'string', minLength: 1, maxLength: 998 },
           messageId: { type: 'string', minLength: 1, maxLength: 998 },
           status: { type: 'string', enum: [...RECIPIENT_VIEWS] },
@@ -62,7 +63,7 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
       },
     },
   }, async (req) => {
-    const q = req.query as { tenant?: string; recipient?: string; reference?: string; messageId?: string; status?: string; from?: number; to?: number; cursor?: string; limit: number };
+    const q = req.query as { tenant?: string; recipient?: string; name?: string; reference?: string; messageId?: string; status?: string; from?: number; to?: number; cursor?: string; limit: number };
     // Without a tenant: a tenant token's own, an admin token's every tenant (the operator's view).
     const tenant = tenantScope(req, q.tenant);
     if (q.reference || q.messageId) {
@@ -74,9 +75,10 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
       return { messages: recs.sort((a, b) => b.createdAt - a.createdAt).slice(0, q.limit).map(summary) };
     }
     const rcpt = q.recipient?.toLowerCase();
+    const name = q.name?.toLowerCase().trim();
     const list = {
       limit: q.limit, ...(q.from !== undefined ? { from: q.from } : {}), ...(q.to !== undefined ? { to: q.to } : {}), ...(q.cursor ? { cursor: q.cursor } : {}),
-      filter: (r: MessageRecord) => (!rcpt || r.envelope.to.some((t) => t.toLowerCase() === rcpt)) && (!q.status || r.recipients.some((x) => recipientState(x) === q.status || (q.status === 'failed' && x.status === 'failed'))),
+      filter: (r: MessageRecord) => (!rcpt || r.envelope.to.some((t) => t.toLowerCase() === rcpt)) && (!name || (r.toNames ?? '').toLowerCase().includes(name)) && (!q.status || r.recipients.some((x) => recipientState(x) === q.status || (q.status === 'failed' && x.status === 'failed'))),
     };
     const page = tenant === undefined ? await deps.acrossTenants.messages(list) : await deps.spool.listByTenant(tenant, list);
     return { messages: page.messages.map(summary), ...(page.cursor ? { cursor: page.cursor } : {}) };

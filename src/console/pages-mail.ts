@@ -146,11 +146,13 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
       !isAddress && q.length <= 200 ? parcels({ reference: q }) : undefined,
       !isAddress && /\p{L}{2}/u.test(q) && q.length <= 200 ? parcels({ name: q }) : undefined,
     ]);
-    const [byId, byRef, byRefBracket, byRcpt, errRef, errRcpt, errId, errPhone] = await Promise.all([
+    const isName = !isAddress && /\p{L}{2}/u.test(q) && q.length <= 200;
+    const [byId, byRef, byRefBracket, byRcpt, byName, errRef, errRcpt, errId, errPhone] = await Promise.all([
       isQueueId ? ctx.api<MessageSummary>(req, token, 'GET', `/messages/${q}`) : undefined,
       ctx.api<{ messages: MessageSummary[] }>(req, token, 'GET', '/messages', { query: { tenant, reference: bare } }),
       bare.includes('@') ? ctx.api<{ messages: MessageSummary[] }>(req, token, 'GET', '/messages', { query: { tenant, messageId: `<${bare}>` } }) : undefined,
       isAddress ? ctx.api<{ messages: MessageSummary[] }>(req, token, 'GET', '/messages', { query: { tenant, recipient: q } }) : undefined,
+      isName ? ctx.api<{ messages: MessageSummary[] }>(req, token, 'GET', '/messages', { query: { tenant, name: q } }) : undefined,
       ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, reference: q } }),
       isAddress ? ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, recipient: q } }) : undefined,
       isQueueId ? ctx.api<{ events: ErrorEvent[] }>(req, token, 'GET', '/errors', { query: { tenant, msgId: q } }) : undefined,
@@ -161,7 +163,7 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
     const shipments = [...found.values()];
     const messages = new Map<string, MessageSummary>();
     if (byId?.status === 200) messages.set(byId.data.id, byId.data);
-    for (const r of [byRef, byRefBracket, byRcpt]) if (r?.status === 200) for (const m of r.data.messages) messages.set(m.id, m);
+    for (const r of [byRef, byRefBracket, byRcpt, byName]) if (r?.status === 200) for (const m of r.data.messages) messages.set(m.id, m);
     const errors = new Map<string, ErrorEvent>();
     for (const r of [errRef, errRcpt, errId, errPhone]) if (r?.status === 200) for (const e of r.data.events) errors.set(`${e.time}|${e.msgId}|${e.type}|${e.recipient}`, e);
     const forbidden = byId?.status === 403 ? html`<p class="bad">${apiError(byId)}</p>` : '';

@@ -24,6 +24,16 @@ export interface ScannedHeaders {
   reference?: string;
   /** X-Mailgate-Category, set by the app. */
   category?: string;
+  /** The display names of the To header ("Anna Schmidt, Bob"), for support staff's search by name. */
+  toNames?: string;
+}
+
+/** The display names of an address list, addresses and quotes left out. Pure. */
+export function displayNames(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  const names = value.replace(/<[^>]*>/g, ' ').replace(/[^\s,;"]+@[^\s,;"]+/g, ' ').replace(/["()]/g, ' ')
+    .split(/[,;]/).map((n) => n.replace(/\s+/g, ' ').trim()).filter((n) => n.length > 0);
+  return names.length > 0 ? names.join(', ').slice(0, 200) : undefined;
 }
 
 export class CanonicalStream extends Transform {
@@ -67,6 +77,7 @@ export class CanonicalStream extends Transform {
       // An app (or nodemailer) may MIME-encode a non-ASCII reference; it is indexed as the shop wrote it.
       reference: decodeWords(utf8(field('X-Order-Id') ?? field('X-Reference')))?.slice(0, 200),
       category: field('X-Mailgate-Category')?.slice(0, 64),
+      toNames: displayNames(decodeWords(utf8(field('To')))),
     };
   }
 

@@ -141,6 +141,7 @@ export class MailQueue {
       ...(headers.messageId ? { messageId: headers.messageId } : {}),
       ...(headers.subject ? { subject: headers.subject } : {}),
       ...(headers.reference ? { reference: headers.reference } : {}),
+      ...(headers.toNames ? { toNames: headers.toNames } : {}),
       ...(category ? { category } : {}),
       source: input.source,
       ...(input.resendOf ? { resendOf: input.resendOf } : {}),

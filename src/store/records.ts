@@ -92,6 +92,8 @@ export interface MessageRecord {
   subject?: string;
   /** The shop's reference (X-Order-Id / X-Reference header), for search. */
   reference?: string;
+  /** The To header's display names ("Anna Schmidt"), for search by the buyer's name. */
+  toNames?: string;
   source: MessageSource;
   /** 'done' once every recipient is delivered or failed. */
   state: 'queued' | 'done';
