@@ -35,28 +35,10 @@ runuser -u postgres -- "$PGBIN/initdb" -D "$work/pg" -U postgres -A trust -E UTF
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$work/pg" -o "-c listen_addresses=127.0.0.1 -p 5499 -k $work -c max_connections=100" -l "$work/pg.log" -w start >/dev/null
 runuser -u postgres -- "$PGBIN/createdb" -h 127.0.0.1 -p 5499 -U postgres mailgate
 
-config() { # config FILE DATADIR [STORE-LINE]
-  cat >"$1" <<YAML
-dataDir: $2
-logLevel: info
-listen: { submission: 127.0.0.1:2540, inbound: 127.0.0.1:2541, admin: 127.0.0.1:8040 }
-system:
-  hostname: relay.race.test
-  sender: { address: noreply@relay.race.test }
-  bounceDomain: bounces.relay.race.test
-  upstream: sink
-  dkim: { domain: relay.race.test, selector: race, privateKeyFile: $work/keys/relay.race.test.race.key }
-upstreams:
-  - { name: sink, host: 127.0.0.1, port: 2600, tls: none, maxConnections: 20 }
-tenants:
-  - { id: race, name: Race, networks: [ 127.0.0.0/8 ] }
-queue: { concurrency: 100 }
-limits: { submissionConnectionsPerClient: 10000 }
-${3:-}
-YAML
-}
-config "$work/level.yaml" "$work/level-data"
-config "$work/pg.yaml" "$work/pg-data" "store: { engine: postgres, url: 'postgres://postgres@127.0.0.1:5499/mailgate' }"
+# shellcheck source=race-config.sh
+. "$HERE/race-config.sh"
+race_config "$work/level.yaml" "$work/level-data" "$work/keys/relay.race.test.race.key"
+race_config "$work/pg.yaml" "$work/pg-data" "$work/keys/relay.race.test.race.key" "store: { engine: postgres, url: 'postgres://postgres@127.0.0.1:5499/mailgate' }"
 
 mailgate() { # mailgate CONFIG LABEL
   node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$1" >"$work/mailgate.log" 2>&1 &

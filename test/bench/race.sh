@@ -30,23 +30,9 @@ trap cleanup EXIT
 
 (cd "$ROOT" && npm run build >/dev/null)
 node "$ROOT/dist/cli.js" dkim generate --domain relay.race.test --selector race --type rsa --dir "$work/keys" >/dev/null
-cat >"$work/mailgate.yaml" <<YAML
-dataDir: $work/data
-logLevel: info
-listen: { submission: 127.0.0.1:2540, inbound: 127.0.0.1:2541, admin: 127.0.0.1:8040 }
-system:
-  hostname: relay.race.test
-  sender: { address: noreply@relay.race.test }
-  bounceDomain: bounces.relay.race.test
-  upstream: sink
-  dkim: { domain: relay.race.test, selector: race, privateKeyFile: $work/keys/relay.race.test.race.key }
-upstreams:
-  - { name: sink, host: 127.0.0.1, port: 2600, tls: none, maxConnections: 20 }
-tenants:
-  - { id: race, name: Race, networks: [ 127.0.0.0/8 ] }
-queue: { concurrency: 100 }
-limits: { submissionConnectionsPerClient: 10000 }
-YAML
+# shellcheck source=race-config.sh
+. "$HERE/race-config.sh"
+race_config "$work/mailgate.yaml" "$work/data" "$work/keys/relay.race.test.race.key"
 
 # The peers, each alone on the box (run-baseline stops what it started after each series).
 "$PEERS_DIR/run-baseline.sh" -r "$RUNS" -n "$COUNT" -o "$OUT" "${SERIES[@]}" >"$OUT/peers.log" 2>&1 || echo "# some peer series failed; see $OUT/peers.log"
