@@ -7,8 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
 import type { Resolver } from 'node:dns/promises';
 import { dnsResolver } from './delivery/mx.js';
-import { ThreadedDeliverer } from './delivery/threaded.js';
-import { InlineDeliverer } from './delivery/inline.js';
+import { createDeliverer } from './delivery/deliverers.js';
 import { planDelivery } from './delivery/plan.js';
 import { DomainVerifier } from './identity/domain-verifier.js';
 import { loadVerpSecret } from './identity/verp.js';
@@ -74,9 +73,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const events = new EventLog(store, (e) => metrics.observe(e), (e) => webhooks.opsForEvent(e));
 
   const resolver = dnsResolver(config.dns.servers);
-  const deliverer: ThreadedDeliverer | InlineDeliverer = config.queue.deliveryThread
-    ? new ThreadedDeliverer({ hostname: config.system.hostname, dnsServers: config.dns.servers, logLevel: config.logLevel, logFormat: config.logFormat }, log)
-    : new InlineDeliverer(config.system.hostname, resolver, log);
+  const deliverer = createDeliverer(config, resolver, log, () => undefined);
 
   const directory = new Directory(config, store.tenants);
   await directory.load();

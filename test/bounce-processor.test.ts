@@ -114,7 +114,7 @@ describe('soft-bounce count and deliveries in between', () => {
     processor = new BounceProcessor({ spool, store, events, suppression, verpSecret: secret, bounceDomain, log, now: () => now });
     sink = await startSink();
     const upstream: SmtpUpstream = { name: 'up', type: 'smtp', host: '127.0.0.1', port: sink.port, tls: 'none', tlsVerify: false, maxConnections: 2, source: 'config' };
-    deliverer = new Deliverer({ hostname: 'relay.test', resolver: new Resolver(), log });
+    deliverer = new Deliverer({ hostname: 'relay.test', resolver: new Resolver(), log, secure: { mtaStsPort: 443 } });
     scheduler = new Scheduler({
       spool, events, log, concurrency: 4, now: () => now,
       policy: { retrySchedule: [DAY], maxAge: 30 * DAY },

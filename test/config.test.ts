@@ -111,7 +111,7 @@ describe('default config', () => {
     // Names only: a failure must not print a token someone put into the shipped file.
     expect(config.admin.tokens.map((t) => t.name)).toEqual([]);
     expect(config.upstreams).toEqual([
-      { name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: false, source: 'config' },
+      { name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: false, mtaSts: true, dane: false, source: 'config' },
     ]);
     expect(config.tenants).toHaveLength(1);
     const demo = config.tenants[0]!;
@@ -143,7 +143,7 @@ describe('default config', () => {
     expect(config.dns.servers).toEqual([]);
     expect(config.tenants).toEqual([]);
     expect(config.upstreams).toEqual([
-      { name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: false, source: 'config' },
+      { name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: false, mtaSts: true, dane: false, source: 'config' },
     ]);
     expect(config.system.hostname).toBe(os.hostname());
     expect(config.system.upstream).toBe('direct');
@@ -228,8 +228,8 @@ describe('formats', () => {
       }),
     );
     expect(config.upstreams).toEqual([
-      { name: 'direct', type: 'mx', port: 2500, maxConnections: 10, requireTls: true, allowPrivateAddresses: false, source: 'config' },
-      { name: 'lab', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: true, source: 'config' },
+      { name: 'direct', type: 'mx', port: 2500, maxConnections: 10, requireTls: true, allowPrivateAddresses: false, mtaSts: true, dane: false, source: 'config' },
+      { name: 'lab', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: true, mtaSts: true, dane: false, source: 'config' },
       { name: 'a', type: 'smtp', host: 'smtp.a.example', port: 587, tls: 'starttls', tlsVerify: true, maxConnections: 10, source: 'config' },
       { name: 'b', type: 'smtp', host: 'smtp.b.example', port: 465, tls: 'implicit', tlsVerify: false, maxConnections: 3, source: 'config' },
       { name: 'c', type: 'smtp', host: '127.0.0.1', port: 25, tls: 'none', tlsVerify: true, maxConnections: 10, source: 'config' },
@@ -402,6 +402,40 @@ describe('validation issues', () => {
       expect(issue).not.toContain('hunter2');
     }
     expect(issuesOf('a: 1\na: 2\n')).toEqual(['config: YAML syntax error at line 2, column 1: Map keys must be unique']);
+  });
+});
+
+describe('secure delivery (MTA-STS, DANE, TLS reports)', () => {
+  it('defaults: MTA-STS followed, DANE off, reports off and named after the system', () => {
+    const config = parse(base({ system: { hostname: 'relay.example.net', sender: { address: 'noreply@relay.example.net' }, bounceDomain: 'bounces.relay.example.net' } }));
+    expect(config.upstreams.find((u) => u.name === 'direct')).toMatchObject({ type: 'mx', mtaSts: true, dane: false });
+    expect(config.secureDelivery).toEqual({
+      mtaStsPort: 443,
+      tlsReports: { enabled: false, organization: 'relay.example.net', contact: 'noreply@relay.example.net', timeout: 30_000, allowPrivateTargets: false },
+    });
+  });
+
+  it('reads the extra CA file and the switches; says clearly what is wrong', () => {
+    fs.writeFileSync(path.join(dir, 'ca.pem'), TLS_CERT);
+    fs.writeFileSync(path.join(dir, 'not-a-cert.pem'), 'hello\n');
+    const config = parse(base({
+      upstreams: [{ name: 'direct', type: 'mx', mtaSts: false, dane: true }],
+      secureDelivery: { caFile: 'ca.pem', mtaStsPort: 8443, tlsReports: { enabled: true, organization: 'Example Relay', contact: 'tlsrpt@relay.example.net', timeout: '10s' } },
+    }));
+    expect(config.upstreams[0]).toMatchObject({ mtaSts: false, dane: true });
+    expect(config.secureDelivery).toMatchObject({ ca: TLS_CERT.trim(), mtaStsPort: 8443, tlsReports: { enabled: true, organization: 'Example Relay', contact: 'tlsrpt@relay.example.net', timeout: 10_000 } });
+    expect(issuesOf(base({
+      upstreams: [{ name: 'direct', type: 'mx', mtaSts: 'yes', dane: 1 }],
+      secureDelivery: { caFile: 'not-a-cert.pem', mtaStsPort: 0, tlsReports: { enabled: true, contact: 'not an address', send: true } },
+    }))).toEqual([
+      'secureDelivery.mtaStsPort: must be at least 1',
+      'secureDelivery.tlsReports.contact: invalid e-mail address "not an address"',
+      'secureDelivery.tlsReports.send: unknown key',
+      'upstreams[0].mtaSts: expected true or false, got text',
+      'upstreams[0].dane: expected true or false, got a number',
+    ]);
+    expect(issuesOf(base({ secureDelivery: { caFile: 'not-a-cert.pem' } }))).toEqual(['secureDelivery.caFile: not-a-cert.pem holds no PEM certificate']);
+    expect(issuesOf(base({ secureDelivery: { caFile: 'missing.pem' } }))).toEqual(['secureDelivery.caFile: cannot read missing.pem (ENOENT)']);
   });
 });
 

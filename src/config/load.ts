@@ -29,6 +29,7 @@ import { checkPostgresUrl, storeSchema } from './schema/store.js';
 import type { PluggedSchema, PluggedSchemas } from './plugged.js';
 import { DEFAULT_SMTP_PORT, mxUpstreamSchema, smtpUpstreamSchema } from './schema/upstreams.js';
 import { webhooksSchema } from './schema/webhooks.js';
+import { secureDeliverySchema } from './schema/secure-delivery.js';
 
 export { ConfigError, formatPath };
 import type { AdminToken, Config, ListenAddress, NetworkSender, SenderOverride, SendLimits, Tenant, StoreConfig, TenantDomain, TrackingConfig, Upstream } from './types.js';
@@ -211,6 +212,26 @@ class Resolver {
     return readSecret(obj, key, at, this.opts, (where, message) => this.issue(where, message));
   }
 
+  /** A PEM file of one or more CA certificates (relative to the config's directory). */
+  private caFile(file: string, at: Path): string | undefined {
+    let pem: string;
+    try {
+      pem = fs.readFileSync(path.resolve(this.opts.baseDir, file), 'utf8');
+    } catch (err) {
+      this.issue(at, `cannot read ${file} (${errorCode(err)})`);
+      return undefined;
+    }
+    const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    try {
+      if (blocks.length === 0) throw new Error('none');
+      for (const b of blocks) new X509Certificate(b);
+    } catch {
+      this.issue(at, `${file} holds no PEM certificate`);
+      return undefined;
+    }
+    return blocks.join('\n');
+  }
+
   private privateKey(obj: Record<string, unknown>, at: Path): string | undefined {
     return readPrivateKey(obj, at, this.opts, (where, message) => this.issue(where, message));
   }
@@ -232,6 +253,8 @@ class Resolver {
     const retention = this.section(retentionSchema, root.retention, ['retention']);
     const dns = this.section(dnsSchema, root.dns, ['dns']);
     const webhooks = this.section(webhooksSchema, root.webhooks, ['webhooks']);
+    const secureDelivery = this.section(secureDeliverySchema, root.secureDelivery, ['secureDelivery']);
+    const extraCa = secureDelivery?.caFile !== undefined ? this.caFile(secureDelivery.caFile, ['secureDelivery', 'caFile']) : undefined;
     const tracking = this.resolveTracking(root.tracking);
     const system = this.check(systemSchema, root.system, ['system']);
     const admin = this.section(adminSchema, root.admin, ['admin']);
@@ -285,9 +308,8 @@ class Resolver {
 
     // Every section above parsed without issues, so none of these is undefined.
     const list = upstreams.list;
-    if (!list.some((u) => u.name === 'direct')) {
-      list.push({ name: 'direct', type: 'mx', port: 25, maxConnections: 10, requireTls: false, allowPrivateAddresses: false, source: 'config' });
-    }
+    if (!list.some((u) => u.name === 'direct')) list.push({ ...mxUpstreamSchema.parse({ name: 'direct', type: 'mx' }), source: 'config' });
+    const hostname = system!.hostname ?? os.hostname();
 
     return {
       dataDir: path.resolve(this.opts.baseDir, dataDir!),
@@ -301,13 +323,13 @@ class Resolver {
       retention: retention!,
       dns: dns!,
       system: {
-        hostname: system!.hostname ?? os.hostname(),
+        hostname,
         sender: system!.sender,
         bounceDomain: system!.bounceDomain,
         ...(systemDkim ? { dkim: systemDkim } : {}),
         upstream: system!.upstream,
-        spf: system!.spf ?? { include: `_spf.${system!.hostname ?? os.hostname()}` },
-        unsubscribeUrl: system!.unsubscribeUrl ?? `https://${system!.hostname ?? os.hostname()}/unsubscribe`,
+        spf: system!.spf ?? { include: `_spf.${hostname}` },
+        unsubscribeUrl: system!.unsubscribeUrl ?? `https://${hostname}/unsubscribe`,
         ...(verpSecret ? { verpSecret } : {}),
       },
       admin: { tokens, allowPrivateTenantUpstreams: admin!.allowPrivateTenantUpstreams, trustProxy: admin!.trustProxy, secureCookie: admin!.secureCookie },
@@ -318,6 +340,11 @@ class Resolver {
       })),
       webhooks: webhooks!,
       tracking: tracking!,
+      secureDelivery: {
+        ...(extraCa ? { ca: extraCa } : {}),
+        mtaStsPort: secureDelivery!.mtaStsPort,
+        tlsReports: { ...secureDelivery!.tlsReports, organization: secureDelivery!.tlsReports.organization ?? hostname, contact: secureDelivery!.tlsReports.contact ?? system!.sender.address },
+      },
       shutdownGrace: shutdownGrace!,
     };
   }

@@ -44,6 +44,10 @@ export interface MxUpstream {
    * Off: such recipients fail, so a domain whose MX points into the LAN cannot aim mailgate at it.
    */
   allowPrivateAddresses: boolean;
+  /** Follow the recipient domain's MTA-STS policy (RFC 8461): in enforce mode only its MX hosts, over TLS with a valid certificate. */
+  mtaSts: boolean;
+  /** Require TLS matching the MX host's DNSSEC-validated TLSA records (RFC 7672), when the resolver vouches for them (AD bit). */
+  dane: boolean;
   source: 'config' | 'store';
   owner?: string;
 }
@@ -199,8 +203,30 @@ export interface Config {
     /** Allow webhook URLs that resolve to loopback, private or link-local addresses (off: no SSRF into the LAN). */
     allowPrivateTargets: boolean;
   };
+  secureDelivery: SecureDeliveryConfig;
   /** Grace period in ms for in-flight deliveries on SIGTERM. */
   shutdownGrace: number;
+}
+
+/** MTA-STS, DANE and TLS reports for direct delivery: what is not per upstream. */
+export interface SecureDeliveryConfig {
+  /** PEM CA certificates trusted besides the system's (caFile's content). */
+  ca?: string;
+  /** Port of the MTA-STS policy host (443). */
+  mtaStsPort: number;
+  tlsReports: TlsReportsConfig;
+}
+
+/** TLS reporting (RFC 8460): session counts per recipient domain and day, reported daily to the domain's rua. */
+export interface TlsReportsConfig {
+  enabled: boolean;
+  /** "organization-name" in the reports. */
+  organization: string;
+  /** "contact-info", and the sender of mailto: reports. */
+  contact: string;
+  /** Per https: upload, ms. */
+  timeout: number;
+  allowPrivateTargets: boolean;
 }
 
 /** Parcel tracking: how often shipments are checked, the carrier accounts and the SMS/voice gateways. */

@@ -1,5 +1,6 @@
 // Hands a prepared message to its upstream: a pooled nodemailer transport per configured SMTP
-// upstream, or direct delivery to each recipient domain's MX hosts. Reports per recipient.
+// upstream, or direct delivery to each recipient domain's MX hosts under the domain's TLS policies
+// (tls-policy/: MTA-STS, and the TLS sessions kept for reports). Reports per recipient.
 import type { Resolver } from 'node:dns/promises';
 import type { Readable } from 'node:stream';
 import net from 'node:net';
@@ -12,8 +13,12 @@ import { mxTransportOptions, smtpTransportOptions } from './transport-options.js
 import { withVerdict } from './reply.js';
 import { sendTransaction, type Envelope, type SmtpTransport } from './smtp-client.js';
 import type { RecipientResult } from '../queue/delivery-result.js';
+import type { TlsSession } from '../store/records.js';
+import { SecureRoutes, type HostRequirement } from './tls-policy/secure-routes.js';
+import { negotiatePolicyTls } from './tls-policy/starttls.js';
 
 const IDLE_POOL_MS = 120_000;
+const NEXT_HOST_CODES = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TLS_FAILED', 'TLS_POLICY_FAILED']);
 const CONNECT_TIMEOUT_MS = 30_000;
 
 /**
@@ -21,9 +26,11 @@ const CONNECT_TIMEOUT_MS = 30_000;
  * body and the final "." separately; with Nagle on, that last small write waits for the
  * upstream's delayed ACK (40 ms on Linux) on every message of a pooled connection.
  */
+type SocketCallback = (err: Error | null, socketOptions?: { connection: net.Socket; secure?: boolean; secured?: boolean }) => void;
+
 function connectWithoutDelay(
   options: { host?: string; port?: number; localAddress?: string },
-  callback: (err: Error | null, socketOptions?: { connection: net.Socket }) => void,
+  callback: SocketCallback,
   connected: (address: string | undefined) => void = () => undefined,
 ): void {
   const socket = net.connect({ host: options.host, port: options.port ?? 25, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
@@ -42,6 +49,17 @@ function connectWithoutDelay(
   });
 }
 
+/**
+ * A socket that fails as soon as nodemailer has it. nodemailer's pool (8.0.x) never frees the slot of
+ * a connection whose getSocket() reported an error, so after maxConnections such errors a pool would
+ * take no more mail; an error on the socket it was handed goes through its normal clean-up instead.
+ */
+function failedSocket(err: Error): { connection: net.Socket } {
+  const socket = new net.Socket();
+  setImmediate(() => socket.destroy(err));
+  return { connection: socket };
+}
+
 interface PoolEntry {
   transport: SmtpTransport;
   lastUsed: number;
@@ -55,6 +73,8 @@ export interface DelivererOptions {
   hostname: string;
   resolver: Resolver;
   log: Logger;
+  /** What direct delivery under MTA-STS needs: the policy host's port, extra CAs. */
+  secure: { mtaStsPort: number; ca?: string };
   now?: () => number;
 }
 
@@ -62,9 +82,11 @@ export class Deliverer {
   private readonly pools = new Map<string, PoolEntry>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
+  private readonly routes: SecureRoutes;
 
   constructor(private readonly opts: DelivererOptions) {
     this.now = opts.now ?? Date.now;
+    this.routes = new SecureRoutes({ resolver: opts.resolver, hostname: opts.hostname, log: opts.log, mtaStsPort: opts.secure.mtaStsPort, ...(opts.secure.ca ? { ca: opts.secure.ca } : {}), now: this.now });
     this.sweeper = setInterval(() => this.sweep(), 30_000);
     this.sweeper.unref();
   }
@@ -90,6 +112,11 @@ export class Deliverer {
     return parts.flat();
   }
 
+  /** The TLS policy sessions since the last call (for the TLS reports). */
+  takeTlsSessions(): TlsSession[] {
+    return this.routes.takeSessions();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     for (const p of this.pools.values()) p.transport.close();
@@ -101,14 +128,16 @@ export class Deliverer {
     if (!route.ok) {
       return envelope.to.map((recipient) => ({ recipient, outcome: route.outcome, reply: route.reply, upstream: upstream.name, code: route.code }));
     }
+    const secured = await this.routes.route(upstream, domain, route.hosts);
+    if (!secured.ok) return envelope.to.map((recipient) => ({ recipient, outcome: 'deferred', reply: secured.reply, upstream: upstream.name, code: 'TLS_POLICY_FAILED' }));
     let last: RecipientResult[] = [];
-    for (const host of route.hosts) {
+    for (const { host, requirement } of secured.hosts) {
       for (const address of host.addresses) {
         const label = `${upstream.name}/${host.name}`;
-        const results = await sendTransaction(this.mxPool(upstream, host.name, address).transport, envelope, openBody(), label, () => ({ host: host.name, address, port: upstream.port }));
+        const results = await sendTransaction(this.mxPool(upstream, host.name, address, requirement).transport, envelope, openBody(), label, () => ({ host: host.name, address, port: upstream.port }));
         last = results;
-        // Try the next host only when this one could not be reached or refused the session (421).
-        const unreachable = results.every((r) => r.code === 'UPSTREAM_UNREACHABLE' || r.code === 'UPSTREAM_TLS_FAILED' || r.reply.code === 421);
+        // Try the next host only when this one could not be reached, failed its TLS policy or refused the session (421).
+        const unreachable = results.every((r) => NEXT_HOST_CODES.has(r.code ?? '') || r.reply.code === 421);
         if (!unreachable) return results;
         this.opts.log.debug({ domain, host: host.name, address }, 'MX host unreachable, trying next');
       }
@@ -121,12 +150,20 @@ export class Deliverer {
     return this.pool(`smtp:${u.name}`, settings, () => ({ ...smtpTransportOptions(u), maxConnections: u.maxConnections }));
   }
 
-  private mxPool(u: MxUpstream, hostName: string, address: string): PoolEntry {
-    const settings = JSON.stringify([u.port, u.requireTls, u.maxConnections]);
-    return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({ ...mxTransportOptions(u, hostName, address), maxConnections: u.maxConnections }));
+  /** `requirement`: the host's TLS policy; its connections then do STARTTLS through negotiatePolicyTls. */
+  private mxPool(u: MxUpstream, hostName: string, address: string, requirement?: HostRequirement): PoolEntry {
+    const settings = JSON.stringify([u.port, u.requireTls, u.maxConnections, requirement ?? null]);
+    const secure = requirement && ((socket: net.Socket, cb: SocketCallback) => {
+      const local = socket.localAddress;
+      negotiatePolicyTls(socket, this.routes.session(requirement, address, CONNECT_TIMEOUT_MS, () => local)).then(
+        (n) => cb(null, n.secured ? { connection: n.connection, secure: true, secured: true } : { connection: n.connection }),
+        (err: Error) => cb(err),
+      );
+    });
+    return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({ ...mxTransportOptions(u, hostName, address), maxConnections: u.maxConnections }), secure);
   }
 
-  private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>): PoolEntry {
+  private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>, secure?: (socket: net.Socket, cb: SocketCallback) => void): PoolEntry {
     const existing = this.pools.get(key);
     if (existing && existing.settings === settings) {
       existing.lastUsed = this.now();
@@ -135,7 +172,15 @@ export class Deliverer {
     existing?.transport.close();
     const entry: PoolEntry = { transport: undefined as unknown as SmtpTransport, lastUsed: this.now(), settings };
     const transport = nodemailer.createTransport({
-      getSocket: (o: Parameters<typeof connectWithoutDelay>[0], cb: Parameters<typeof connectWithoutDelay>[1]) => connectWithoutDelay(o, cb, (address) => { entry.address = address; }),
+      getSocket: (o: Parameters<typeof connectWithoutDelay>[0], cb: SocketCallback) => connectWithoutDelay(
+        o,
+        (err, so) => {
+          if (err || !so) return cb(null, failedSocket(err ?? new Error('no connection')));
+          if (!secure) return cb(null, so);
+          secure(so.connection, (e, negotiated) => cb(null, e || !negotiated ? failedSocket(e ?? new Error('no connection')) : negotiated));
+        },
+        (address) => { entry.address = address; },
+      ),
       name: this.opts.hostname,
       maxMessages: 1000,
       // A pooled connection that closes without an error mid-send is retried on another connection

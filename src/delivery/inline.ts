@@ -7,14 +7,14 @@ import type { Upstream } from '../config/types.js';
 import { Deliverer } from './deliverer.js';
 import { runDeliveryJob } from './job.js';
 import type { DeliveryOutcome } from './threaded.js';
-import type { DeliveryJob, JobBody } from './worker-protocol.js';
+import type { DeliveryJob, JobBody, WorkerSetup } from './worker-protocol.js';
 
 export class InlineDeliverer {
   private readonly deliverer: Deliverer;
 
   /** `resolver`: the main thread's own (the same DNS servers). */
-  constructor(hostname: string, resolver: Resolver, log: Logger) {
-    this.deliverer = new Deliverer({ hostname, resolver, log: log.child({ thread: 'delivery' }) });
+  constructor(hostname: string, resolver: Resolver, log: Logger, secure: WorkerSetup['secure']) {
+    this.deliverer = new Deliverer({ hostname, resolver, log: log.child({ thread: 'delivery' }), secure });
   }
 
   deliver(upstream: Upstream, envelope: { from: string; to: string[] }, body: JobBody, prepare?: DeliveryJob['prepare']): Promise<DeliveryOutcome> {

@@ -5,7 +5,7 @@ import type { Deliverer } from './deliverer.js';
 import { makeField } from '../header-fields.js';
 import { prepareMessage } from '../identity/prepare.js';
 import type { SigningThread } from '../identity/dkim.js';
-import type { DeliveryJob, IdentitySummary } from './worker-protocol.js';
+import type { DeliveryJob, JobOutcome } from './worker-protocol.js';
 import type { RecipientResult } from '../queue/delivery-result.js';
 
 function openBody(job: DeliveryJob) {
@@ -16,7 +16,13 @@ function openBody(job: DeliveryJob) {
 }
 
 /** `signing`: the delivery thread signs itself (it has the spare core); on the main loop the signature goes to libuv's pool. */
-export async function runDeliveryJob(deliverer: Deliverer, job: DeliveryJob, signing: SigningThread = 'caller'): Promise<{ results: RecipientResult[]; identity?: IdentitySummary }> {
+export async function runDeliveryJob(deliverer: Deliverer, job: DeliveryJob, signing: SigningThread = 'caller'): Promise<JobOutcome> {
+  const outcome = await deliverJob(deliverer, job, signing);
+  const tlsSessions = deliverer.takeTlsSessions();
+  return tlsSessions.length > 0 ? { ...outcome, tlsSessions } : outcome;
+}
+
+async function deliverJob(deliverer: Deliverer, job: DeliveryJob, signing: SigningThread): Promise<JobOutcome> {
   if (!job.prepare) return { results: await deliverer.deliver(job.upstream, job.envelope, openBody(job)) };
   const { identity, trace, verp, listUnsubscribe } = job.prepare;
   let plan;

@@ -58,6 +58,8 @@ export interface SmtpClientError extends Error {
   command?: string;
   rejectedErrors?: SmtpClientError[];
   rejected?: string[];
+  /** Set on a TlsPolicyError: the RFC 8460 result type of the session a TLS policy refused. */
+  policyFailure?: string;
 }
 
 export interface ErrorVerdict {
@@ -72,6 +74,8 @@ export interface ErrorVerdict {
  * and defer, so a fixed upstream setting still delivers the mail.
  */
 export function judgeError(err: SmtpClientError, where: string): ErrorVerdict {
+  // A session an MTA-STS or DANE policy forbids (tls-policy/starttls.ts): the message says which and why.
+  if (err.policyFailure) return { reply: { code: 451, enhanced: '4.7.5', text: err.message }, outcome: 'deferred', code: 'TLS_POLICY_FAILED' };
   if (err.responseCode && err.response) {
     const command = commandOf(err.command);
     const reply = { ...parseReply(err.response, err.responseCode), ...(command ? { command } : {}) };

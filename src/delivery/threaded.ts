@@ -3,13 +3,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Upstream } from '../config/types.js';
-import type { RecipientResult } from '../queue/delivery-result.js';
-import type { DeliveryJob, IdentitySummary, JobBody, WorkerReply, WorkerSetup } from './worker-protocol.js';
+import type { DeliveryJob, JobBody, JobOutcome, WorkerReply, WorkerSetup } from './worker-protocol.js';
 
-export interface DeliveryOutcome {
-  results: RecipientResult[];
-  identity?: IdentitySummary;
-}
+export type DeliveryOutcome = JobOutcome;
 
 interface Pending {
   resolve: (r: DeliveryOutcome) => void;
@@ -63,7 +59,10 @@ export class ThreadedDeliverer {
       if (!p) return;
       this.pending.delete(reply.id);
       if ('error' in reply) p.reject(new Error(reply.error));
-      else p.resolve({ results: reply.results, ...(reply.identity ? { identity: reply.identity } : {}) });
+      else {
+        const { id: _id, ...outcome } = reply;
+        p.resolve(outcome);
+      }
     });
     worker.on('error', (err) => this.log.error({ err: err.message }, 'delivery thread failed'));
     const started = Date.now();

@@ -3,12 +3,15 @@ import type { Upstream } from '../config/types.js';
 import type { RecipientResult } from '../queue/delivery-result.js';
 import type { IdentityInput, IdentityPlan } from '../identity/sender-policy.js';
 import type { BodySource, TraceInfo } from '../identity/prepare.js';
+import type { TlsSession } from '../store/records.js';
 
 export interface WorkerSetup {
   hostname: string;
   dnsServers: string[];
   logLevel: string;
   logFormat: 'json' | 'text';
+  /** MTA-STS policy host port and extra CAs (config.secureDelivery). */
+  secure: { mtaStsPort: number; ca?: string };
 }
 
 /** Where the worker finds the body: in the job, or a byte range of a spool file. */
@@ -33,4 +36,11 @@ export interface IdentitySummary {
   messageId?: string;
 }
 
-export type WorkerReply = { id: number; results: RecipientResult[]; identity?: IdentitySummary } | { id: number; error: string };
+/** What a job reports: per recipient, what prepare decided, and the TLS policy sessions since the last job (for TLS reports). */
+export interface JobOutcome {
+  results: RecipientResult[];
+  identity?: IdentitySummary;
+  tlsSessions?: TlsSession[];
+}
+
+export type WorkerReply = ({ id: number } & JobOutcome) | { id: number; error: string };

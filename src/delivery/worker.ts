@@ -10,7 +10,7 @@ import type { DeliveryJob, WorkerReply, WorkerSetup } from './worker-protocol.js
 
 const setup = workerData as WorkerSetup;
 const log = createLogger({ level: setup.logLevel, format: setup.logFormat, base: { pid: process.pid, thread: 'delivery' } });
-const deliverer = new Deliverer({ hostname: setup.hostname, resolver: dnsResolver(setup.dnsServers), log });
+const deliverer = new Deliverer({ hostname: setup.hostname, resolver: dnsResolver(setup.dnsServers), log, secure: setup.secure });
 
 parentPort!.on('message', (msg: DeliveryJob | { close: true }) => {
   if ('close' in msg) {

@@ -164,3 +164,25 @@ export interface QueueEvent {
   /** For app-error: the customer's phone number. */
   phone?: string;
 }
+
+/**
+ * One SMTP session (connection) to an MX host under a TLS policy — MTA-STS or DANE — or a policy
+ * that could not be fetched, as TLS reports (RFC 8460) count them per recipient domain and day.
+ */
+export interface TlsSession {
+  time: number;
+  /** The recipient domain whose policy applied (where the report goes). */
+  policyDomain: string;
+  policyType: 'sts' | 'tlsa' | 'no-policy-found';
+  /** The policy as published: the MTA-STS policy's lines, or the TLSA records in presentation form. */
+  policyStrings: string[];
+  /** The MTA-STS policy's mx patterns, or the MX host the TLSA records are for. */
+  mxHosts: string[];
+  /** 'success', or an RFC 8460 result type (certificate-host-mismatch, starttls-not-supported, …). */
+  result: string;
+  receivingMx?: string;
+  receivingIp?: string;
+  sendingIp?: string;
+  /** An implementation code for the failure (OpenSSL's verify error). */
+  reasonCode?: string;
+}

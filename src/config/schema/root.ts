@@ -18,6 +18,7 @@ export const ROOT_KEYS = [
   'tenants',
   'webhooks',
   'tracking',
+  'secureDelivery',
   'shutdownGrace',
 ] as const;
 

@@ -14,6 +14,10 @@ export const mxUpstreamSchema = z.strictObject({
   maxConnections: positiveInt.default(10),
   requireTls: z.boolean().default(false),
   allowPrivateAddresses: z.boolean().default(false),
+  // Recipient domains' published TLS requirements: MTA-STS (RFC 8461) on, as KumoMTA ships it; DANE
+  // (RFC 7672) only trusts the AD bit of a validating resolver, so it is off until the operator has one.
+  mtaSts: z.boolean().default(true),
+  dane: z.boolean().default(false),
 });
 
 export const smtpUpstreamSchema = z.strictObject({
