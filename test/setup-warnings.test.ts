@@ -35,6 +35,19 @@ describe('the config\'s own warnings (pure)', () => {
   });
 });
 
+describe('the DANE warning (pure)', () => {
+  const dane = (dns: string) => configWarnings(parseConfig(
+    `dataDir: /tmp/x\nsystem: { hostname: relay.shop.org, sender: { address: noreply@shop.org }, bounceDomain: bounces.shop.org }\nadmin: { tokens: [ { name: ops, token: ${ADMIN_TOKEN} } ] }\nupstreams: [ { name: direct, type: mx, dane: true } ]\n${dns}`,
+    { baseDir: '/tmp', env: {} },
+  )).filter((w) => w.includes('DANE'));
+
+  it('asks for a validating resolver on this host when DANE is on', () => {
+    expect(dane('')).toEqual([expect.stringMatching(/^upstream "direct" checks DANE, which trusts the DNSSEC flag of the resolvers in dns\.servers \(none: the system's\)/)]);
+    expect(dane('dns: { servers: [ 9.9.9.9 ] }')).toEqual([expect.stringContaining('(9.9.9.9); that flag can be forged')]);
+    expect(dane('dns: { servers: [ "127.0.0.1:5353", "::1" ] }')).toEqual([]);
+  });
+});
+
 describe('setup warnings of a running relay', () => {
   const w = useMailgate({
     prefix: 'mg-warn-',

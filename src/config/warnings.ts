@@ -1,5 +1,6 @@
 // Warnings about a valid config that will not work well: no admin token, no DKIM key for the system
-// sender, a host name that is a placeholder or this machine's short name. Said by `mailgate
+// sender, a host name that is a placeholder or this machine's short name, DANE without a resolver on
+// this host. Said by `mailgate
 // check-config`, at start in the log, and on the console's overview for admins, next to the
 // tracking and sender-domain warnings (admin/setup-warnings.ts gathers them all). Pure.
 import type { Config } from './types.js';
@@ -43,6 +44,12 @@ export function configWarnings(config: Config, facts: ConfigFacts = {}): string[
   ] as const;
   for (const [key, domain, effect] of placeholders) {
     if (isPlaceholderDomain(domain)) out.push(`${key} uses "${domain}", a placeholder: set it to a domain of yours (${effect})`);
+  }
+  const local = config.dns.servers.length > 0 && config.dns.servers.every((s) => /^(127\.|\[?::1\]?(:|$)|localhost)/.test(s));
+  for (const u of config.upstreams) {
+    if (u.type === 'mx' && u.dane && !local) {
+      out.push(`upstream "${u.name}" checks DANE, which trusts the DNSSEC flag of the resolvers in dns.servers (${config.dns.servers.length > 0 ? config.dns.servers.join(', ') : 'none: the system\'s'}); that flag can be forged between them and mailgate: run a validating resolver on this host (unbound, 127.0.0.1) and list it in dns.servers`);
+    }
   }
   if (!config.system.dkim) {
     out.push(`no DKIM key for the system sender (system.dkim): mail sent as ${config.system.sender.address} is not signed and often lands in spam; create one with \`mailgate dkim generate --domain ${domainOf(config.system.sender.address)} --selector mg1\`, publish the printed records and add system.dkim`);

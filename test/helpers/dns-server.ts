@@ -5,7 +5,9 @@
 //   const resolver = new Resolver(); resolver.setServers([dns.address]);
 //
 // Names are case-insensitive (a trailing dot is ignored). Unknown name: NXDOMAIN. Known name without
-// records of the asked type: NOERROR with an empty answer. Every answer has the AA flag.
+// records of the asked type: NOERROR with an empty answer. Every answer has the AA flag; a name with
+// `AD: true` answers with the AD flag too, as a DNSSEC-validating resolver does for a signed zone
+// (the client is told the data is validated — what DANE relies on).
 // UDP answers larger than the client's limit (512, or its EDNS size) are sent truncated (TC), so the
 // client retries over TCP, as real resolvers do for long TXT (DKIM) records.
 import dgram from 'node:dgram';
@@ -25,6 +27,19 @@ export interface ZoneEntry {
   TXT?: (string | string[])[];
   CNAME?: string;
   PTR?: string[];
+  /** DANE records: usage, selector, matching type and the association data (hex or bytes). */
+  TLSA?: TlsaRecord[];
+  /** Answers for this name carry the AD (authentic data) flag. */
+  AD?: boolean;
+  /** Questions of these types about this name get SERVFAIL (a broken zone, or one whose signatures do not validate). */
+  SERVFAIL?: string[];
+}
+
+export interface TlsaRecord {
+  usage: number;
+  selector: number;
+  matchingType: number;
+  data: string | Buffer;
 }
 
 export type Zone = Record<string, ZoneEntry>;
@@ -85,6 +100,12 @@ function answersFor(name: string, type: string, entry: ZoneEntry): dnsPacket.Ans
       return (entry.PTR ?? []).map((data) => ({ ...base, type: 'PTR' as const, data }));
     case 'CNAME':
       return entry.CNAME ? [{ ...base, type: 'CNAME' as const, data: entry.CNAME.replace(/\.$/, '') }] : [];
+    case 'TLSA':
+      return (entry.TLSA ?? []).map((t) => ({
+        ...base,
+        type: 'TLSA' as const,
+        data: { usage: t.usage, selector: t.selector, matchingType: t.matchingType, certificate: Buffer.isBuffer(t.data) ? t.data : Buffer.from(t.data, 'hex') },
+      }));
     default:
       return [];
   }
@@ -126,6 +147,7 @@ export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
     const opt = (query.additionals ?? []).find((a): a is dnsPacket.OptAnswer => a.type === 'OPT');
     const questions = query.questions ?? [];
     let rcode = 0;
+    let authentic = false;
     const answers: dnsPacket.Answer[] = [];
     const authorities: dnsPacket.Answer[] = [];
     if (questions.length !== 1) {
@@ -141,6 +163,8 @@ export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
         name = normalize(entry.CNAME);
         entry = zone.get(name);
         if (entry) answers.push(...answersFor(name, q.type, entry));
+      } else if (entry?.SERVFAIL?.includes(q.type)) {
+        rcode = RCODE_SERVFAIL;
       } else if (entry === undefined) {
         rcode = RCODE_NXDOMAIN;
         authorities.push(soaFor(q.name));
@@ -148,11 +172,12 @@ export async function startDnsServer(initial: Zone = {}): Promise<DnsServer> {
         answers.push(...answersFor(q.name, q.type, entry));
         if (answers.length === 0) authorities.push(soaFor(q.name));
       }
+      authentic = rcode === 0 && entry?.AD === true;
     }
     const response: dnsPacket.Packet = {
       type: 'response',
       id: query.id ?? 0,
-      flags: dnsPacket.AUTHORITATIVE_ANSWER | rd | rcode,
+      flags: dnsPacket.AUTHORITATIVE_ANSWER | rd | rcode | (authentic ? dnsPacket.AUTHENTIC_DATA : 0),
       questions,
       answers,
       authorities,

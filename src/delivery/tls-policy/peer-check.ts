@@ -1,14 +1,20 @@
 // Whether an MX host's TLS session satisfies the policy that governs it, given what the handshake
 // showed (the peer's certificate chain and the chain check against the trusted CAs). MTA-STS asks
 // for a WebPKI-valid certificate naming the MX host (RFC 8461 §4.2); DANE for a match with the
-// host's TLSA records (RFC 7672 §3). Answers in RFC 8460 result types with a detail an operator can
-// act on. Pure. Imports: node:crypto's X509Certificate (a value, no I/O).
+// host's TLSA records (RFC 7672 §3, tlsa.ts); DANE with TLSA records none of which is usable only
+// for encryption (§2.2). Answers in RFC 8460 result types with a detail an operator can act on.
+// Pure. Imports: node:crypto's X509Certificate (a value, no I/O), tlsa.ts.
 import type { X509Certificate } from 'node:crypto';
+import { matchTlsa, type TlsaRecord } from './tlsa.js';
 
 /** What the peer's certificate must satisfy. */
 export type PeerCheck =
   /** MTA-STS: a chain to a trusted CA, and a name matching `hostname`. */
-  | { kind: 'webpki'; hostname: string };
+  | { kind: 'webpki'; hostname: string }
+  /** DANE: a match with one of the usable TLSA records (DANE-EE ignores names and dates). */
+  | { kind: 'dane'; hostname: string; records: TlsaRecord[] }
+  /** DANE whose TLSA records are all unusable: TLS is required, any certificate will do (RFC 7672 §2.2). */
+  | { kind: 'encrypted'; hostname: string };
 
 /** RFC 8460 §4.3 result types of a failed session. */
 export type TlsFailureType =
@@ -40,10 +46,15 @@ export function certificateNames(cert: X509Certificate): string {
   return /CN=([^\n,]+)/.exec(cert.subject)?.[1] ?? 'no name';
 }
 
-/** undefined when the session satisfies `check`; otherwise what is wrong. */
-export function checkPeer(check: PeerCheck, peer: PeerView): PeerFailure | undefined {
+/** undefined when the session satisfies `check`; otherwise what is wrong. `now`: for DANE-TA's dates. */
+export function checkPeer(check: PeerCheck, peer: PeerView, now: number): PeerFailure | undefined {
+  if (check.kind === 'encrypted') return undefined;
   const leaf = peer.chain[0];
   if (!leaf) return { type: 'validation-failure', detail: 'the server sent no certificate' };
+  if (check.kind === 'dane') {
+    const mismatch = matchTlsa(check.records, peer.chain, check.hostname, now);
+    return mismatch && { type: 'tlsa-invalid', ...mismatch };
+  }
   if (!peer.authorized) {
     const code = peer.authorizationError ?? 'UNKNOWN';
     if (code === 'CERT_HAS_EXPIRED') return { type: 'certificate-expired', detail: `the certificate expired on ${new Date(leaf.validTo).toISOString().slice(0, 10)}`, reasonCode: code };

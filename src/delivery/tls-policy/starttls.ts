@@ -17,8 +17,8 @@ export interface PolicySession {
   check: PeerCheck;
   /** false: testing mode (deliver anyway, report the failure). */
   enforce: boolean;
-  /** Who requires TLS, for the reason: "MTA-STS policy of example.com". */
-  requiredBy: string;
+  /** What the policy asks, the head of the reason: "MTA-STS policy of example.com requires TLS with a valid certificate for mx.example.com". */
+  demand: string;
   /** The name mailgate gives in EHLO. */
   ehloName: string;
   /** CAs to verify against (system's plus extra); undefined: Node's defaults. */
@@ -35,9 +35,9 @@ export class TlsPolicyError extends Error {
   }
 }
 
-/** The reason an operator reads: "<who> requires TLS with a valid certificate for <host>: <detail>". */
-export function policyReason(session: Pick<PolicySession, 'requiredBy' | 'check'>, failure: PeerFailure): string {
-  return `${session.requiredBy} requires TLS with a valid certificate for ${session.check.hostname}: ${failure.detail}`;
+/** The reason an operator reads: "<what the policy asks>: <what was wrong>". */
+export function policyReason(session: Pick<PolicySession, 'demand'>, failure: PeerFailure): string {
+  return `${session.demand}: ${failure.detail}`;
 }
 
 export interface NegotiatedSocket {
@@ -74,7 +74,7 @@ export async function negotiatePolicyTls(plain: net.Socket, session: PolicySessi
     }
     reader.release();
     const secure = await handshake(plain, session);
-    const failure = checkPeer(session.check, peerView(secure));
+    const failure = checkPeer(session.check, peerView(secure), Date.now());
     if (failure && session.enforce) {
       secure.destroy();
       return refuse(failure);
