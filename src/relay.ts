@@ -1,6 +1,6 @@
 // The relay's parts, built and connected: the store and spool, the event log and its listeners
 // (metrics, webhooks), the tenant directory and domain checks, suppression, the queue, scheduler
-// and deliverer, inbound bounces and parcel tracking. Listeners (SMTP, HTTP) are main.ts's.
+// and deliverer, TLS reports, inbound bounces and parcel tracking. Listeners (SMTP, HTTP) are main.ts's.
 import type { QueueEvent } from './store/records.js';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -33,6 +33,7 @@ import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { createTrackingService, type TrackingService } from './tracking/service.js';
 import { RetentionJob } from './retention/job.js';
 import { SendLimiter } from './queue/send-limits.js';
+import { tlsReportJob, type TlsReportJob } from './tls-reports/job.js';
 
 export interface Relay {
   store: Store;
@@ -53,6 +54,8 @@ export interface Relay {
   disk: DiskSpace;
   /** Per-shop and per-login sending limits, checked by the submission listener. */
   limits: SendLimiter;
+  /** TLS sessions of direct delivery counted, and the daily reports sent (RFC 8460). */
+  tlsReports: TlsReportJob;
   resolver: Resolver;
   verpSecret: Buffer;
   /** The leases this node asks for (work that runs on one node at a time). */
@@ -73,7 +76,8 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const events = new EventLog(store, (e) => metrics.observe(e), (e) => webhooks.opsForEvent(e));
 
   const resolver = dnsResolver(config.dns.servers);
-  const deliverer = createDeliverer(config, resolver, log, () => undefined);
+  const tlsReports = tlsReportJob(config, { store: store.tlsReports, resolver, log, submit: (mail) => queue.submit(mail), ...(opts.now ? { now: opts.now } : {}) });
+  const deliverer = createDeliverer(config, resolver, log, (sessions) => tlsReports.record(sessions));
 
   const directory = new Directory(config, store.tenants);
   await directory.load();
@@ -139,7 +143,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const limits = new SendLimiter(store.stats, opts.now);
 
   return {
-    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all, limits,
+    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all, limits, tlsReports,
     async start({ trackingLoop }) {
       scheduler.start();
       await webhooks.start(lease('webhooks'));
@@ -147,10 +151,11 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
       void bounces.backlog();
       spool.startAdopting();
       retention.start(lease('retention'));
+      tlsReports.start(lease('tls-reports'));
     },
     async stopWork(grace) {
       spool.stopAdopting();
-      await retention.stop();
+      await Promise.all([retention.stop(), tlsReports.stop()]);
       // The tracking cycle in progress finishes (a notice is never cut between "sending" and "sent").
       await tracking.worker.stop();
       const { abandoned } = await scheduler.stop(grace);

@@ -23,6 +23,7 @@ const RULES: Record<string, { owns: string; mayImport: string[] | '*' }> = {
   tracking: { owns: 'parcels, carriers, phone gateways, buyer notices, reports', mayImport: ['config', 'store', 'queue', 'security', 'types'] },
   backup: { owns: 'backup and restore of the data directory', mayImport: ['config', 'store', 'types'] },
   retention: { owns: 'deleting what is past its retention time', mayImport: ['config', 'store', 'types'] },
+  'tls-reports': { owns: 'TLS reports (RFC 8460): the daily report to each recipient domain that asks', mayImport: ['config', 'store', 'security', 'types'] },
   console: { owns: 'the web console (a client of the admin API)', mayImport: ['types'] },
   admin: { owns: 'the admin HTTP API', mayImport: '*' },
   operator: { owns: 'the mailgate command', mayImport: '*' },

@@ -486,6 +486,30 @@ for (const engine of engines) {
       expect(codes(await store.acrossTenants.shipments({ code: 'a1' }, carriers))).toEqual(['alpha:A1', 'shop:A1']);
     }));
 
+    it('TLS report counters: sessions add up per UTC day, domain and report line, from concurrent writers; pending days before a day; remove', withStore(async (store) => {
+      const day1 = Date.parse('2030-03-01T10:00:00Z');
+      const day2 = Date.parse('2030-03-02T23:59:59Z');
+      const sts = { policyDomain: 'b.test', policyType: 'sts' as const, policyStrings: ['version: STSv1', 'mode: enforce'], mxHosts: ['mx.b.test'] };
+      const ok = { ...sts, result: 'success', receivingMx: 'mx.b.test', receivingIp: '192.0.2.1' };
+      const bad = { ...sts, result: 'certificate-host-mismatch', receivingMx: 'mx.b.test', receivingIp: '192.0.2.1', reasonCode: 'ERR_TLS_CERT_ALTNAME_INVALID' };
+      await Promise.all([
+        store.tlsReports.record([{ time: day1, ...ok }, { time: day1 + 1, ...ok }, { time: day1, ...bad }]),
+        store.tlsReports.record([{ time: day1 + 2, ...ok }]),
+        store.tlsReports.record([{ time: day2, ...ok }, { time: day1, ...ok, policyDomain: 'a.test', policyType: 'tlsa', policyStrings: ['3 1 1 00'] }]),
+      ]);
+      await store.tlsReports.record([{ time: day1 + 3, ...bad }]);
+      const byResult = (rows: Awaited<ReturnType<typeof store.tlsReports.counts>>) => rows.map((r) => `${r.result}:${r.count}`).sort();
+      expect(byResult(await store.tlsReports.counts('2030-03-01', 'b.test'))).toEqual(['certificate-host-mismatch:2', 'success:3']);
+      expect((await store.tlsReports.counts('2030-03-01', 'b.test')).find((r) => r.result !== 'success')).toEqual({ ...bad, day: '2030-03-01', count: 2 });
+      expect(byResult(await store.tlsReports.counts('2030-03-02', 'b.test'))).toEqual(['success:1']);
+      expect(await store.tlsReports.counts('2030-03-01', 'a.test')).toEqual([{ ...ok, policyDomain: 'a.test', policyType: 'tlsa', policyStrings: ['3 1 1 00'], day: '2030-03-01', count: 1 }]);
+      expect(await store.tlsReports.pending('2030-03-02', 10)).toEqual([{ day: '2030-03-01', policyDomain: 'a.test' }, { day: '2030-03-01', policyDomain: 'b.test' }]);
+      expect(await store.tlsReports.pending('2030-03-03', 2)).toEqual([{ day: '2030-03-01', policyDomain: 'a.test' }, { day: '2030-03-01', policyDomain: 'b.test' }]);
+      await store.tlsReports.remove('2030-03-01', 'b.test');
+      expect(await store.tlsReports.counts('2030-03-01', 'b.test')).toEqual([]);
+      expect(await store.tlsReports.pending('2030-03-03', 10)).toEqual([{ day: '2030-03-01', policyDomain: 'a.test' }, { day: '2030-03-02', policyDomain: 'b.test' }]);
+    }));
+
     it('commits: concurrent writers share transactions; a commit waits for its files; NUL in text is stored, not an error', withStore(async (store) => {
       const before = store.commitStats.groups;
       await Promise.all(Array.from({ length: 200 }, (_, i) => store.commit([{ kind: 'message.add', record: record(`G${i}`) }, event({ msgId: `G${i}` })])));

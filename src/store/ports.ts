@@ -5,8 +5,9 @@
 // by Store.commit(). Key encoding, tables and indexes belong to the engines alone.
 import type { FileHandle } from 'node:fs/promises';
 import type { Tenant, Upstream } from '../config/types.js';
-import type { MessageRecord, QueueEvent } from './records.js';
+import type { MessageRecord, QueueEvent, TlsSession } from './records.js';
 import type { StatCounts } from './stats.js';
+import type { TlsSessionCount } from './tls-reports.js';
 
 // --- record shapes kept by the ports -----------------------------------------------------------
 
@@ -368,6 +369,18 @@ export interface AcrossTenants {
   shipments(q: ShipmentQuery, carriers: readonly string[]): Promise<{ shipments: IndexedShipment[]; cursor?: string }>;
 }
 
+/** TLS sessions under MTA-STS and DANE, counted per recipient domain and UTC day until reported (RFC 8460). */
+export interface TlsReportStore {
+  /** Adds the sessions to their day's counters (tls-reports.ts groups them). */
+  record(sessions: TlsSession[]): Promise<void>;
+  /** Domains with counters of days before `beforeDay` (YYYY-MM-DD), oldest day first, each domain once a day. */
+  pending(beforeDay: string, limit: number): Promise<Array<{ day: string; policyDomain: string }>>;
+  /** One domain's counters of one day. */
+  counts(day: string, policyDomain: string): Promise<TlsSessionCount[]>;
+  /** Forgets one domain's day (reported, or given up). */
+  remove(day: string, policyDomain: string): Promise<void>;
+}
+
 /** When each API token (by hash) last signed in to the web console. */
 export interface SignInLog {
   get(tokenHash: string): Promise<number | undefined>;
@@ -436,6 +449,7 @@ export interface Store {
   readonly acrossTenants: AcrossTenants;
   readonly signIns: SignInLog;
   readonly stats: StatsStore;
+  readonly tlsReports: TlsReportStore;
   readonly cluster: ClusterPort;
   /**
    * Applies `ops` atomically and durably, after the given files and directories are on disk. Commits

@@ -75,6 +75,8 @@ export interface Sublevels {
    * "d!<tenant>!<day>!<domain>" and "u!<tenant>!<day>!<upstream>" → counts.
    */
   stats: Sublevel;
+  /** "<day YYYY-MM-DD>!<policy domain>!<count key>" → TlsSessionCount: TLS sessions until reported (tls-reports.ts) */
+  tlsReports: Sublevel;
 }
 
 /** Opens (creating if needed) the LevelDB under `<dataDir>/db`. Fails with a clear error if another process holds it. */
@@ -128,6 +130,7 @@ export function sublevelsOf(db: Db): Sublevels {
     tracking: db.sublevel<string, unknown>('trk', json),
     consoleSignIns: db.sublevel<string, unknown>('con', json),
     stats: db.sublevel<string, unknown>('st', json),
+    tlsReports: db.sublevel<string, unknown>('tlsr', json),
   };
 }
 

@@ -11,6 +11,7 @@ import { LevelOptOuts, LevelSoftBounces, LevelSuppression } from './lists.js';
 import { LevelMessages } from './messages.js';
 import { LevelShipments } from './shipments.js';
 import { LevelStats } from './stats.js';
+import { LevelTlsReports } from './tls-reports.js';
 import { LevelApiTokens, LevelDomainChecks, LevelSignIns, LevelTenants } from './tenants.js';
 import { LevelWebhooks } from './webhooks.js';
 import { encodeWrites, levelWrites, type EncodedWrite } from './write.js';
@@ -52,6 +53,7 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
     acrossTenants: new LevelAcrossTenants(sub, { messages, events, suppression, shipments }),
     signIns: new LevelSignIns(sub.consoleSignIns),
     stats,
+    tlsReports: new LevelTlsReports(sub.tlsReports),
     cluster: new SingleNode(node),
     commit: (ops, opts) => group.commit(ops, opts),
     idle: () => group.idle(),

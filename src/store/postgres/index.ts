@@ -14,6 +14,7 @@ import { migrate } from './migrate.js';
 export { migrate } from './migrate.js';
 import { PgShipments } from './shipments.js';
 import { PgStats } from './stats.js';
+import { PgTlsReports } from './tls-reports.js';
 import { PgAcrossTenants } from './across-tenants.js';
 import { PgApiTokens, PgDomainChecks, PgSignIns, PgTenants } from './tenants.js';
 import { PgWebhooks } from './webhooks.js';
@@ -74,6 +75,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     acrossTenants: new PgAcrossTenants(pool, suppression),
     signIns: new PgSignIns(pool),
     stats: new PgStats(pool),
+    tlsReports: new PgTlsReports(pool),
     cluster,
     commit: (ops, o) => group.commit(ops, o),
     idle: () => group.idle(),

@@ -290,6 +290,23 @@ alter table shipments add column name_lower text;
 update shipments set name_lower = lower(record->>'name') where record ? 'name';
 `,
   },
+  {
+    version: 6,
+    name: 'TLS report counters',
+    sql: `
+-- TLS sessions under MTA-STS and DANE per UTC day and recipient domain (RFC 8460), until the daily
+-- report to the domain is sent. count_key tells apart what a report line does (policy, result,
+-- hosts, addresses); detail holds them.
+create table tls_report_counts (
+  day            text not null,
+  policy_domain  text not null,
+  count_key      text not null,
+  detail         jsonb not null,
+  count          integer not null,
+  primary key (day, policy_domain, count_key)
+);
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;
