@@ -5,11 +5,9 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pino from 'pino';
-import type { MxUpstream } from '../src/config/types.js';
-import { Deliverer } from '../src/delivery/deliverer.js';
 import { querySecure } from '../src/delivery/tls-policy/dnssec-query.js';
 import { certMatches, matchTlsa, presentTlsa, usableTlsa, type TlsaRecord } from '../src/delivery/tls-policy/tlsa.js';
+import { directDelivery } from './helpers/direct-delivery.js';
 import { startDnsServer, type DnsServer, type TlsaRecord as ZoneTlsa } from './helpers/dns-server.js';
 import { startPolicyServer, type PolicyServer } from './helpers/https-policy-server.js';
 import { startSink, type Sink } from './helpers/smtp-sink.js';
@@ -82,7 +80,6 @@ describe('DANE in direct delivery against loopback DNS and SMTP', () => {
   let plainSink: Sink;
   let ee: IssuedCert;
   let resolver: Resolver;
-  const log = pino({ level: 'silent' });
 
   /** A domain with one MX host at 127.0.0.1 whose TLSA records (for `port`) are `tlsa`, validated or not. */
   const daneDomain = (domain: string, port: number, tlsa: ZoneTlsa[] | 'SERVFAIL', validated = true) => {
@@ -122,19 +119,7 @@ describe('DANE in direct delivery against loopback DNS and SMTP', () => {
     await removeDir(dir);
   });
 
-  const upstream = (sink: Sink, over: Partial<MxUpstream> = {}): MxUpstream => ({
-    name: 'direct', type: 'mx', port: sink.port, maxConnections: 2, requireTls: false, allowPrivateAddresses: true, mtaSts: true, dane: true, source: 'config', ...over,
-  });
-  const body = () => Buffer.from('Subject: dane\r\n\r\nhello\r\n');
-  const deliver = async (sink: Sink, to: string, over: Partial<MxUpstream> = {}) => {
-    const d = new Deliverer({ hostname: 'relay.test', resolver, log, secure: { mtaStsPort: web.port, ca: ca.caPem } });
-    try {
-      const [result] = await d.deliver(upstream(sink, over), { from: 'a@relay.test', to: [to] }, body);
-      return { result: result!, sessions: d.takeTlsSessions(), message: sink.messages.find((m) => m.to[0] === to) };
-    } finally {
-      await d.close();
-    }
-  };
+  const deliver = directDelivery(() => ({ resolver, mtaStsPort: web.port, ca: ca.caPem }), { dane: true });
 
   it('asks the resolver with dns-packet and sees its AD flag', async () => {
     const validated = await querySecure([dns.address], `_${eeSink.port}._tcp.mx.ee.test`, 'TLSA');

@@ -6,10 +6,10 @@
 import { Resolver } from 'node:dns/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
-import type { MxUpstream } from '../src/config/types.js';
 import { Deliverer } from '../src/delivery/deliverer.js';
 import { mxAllowed, parseStsPolicy, parseStsTxt } from '../src/delivery/tls-policy/mta-sts-policy.js';
 import { MtaStsPolicies, RECHECK_MS } from '../src/delivery/tls-policy/mta-sts.js';
+import { directDelivery, mxUpstream } from './helpers/direct-delivery.js';
 import { startDnsServer, type DnsServer, type Zone } from './helpers/dns-server.js';
 import { startPolicyServer, type PolicyServer } from './helpers/https-policy-server.js';
 import { startSink, type Sink } from './helpers/smtp-sink.js';
@@ -109,18 +109,16 @@ describe('MTA-STS against loopback DNS, HTTPS and SMTP', () => {
     await removeDir(dir);
   });
 
-  const upstream = (sink: Sink, over: Partial<MxUpstream> = {}): MxUpstream => ({
-    name: 'direct', type: 'mx', port: sink.port, maxConnections: 2, requireTls: false, allowPrivateAddresses: true, mtaSts: true, dane: false, source: 'config', ...over,
-  });
+  const deliver = directDelivery(() => ({ resolver, mtaStsPort: web.port, ca: ca.caPem }));
   const deliverer = (now?: () => number) => new Deliverer({ hostname: 'relay.test', resolver, log, secure: { mtaStsPort: web.port, ca: ca.caPem }, ...(now ? { now } : {}) });
   const body = () => Buffer.from('Subject: sts\r\n\r\nhello\r\n');
 
   it('enforce, and the MX host\'s certificate is valid for its name: delivered over TLS, the session counted as a success', async () => {
     const d = deliverer();
     try {
-      const [r] = await d.deliver(upstream(tlsSink), { from: 'a@relay.test', to: ['x@secure.test'] }, body);
+      const [r] = await d.deliver(mxUpstream(tlsSink), { from: 'a@relay.test', to: ['x@secure.test'] }, body);
       expect(r).toMatchObject({ outcome: 'delivered', upstream: 'direct/mx.secure.test' });
-      const [wild] = await d.deliver(upstream(tlsSink), { from: 'a@relay.test', to: ['y@wild.test'] }, body);
+      const [wild] = await d.deliver(mxUpstream(tlsSink), { from: 'a@relay.test', to: ['y@wild.test'] }, body);
       expect(wild).toMatchObject({ outcome: 'delivered', upstream: 'direct/a.wild.test' });
       expect(tlsSink.messages.filter((m) => m.to[0] === 'x@secure.test' || m.to[0] === 'y@wild.test').map((m) => m.secure)).toEqual([true, true]);
       expect(d.takeTlsSessions()).toEqual([
@@ -134,71 +132,50 @@ describe('MTA-STS against loopback DNS, HTTPS and SMTP', () => {
   });
 
   it('enforce, and the certificate names another host: deferred with a reason that says so, nothing sent', async () => {
-    const d = deliverer();
-    try {
-      const before = tlsSink.messages.length;
-      const [r] = await d.deliver(upstream(tlsSink), { from: 'a@relay.test', to: ['x@wrongname.test'] }, body);
-      expect(r).toMatchObject({
-        outcome: 'deferred', code: 'TLS_POLICY_FAILED', upstream: 'direct/mx.wrongname.test',
-        reply: { code: 451, enhanced: '4.7.5', text: 'MTA-STS policy of wrongname.test requires TLS with a valid certificate for mx.wrongname.test: the certificate is for mx.secure.test, a.wild.test' },
-      });
-      expect(tlsSink.messages.length).toBe(before);
-      expect(d.takeTlsSessions()).toEqual([expect.objectContaining({ policyDomain: 'wrongname.test', result: 'certificate-host-mismatch', receivingMx: 'mx.wrongname.test' })]);
-    } finally {
-      await d.close();
-    }
+    const { result, sessions, message } = await deliver(tlsSink, 'x@wrongname.test');
+    expect(result).toMatchObject({
+      outcome: 'deferred', code: 'TLS_POLICY_FAILED', upstream: 'direct/mx.wrongname.test',
+      reply: { code: 451, enhanced: '4.7.5', text: 'MTA-STS policy of wrongname.test requires TLS with a valid certificate for mx.wrongname.test: the certificate is for mx.secure.test, a.wild.test' },
+    });
+    expect(message).toBeUndefined();
+    expect(sessions).toEqual([expect.objectContaining({ policyDomain: 'wrongname.test', result: 'certificate-host-mismatch', receivingMx: 'mx.wrongname.test' })]);
   });
 
   it('enforce, and the certificate is self-signed: deferred (not trusted)', async () => {
-    const d = deliverer();
-    try {
-      const [r] = await d.deliver(upstream(selfSignedSink), { from: 'a@relay.test', to: ['x@untrusted.test'] }, body);
-      expect(r).toMatchObject({ outcome: 'deferred', code: 'TLS_POLICY_FAILED', reply: { text: expect.stringMatching(/^MTA-STS policy of untrusted\.test requires TLS with a valid certificate for mx\.untrusted\.test: the certificate is not signed by a trusted authority/) } });
-      expect(selfSignedSink.messages).toHaveLength(0);
-      expect(d.takeTlsSessions()).toEqual([expect.objectContaining({ result: 'certificate-not-trusted', reasonCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' })]);
-    } finally {
-      await d.close();
-    }
+    const { result, sessions, message } = await deliver(selfSignedSink, 'x@untrusted.test');
+    expect(result).toMatchObject({ outcome: 'deferred', code: 'TLS_POLICY_FAILED', reply: { text: expect.stringMatching(/^MTA-STS policy of untrusted\.test requires TLS with a valid certificate for mx\.untrusted\.test: the certificate is not signed by a trusted authority/) } });
+    expect(message).toBeUndefined();
+    expect(sessions).toEqual([expect.objectContaining({ result: 'certificate-not-trusted', reasonCode: 'DEPTH_ZERO_SELF_SIGNED_CERT' })]);
   });
 
   it('enforce, and the domain\'s MX host is not in the policy: deferred without connecting', async () => {
-    const d = deliverer();
-    try {
-      const connections = tlsSink.connectionCount;
-      const [r] = await d.deliver(upstream(tlsSink), { from: 'a@relay.test', to: ['x@notlisted.test'] }, body);
-      expect(r).toMatchObject({
-        outcome: 'deferred', code: 'TLS_POLICY_FAILED', upstream: 'direct',
-        reply: { code: 451, enhanced: '4.7.5', text: 'MTA-STS policy of notlisted.test allows only MX hosts matching mx.notlisted.test, *.notlisted.test; mx.elsewhere.test is not one of them' },
-      });
-      expect(tlsSink.connectionCount).toBe(connections);
-      expect(d.takeTlsSessions()).toEqual([expect.objectContaining({ policyDomain: 'notlisted.test', result: 'validation-failure', receivingMx: 'mx.elsewhere.test', reasonCode: 'mx-not-in-policy' })]);
-    } finally {
-      await d.close();
-    }
+    const connections = tlsSink.connectionCount;
+    const { result, sessions } = await deliver(tlsSink, 'x@notlisted.test');
+    expect(result).toMatchObject({
+      outcome: 'deferred', code: 'TLS_POLICY_FAILED', upstream: 'direct',
+      reply: { code: 451, enhanced: '4.7.5', text: 'MTA-STS policy of notlisted.test allows only MX hosts matching mx.notlisted.test, *.notlisted.test; mx.elsewhere.test is not one of them' },
+    });
+    expect(tlsSink.connectionCount).toBe(connections);
+    expect(sessions).toEqual([expect.objectContaining({ policyDomain: 'notlisted.test', result: 'validation-failure', receivingMx: 'mx.elsewhere.test', reasonCode: 'mx-not-in-policy' })]);
   });
 
   it('enforce, and the MX host offers no STARTTLS: deferred, nothing sent in the clear', async () => {
-    const d = deliverer();
-    try {
-      const [r] = await d.deliver(upstream(plainSink), { from: 'a@relay.test', to: ['x@plain.test'] }, body);
-      expect(r).toMatchObject({ outcome: 'deferred', code: 'TLS_POLICY_FAILED', reply: { text: 'MTA-STS policy of plain.test requires TLS with a valid certificate for mx.plain.test: the server does not offer STARTTLS' } });
-      expect(plainSink.messages).toHaveLength(0);
-      expect(d.takeTlsSessions()).toEqual([expect.objectContaining({ result: 'starttls-not-supported' })]);
-    } finally {
-      await d.close();
-    }
+    const { result, sessions, message } = await deliver(plainSink, 'x@plain.test');
+    expect(result).toMatchObject({ outcome: 'deferred', code: 'TLS_POLICY_FAILED', reply: { text: 'MTA-STS policy of plain.test requires TLS with a valid certificate for mx.plain.test: the server does not offer STARTTLS' } });
+    expect(message).toBeUndefined();
+    expect(sessions).toEqual([expect.objectContaining({ result: 'starttls-not-supported' })]);
   });
 
   it('testing mode: delivered although the certificate names another host, the failure recorded for the report', async () => {
     const d = deliverer();
     try {
-      const [r] = await d.deliver(upstream(tlsSink), { from: 'a@relay.test', to: ['x@testing.test'] }, body);
+      const [r] = await d.deliver(mxUpstream(tlsSink), { from: 'a@relay.test', to: ['x@testing.test'] }, body);
       expect(r).toMatchObject({ outcome: 'delivered', upstream: 'direct/mx.testing.test' });
       expect(tlsSink.messages.find((m) => m.to[0] === 'x@testing.test')).toMatchObject({ secure: true });
       // And without STARTTLS at all, in the clear.
       web.setPolicy('plain.test', policy('testing', ['mx.plain.test']));
       const d2 = deliverer();
-      const [clear] = await d2.deliver(upstream(plainSink), { from: 'a@relay.test', to: ['y@plain.test'] }, body);
+      const [clear] = await d2.deliver(mxUpstream(plainSink), { from: 'a@relay.test', to: ['y@plain.test'] }, body);
       await d2.close();
       web.setPolicy('plain.test', policy('enforce', ['mx.plain.test']));
       expect(clear).toMatchObject({ outcome: 'delivered' });
@@ -212,12 +189,12 @@ describe('MTA-STS against loopback DNS, HTTPS and SMTP', () => {
   it('no policy published: delivered as before (opportunistic TLS), no session recorded', async () => {
     const d = deliverer();
     try {
-      const [r] = await d.deliver(upstream(selfSignedSink), { from: 'a@relay.test', to: ['x@nopolicy.test'] }, body);
+      const [r] = await d.deliver(mxUpstream(selfSignedSink), { from: 'a@relay.test', to: ['x@nopolicy.test'] }, body);
       expect(r).toMatchObject({ outcome: 'delivered' });
       expect(d.takeTlsSessions()).toEqual([]);
       // Switched off for the upstream: a domain's policy is not even looked up.
       const asked = dns.queries.length;
-      const [off] = await d.deliver(upstream(selfSignedSink, { mtaSts: false }), { from: 'a@relay.test', to: ['z@untrusted.test'] }, body);
+      const [off] = await d.deliver(mxUpstream(selfSignedSink, { mtaSts: false }), { from: 'a@relay.test', to: ['z@untrusted.test'] }, body);
       expect(off).toMatchObject({ outcome: 'delivered' });
       expect(dns.queries.slice(asked).map((q) => q.name)).not.toContain('_mta-sts.untrusted.test');
     } finally {
@@ -231,11 +208,11 @@ describe('MTA-STS against loopback DNS, HTTPS and SMTP', () => {
     await closed.close();
     try {
       for (let i = 0; i < 3; i++) {
-        const [r] = await d.deliver(upstream(closed, { maxConnections: 1, mtaSts: false }), { from: 'a@relay.test', to: [`x${i}@nopolicy.test`] }, body);
+        const [r] = await d.deliver(mxUpstream(closed, { maxConnections: 1, mtaSts: false }), { from: 'a@relay.test', to: [`x${i}@nopolicy.test`] }, body);
         expect(r).toMatchObject({ outcome: 'deferred', code: 'UPSTREAM_UNREACHABLE' });
       }
       for (let i = 0; i < 3; i++) {
-        const [r] = await d.deliver(upstream(plainSink, { maxConnections: 1 }), { from: 'a@relay.test', to: [`x${i}@plain.test`] }, body);
+        const [r] = await d.deliver(mxUpstream(plainSink, { maxConnections: 1 }), { from: 'a@relay.test', to: [`x${i}@plain.test`] }, body);
         expect(r).toMatchObject({ outcome: 'deferred', code: 'TLS_POLICY_FAILED' });
       }
     } finally {
@@ -250,7 +227,7 @@ describe('MTA-STS against loopback DNS, HTTPS and SMTP', () => {
     own.setPolicy('cached.test', policy('enforce', ['mx.cached.test'], 3600));
     const d = new Deliverer({ hostname: 'relay.test', resolver, log, secure: { mtaStsPort: own.port, ca: ca.caPem }, now: () => now });
     try {
-      const send = async () => (await d.deliver(upstream(tlsSink), { from: 'a@relay.test', to: ['x@cached.test'] }, body))[0]!;
+      const send = async () => (await d.deliver(mxUpstream(tlsSink), { from: 'a@relay.test', to: ['x@cached.test'] }, body))[0]!;
       const refused = { outcome: 'deferred', code: 'TLS_POLICY_FAILED', reply: { text: expect.stringContaining('MTA-STS policy of cached.test requires TLS with a valid certificate for mx.cached.test') } };
       expect(await send()).toMatchObject(refused);
       expect(own.requests).toHaveLength(1);

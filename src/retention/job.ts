@@ -5,6 +5,7 @@
 // holds the store for long. Imports: config types, the store.
 import type { Logger } from 'pino';
 import type { Store } from '../store/ports.js';
+import { LeasedSchedule } from '../store/lease.js';
 
 const CHUNK = 5000;
 const EVERY_MS = 3600_000;
@@ -15,36 +16,24 @@ export interface RetentionSettings {
 }
 
 export class RetentionJob {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly schedule: LeasedSchedule;
 
   constructor(
     private readonly store: Pick<Store, 'events' | 'messages'>,
     private readonly settings: RetentionSettings,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.schedule = new LeasedSchedule(() => this.runOnce(), (err) => this.log.warn({ err: err.message }, 'retention: deleting old events failed; trying again in an hour'));
+  }
 
   /** Runs a minute after start, then hourly, while `mayRun` (a lease) says this node is the one. */
   start(mayRun: () => Promise<boolean>, firstAfterMs = 60_000): void {
-    if (this.settings.events <= 0) return;
-    const tick = () => {
-      this.running ??= mayRun().then((ok) => (ok ? this.runOnce() : undefined))
-        .catch((err: Error) => this.log.warn({ err: err.message }, 'retention: deleting old events failed; trying again in an hour'))
-        .finally(() => { this.running = undefined; });
-    };
-    this.timer = setTimeout(() => {
-      tick();
-      this.timer = setInterval(tick, EVERY_MS);
-      this.timer.unref();
-    }, firstAfterMs);
-    this.timer.unref();
+    if (this.settings.events > 0) this.schedule.start(mayRun, firstAfterMs, EVERY_MS);
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.schedule.stop();
   }
 
   /** Deletes everything past its time; how many events and messages went. */

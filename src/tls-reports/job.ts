@@ -16,6 +16,7 @@ import type { Config, TlsReportsConfig } from '../config/types.js';
 import type { TlsReportStore } from '../store/ports.js';
 import type { TlsSession } from '../store/records.js';
 import { utcDay } from '../store/tls-reports.js';
+import { LeasedSchedule } from '../store/lease.js';
 import { publicLookup, refusedLiteral } from '../security/public-lookup.js';
 import { buildReport, parseTlsRptTxt, reportMail, type ReportSource } from './report.js';
 
@@ -59,12 +60,12 @@ export interface SentReport {
 }
 
 export class TlsReportJob {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly schedule: LeasedSchedule;
   private readonly now: () => number;
 
   constructor(private readonly deps: TlsReportDeps) {
     this.now = deps.now ?? Date.now;
+    this.schedule = new LeasedSchedule(() => this.runOnce(), (err) => deps.log.warn({ err: err.message }, 'TLS reports: the run failed; trying again in an hour'));
   }
 
   /** Counts sessions (nothing when reports are off); a failed write is logged, never thrown at delivery. */
@@ -75,24 +76,11 @@ export class TlsReportJob {
 
   /** Runs a minute after start, then hourly, while `mayRun` (a lease) says this node is the one. */
   start(mayRun: () => Promise<boolean>, firstAfterMs = 60_000): void {
-    if (!this.deps.settings.enabled) return;
-    const tick = () => {
-      this.running ??= mayRun().then((ok) => (ok ? this.runOnce() : undefined))
-        .catch((err: Error) => this.deps.log.warn({ err: err.message }, 'TLS reports: the run failed; trying again in an hour'))
-        .finally(() => { this.running = undefined; });
-    };
-    this.timer = setTimeout(() => {
-      tick();
-      this.timer = setInterval(tick, EVERY_MS);
-      this.timer.unref();
-    }, firstAfterMs);
-    this.timer.unref();
+    if (this.deps.settings.enabled) this.schedule.start(mayRun, firstAfterMs, EVERY_MS);
   }
 
-  async stop(): Promise<void> {
-    clearTimeout(this.timer);
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.schedule.stop();
   }
 
   /** Sends the reports of every finished day not sent yet. */
