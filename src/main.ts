@@ -76,7 +76,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     ...(store.snapshot ? { backup: () => backupStream({ snapshot: store.snapshot!, dataDir: config.dataDir, hold: () => spool.hold() }) } : {}),
     unsubscribeSecret: verpSecret,
     systemUpstream: () => directory.systemUpstream(),
-    testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver: relay.resolver }),
+    testMail: (upstream, to) => sendTestMail(directory.forDelivery(upstream), { to, from: config.system.sender.address, hostname: config.system.hostname, resolver: relay.resolver }),
     suppression: relay.suppression,
     tokens: () => adminTokens,
     domains: relay.domains,

@@ -28,6 +28,11 @@ export interface SmtpUpstream {
   source: 'config' | 'store';
   /** The tenant whose shop admin made it through the API (and may edit it); none for operators' upstreams. */
   owner?: string;
+  /**
+   * Connect only to public addresses, checked on the address connected to at each delivery: set on a
+   * shop's own upstream when it is handed to delivery (unless admin.allowPrivateTenantUpstreams).
+   */
+  publicOnly?: boolean;
 }
 
 export interface MxUpstream {

@@ -2,11 +2,11 @@
 // upstream, or direct delivery to each recipient domain's MX hosts. Reports per recipient.
 import type { Resolver } from 'node:dns/promises';
 import type { Readable } from 'node:stream';
-import net from 'node:net';
 import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { Logger } from 'pino';
 import type { MxUpstream, SmtpUpstream, Upstream } from '../config/types.js';
+import { connectSocket } from './connect.js';
 import { resolveMx } from './mx.js';
 import { mxTransportOptions, smtpTransportOptions } from './transport-options.js';
 import { withVerdict } from './reply.js';
@@ -14,33 +14,6 @@ import { sendTransaction, type Envelope, type SmtpTransport } from './smtp-clien
 import type { RecipientResult } from '../queue/delivery-result.js';
 
 const IDLE_POOL_MS = 120_000;
-const CONNECT_TIMEOUT_MS = 30_000;
-
-/**
- * Opens the TCP connection for nodemailer with Nagle's algorithm off. nodemailer writes the
- * body and the final "." separately; with Nagle on, that last small write waits for the
- * upstream's delayed ACK (40 ms on Linux) on every message of a pooled connection.
- */
-function connectWithoutDelay(
-  options: { host?: string; port?: number; localAddress?: string },
-  callback: (err: Error | null, socketOptions?: { connection: net.Socket }) => void,
-  connected: (address: string | undefined) => void = () => undefined,
-): void {
-  const socket = net.connect({ host: options.host, port: options.port ?? 25, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
-  socket.setNoDelay(true);
-  const fail = (err: Error) => {
-    socket.destroy();
-    callback(err);
-  };
-  socket.setTimeout(CONNECT_TIMEOUT_MS, () => fail(new Error(`connection to ${options.host}:${options.port} timed out`)));
-  socket.once('error', fail);
-  socket.once('connect', () => {
-    socket.setTimeout(0);
-    socket.off('error', fail);
-    connected(socket.remoteAddress);
-    callback(null, { connection: socket });
-  });
-}
 
 interface PoolEntry {
   transport: SmtpTransport;
@@ -117,8 +90,8 @@ export class Deliverer {
   }
 
   private smtpPool(u: SmtpUpstream): PoolEntry {
-    const settings = JSON.stringify([u.host, u.port, u.tls, u.tlsVerify, u.auth?.user, u.auth?.password, u.maxConnections]);
-    return this.pool(`smtp:${u.name}`, settings, () => ({ ...smtpTransportOptions(u), maxConnections: u.maxConnections }));
+    const settings = JSON.stringify([u.host, u.port, u.tls, u.tlsVerify, u.auth?.user, u.auth?.password, u.maxConnections, u.publicOnly === true]);
+    return this.pool(`smtp:${u.name}`, settings, () => ({ ...smtpTransportOptions(u), maxConnections: u.maxConnections }), u.publicOnly === true);
   }
 
   private mxPool(u: MxUpstream, hostName: string, address: string): PoolEntry {
@@ -126,7 +99,7 @@ export class Deliverer {
     return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({ ...mxTransportOptions(u, hostName, address), maxConnections: u.maxConnections }));
   }
 
-  private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>): PoolEntry {
+  private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>, publicOnly = false): PoolEntry {
     const existing = this.pools.get(key);
     if (existing && existing.settings === settings) {
       existing.lastUsed = this.now();
@@ -135,7 +108,7 @@ export class Deliverer {
     existing?.transport.close();
     const entry: PoolEntry = { transport: undefined as unknown as SmtpTransport, lastUsed: this.now(), settings };
     const transport = nodemailer.createTransport({
-      getSocket: (o: Parameters<typeof connectWithoutDelay>[0], cb: Parameters<typeof connectWithoutDelay>[1]) => connectWithoutDelay(o, cb, (address) => { entry.address = address; }),
+      getSocket: (o: Parameters<typeof connectSocket>[0], cb: Parameters<typeof connectSocket>[1]) => connectSocket(o, cb, { publicOnly, connected: (address) => { entry.address = address; } }),
       name: this.opts.hostname,
       maxMessages: 1000,
       // A pooled connection that closes without an error mid-send is retried on another connection

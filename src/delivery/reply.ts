@@ -81,6 +81,9 @@ export function judgeError(err: SmtpClientError, where: string): ErrorVerdict {
     const outcome = outcomeOf(reply.code);
     return { reply, outcome, code: outcome === 'failed' ? 'UPSTREAM_REJECTED' : 'UPSTREAM_DEFERRED' };
   }
+  if (err.code === 'PRIVATE_TARGET') {
+    return { reply: { code: 451, enhanced: '4.4.1', text: `${where}: ${err.message}` }, outcome: 'deferred', code: 'UPSTREAM_PRIVATE_ADDRESS' };
+  }
   const tls = err.code === 'ETLS' || /tls|certificate|ssl/i.test(err.message);
   return {
     reply: { code: 451, enhanced: tls ? '4.7.5' : '4.4.1', text: `${where}: ${err.message}` },
