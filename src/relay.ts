@@ -1,7 +1,6 @@
 // The relay's parts, built and connected: the store and spool, the event log and its listeners
 // (metrics, webhooks), the tenant directory and domain checks, suppression, the queue, scheduler
 // and deliverer, inbound bounces and parcel tracking. Listeners (SMTP, HTTP) are main.ts's.
-import type { QueueEvent } from './store/records.js';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
@@ -17,7 +16,7 @@ import { MailQueue } from './queue/queue.js';
 import { Scheduler } from './queue/scheduler.js';
 import { Spool } from './queue/spool.js';
 import { DiskSpace } from './queue/disk-space.js';
-import type { MessageRecord } from './store/records.js';
+import type { MessageRecord, QueueEvent } from './store/records.js';
 import { Directory } from './tenants/directory.js';
 import { EventLog } from './store/event-log.js';
 import { SuppressionList } from './store/suppression.js';
@@ -34,6 +33,7 @@ import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { createTrackingService, type TrackingService } from './tracking/service.js';
 import { RetentionJob } from './retention/job.js';
 import { SendLimiter } from './queue/send-limits.js';
+import { AuthFailureAlarm } from './security/login-throttle.js';
 
 export interface Relay {
   store: Store;
@@ -54,6 +54,7 @@ export interface Relay {
   disk: DiskSpace;
   /** Per-shop and per-login sending limits, checked by the submission listener. */
   limits: SendLimiter;
+  loginAlarm: AuthFailureAlarm; // failed SMTP logins over all users and addresses (fed by the submission listener)
   resolver: Resolver;
   verpSecret: Buffer;
   /** The leases this node asks for (work that runs on one node at a time). */
@@ -138,11 +139,12 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const bounces = new InboundBounces({ spool, store, events, suppression, verpSecret, bounceDomain: config.system.bounceDomain, log }, config.dataDir, config.limits.bounceParseTimeout, log);
   const disk = DiskSpace.forLimits(config.dataDir, config.limits, log);
   const retention = new RetentionJob(store, config.retention, log, opts.now);
-  metrics.watch({ queue: () => queueGauges(spool), tracking: () => tracking.worker.stats, cluster: () => clusterStatus(store.cluster, store.engine, leases.all) });
+  const loginAlarm = new AuthFailureAlarm(config.limits.authFailureAlarm);
+  metrics.watch({ queue: () => queueGauges(spool), tracking: () => tracking.worker.stats, cluster: () => clusterStatus(store.cluster, store.engine, leases.all), logins: () => ({ ...loginAlarm.totals, active: loginAlarm.active() }) });
   const limits = new SendLimiter(store.stats, opts.now);
 
   return {
-    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all, limits,
+    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all, limits, loginAlarm,
     async start({ trackingLoop }) {
       scheduler.start();
       await webhooks.start(lease('webhooks'));

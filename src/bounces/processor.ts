@@ -10,6 +10,7 @@ import type { Store, StoreOp } from '../store/ports.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord, QueueEvent, RecipientOutcome } from '../store/records.js';
+import { OPERATOR_TENANT } from '../store/records.js';
 import { parseVerp, readOwnMessageId } from '../identity/verp.js';
 import { ParserStoppedError } from './parse-thread.js';
 import { parseBounce, type BounceReport, type BouncedRecipient } from './parse.js';
@@ -74,7 +75,7 @@ export interface BounceProcessorDeps {
 }
 
 /** The error log's tenant for what concerns the operator, not a shop (not a valid tenant id, so never a shop's). */
-export const OPERATOR_TENANT = '.operator';
+export { OPERATOR_TENANT };
 /** A stored inbound message that failed to parse this many times (timeout or error) is quarantined. */
 const MAX_PARSE_ATTEMPTS = 2;
 

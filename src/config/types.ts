@@ -147,6 +147,8 @@ export interface Config {
     maxCommandsPerConnection: number;
     authFailuresPerUser: number;
     authFailuresPerClient: number;
+    /** Failed logins in 10 minutes, over all users and addresses, that raise the login alarm (0: off). */
+    authFailureAlarm: number;
     /** Bytes the data directory must keep free; absent means 1.5 × maxMessageSize + 64 MiB. */
     minFreeSpace?: number;
     /** Longest one inbound message may take to parse, ms. */
