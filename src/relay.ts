@@ -98,7 +98,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
       tenant: directory.tenant(record.tenant),
       verifiedSigners: domains.verifiedSigners(),
       unverifiedReasons: domains.reasons(),
-      system: config.system,
+      system: config.system, returnPath: config.queue.returnPath,
       verpSecret,
     });
     return deliverer.deliver(plan.upstream, plan.envelope, body ? { kind: 'buffer', data: body } : spool.bodyLocation(record.body), plan.prepare);

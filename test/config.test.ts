@@ -101,6 +101,7 @@ describe('default config', () => {
       maxAge: 3 * 86_400_000,
       concurrency: 100,
       deliveryThread: true,
+      returnPath: 'message',
     });
     expect(config.system).toMatchObject({
       hostname: os.hostname(),

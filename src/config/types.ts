@@ -163,6 +163,8 @@ export interface Config {
     concurrency: number;
     /** Outbound SMTP in its own thread (second core; ~26 MB more memory) or on the main event loop. */
     deliveryThread: boolean;
+    /** One transaction per server with a return path naming the message, or one per recipient with its own. */
+    returnPath: 'message' | 'recipient';
   };
   retention: {
     /** How long a final message's content stays on disk (re-send, raw source), ms; 0 = deleted at once. */
