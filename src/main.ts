@@ -54,7 +54,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
   let listening = false;
   const warnings = () => currentWarnings(config, { tenants: () => directory.tenants(), domainProblems: () => relay.domains.reasons(), tracking: () => tracking.setupWarnings() }, opts.generatedTokenFile);
 
-  const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk, recordEvents: relay.recordEvents, limits: relay.limits }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
+  const smtp = new SmtpListeners(config, { config, access: () => directory.access(), queue, log, disk: relay.disk, recordEvents: relay.recordEvents, limits: relay.limits, authAlarm: relay.loginAlarm }, { onStored: (file) => relay.bounces.handle(file), unsubscribe: mailtoUnsubscribe(verpSecret, relay.optOuts, log) }, log);
   const admin = await createAdminApp({
     allowPrivateTenantUpstreams: () => config.admin.allowPrivateTenantUpstreams,
     trustProxy: config.admin.trustProxy, secureCookie: config.admin.secureCookie,
@@ -76,7 +76,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     ...(store.snapshot ? { backup: () => backupStream({ snapshot: store.snapshot!, dataDir: config.dataDir, hold: () => spool.hold() }) } : {}),
     unsubscribeSecret: verpSecret,
     systemUpstream: () => directory.systemUpstream(),
-    testMail: (upstream, to) => sendTestMail(upstream, { to, from: config.system.sender.address, hostname: config.system.hostname, resolver: relay.resolver }),
+    testMail: (upstream, to) => sendTestMail(directory.forDelivery(upstream), { to, from: config.system.sender.address, hostname: config.system.hostname, resolver: relay.resolver }),
     suppression: relay.suppression,
     tokens: () => adminTokens,
     domains: relay.domains,

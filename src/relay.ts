@@ -1,7 +1,6 @@
 // The relay's parts, built and connected: the store and spool, the event log and its listeners
 // (metrics, webhooks), the tenant directory and domain checks, suppression, the queue, scheduler
 // and deliverer, TLS reports, inbound bounces and parcel tracking. Listeners (SMTP, HTTP) are main.ts's.
-import type { QueueEvent } from './store/records.js';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config/types.js';
@@ -16,7 +15,7 @@ import { MailQueue } from './queue/queue.js';
 import { Scheduler } from './queue/scheduler.js';
 import { Spool } from './queue/spool.js';
 import { DiskSpace } from './queue/disk-space.js';
-import type { MessageRecord } from './store/records.js';
+import type { MessageRecord, QueueEvent } from './store/records.js';
 import { Directory } from './tenants/directory.js';
 import { EventLog } from './store/event-log.js';
 import { SuppressionList } from './store/suppression.js';
@@ -34,6 +33,7 @@ import { createTrackingService, type TrackingService } from './tracking/service.
 import { RetentionJob } from './retention/job.js';
 import { SendLimiter } from './queue/send-limits.js';
 import { tlsReportJob, type TlsReportJob } from './tls-reports/job.js';
+import { AuthFailureAlarm } from './security/login-throttle.js';
 
 export interface Relay {
   store: Store;
@@ -54,8 +54,8 @@ export interface Relay {
   disk: DiskSpace;
   /** Per-shop and per-login sending limits, checked by the submission listener. */
   limits: SendLimiter;
-  /** TLS sessions of direct delivery counted, and the daily reports sent (RFC 8460). */
-  tlsReports: TlsReportJob;
+  tlsReports: TlsReportJob; // TLS sessions of direct delivery counted, and the daily reports sent (RFC 8460)
+  loginAlarm: AuthFailureAlarm; // failed SMTP logins over all users and addresses (fed by the submission listener)
   resolver: Resolver;
   verpSecret: Buffer;
   /** The leases this node asks for (work that runs on one node at a time). */
@@ -98,7 +98,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
       tenant: directory.tenant(record.tenant),
       verifiedSigners: domains.verifiedSigners(),
       unverifiedReasons: domains.reasons(),
-      system: config.system,
+      system: config.system, returnPath: config.queue.returnPath,
       verpSecret,
     });
     return deliverer.deliver(plan.upstream, plan.envelope, body ? { kind: 'buffer', data: body } : spool.bodyLocation(record.body), plan.prepare);
@@ -122,9 +122,7 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const optOuts: OptOutList = store.optOuts;
   const recordEvents = (evs: QueueEvent[]) => spool.appendEvents(evs.flatMap((e) => events.ops(e)));
   const tracking = createTrackingService(config.tracking, {
-    store,
-    tenants: directory,
-    systemSender: config.system.sender,
+    store, tenants: directory, systemSender: config.system.sender,
     submit: (tenant, envelope, body) => queue.submit({ tenant, envelope, body, source: { kind: 'tracking' } }),
     queuedByMessageId: (messageId) => spool.byMessageId(messageId),
     recordEvents,
@@ -139,11 +137,12 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const bounces = new InboundBounces({ spool, store, events, suppression, verpSecret, bounceDomain: config.system.bounceDomain, log }, config.dataDir, config.limits.bounceParseTimeout, log);
   const disk = DiskSpace.forLimits(config.dataDir, config.limits, log);
   const retention = new RetentionJob(store, config.retention, log, opts.now);
-  metrics.watch({ queue: () => queueGauges(spool), tracking: () => tracking.worker.stats, cluster: () => clusterStatus(store.cluster, store.engine, leases.all) });
+  const loginAlarm = new AuthFailureAlarm(config.limits.authFailureAlarm);
+  metrics.watch({ queue: () => queueGauges(spool), tracking: () => tracking.worker.stats, cluster: () => clusterStatus(store.cluster, store.engine, leases.all), logins: () => ({ ...loginAlarm.totals, active: loginAlarm.active() }) });
   const limits = new SendLimiter(store.stats, opts.now);
 
   return {
-    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all, limits, tlsReports,
+    recordEvents, store, spool, events, metrics, webhooks, directory, domains, suppression, optOuts, scheduler, queue, bounces, tracking, disk, resolver, verpSecret, leases: leases.all, limits, tlsReports, loginAlarm,
     async start({ trackingLoop }) {
       scheduler.start();
       await webhooks.start(lease('webhooks'));

@@ -94,13 +94,14 @@ describe('default config', () => {
     expect(config.limits).toEqual({
       maxMessageSize: 26214400, maxRecipients: 100, idleTimeout: 300_000, maxConnections: 500, bounceParseTimeout: 5000,
       submissionConnectionsPerClient: 20, inboundConnectionsPerClient: 10, commandTimeout: 30_000, minDataRate: 500,
-      maxRefusedRecipients: 20, maxCommandsPerConnection: 10_000, authFailuresPerUser: 10, authFailuresPerClient: 30,
+      maxRefusedRecipients: 20, maxCommandsPerConnection: 10_000, authFailuresPerUser: 10, authFailuresPerClient: 30, authFailureAlarm: 100,
     });
     expect(config.queue).toEqual({
       retrySchedule: [60_000, 300_000, 900_000, 3_600_000, 14_400_000],
       maxAge: 3 * 86_400_000,
       concurrency: 100,
       deliveryThread: true,
+      returnPath: 'message',
     });
     expect(config.system).toMatchObject({
       hostname: os.hostname(),

@@ -1,14 +1,12 @@
 // Who is asking the admin API: an admin token (from the config, compared in constant time) sees
 // everything; a tenant token only its tenant, and only on routes marked `scope: 'tenant'`. Requests
-// with a bad or no token are throttled per client address and presented token prefix (the first 8
-// characters, or none): one noisy script behind the README's reverse proxy (where every request
-// has the proxy's address unless admin.trustProxy names it) cannot lock out the others, and a
-// valid token is never refused by the throttle — it is checked first. An address also gets at most
-// 100 bad tokens a minute over all prefixes.
+// with a bad or no token count against the bad-token limit (failure-limits.ts: per client address
+// and token prefix, and per address): one noisy script behind the README's reverse proxy cannot
+// lock out the others, and a valid token is never refused — it is checked first.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AdminToken } from '../config/types.js';
-import { LoginThrottle } from '../security/login-throttle.js';
+import { badTokenLimit, tooManyFailures } from './failure-limits.js';
 import type { TenantTokens } from '../store/api-tokens.js';
 import { ApiError } from './errors.js';
 import type { PrincipalRequest } from './principal.js';
@@ -37,16 +35,9 @@ export function adminTokenName(req: FastifyRequest, tokens: AdminToken[]): strin
   return found;
 }
 
-/** What the bad-token throttle counts under: the client address and the token's first 8 characters. Pure. */
-export function throttleKey(ip: string, token: string | undefined): string {
-  return `${ip}\n${token ? token.slice(0, 8) : ''}`;
-}
-
 /** Sets each request's principal, or answers 401 / 403 / 429. */
 export function installAuth(api: FastifyInstance, deps: AuthDeps): void {
-  const throttle = new LoginThrottle();
-  /** Bad tokens of every prefix from one address: a guesser who varies the prefix still stops. */
-  const perAddress = new LoginThrottle(100);
+  const badTokens = badTokenLimit(api, bearerToken);
   api.decorateRequest('principal', null);
   api.addHook('onRequest', async (req, reply) => {
     if (adminTokenName(req, deps.tokens())) {
@@ -56,12 +47,8 @@ export function installAuth(api: FastifyInstance, deps: AuthDeps): void {
     const token = bearerToken(req);
     const t = token ? await deps.tenantTokens.verify(token) : undefined;
     if (!t) {
-      const key = throttleKey(req.ip, token);
-      if (!throttle.allowed(key) || !perAddress.allowed(req.ip)) {
-        return reply.code(429).header('Retry-After', '60').send({ error: 'TOO_MANY_FAILED_LOGINS', message: 'too many requests with a bad token from this address; try again in a minute' });
-      }
-      throttle.fail(key);
-      perAddress.fail(req.ip);
+      const limit = await badTokens.failed(req);
+      if (limit.over) return tooManyFailures(reply, limit.retryAfterSeconds, 'too many requests with a bad token from this address; try again in a minute');
       return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
     }
     (req as PrincipalRequest).principal = { role: 'tenant', tenant: t.tenant };

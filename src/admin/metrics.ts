@@ -31,12 +31,15 @@ interface Snapshot {
   queue?: Awaited<ReturnType<MetricSources['queue']>>;
   tracking?: ReturnType<MetricSources['tracking']>;
   cluster?: ClusterStatus;
+  logins?: ReturnType<NonNullable<MetricSources['logins']>>;
 }
 
 export interface MetricSources {
   queue(): Promise<{ depth: number; nextDue?: number; oldestAcceptedAt?: number }>;
   tracking(): { checks: number; carrierFailures: number; noticesSent: number; noticesFailed: number; reports: number };
   cluster(): Promise<ClusterStatus>;
+  /** Failed and throttled SMTP logins since start, login alarms raised, and whether the alarm is on now. */
+  logins?(): { failed: number; throttled: number; alarms: number; active: boolean };
 }
 
 export class Metrics {
@@ -84,7 +87,7 @@ export class Metrics {
     const s = this.sources;
     if (s) {
       const [queue, cluster] = await Promise.all([s.queue(), s.cluster()]);
-      this.snapshot = { queue, cluster, tracking: s.tracking() };
+      this.snapshot = { queue, cluster, tracking: s.tracking(), ...(s.logins ? { logins: s.logins() } : {}) };
     }
     return this.registry.metrics();
   }
@@ -112,6 +115,19 @@ export class Metrics {
         this.inc(snap().tracking?.[key] ?? 0);
       } });
     }
+    new Counter({ name: 'mailgate_smtp_auth_failures_total', help: 'Failed SMTP logins: wrong credentials (failed) and attempts refused by the failure limits (throttled).', labelNames: ['result'], registers, collect() {
+      const l = snap().logins;
+      this.reset();
+      this.inc({ result: 'failed' }, l?.failed ?? 0);
+      this.inc({ result: 'throttled' }, l?.throttled ?? 0);
+    } });
+    new Counter({ name: 'mailgate_smtp_auth_alarms_total', help: 'Times the login alarm went off (limits.authFailureAlarm failed logins in 10 minutes).', registers, collect() {
+      this.reset();
+      this.inc(snap().logins?.alarms ?? 0);
+    } });
+    new Gauge({ name: 'mailgate_smtp_auth_alarm', help: '1 while failed SMTP logins in the last 10 minutes are at or above limits.authFailureAlarm.', registers, collect() {
+      this.set(snap().logins?.active ? 1 : 0);
+    } });
     new Gauge({ name: 'mailgate_node_info', help: 'This node (its id) and the store it uses.', labelNames: ['node', 'engine'], registers, collect() {
       const s = snap().cluster;
       this.reset();

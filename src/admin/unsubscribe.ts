@@ -1,12 +1,13 @@
 // The public unsubscribe endpoint (no token: the link's MAC is the authorisation) and the admin API
 // for opt-outs. GET shows a confirmation page; POST unsubscribes, which is what RFC 8058 one-click
 // mail clients send. Every value on the page is HTML-escaped: tenant names and addresses are data.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OptOutList } from '../store/opt-outs.js';
 import type { Directory } from '../tenants/directory.js';
 import { readUnsubscribeToken, type OptOutTarget } from '../unsubscribe/token.js';
 import { tenantIdSchema } from './principal.js';
 import { sendError } from './errors.js';
+import { badLinkLimit } from './failure-limits.js';
 
 export interface UnsubscribeDeps {
   optOuts: OptOutList;
@@ -38,11 +39,18 @@ export async function registerUnsubscribePages(app: FastifyInstance, deps: Unsub
       return t ? { ...t, tenantName: deps.directory.tenant(t.tenant)?.name ?? t.tenant } : undefined;
     };
     const invalid = page('This link is not valid', '<p>The unsubscribe link is incomplete or was changed. Please use the link from the e-mail as it is.</p>');
+    // Links that do not verify count per address; someone trying link after link gets 429.
+    const badLinks = badLinkLimit(pub);
+    const refuse = async (req: FastifyRequest, reply: FastifyReply) => {
+      const limit = await badLinks.failed(req);
+      if (limit.over) return reply.code(429).header('Retry-After', String(limit.retryAfterSeconds)).send(page('Too many attempts', '<p>Too many invalid links from your address. Please wait a minute and use the link from the e-mail as it is.</p>'));
+      return reply.code(400).send(invalid);
+    };
 
     pub.get('/unsubscribe/:token', { schema: { params: tokenParams, hide: true } }, async (req, reply) => {
       const t = target((req.params as { token: string }).token);
       reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('x-robots-tag', 'noindex');
-      if (!t) return reply.code(400).send(invalid);
+      if (!t) return refuse(req, reply);
       return page('Unsubscribe', `<p>Stop sending <strong>${escapeHtml(t.category)}</strong> messages from <strong>${escapeHtml(t.tenantName)}</strong> to <strong>${escapeHtml(t.address)}</strong>?</p>
 <p>Important messages about your orders (payment details, reminders) are still sent.</p>
 <form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`);
@@ -51,7 +59,7 @@ export async function registerUnsubscribePages(app: FastifyInstance, deps: Unsub
     pub.post('/unsubscribe/:token', { schema: { params: tokenParams, hide: true } }, async (req, reply) => {
       const t = target((req.params as { token: string }).token);
       reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
-      if (!t) return reply.code(400).send(invalid);
+      if (!t) return refuse(req, reply);
       const oneClick = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') || req.headers['content-type']?.startsWith('multipart/form-data');
       await deps.optOuts.add({ tenant: t.tenant, category: t.category, address: t.address, time: Date.now(), via: oneClick ? 'one-click' : 'page' });
       return page('Unsubscribed', `<p><strong>${escapeHtml(t.address)}</strong> will get no more <strong>${escapeHtml(t.category)}</strong> messages from <strong>${escapeHtml(t.tenantName)}</strong>.</p>`);

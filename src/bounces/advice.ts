@@ -42,8 +42,10 @@ const BY_CODE: Record<string, string> = {
   MESSAGE_EXPIRED: 'mailgate could not deliver the message before the queue gave up. The answers of each try are shown; re-send later if the mail matters.',
   UPSTREAM_AUTH_FAILED: 'The smarthost refused our login. The operator must fix the user name or password of the upstream; queued mail is sent once it works.',
   UPSTREAM_TLS_FAILED: 'The encrypted connection to the upstream failed. The operator must check its TLS settings and certificate; the mail is retried.',
+  UPSTREAM_PRIVATE_ADDRESS: "The shop's own mail server now resolves to an address inside the operator's network, and mailgate does not connect there. The shop admin must check the server's host name; the mail is retried.",
   UPSTREAM_UNREACHABLE: 'The upstream or the receiving server could not be reached. It is retried; nothing to do unless it lasts.',
   RECIPIENT_DOMAIN_TYPO: 'The domain looks like a typo of a well-known one. The mail is sent anyway; check the address with the buyer.',
+  AUTH_FAILURE_ALARM: 'Many SMTP logins failed in a short time: someone may be guessing passwords. Check that no shop login is leaked (change it if in doubt) and block the addresses named here in your firewall if they keep on.',
   INBOUND_QUARANTINED: 'An inbound message could not be read and was put aside. The operator should look at the file named in the detail.',
   FEEDBACK_REPORT: 'A report about how your mail was authenticated (SPF, DKIM, DMARC), not a complaint. Check your sender domain on the Domains page.',
 };

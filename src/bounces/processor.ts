@@ -10,6 +10,7 @@ import type { Store, StoreOp } from '../store/ports.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord, QueueEvent, RecipientOutcome } from '../store/records.js';
+import { OPERATOR_TENANT } from '../store/records.js';
 import { parseVerp, readOwnMessageId } from '../identity/verp.js';
 import { ParserStoppedError } from './parse-thread.js';
 import { parseBounce, type BounceReport, type BouncedRecipient } from './parse.js';
@@ -74,9 +75,16 @@ export interface BounceProcessorDeps {
 }
 
 /** The error log's tenant for what concerns the operator, not a shop (not a valid tenant id, so never a shop's). */
-export const OPERATOR_TENANT = '.operator';
+export { OPERATOR_TENANT };
 /** A stored inbound message that failed to parse this many times (timeout or error) is quarantined. */
 const MAX_PARSE_ATTEMPTS = 2;
+
+/** One recipient a report is recorded for; `address` '' when the report is about the message but names none of its recipients. */
+interface Target {
+  address: string;
+  proven: boolean;
+  detail?: string;
+}
 
 export type ProcessResult =
   | { status: 'recorded'; msgId: string; recipient: string; class: string; reason: string }
@@ -97,7 +105,7 @@ export class BounceProcessor {
   /** Parses and records one inbound message; never throws for bad input. */
   async process(raw: Buffer, envelope: { from: string; to: string[] }): Promise<ProcessResult> {
     const { log } = this.deps;
-    let token: { msgId: string; index: number } | undefined;
+    let token: { msgId: string; index?: number } | undefined;
     for (const rcpt of envelope.to) {
       const local = rcpt.slice(0, rcpt.lastIndexOf('@'));
       if (!/^b-/i.test(local)) continue;
@@ -120,44 +128,71 @@ export class BounceProcessor {
       log.info({ to: envelope.to, subject: report.subject, kind: report.kind }, 'inbound message is not a bounce');
       return { status: 'ignored', why: 'not a bounce' };
     }
-    let record;
-    let address: string | undefined;
-    // Whether the bounce proves it is about our message and this recipient: a VERP token, or our own
-    // tagged Message-ID together with a bounced recipient that message was sent to. Only a proven
-    // bounce suppresses; others are recorded for the shop to see.
-    let proven = false;
+    let record: MessageRecord | undefined;
+    // Who the bounce is about, and whether it proves that: a VERP token for the recipient; a token for
+    // the message (one transaction to several recipients) together with the recipients the report
+    // names that the message was sent to; or our own tagged Message-ID together with a bounced
+    // recipient that message was sent to. Only a proven bounce suppresses; others are recorded for
+    // the shop to see.
+    let targets: Target[] = [];
+    const named = (r: MessageRecord) => r.envelope.to.filter((to) => report.recipients.some((b) => b.recipient === to.toLowerCase()));
     if (token) {
       record = await this.deps.spool.get(token.msgId);
-      address = record?.envelope.to[token.index];
-      proven = true;
+      if (record && token.index !== undefined) {
+        const address = record.envelope.to[token.index];
+        if (address) targets = [{ address, proven: true }];
+      } else if (record) {
+        targets = named(record).map((address) => ({ address, proven: true }));
+        if (targets.length === 0) {
+          const names = report.recipients.map((r) => r.recipient).filter(Boolean).slice(0, 3).join(', ');
+          targets = [{ address: '', proven: false, detail: `bounce about this message (sent to ${record.envelope.to.length} recipients in one transaction) that does not name one of them${names ? ` (it names ${names})` : ''}: recorded, not acted on` }];
+        }
+      }
     } else if (report.original.messageId) {
       // Sent back to From or Reply-To instead of the return path: find the message by its Message-ID.
       const own = readOwnMessageId(this.deps.verpSecret, report.original.messageId);
       const id = own ?? (await this.deps.spool.byMessageId(report.original.messageId));
       record = id ? await this.deps.spool.get(id) : undefined;
-      const named = record?.envelope.to.find((to) => report.recipients.some((r) => r.recipient === to.toLowerCase()));
-      address = named ?? (record?.envelope.to.length === 1 ? record.envelope.to[0] : undefined);
-      proven = own !== undefined && named !== undefined;
+      const first = record ? named(record)[0] : undefined;
+      const address = first ?? (record?.envelope.to.length === 1 ? record.envelope.to[0] : undefined);
+      if (address) targets = [{ address, proven: own !== undefined && first !== undefined }];
     }
     if (!token && !record) {
       log.warn({ to: envelope.to, messageId: report.original.messageId, kind: report.kind }, 'bounce without VERP token not attributed');
       return { status: 'ignored', why: 'no VERP token' };
     }
-    if (!record || !address) {
+    if (!record || targets.length === 0) {
       log.warn({ msgId: token?.msgId, messageId: report.original.messageId }, 'bounce for an unknown message ignored');
       return { status: 'ignored', why: 'unknown message' };
     }
-    const entry: BouncedRecipient = report.recipients.find((r) => r.recipient === address.toLowerCase()) ?? report.recipients[0]!;
     const time = this.now();
+    const ops: StoreOp[] = [];
+    let current = record;
+    let first: ProcessResult | undefined;
+    for (const target of targets) {
+      const done = await this.recordTarget(current, report, target, time);
+      ops.push(...done.ops);
+      current = done.record;
+      first ??= done.result;
+    }
+    await this.deps.store.commit(ops);
+    return first!;
+  }
+
+  /** The ops that record what the report says about one recipient of `record` (and the record as it is after them). */
+  private async recordTarget(record: MessageRecord, report: BounceReport, target: Target, time: number): Promise<{ ops: StoreOp[]; record: MessageRecord; result: ProcessResult }> {
+    const { address, proven } = target;
+    const entry: BouncedRecipient = report.recipients.find((r) => r.recipient === address.toLowerCase()) ?? report.recipients[0]!;
     // A feedback report about authentication (DMARC, SPF) is news for the operator, not a bounce.
     const type: QueueEvent['type'] = entry.class === 'complaint' ? 'complained' : entry.class === 'auto-reply' ? 'auto-replied' : entry.class === 'report' ? 'warning' : 'bounced';
+    const detail = target.detail ?? (!proven ? `bounce without our return path${entry.recipient && entry.recipient !== address.toLowerCase() ? ` (it names ${entry.recipient})` : ''}: recorded, not acted on` : undefined);
     const event: QueueEvent = {
       time, type, msgId: record.id, tenant: record.tenant, recipient: address,
       code: type === 'complained' ? 'RECIPIENT_COMPLAINED' : type === 'auto-replied' ? 'AUTO_REPLY' : type === 'warning' ? 'FEEDBACK_REPORT' : 'RECIPIENT_BOUNCED',
       class: entry.class, reason: entry.reason,
       ...(entry.diagnostic || entry.replyCode ? { reply: { code: entry.replyCode ?? 0, ...(entry.status ? { enhanced: entry.status } : {}), text: entry.diagnostic ?? '' } } : {}),
       ...(entry.remoteMta ? { upstream: entry.remoteMta } : {}),
-      ...(!proven ? { detail: `bounce without our return path${entry.recipient && entry.recipient !== address.toLowerCase() ? ` (it names ${entry.recipient})` : ''}: recorded, not acted on` } : {}),
+      ...(detail ? { detail } : {}),
     };
     const ops = this.deps.events.ops(event);
     const verdict = proven ? verdictFor(entry) : { suppress: false, countsTowardsSuppression: false };
@@ -181,9 +216,8 @@ export class BounceProcessor {
       type, class: entry.class, reason: entry.reason, time, ...(entry.diagnostic ? { diagnostic: entry.diagnostic.slice(0, 500) } : {}),
     }) : undefined;
     if (after) ops.push({ kind: 'message.update', record: after, previousDueAt: record.dueAt });
-    await this.deps.store.commit(ops);
-    log.info({ msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress, proven }, `inbound ${type}`);
-    return { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason };
+    this.deps.log.info({ msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress, proven }, `inbound ${type}`);
+    return { ops, record: after ?? record, result: { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason } };
   }
 
   /**

@@ -28,6 +28,11 @@ export interface SmtpUpstream {
   source: 'config' | 'store';
   /** The tenant whose shop admin made it through the API (and may edit it); none for operators' upstreams. */
   owner?: string;
+  /**
+   * Connect only to public addresses, checked on the address connected to at each delivery: set on a
+   * shop's own upstream when it is handed to delivery (unless admin.allowPrivateTenantUpstreams).
+   */
+  publicOnly?: boolean;
 }
 
 export interface MxUpstream {
@@ -146,6 +151,8 @@ export interface Config {
     maxCommandsPerConnection: number;
     authFailuresPerUser: number;
     authFailuresPerClient: number;
+    /** Failed logins in 10 minutes, over all users and addresses, that raise the login alarm (0: off). */
+    authFailureAlarm: number;
     /** Bytes the data directory must keep free; absent means 1.5 × maxMessageSize + 64 MiB. */
     minFreeSpace?: number;
     /** Longest one inbound message may take to parse, ms. */
@@ -160,6 +167,8 @@ export interface Config {
     concurrency: number;
     /** Outbound SMTP in its own thread (second core; ~26 MB more memory) or on the main event loop. */
     deliveryThread: boolean;
+    /** One transaction per server with a return path naming the message, or one per recipient with its own. */
+    returnPath: 'message' | 'recipient';
   };
   retention: {
     /** How long a final message's content stays on disk (re-send, raw source), ms; 0 = deleted at once. */

@@ -8,6 +8,7 @@ import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { Logger } from 'pino';
 import type { MxUpstream, SmtpUpstream, Upstream } from '../config/types.js';
+import { connectSocket } from './connect.js';
 import { resolveMx } from './mx.js';
 import { mxTransportOptions, smtpTransportOptions } from './transport-options.js';
 import { withVerdict } from './reply.js';
@@ -21,33 +22,7 @@ const IDLE_POOL_MS = 120_000;
 const NEXT_HOST_CODES = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TLS_FAILED', 'TLS_POLICY_FAILED']);
 const CONNECT_TIMEOUT_MS = 30_000;
 
-/**
- * Opens the TCP connection for nodemailer with Nagle's algorithm off. nodemailer writes the
- * body and the final "." separately; with Nagle on, that last small write waits for the
- * upstream's delayed ACK (40 ms on Linux) on every message of a pooled connection.
- */
 type SocketCallback = (err: Error | null, socketOptions?: { connection: net.Socket; secure?: boolean; secured?: boolean }) => void;
-
-function connectWithoutDelay(
-  options: { host?: string; port?: number; localAddress?: string },
-  callback: SocketCallback,
-  connected: (address: string | undefined) => void = () => undefined,
-): void {
-  const socket = net.connect({ host: options.host, port: options.port ?? 25, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
-  socket.setNoDelay(true);
-  const fail = (err: Error) => {
-    socket.destroy();
-    callback(err);
-  };
-  socket.setTimeout(CONNECT_TIMEOUT_MS, () => fail(new Error(`connection to ${options.host}:${options.port} timed out`)));
-  socket.once('error', fail);
-  socket.once('connect', () => {
-    socket.setTimeout(0);
-    socket.off('error', fail);
-    connected(socket.remoteAddress);
-    callback(null, { connection: socket });
-  });
-}
 
 /**
  * A socket that fails as soon as nodemailer has it. nodemailer's pool (8.0.x) never frees the slot of
@@ -146,8 +121,8 @@ export class Deliverer {
   }
 
   private smtpPool(u: SmtpUpstream): PoolEntry {
-    const settings = JSON.stringify([u.host, u.port, u.tls, u.tlsVerify, u.auth?.user, u.auth?.password, u.maxConnections]);
-    return this.pool(`smtp:${u.name}`, settings, () => ({ ...smtpTransportOptions(u), maxConnections: u.maxConnections }));
+    const settings = JSON.stringify([u.host, u.port, u.tls, u.tlsVerify, u.auth?.user, u.auth?.password, u.maxConnections, u.publicOnly === true]);
+    return this.pool(`smtp:${u.name}`, settings, () => ({ ...smtpTransportOptions(u), maxConnections: u.maxConnections }), { publicOnly: u.publicOnly === true });
   }
 
   /** `requirement`: the host's TLS policy; its connections then do STARTTLS through negotiatePolicyTls. */
@@ -160,10 +135,10 @@ export class Deliverer {
         (err: Error) => cb(err),
       );
     });
-    return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({ ...mxTransportOptions(u, hostName, address), maxConnections: u.maxConnections }), secure);
+    return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({ ...mxTransportOptions(u, hostName, address), maxConnections: u.maxConnections }), secure ? { secure } : {});
   }
 
-  private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>, secure?: (socket: net.Socket, cb: SocketCallback) => void): PoolEntry {
+  private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>, how: { secure?: (socket: net.Socket, cb: SocketCallback) => void; publicOnly?: boolean } = {}): PoolEntry {
     const existing = this.pools.get(key);
     if (existing && existing.settings === settings) {
       existing.lastUsed = this.now();
@@ -172,14 +147,16 @@ export class Deliverer {
     existing?.transport.close();
     const entry: PoolEntry = { transport: undefined as unknown as SmtpTransport, lastUsed: this.now(), settings };
     const transport = nodemailer.createTransport({
-      getSocket: (o: Parameters<typeof connectWithoutDelay>[0], cb: SocketCallback) => connectWithoutDelay(
+      // Every connection through connect.ts (Nagle off; a shop's own server on public addresses only);
+      // a failure is handed over as a failed socket, so nodemailer's pool frees the slot.
+      getSocket: (o: Parameters<typeof connectSocket>[0], cb: SocketCallback) => connectSocket(
         o,
         (err, so) => {
           if (err || !so) return cb(null, failedSocket(err ?? new Error('no connection')));
-          if (!secure) return cb(null, so);
-          secure(so.connection, (e, negotiated) => cb(null, e || !negotiated ? failedSocket(e ?? new Error('no connection')) : negotiated));
+          if (!how.secure) return cb(null, so);
+          how.secure(so.connection, (e, negotiated) => cb(null, e || !negotiated ? failedSocket(e ?? new Error('no connection')) : negotiated));
         },
-        (address) => { entry.address = address; },
+        { publicOnly: how.publicOnly === true, connected: (address) => { entry.address = address; } },
       ),
       name: this.opts.hostname,
       maxMessages: 1000,

@@ -1,5 +1,6 @@
 // One delivery job: prepare the message (identity, headers, DKIM) when asked, then one SMTP
-// transaction per recipient, each with its own VERP return path. Shared by both deliverers.
+// transaction per recipient, each with its own VERP return path — or, when the plan says `together`,
+// one per server for all recipients with the message's return path. Shared by both deliverers.
 import { createReadStream } from 'node:fs';
 import type { Deliverer } from './deliverer.js';
 import { makeField } from '../header-fields.js';
@@ -41,7 +42,10 @@ async function deliverJob(deliverer: Deliverer, job: DeliveryJob, signing: Signi
     const prepared = await prepareMessage(job.body, identity, job.envelope.to.length === 1 ? { ...trace, recipient: job.envelope.to[0]! } : trace, [], signing);
     plan = prepared.plan;
     addedMessageId = prepared.addedMessageId;
-    results = await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => prepared.open())));
+    results = job.prepare.together
+      // One transaction per server (the deliverer splits by domain for MX delivery), one return path for the message.
+      ? [await deliverer.deliver(job.upstream, { from: verp[0] ?? job.envelope.from, to: job.envelope.to }, () => prepared.open())]
+      : await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => prepared.open())));
   }
   return {
     results: results.flat(),

@@ -19,6 +19,8 @@ export interface PlanContext {
   unverifiedReasons: Record<string, string[]>;
   system: { sender: { address: string; name?: string }; hostname: string; dkim?: DkimKeyRef; bounceDomain: string; unsubscribeUrl: string };
   verpSecret: Buffer;
+  /** queue.returnPath: several recipients in one transaction per server (`message`), or one each. */
+  returnPath?: 'message' | 'recipient';
 }
 
 export interface DeliveryPlan {
@@ -54,14 +56,19 @@ export function planDelivery(record: MessageRecord, recipients: string[], ctx: P
     secure: Boolean(record.source.secure),
     date: record.createdAt,
   };
-  const verp = recipients.map((r) => verpAddress(verpSecret, record.id, record.envelope.to.indexOf(r), system.bounceDomain));
   const category = record.category;
   const unsubscribe = category?.optional
     ? recipients.map((address) => listUnsubscribe(verpSecret, { tenant: record.tenant, category: category.name, address }, system.unsubscribeUrl, system.bounceDomain))
     : undefined;
+  // Several recipients and one copy for all (no per-recipient unsubscribe link): one transaction per
+  // server, its return path naming the message; else each recipient's own.
+  const together = recipients.length > 1 && !unsubscribe && (ctx.returnPath ?? 'message') === 'message';
+  const verp = together
+    ? recipients.map(() => verpAddress(verpSecret, record.id, 'm', system.bounceDomain))
+    : recipients.map((r) => verpAddress(verpSecret, record.id, record.envelope.to.indexOf(r), system.bounceDomain));
   return {
     upstream: sender.upstream,
     envelope: { from: record.envelope.from, to: recipients },
-    prepare: { identity, trace, verp, ...(unsubscribe ? { listUnsubscribe: unsubscribe } : {}) },
+    prepare: { identity, trace, verp, ...(together ? { together: true } : {}), ...(unsubscribe ? { listUnsubscribe: unsubscribe } : {}) },
   };
 }

@@ -60,6 +60,8 @@ export interface SmtpClientError extends Error {
   rejected?: string[];
   /** Set on a TlsPolicyError: the RFC 8460 result type of the session a TLS policy refused. */
   policyFailure?: string;
+  /** Set on a PrivateTargetError (security/public-lookup.ts): a shop's own server resolved inside the network. */
+  privateTarget?: boolean;
 }
 
 export interface ErrorVerdict {
@@ -84,6 +86,9 @@ export function judgeError(err: SmtpClientError, where: string): ErrorVerdict {
     }
     const outcome = outcomeOf(reply.code);
     return { reply, outcome, code: outcome === 'failed' ? 'UPSTREAM_REJECTED' : 'UPSTREAM_DEFERRED' };
+  }
+  if (err.code === 'PRIVATE_TARGET' || err.privateTarget) {
+    return { reply: { code: 451, enhanced: '4.4.1', text: `${where}: ${err.message}` }, outcome: 'deferred', code: 'UPSTREAM_PRIVATE_ADDRESS' };
   }
   const tls = err.code === 'ETLS' || /tls|certificate|ssl/i.test(err.message);
   return {

@@ -6,6 +6,7 @@ import { format } from 'node:util';
 import nodemailer from 'nodemailer';
 import type { Upstream } from '../config/types.js';
 import type { SmtpReply } from '../store/records.js';
+import { connectSocket } from './connect.js';
 import { resolveMx } from './mx.js';
 import { parseReply, type SmtpClientError } from './reply.js';
 import { mxTransportOptions, smtpTransportOptions } from './transport-options.js';
@@ -43,12 +44,15 @@ export async function sendTestMail(upstream: Upstream, opts: { to: string; from:
   }
   const { port, tls: { servername } } = target;
   const timeout = opts.timeoutMs ?? 20_000;
+  const server = `${servername}:${port}`;
+  // The same connection as delivery: a shop's own server only on a public address.
+  const publicOnly = upstream.type === 'smtp' && upstream.publicOnly === true;
   const transport = nodemailer.createTransport({
     ...target, name: opts.hostname,
+    getSocket: (o: Parameters<typeof connectSocket>[0], cb: Parameters<typeof connectSocket>[1]) => connectSocket(o, cb, { publicOnly, timeoutMs: timeout }),
     connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout,
     logger: logger as never, debug: true, disableFileAccess: true, disableUrlAccess: true,
   });
-  const server = `${servername}:${port}`;
   try {
     const info = await transport.sendMail({
       from: opts.from, to: opts.to, subject: `mailgate test via ${upstream.name}`,

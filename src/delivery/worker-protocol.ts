@@ -22,8 +22,12 @@ export interface DeliveryJob {
   upstream: Upstream;
   envelope: { from: string; to: string[] };
   body: JobBody;
-  /** When present, the message is prepared (identity, headers, DKIM) and each recipient gets its own transaction with `verp[i]` as MAIL FROM. */
-  prepare?: { identity: IdentityInput; trace: TraceInfo; verp: string[]; listUnsubscribe?: string[] };
+  /**
+   * When present, the message is prepared (identity, headers, DKIM) and each recipient gets its own
+   * transaction with `verp[i]` as MAIL FROM — or, `together`, the recipients that share a server one
+   * transaction with the message's return path (all `verp[i]` are the same then).
+   */
+  prepare?: { identity: IdentityInput; trace: TraceInfo; verp: string[]; together?: boolean; listUnsubscribe?: string[] };
 }
 
 /** What prepare decided, reported back for the message record. */

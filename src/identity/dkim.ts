@@ -1,10 +1,10 @@
 // DKIM signing (RFC 6376), rsa-sha256 and ed25519-sha256 (RFC 8463), relaxed/relaxed, From
-// over-signed. The body hash streams (mailauth's relaxed body canonicaliser), so a 25 MB message
-// is never held in memory; header canonicalisation and the signature are done here because no
-// maintained library over-signs.
+// over-signed. The body hash streams (relaxed-body.ts: mailauth's digest, with whole runs of
+// unchanged lines hashed natively), so a 25 MB message is never held in memory; header
+// canonicalisation and the signature are done here because no maintained library over-signs.
 import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { dkimBody } from 'mailauth/lib/dkim/body/index.js';
+import { RelaxedBodyHash } from './relaxed-body.js';
 import type { HeaderField } from '../header-fields.js';
 import type { DkimKeyRef } from './sender-policy.js';
 
@@ -32,10 +32,10 @@ export function relaxedHeader(raw: string): string {
 
 /** The relaxed/sha256 body hash, base64; the body is read once, as a stream or a buffer. */
 export async function bodyHash(body: Readable | Buffer): Promise<string> {
-  const hasher = dkimBody('relaxed', 'sha256', false);
+  const hasher = new RelaxedBodyHash();
   if (Buffer.isBuffer(body)) hasher.update(body);
   else for await (const chunk of body as AsyncIterable<Buffer>) hasher.update(chunk);
-  return hasher.digest('base64') as string;
+  return hasher.digest();
 }
 
 function pickHeaders(fields: HeaderField[]): HeaderField[] {

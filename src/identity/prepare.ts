@@ -10,6 +10,10 @@ import { decideIdentity, type IdentityInput, type IdentityPlan } from './sender-
 
 /** Header blocks larger than this are not parsed further (the rest is treated as body). */
 const MAX_HEAD = 256 * 1024;
+/** The first read for the header: most headers end well within it, so a large message is not read twice over. */
+const FIRST_HEAD = 16 * 1024;
+/** Chunk size of the body streams: fewer, larger reads and writes for big messages (2 × 256 KiB in flight per transaction at most). */
+const BODY_CHUNK = 256 * 1024;
 
 export type BodySource =
   | { kind: 'buffer'; data: Uint8Array }
@@ -77,9 +81,14 @@ async function readHead(source: BodySource): Promise<Buffer> {
   if (source.kind === 'buffer') return Buffer.from(source.data.buffer, source.data.byteOffset, Math.min(source.data.byteLength, MAX_HEAD));
   const fh = await fs.open(source.path, 'r');
   try {
-    const buf = Buffer.alloc(Math.min(source.length, MAX_HEAD));
-    const { bytesRead } = await fh.read(buf, 0, buf.length, source.start);
-    return buf.subarray(0, bytesRead);
+    const read = async (size: number) => {
+      const buf = Buffer.allocUnsafe(Math.min(source.length, size));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, source.start);
+      return buf.subarray(0, bytesRead);
+    };
+    const first = await read(FIRST_HEAD);
+    // The header ends in the first read (or the message is shorter): done; else read up to MAX_HEAD.
+    return first.length < FIRST_HEAD || first.indexOf('\r\n\r\n') >= 0 || first.subarray(0, 2).toString('latin1') === '\r\n' ? first : read(MAX_HEAD);
   } finally {
     await fh.close();
   }
@@ -92,7 +101,7 @@ function bodyFrom(source: BodySource, offset: number): () => Readable | Buffer {
   }
   const start = source.start + offset;
   const end = source.start + source.length - 1;
-  return () => (end < start ? Readable.from([]) : createReadStream(source.path, { start, end }));
+  return () => (end < start ? Readable.from([]) : createReadStream(source.path, { start, end, highWaterMark: BODY_CHUNK }));
 }
 
 export async function prepareMessage(source: BodySource, identity: IdentityInput, trace: TraceInfo, extra: HeaderField[] = [], signing: SigningThread = 'caller'): Promise<PreparedMessage> {

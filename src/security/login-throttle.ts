@@ -1,5 +1,6 @@
 // Abuse protection: failed-login throttling. LoginThrottle counts failures per key (a client
-// address, or an address and token prefix) in a window; AuthThrottle applies it to SMTP AUTH.
+// address, or an address and token prefix) in a window; AuthThrottle applies it to SMTP AUTH;
+// AuthFailureAlarm watches the failures over all users and addresses and goes off on a spray.
 //
 // AuthThrottle's design (issue 21, finding 8). Every failed AUTH counts three times: for the pair
 // (user, address) in a one-minute window, for the user over all addresses and for the address over
@@ -87,4 +88,98 @@ export class AuthThrottle {
     const t = this.known.get(`${user}\n${address}`);
     return t !== undefined && this.now() - t < KNOWN_FOR;
   }
+}
+
+/** What the alarm reports when it goes off. */
+export interface AuthAlarmReport {
+  failures: number;
+  windowMs: number;
+  addresses: number;
+  users: number;
+  /** The user name and the address with the most failures in the window. */
+  topUser: { name: string; count: number };
+  topAddress: { name: string; count: number };
+}
+
+const ALARM_BUCKETS = 10;
+const TALLY_LIMIT = 10_000;
+
+/**
+ * The global alarm on failed logins (issue 21): failures over all users and addresses are counted in a
+ * sliding window (ten buckets); when they reach `threshold` the alarm goes off once — `note` returns
+ * the report — and stays on (`active`) while the window holds that many; it goes off again only after
+ * the count has fallen below half the threshold. Which users and addresses failed is tallied per
+ * window (bounded), so the report names the spray's shape. `threshold` 0: never.
+ */
+export class AuthFailureAlarm {
+  private readonly buckets = new Array<number>(ALARM_BUCKETS).fill(0);
+  private bucketStart = 0;
+  private bucket = 0;
+  private readonly users = new Map<string, number>();
+  private readonly addresses = new Map<string, number>();
+  private tallyStart = 0;
+  private armed = true;
+  /** Failed and throttled logins since start (the metrics' counters). */
+  readonly totals = { failed: 0, throttled: 0, alarms: 0 };
+
+  constructor(private readonly threshold: number, private readonly windowMs = 10 * 60_000, private readonly now: () => number = Date.now) {}
+
+  /** Counts one failed (or throttled) login; the report when this one sets the alarm off. */
+  note(kind: 'failed' | 'throttled', user: string, address: string): AuthAlarmReport | undefined {
+    this.totals[kind]++;
+    const now = this.now();
+    this.advance(now);
+    this.buckets[this.bucket]!++;
+    if (now - this.tallyStart > this.windowMs) {
+      this.users.clear();
+      this.addresses.clear();
+      this.tallyStart = now;
+    }
+    tally(this.users, userKey(user));
+    tally(this.addresses, address);
+    const count = this.count();
+    if (this.threshold === 0) return undefined;
+    if (!this.armed) {
+      if (count < this.threshold / 2) this.armed = true;
+      return undefined;
+    }
+    if (count < this.threshold) return undefined;
+    this.armed = false;
+    this.totals.alarms++;
+    return { failures: count, windowMs: this.windowMs, addresses: this.addresses.size, users: this.users.size, topUser: top(this.users), topAddress: top(this.addresses) };
+  }
+
+  /** True while the window holds at least `threshold` failures. */
+  active(): boolean {
+    this.advance(this.now());
+    return this.threshold > 0 && this.count() >= this.threshold;
+  }
+
+  private count(): number {
+    return this.buckets.reduce((a, b) => a + b, 0);
+  }
+
+  private advance(now: number): void {
+    const width = this.windowMs / ALARM_BUCKETS;
+    if (this.bucketStart === 0) this.bucketStart = now;
+    let steps = Math.floor((now - this.bucketStart) / width);
+    if (steps <= 0) return;
+    this.bucketStart += steps * width;
+    for (steps = Math.min(steps, ALARM_BUCKETS); steps > 0; steps--) {
+      this.bucket = (this.bucket + 1) % ALARM_BUCKETS;
+      this.buckets[this.bucket] = 0;
+    }
+    if (this.count() < this.threshold / 2) this.armed = true;
+  }
+}
+
+function tally(map: Map<string, number>, key: string): void {
+  if (map.size >= TALLY_LIMIT && !map.has(key)) return;
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function top(map: Map<string, number>): { name: string; count: number } {
+  let best = { name: '', count: 0 };
+  for (const [name, count] of map) if (count > best.count) best = { name, count };
+  return best;
 }

@@ -1,11 +1,54 @@
-// The DNS lookup for mailgate's own outgoing HTTPS to names a recipient domain publishes (MTA-STS
-// policy hosts, TLS report addresses): through mailgate's resolver (dns.servers), as MX lookups are,
-// and refusing loopback, private and link-local addresses unless the setting named in the error
-// allows them. The check runs on the addresses actually handed to the connection, so DNS rebinding
-// does not get around it. Imports: node only, and private-address.ts.
+// DNS lookups for outgoing connections that refuse loopback, private and link-local answers, so a
+// tenant's webhook URL, own SMTP server or a recipient domain's published names (MTA-STS policy hosts,
+// TLS report addresses) cannot aim mailgate at the operator's network. Each is the lookup of the
+// connection itself: the address checked is the address connected to, so a name that resolved to a
+// public address when it was saved and inside the network later (DNS rebinding) is refused at that
+// moment. publicOnlyLookup asks the system resolver (host names the operator's users configured);
+// publicLookup asks mailgate's resolver (dns.servers), as MX lookups do. Imports: node, private-address.ts.
+import dns from 'node:dns';
 import type { Resolver } from 'node:dns/promises';
 import net, { type LookupFunction } from 'node:net';
 import { isPrivateAddress } from './private-address.js';
+
+/** The error a refused target fails with (`code` PRIVATE_TARGET; `privateTarget` survives nodemailer setting its own code). */
+export class PrivateTargetError extends Error {
+  code = 'PRIVATE_TARGET';
+  readonly privateTarget = true;
+}
+
+/** Why `host` (an IP literal) may not be connected to, or undefined; names are checked by the lookups. */
+export function privateLiteral(host: string, allowHint: string): PrivateTargetError | undefined {
+  const bare = host.replace(/^\[|\]$/g, '');
+  return net.isIP(bare) !== 0 && isPrivateAddress(bare) ? new PrivateTargetError(`${bare} is a private address (${allowHint})`) : undefined;
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
+
+/** Answers a lookup from `found`, private addresses dropped; fails when none is left. */
+function answer(hostname: string, found: dns.LookupAddress[], all: boolean | undefined, allowHint: string, cb: LookupCallback): void {
+  const usable = found.filter((a) => !isPrivateAddress(a.address));
+  if (usable.length === 0) {
+    const err = found.length === 0
+      ? Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' })
+      : new PrivateTargetError(`${hostname} resolves only to private addresses (${found.map((a) => a.address).join(', ')}); ${allowHint}`);
+    return cb(err, '', 0);
+  }
+  if (all) return cb(null, usable);
+  cb(null, usable[0]!.address, usable[0]!.family);
+}
+
+/**
+ * A `lookup` for net/tls/http connections through the system resolver that answers only public
+ * addresses; `allowHint` names the setting that would allow private ones, for the error text.
+ */
+export function publicOnlyLookup(allowHint: string): LookupFunction {
+  return ((hostname: string, options: dns.LookupOptions, cb: LookupCallback) => {
+    dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return cb(err, '', 0);
+      answer(hostname, addresses, options.all, allowHint, cb);
+    });
+  }) as LookupFunction;
+}
 
 export interface PublicLookupOptions {
   allowPrivate: boolean;
@@ -15,29 +58,20 @@ export interface PublicLookupOptions {
 
 /** Why `host` (an IP literal) may not be connected to, or undefined when it may. */
 export function refusedLiteral(host: string, opts: PublicLookupOptions): string | undefined {
-  const bare = host.replace(/^\[|\]$/g, '');
-  if (net.isIP(bare) === 0 || opts.allowPrivate || !isPrivateAddress(bare)) return undefined;
-  return `${bare} is a private address (set ${opts.setting} to allow)`;
+  return opts.allowPrivate ? undefined : privateLiteral(host, `set ${opts.setting} to allow`)?.message;
 }
 
-/** A `lookup` for http(s).request and tls.connect: A records first, then AAAA. */
+/** A `lookup` for http(s).request and tls.connect through mailgate's resolver: A records first, then AAAA. */
 export function publicLookup(resolver: Resolver, opts: PublicLookupOptions): LookupFunction {
-  return (hostname, options, callback) => {
+  return ((hostname: string, options: dns.LookupOptions, cb: LookupCallback) => {
     void resolveAll(resolver, hostname).then(
       (found) => {
-        const allowed = opts.allowPrivate ? found : found.filter((a) => !isPrivateAddress(a.address));
-        if (allowed.length === 0) {
-          const err = found.length === 0
-            ? Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' })
-            : Object.assign(new Error(`${hostname} resolves only to private addresses (${found.map((a) => a.address).join(', ')}); set ${opts.setting} to allow`), { code: 'PRIVATE_TARGET' });
-          return callback(err, '', 0);
-        }
-        if ((options as { all?: boolean }).all) return (callback as unknown as (e: null, a: typeof allowed) => void)(null, allowed);
-        callback(null, allowed[0]!.address, allowed[0]!.family);
+        if (opts.allowPrivate) return found.length === 0 ? cb(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0) : options.all ? cb(null, found) : cb(null, found[0]!.address, found[0]!.family);
+        answer(hostname, found, options.all, `set ${opts.setting} to allow`, cb);
       },
-      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+      (err: NodeJS.ErrnoException) => cb(err, '', 0),
     );
-  };
+  }) as LookupFunction;
 }
 
 async function resolveAll(resolver: Resolver, hostname: string): Promise<Array<{ address: string; family: 4 | 6 }>> {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { SMTPServer } from 'smtp-server';
 import type { Config, ListenAddress } from '../config/types.js';
 import { createInboundServer, type InboundHandler, type UnsubscribeByMail } from './inbound.js';
+import { AuthThrottle } from '../security/login-throttle.js';
 import { createSubmissionServer, type SubmissionDeps } from './submission.js';
 
 export function listenSmtp(server: SMTPServer, at: ListenAddress): Promise<string> {
@@ -31,7 +32,9 @@ export function addressText(a: AddressInfo): string {
 export class SmtpListeners {
   private readonly servers: ReadonlyArray<readonly [name: 'submission' | 'submissions' | 'inbound', server: SMTPServer, at: ListenAddress]>;
 
-  constructor(config: Config, submission: SubmissionDeps, inbound: { onStored: InboundHandler; unsubscribe: UnsubscribeByMail }, log: Logger) {
+  constructor(config: Config, deps: SubmissionDeps, inbound: { onStored: InboundHandler; unsubscribe: UnsubscribeByMail }, log: Logger) {
+    // Submission and SMTPS count failed logins together: two ports must not double a guesser's allowance.
+    const submission = { ...deps, authThrottle: deps.authThrottle ?? new AuthThrottle({ perUser: config.limits.authFailuresPerUser, perClient: config.limits.authFailuresPerClient }) };
     this.servers = [
       ['submission', createSubmissionServer(submission), config.listen.submission] as const,
       // SMTPS (implicit TLS, 465) for apps that only know "SSL": same policy, TLS from the first byte.

@@ -6,6 +6,7 @@
 // (refusals.ts). With TLS configured, AUTH is neither offered nor taken before STARTTLS (an app
 // would send its password in clear first); without TLS, plain AUTH stays (README: private networks);
 // failed logins are limited per user, per address and per pair (security/login-throttle.ts).
+import { randomBytes } from 'node:crypto';
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -17,10 +18,10 @@ import { plainAddress, type Identity, type TenantAccess } from './tenant-access.
 import { insufficientStorage, smtpError } from './errors.js';
 import { guardConnections } from './connection-guard.js';
 import { serverTlsOptions } from './tls-settings.js';
-import { AuthThrottle } from '../security/login-throttle.js';
+import { AuthThrottle, type AuthAlarmReport, type AuthFailureAlarm } from '../security/login-throttle.js';
 import { smtpReplyFor } from '../error-codes.js';
-import type { QueueEvent } from '../store/records.js';
-import { recipientSyntaxProblem, RefusalLog, SessionRefusals } from './refusals.js';
+import { OPERATOR_TENANT, type QueueEvent } from '../store/records.js';
+import { recipientSyntaxProblem, RefusalLog, SessionRefusals, shownAddress } from './refusals.js';
 import type { SendLimiter } from '../queue/send-limits.js';
 import type { SendLimits } from '../config/types.js';
 
@@ -35,6 +36,21 @@ export interface SubmissionDeps {
   recordEvents?: (events: QueueEvent[]) => Promise<void>;
   /** Per-shop and per-login sending limits (tenants/send-limits.ts); absent: none. */
   limits?: SendLimiter;
+  /** Failed-login throttle shared by submission and SMTPS (one is made per listener when absent). */
+  authThrottle?: AuthThrottle;
+  /** The global alarm on failed logins; absent in some tests. */
+  authAlarm?: AuthFailureAlarm;
+}
+
+/** The operator's error-log entry and warning line when the login alarm goes off. */
+function raiseLoginAlarm(deps: SubmissionDeps, report: AuthAlarmReport): void {
+  const minutes = Math.round(report.windowMs / 60_000);
+  const detail = `${report.failures} failed SMTP logins in the last ${minutes} minutes, from ${report.addresses} address(es) against ${report.users} user name(s) `
+    + `(most: user "${shownAddress(report.topUser.name)}" ${report.topUser.count}×, address ${report.topAddress.name} ${report.topAddress.count}×). `
+    + 'Someone may be guessing passwords: mailgate slows guessing per user and per address, but check that no shop login is leaked and block the addresses in your firewall if they keep on.';
+  deps.log.error({ failures: report.failures, addresses: report.addresses, users: report.users, topAddress: report.topAddress.name }, 'login alarm: many failed SMTP logins');
+  deps.recordEvents?.([{ time: Date.now(), type: 'warning', msgId: `AL${randomBytes(9).toString('hex').toUpperCase()}`, tenant: OPERATOR_TENANT, recipient: '', code: 'AUTH_FAILURE_ALARM', detail }])
+    .catch((err: Error) => deps.log.warn({ err: err.message }, 'could not write the login alarm to the error log'));
 }
 
 /** The login of a session, with its own limits (none for a network-trusted client). */
@@ -65,7 +81,11 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
   const tls = config.tls;
   if (implicitTls && !tls) throw new Error('implicit TLS needs tls.key and tls.cert');
   const listener = implicitTls ? 'submissions' : 'submission';
-  const throttle = new AuthThrottle({ perUser: config.limits.authFailuresPerUser, perClient: config.limits.authFailuresPerClient });
+  const throttle = deps.authThrottle ?? new AuthThrottle({ perUser: config.limits.authFailuresPerUser, perClient: config.limits.authFailuresPerClient });
+  const alarm = (kind: 'failed' | 'throttled', user: string, remote: string) => {
+    const report = deps.authAlarm?.note(kind, user, remote);
+    if (report) raiseLoginAlarm(deps, report);
+  };
   const refusals = deps.recordEvents ? new RefusalLog(deps.recordEvents, log) : undefined;
   const sessionRefusals = new SessionRefusals(config.limits.maxRefusedRecipients, listener, log);
   /** Refuses an RCPT: counted for the session, logged once when it ends (421 and closed at the cap). */
@@ -110,12 +130,14 @@ export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false
       const username = auth.username ?? '';
       const refused = throttle.refusal(username, remote);
       if (refused) {
+        alarm('throttled', username, remote);
         log.warn({ remote, user: username, by: refused }, `authentication refused: too many failures ${refused === 'pair' ? 'for this user from this address' : refused === 'user' ? 'for this user' : 'from this address'}`);
         return callback(smtpError(454, '4.7.0 Too many failed authentication attempts, try again later'));
       }
       deps.access().authenticate(username, auth.password ?? '').then((identity) => {
         if (!identity) {
           throttle.failed(username, remote);
+          alarm('failed', username, remote);
           log.warn({ remote, user: username, method: auth.method }, 'authentication failed');
           return callback(smtpError(535, '5.7.8 Authentication credentials invalid'));
         }

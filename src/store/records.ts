@@ -115,6 +115,9 @@ export interface MessageRecord {
 /** The due time of a held message: far beyond any real one (the year 30,000). */
 export const HELD_DUE = 9e14;
 
+/** The error log's pseudo-tenant for entries meant for the operator (quarantined inbound mail, login alarms). */
+export const OPERATOR_TENANT = '.operator';
+
 export type EventType = 'accepted' | 'deferred' | 'delivered' | 'failed' | 'expired' | 'sender-rewritten' | 'bounced' | 'complained' | 'auto-replied' | 'warning' | 'resent' | 'app-error' | 'notice-failed' | 'tracking-failed' | 'refused';
 
 /**

@@ -134,7 +134,16 @@ export class Directory {
     const upstream = this.upstream(name);
     if (!upstream) throw new Error(`upstream "${name}" is not configured`);
     const from = own?.from ?? tenant?.from;
-    return { upstream, ...(from ? { from } : {}) };
+    return { upstream: this.forDelivery(upstream), ...(from ? { from } : {}) };
+  }
+
+  /**
+   * The upstream as delivery (and its test mail) use it: a shop's own SMTP server is connected to only
+   * on public addresses, checked at each connection (its name may resolve elsewhere since it was saved).
+   */
+  forDelivery(upstream: Upstream): Upstream {
+    const guard = upstream.type === 'smtp' && upstream.owner !== undefined && !this.config.admin.allowPrivateTenantUpstreams;
+    return guard ? { ...upstream, publicOnly: true } : upstream;
   }
 
   /** SMTP login and network lookup over the current tenants. */

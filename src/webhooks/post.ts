@@ -1,11 +1,9 @@
 // One webhook HTTP POST, with a DNS lookup that refuses loopback, private and link-local targets
 // (unless the operator allows them), so a tenant cannot aim mailgate at the LAN. The check runs on the
 // address actually connected to, so DNS rebinding does not get around it.
-import dns from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
-import { isPrivateAddress } from '../security/private-address.js';
+import { privateLiteral, publicOnlyLookup } from '../security/public-lookup.js';
 
 export interface PostResult {
   /** HTTP status, absent when no response came. */
@@ -25,21 +23,13 @@ export function postJson(url: string, body: string, headers: Record<string, stri
     } catch {
       return done({ error: 'invalid URL' });
     }
-    const lookup: net.LookupFunction = (hostname, options, cb) => {
-      dns.lookup(hostname, { ...options, all: false }, (err, address, family) => {
-        if (err) return cb(err, '', 0);
-        if (!opts.allowPrivate && isPrivateAddress(address as string)) {
-          return cb(Object.assign(new Error(`${hostname} resolves to ${address}, a private address (set webhooks.allowPrivateTargets to allow)`), { code: 'PRIVATE_TARGET' }), '', 0);
-        }
-        cb(null, address as string, family as number);
-      });
-    };
-    if (!opts.allowPrivate && net.isIP(target.hostname.replace(/^\[|\]$/g, '')) && isPrivateAddress(target.hostname.replace(/^\[|\]$/g, ''))) {
-      return done({ error: `${target.hostname} is a private address (set webhooks.allowPrivateTargets to allow)` });
-    }
+    const hint = 'set webhooks.allowPrivateTargets to allow';
+    const refused = opts.allowPrivate ? undefined : privateLiteral(target.hostname, hint);
+    if (refused) return done({ error: refused.message });
+    const lookup = opts.allowPrivate ? undefined : publicOnlyLookup(hint);
     const client = target.protocol === 'https:' ? https : http;
     const req = client.request(target, {
-      method: 'POST', lookup, timeout: opts.timeoutMs, agent: false,
+      method: 'POST', ...(lookup ? { lookup } : {}), timeout: opts.timeoutMs, agent: false,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body).toString(), 'user-agent': 'mailgate-webhooks/1', ...headers },
     }, (res) => {
       res.resume();

@@ -1,31 +1,39 @@
 #!/usr/bin/env bash
-# The race (npm run bench:peers): mailgate against postfix, postfix+OpenDKIM, Haraka and Haraka+dkim
-# in one run on this machine, through ../shared/bench-peers (same payload, sessions and counting sink).
-# mailgate runs as deployed: fsync'd spool, rsa-2048 DKIM on every message (system key), one VERP
-# transaction per recipient (hence --expect-per-msg), node --max-semi-space-size=4 --max-old-space-size=512.
+# The race (npm run bench:peers), interleaved: in every round each series runs once at each shape —
+# postfix (r=1), postfix+OpenDKIM, Haraka+dkim (r=1), mailgate+DKIM, the stack floor with and without
+# one RSA signature (r=1) — so every ratio compares runs minutes apart on the same box, through
+# ../shared/bench-peers (same payload, 20 sessions, a connection per message, counting smtp-sink).
+# Shapes: r=1, r=5 and r=20 recipients of 10 KiB, and 1 MB to one recipient.
+# Each relay as deployed: postfix sends one transaction per message; so does mailgate (one per
+# receiving server, with the message's VERP return path: queue.returnPath: message, the default).
+# mailgate: fsync'd spool, rsa-2048 DKIM on every message, node --max-semi-space-size=4 --max-old-space-size=512.
 #
-#   sudo test/bench/race.sh [-r RUNS] [-n COUNT] [-o OUTDIR] [SERIES...]
-#   defaults: 3 runs of 20000 x 10 KiB, series: postfix postfix-dkim haraka haraka-dkim
-# Then mailgate at 1, 5 and 20 recipients per message and with a 1 MB message, then the floor of
-# the stack (stack-floor.ts: smtp-server -> nodemailer only, with and without one RSA signature).
-# Needs root and `sudo ../shared/bench-peers/peers.sh install` once.
+#   test/bench/race.sh [-r ROUNDS] [-n COUNT] [-o OUTDIR]      (root; ../shared/bench-peers installed)
+#   defaults: 2 rounds; COUNT 10000 messages at r=1, COUNT/5 at r=5, COUNT/20 at r=20, COUNT/50 at 1 MB.
+# Prints the table (median of rounds, min–max) and each ratio round by round; writes OUTDIR/table.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 PEERS_DIR=${PEERS_DIR:-$ROOT/../shared/bench-peers}
-RUNS=3 COUNT=20000 OUT=/tmp/mailgate-race-$(date +%Y%m%d-%H%M%S)
+PEERS=$PEERS_DIR/peers.sh LOAD=$PEERS_DIR/smtp-load.py
+ROUNDS=2 COUNT=10000 OUT=/tmp/mailgate-race-$(date +%Y%m%d-%H%M%S)
 while getopts "r:n:o:h" o; do
-  case $o in r) RUNS=$OPTARG ;; n) COUNT=$OPTARG ;; o) OUT=$OPTARG ;; *) sed -n '2,10p' "$0"; exit 2 ;; esac
+  case $o in r) ROUNDS=$OPTARG ;; n) COUNT=$OPTARG ;; o) OUT=$OPTARG ;; *) sed -n '2,13p' "$0"; exit 2 ;; esac
 done
-shift $((OPTIND - 1))
-SERIES=("$@"); [ ${#SERIES[@]} -gt 0 ] || SERIES=(postfix postfix-dkim haraka haraka-dkim)
-[ -x "$PEERS_DIR/run-baseline.sh" ] || { echo "no bench harness at $PEERS_DIR" >&2; exit 2; }
+[ -x "$LOAD" ] || { echo "no bench harness at $PEERS_DIR" >&2; exit 2; }
 mkdir -p "$OUT"
 JSON=$OUT/results.jsonl
-
 work=$(mktemp -d /tmp/mailgate-race.XXXXXX)
-mgpid=""
-cleanup() { [ -n "$mgpid" ] && kill -TERM "$mgpid" 2>/dev/null && sleep 2; rm -rf "$work"; }
+relay=""
+stop_relay() {
+  if [ -n "$relay" ]; then kill -TERM "$relay" 2>/dev/null || true; wait "$relay" 2>/dev/null || true; fi
+  relay=""
+}
+cleanup() {
+  stop_relay || true
+  "$PEERS" stop all >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 (cd "$ROOT" && npm run build >/dev/null)
@@ -33,50 +41,78 @@ node "$ROOT/dist/cli.js" dkim generate --domain relay.race.test --selector race 
 # shellcheck source=race-config.sh
 . "$HERE/race-config.sh"
 race_config "$work/mailgate.yaml" "$work/data" "$work/keys/relay.race.test.race.key"
+{
+  echo "# $(date -Is) $(nproc) cpus, kernel $(uname -r), node $(node --version)"
+  echo "# $("$PEERS" versions 2>/dev/null | tr '\n' ' ')"
+} | tee "$OUT/machine.txt"
 
-# The peers, each alone on the box (run-baseline stops what it started after each series).
-"$PEERS_DIR/run-baseline.sh" -r "$RUNS" -n "$COUNT" -o "$OUT" "${SERIES[@]}" >"$OUT/peers.log" 2>&1 || echo "# some peer series failed; see $OUT/peers.log"
-
-node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$work/mailgate.yaml" >"$work/mailgate.log" 2>&1 &
-mgpid=$!
-for _ in $(seq 50); do grep -q '"mailgate ready"' "$work/mailgate.log" 2>/dev/null && break; sleep 0.2; done
-target=127.0.0.1:2540 tpid=$mgpid
-load() { "$PEERS_DIR/smtp-load.py" "$target" --pid "$tpid" --json "$JSON" --sessions 20 "$@" >>"$OUT/mailgate.log" 2>&1 || echo "# series failed: $*"; }
-load --label "mailgate+dkim r=1" --runs "$RUNS" --count "$COUNT" --size 10240 --rcpts 1
-load --label "mailgate+dkim r=5" --runs "$RUNS" --count $((COUNT / 5)) --size 10240 --rcpts 5 --expect-per-msg 5
-load --label "mailgate+dkim r=20" --runs "$RUNS" --count $((COUNT / 20)) --size 10240 --rcpts 20 --expect-per-msg 20
-load --label "mailgate+dkim 1 MB r=1" --runs "$RUNS" --count 500 --size 1048576 --rcpts 1
-kill -TERM "$mgpid"; wait "$mgpid" 2>/dev/null || true; mgpid=""
-
-# The floor of the stack: smtp-server in, nodemailer out, nothing else (stack-floor.ts), then with one
-# RSA-2048 signature per message. No relay built from these parts can spend less CPU per message.
-floor() {
-  (cd "$ROOT" && exec node --import tsx "$HERE/stack-floor.ts" --port 2550 "$@") >"$work/floor.log" 2>&1 &
-  mgpid=$!
-  for _ in $(seq 50); do grep -q 'stack floor ready' "$work/floor.log" 2>/dev/null && break; sleep 0.2; done
+# SHAPE: "label size rcpts count"
+SHAPES=("r=1 10240 1 $COUNT" "r=5 10240 5 $((COUNT / 5))" "r=20 10240 20 $((COUNT / 20))" "1 MB 1048576 1 $((COUNT / 50))")
+load() { # load TARGET LABEL SIZE RCPTS COUNT PID...
+  local target=$1 label=$2 size=$3 rcpts=$4 count=$5; shift 5
+  local pids=(); for p in "$@"; do pids+=(--pid "$p"); done
+  "$LOAD" "$target" "${pids[@]}" --json "$JSON" --sessions 20 --runs 1 --count "$count" --size "$size" --rcpts "$rcpts" --label "$label" >>"$OUT/runs.log" 2>&1 || echo "# series failed: $label"
 }
-target=127.0.0.1:2550
-floor; tpid=$mgpid
-load --label "stack floor r=1" --runs "$RUNS" --count "$COUNT" --size 10240 --rcpts 1
-kill -TERM "$mgpid"; wait "$mgpid" 2>/dev/null || true
-floor --sign "$work/keys/relay.race.test.race.key"; tpid=$mgpid
-load --label "stack floor+rsa r=1" --runs "$RUNS" --count "$COUNT" --size 10240 --rcpts 1
 
-/usr/bin/python3 - "$JSON" <<'PY' | tee "$OUT/table.md"
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if '"summary": true' in l]
-print("| series | msgs/s e2e (median) | min–max | inject msgs/s | relay CPU ms/msg | relay PSS MB | box CPU % |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-for r in rows:
-    if "median_msgs_per_s" not in r:
-        print(f"| {r['label']} | FAILED | | | | | |"); continue
-    print(f"| {r['label']} | {r['median_msgs_per_s']:.0f} | {r['min_msgs_per_s']:.0f}–{r['max_msgs_per_s']:.0f} "
-          f"| {r['median_inject_msgs_per_s']:.0f} | {r.get('median_cpu_relay_ms_per_msg', '–')} "
-          f"| {r.get('max_relay_pss_peak_mb', '–')} | {r['median_cpu_total_pct_of_box']} |")
-by = {r['label']: r.get('median_msgs_per_s') for r in rows}
-mg = by.get('mailgate+dkim r=1')
-for peer in ('postfix+opendkim r=1', 'haraka-dkim r=1', 'postfix r=1', 'haraka r=1'):
-    if mg and by.get(peer): print(f"\nmailgate+dkim / {peer}: {mg / by[peer]:.2f}x", end='')
+for round in $(seq "$ROUNDS"); do
+  echo "# round $round of $ROUNDS ($(date +%T))"
+  for shape in "${SHAPES[@]}"; do
+    set -- $shape; if [ "$1" = 1 ]; then label="1 MB"; shift 2; else label=$1; shift; fi
+    size=$1 rcpts=$2 count=$3
+    # postfix+OpenDKIM (and plain postfix at r=1), alone on the box
+    "$PEERS" start opendkim >/dev/null 2>&1; "$PEERS" start postfix >/dev/null 2>&1; "$PEERS" purge >/dev/null 2>&1 || true
+    [ "$label" = r=1 ] && load 127.0.0.1:2526 "postfix $label" "$size" "$rcpts" "$count" "$("$PEERS" pid postfix)"
+    load 127.0.0.1:2527 "postfix+opendkim $label" "$size" "$rcpts" "$count" "$("$PEERS" pid postfix)" "$("$PEERS" pid opendkim)"
+    "$PEERS" stop postfix >/dev/null 2>&1; "$PEERS" stop opendkim >/dev/null 2>&1
+    if [ "$label" = r=1 ]; then
+      "$PEERS" start haraka-dkim >/dev/null 2>&1
+      load 127.0.0.1:2529 "haraka+dkim $label" "$size" "$rcpts" "$count" "$("$PEERS" pid haraka-dkim)"
+      "$PEERS" stop haraka-dkim >/dev/null 2>&1
+    fi
+    # mailgate+DKIM, a fresh data directory per run
+    rm -rf "$work/data"
+    node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$work/mailgate.yaml" >"$work/mailgate.log" 2>&1 &
+    relay=$!
+    for _ in $(seq 100); do grep -q '"mailgate ready"' "$work/mailgate.log" 2>/dev/null && break; sleep 0.2; done
+    load 127.0.0.1:2540 "mailgate+dkim $label" "$size" "$rcpts" "$count" "$relay"
+    stop_relay
+    # the stack's floor: smtp-server in, nodemailer out (stack-floor.ts), without and with one RSA-2048 signature
+    if [ "$label" = r=1 ]; then
+      for sign in "" "--sign $work/keys/relay.race.test.race.key"; do
+        # shellcheck disable=SC2086  # "--sign KEYFILE" is two words
+        (cd "$ROOT" && exec node --import tsx "$HERE/stack-floor.ts" --port 2550 $sign) >"$work/floor.log" 2>&1 &
+        relay=$!
+        for _ in $(seq 50); do grep -q 'stack floor ready' "$work/floor.log" 2>/dev/null && break; sleep 0.2; done
+        load 127.0.0.1:2550 "stack floor${sign:+ + rsa} $label" "$size" "$rcpts" "$count" "$relay"
+        stop_relay
+      done
+    fi
+  done
+done
+
+/usr/bin/python3 - "$JSON" "$ROUNDS" <<'PY' | tee "$OUT/table.md"
+import json, sys, statistics
+rows = [json.loads(l) for l in open(sys.argv[1]) if '"summary": true' in l and 'median_msgs_per_s' in l]
+by = {}
+for r in rows: by.setdefault(r['label'], []).append(r)
+med = lambda xs: statistics.median(xs)
+print(f"Interleaved race, {sys.argv[2]} rounds (one run of each series per round; median of rounds, min–max).")
+print("postfix and mailgate both send one transaction per message at r=5 and r=20.\n")
+print("| series | msgs/s | min–max | relay CPU ms/msg | peak PSS MB |")
+print("|---|---:|---:|---:|---:|")
+for label, rs in by.items():
+    m = [r['median_msgs_per_s'] for r in rs]
+    cpu = [r['median_cpu_relay_ms_per_msg'] for r in rs if r.get('median_cpu_relay_ms_per_msg') is not None]
+    pss = [r['max_relay_pss_peak_mb'] for r in rs if r.get('max_relay_pss_peak_mb') is not None]
+    print(f"| {label} | {med(m):.0f} | {min(m):.0f}–{max(m):.0f} | {med(cpu) if cpu else '–'} | {max(pss) if pss else '–'} |")
+def ratio(a, b, key='median_msgs_per_s', what='msg/s'):
+    A, B = by.get(a), by.get(b)
+    if not A or not B: return
+    xs = [x[key] / y[key] for x, y in zip(A, B) if x.get(key) and y.get(key)]
+    if xs: print(f"- {a} / {b} ({what}), round by round: {', '.join(f'{x:.2f}' for x in xs)} (median {med(xs):.2f})")
 print()
+for s in ('r=1', 'r=5', 'r=20', '1 MB'): ratio(f'mailgate+dkim {s}', f'postfix+opendkim {s}')
+ratio('mailgate+dkim r=1', 'haraka+dkim r=1')
+ratio('mailgate+dkim r=1', 'stack floor + rsa r=1', 'median_cpu_relay_ms_per_msg', 'relay CPU ms/msg')
 PY
 echo "# results: $OUT"

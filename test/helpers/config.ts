@@ -15,6 +15,8 @@ export interface TestConfigOptions {
   admin?: string;
   /** Extra top-level YAML appended verbatim (queue:, limits:, dns:, …). */
   extra?: string;
+  /** false: no admin.tokens, so mailgate makes its own admin token on the first start. Default true (ADMIN_TOKEN). */
+  adminToken?: boolean;
 }
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -25,7 +27,7 @@ export function testConfig(o: TestConfigOptions): string {
     'logLevel: info',
     'listen: { submission: 127.0.0.1:0, inbound: 127.0.0.1:0, admin: 127.0.0.1:0 }',
     `system: { hostname: relay.test, sender: { address: noreply@relay.test, name: Relay }, bounceDomain: bounces.relay.test, upstream: ${o.systemUpstream ?? 'direct'}${o.system ? `, ${o.system}` : ''} }`,
-    `admin: { tokens: [ { name: ops, token: ${ADMIN_TOKEN} } ]${o.admin ? `, ${o.admin}` : ''} }`,
+    `admin: { tokens: [${o.adminToken === false ? '' : ` { name: ops, token: ${ADMIN_TOKEN} } `}]${o.admin ? `, ${o.admin}` : ''} }`,
     'shutdownGrace: 3s',
     `upstreams:${o.upstreams?.length ? '' : ' []'}`,
     ...(o.upstreams ?? []).map((u) => `  - ${u}`),

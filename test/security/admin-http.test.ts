@@ -1,5 +1,5 @@
-// Security findings 6 and 9 (issue 21), the HTTP side: the bad-token limit counts per address and
-// token prefix and never refuses a valid token; behind a configured reverse proxy (admin.trustProxy)
+// Security findings 6 and 9 (issue 21), the HTTP side: the bad-token limit (API and /metrics) counts
+// per address and token prefix and never refuses a valid token; invalid unsubscribe links are limited per address; behind a configured reverse proxy (admin.trustProxy)
 // the client's X-Forwarded-For address counts, not the proxy's; the console cookie is Secure over
 // HTTPS; a time parameter past what a Date holds is refused (400), not ignored; the OpenAPI
 // document has no `name` parameter on GET /tenants/{tenant}/tokens; an ARF report's free-text
@@ -40,6 +40,19 @@ describe('admin HTTP: bad tokens, proxies, cookies, times, OpenAPI', () => {
     expect((await get('/api/v1/whoami', bearer('proxybad-token', '198.51.100.7'))).status).toBe(429);
     // Another client behind the same proxy, same bad prefix: its own count.
     expect((await get('/api/v1/whoami', bearer('proxybad-token', '198.51.100.8'))).status).toBe(401);
+  });
+
+  it('/metrics counts bad tokens too, and an unsubscribe page refuses a client trying link after link', async () => {
+    for (let i = 0; i < 10; i++) expect((await get('/metrics', bearer('scrapebad-token', '198.51.100.20'))).status).toBe(401);
+    const over = await get('/metrics', bearer('scrapebad-token', '198.51.100.20'));
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await get('/metrics', bearer(ADMIN_TOKEN, '198.51.100.20'))).status).toBe(200);
+    for (let i = 0; i < 30; i++) expect((await get(`/unsubscribe/guess${i}`, { 'x-forwarded-for': '198.51.100.21' })).status).toBe(400);
+    const refused = await get('/unsubscribe/guess-more', { 'x-forwarded-for': '198.51.100.21' });
+    expect(refused.status).toBe(429);
+    expect(await refused.text()).toMatch(/Too many invalid links/);
+    expect((await get('/unsubscribe/guess-other', { 'x-forwarded-for': '198.51.100.22' })).status).toBe(400);
   });
 
   it('the console cookie is Secure when the request came over HTTPS (through the trusted proxy), not otherwise', async () => {

@@ -7,12 +7,13 @@
 import tls from 'node:tls';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sinkUpstream, testConfig } from '../helpers/config.js';
+import { ADMIN_TOKEN, sinkUpstream, testConfig } from '../helpers/config.js';
 import { startMailgate, writeConfig, type MailgateProcess } from '../helpers/mailgate-process.js';
 import { openDialogue } from '../helpers/smtp-dialogue.js';
 import { selfSignedCert } from '../helpers/tls-cert.js';
 import { makeTempDir, removeDir } from '../helpers/tmp.js';
 import { useMailgate } from '../helpers/use-mailgate.js';
+import { AuthFailureAlarm } from '../../src/security/login-throttle.js';
 
 /** One AUTH PLAIN attempt from `from`: the reply's code. */
 async function auth(port: number, from: string, user: string, pass: string): Promise<string> {
@@ -118,5 +119,61 @@ describe('with TLS: AUTH only after STARTTLS, forward-secret suites only', () =>
     expect(await hello({ maxVersion: 'TLSv1.2', ciphers: 'AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA:AES256-SHA' })).toMatch(/^refused/);
     expect(await hello({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' })).toBe('TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256');
     expect(await hello({ minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' })).toMatch(/^refused/);
+  });
+});
+
+describe('the login alarm (failed logins over all users and addresses)', () => {
+  const w = useMailgate({
+    prefix: 'mg-login-alarm-',
+    config: ({ dir }) => testConfig({
+      dataDir: `${dir}/data`,
+      tenants: ['{ id: shop, name: Shop, auth: [ { user: shop, password: correct-horse } ] }'],
+      extra: 'limits: { authFailureAlarm: 15, authFailuresPerUser: 1000, authFailuresPerClient: 1000 }',
+    }),
+  });
+  const operatorEntries = async () => ((await (await w.api('/errors?tenant=.operator')).json()) as { events: Array<{ code: string; detail: string; advice?: string }> }).events;
+
+  it('goes off once when a spray reaches the threshold: an operator entry in the error log, a log line and the metrics', async () => {
+    const port = w.mg.submission.port;
+    // Four user names from five addresses, 14 failures: below the alarm.
+    for (let i = 0; i < 14; i++) expect(await auth(port, `127.0.4.${1 + (i % 5)}`, `user${i % 4}`, 'password1')).toBe('535');
+    expect(await operatorEntries()).toEqual([]);
+    expect(await (await fetch(`${w.mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text()).toMatch(/^mailgate_smtp_auth_alarm 0$/m);
+    // The 15th sets it off; ten more do not make a second entry.
+    for (let i = 14; i < 25; i++) expect(await auth(port, `127.0.4.${1 + (i % 5)}`, `user${i % 4}`, 'password1')).toBe('535');
+    await w.mg.waitForLog((l) => l.msg === 'login alarm: many failed SMTP logins' && l.failures === 15);
+    let entries = await operatorEntries();
+    for (let i = 0; entries.length === 0 && i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      entries = await operatorEntries();
+    }
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({ code: 'AUTH_FAILURE_ALARM', advice: expect.stringMatching(/guess/) });
+    expect(entries[0]!.detail).toMatch(/^15 failed SMTP logins in the last 10 minutes, from 5 address\(es\) against 4 user name\(s\)/);
+    const metrics = await (await fetch(`${w.mg.adminUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).text();
+    expect(metrics).toMatch(/^mailgate_smtp_auth_failures_total\{result="failed"\} 25$/m);
+    expect(metrics).toMatch(/^mailgate_smtp_auth_alarms_total 1$/m);
+    expect(metrics).toMatch(/^mailgate_smtp_auth_alarm 1$/m);
+    // The real user is not affected by the alarm itself.
+    expect(await auth(port, '127.0.4.9', 'shop', 'correct-horse')).toBe('235');
+  });
+});
+
+describe('AuthFailureAlarm', () => {
+  it('goes off at the threshold, stays quiet while on, and goes off again only after the window has calmed down', () => {
+    let now = 1_000_000;
+    const alarm = new AuthFailureAlarm(10, 10 * 60_000, () => now);
+    const reports = () => Array.from({ length: 12 }, (_, i) => alarm.note('failed', `u${i % 3}`, '192.0.2.1')).filter(Boolean);
+    expect(reports()).toHaveLength(1);
+    expect(alarm.active()).toBe(true);
+    now += 5 * 60_000;
+    expect(reports()).toHaveLength(0); // still on: 24 in the window
+    now += 11 * 60_000; // the window has emptied
+    expect(alarm.active()).toBe(false);
+    const again = reports();
+    expect(again).toHaveLength(1);
+    expect(again[0]).toMatchObject({ failures: 10, users: 3, addresses: 1, topAddress: { name: '192.0.2.1', count: 10 } });
+    expect(alarm.totals).toEqual({ failed: 36, throttled: 0, alarms: 2 });
+    expect(new AuthFailureAlarm(0).note('failed', 'x', '192.0.2.1')).toBeUndefined();
   });
 });

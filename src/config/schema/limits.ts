@@ -26,6 +26,11 @@ export const limitsSchema = z.strictObject({
   authFailuresPerUser: positiveInt.default(10),
   /** Failed SMTP AUTH attempts one client address may make in 15 minutes, over all user names. */
   authFailuresPerClient: positiveInt.default(30),
+  /**
+   * Failed SMTP AUTH attempts over all users and addresses in 10 minutes that raise the login alarm
+   * (an operator entry in the error log, a warning line, mailgate_smtp_auth_alarm 1); 0 turns it off.
+   */
+  authFailureAlarm: z.int().min(0).default(100),
   /** Free space the data directory must keep; below it mail is refused with 452 4.3.1 (default 1.5 × maxMessageSize + 64 MB). */
   minFreeSpace: formatted(parseSize).optional(),
   /** Longest the bounce parser may spend on one inbound message before it is stopped (and, on the second try, quarantined). */

@@ -1,4 +1,4 @@
-// queue: retries, maximum age, concurrency, the delivery thread.
+// queue: retries, maximum age, concurrency, the delivery thread, return paths of multi-recipient mail.
 import { z } from 'zod';
 import { duration, positiveInt } from './primitives.js';
 
@@ -7,5 +7,11 @@ export const queueSchema = z.strictObject({
   maxAge: duration.prefault('3d'),
   concurrency: positiveInt.default(100),
   deliveryThread: z.boolean().default(true),
+  /**
+   * Return paths for a message to several recipients: `message` sends the recipients that share a
+   * server in one transaction with a return path naming the message (a bounce must then name the
+   * recipient to suppress it); `recipient` sends each its own transaction with its own return path.
+   */
+  returnPath: z.enum(['message', 'recipient']).default('message'),
 });
 

@@ -1,0 +1,59 @@
+// The HTTP side's failure limits, on @fastify/rate-limit's store (time windows, a bounded LRU of keys):
+// requests with a bad or no admin/API token, counted per client address and presented token prefix
+// (the first 8 characters) and per address over all prefixes; and unsubscribe links that do not verify,
+// per address. Only failures are counted — a valid token or link is never refused — so one noisy
+// script behind a shared reverse proxy cannot lock the others out. Imports fastify and the plugin only.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+const MINUTE = 60_000;
+/** Keys each limit remembers (least recently used forgotten first). */
+const KEYS = 50_000;
+
+/** A failure counter: `failed` counts one for the request and says whether it is over the limit now. */
+export interface FailureLimit {
+  failed(req: FastifyRequest): Promise<{ over: boolean; retryAfterSeconds: number }>;
+}
+
+/** Registers the plugin (no route is limited unless it asks); call once on the root instance. */
+export async function installFailureLimits(app: FastifyInstance): Promise<void> {
+  await app.register(rateLimit, { global: false });
+}
+
+/** What the bad-token limit counts under: the client address and the token's first 8 characters. Pure. */
+export function tokenPrefixKey(ip: string, token: string | undefined): string {
+  return `${ip}\n${token ? token.slice(0, 8) : ''}`;
+}
+
+function limit(app: FastifyInstance, max: number, key: (req: FastifyRequest) => string): FailureLimit['failed'] {
+  const count = app.createRateLimit({ max, timeWindow: MINUTE, keyGenerator: key, cache: KEYS } as Parameters<FastifyInstance['createRateLimit']>[0]);
+  return async (req) => {
+    const r = await count(req);
+    return r.isAllowed ? { over: false, retryAfterSeconds: 0 } : { over: r.isExceeded, retryAfterSeconds: Math.max(1, r.ttlInSeconds) };
+  };
+}
+
+/**
+ * Bad tokens: 10 a minute per address and token prefix, 100 a minute per address over all prefixes
+ * (a guesser who varies the prefix still stops).
+ */
+export function badTokenLimit(app: FastifyInstance, token: (req: FastifyRequest) => string | undefined): FailureLimit {
+  const perPrefix = limit(app, 10, (req) => tokenPrefixKey(req.ip, token(req)));
+  const perAddress = limit(app, 100, (req) => req.ip);
+  return {
+    async failed(req) {
+      const [a, b] = await Promise.all([perPrefix(req), perAddress(req)]);
+      return { over: a.over || b.over, retryAfterSeconds: Math.max(a.retryAfterSeconds, b.retryAfterSeconds) };
+    },
+  };
+}
+
+/** Unsubscribe links that do not verify: 30 a minute per address. */
+export function badLinkLimit(app: FastifyInstance): FailureLimit {
+  return { failed: limit(app, 30, (req) => req.ip) };
+}
+
+/** The 429 answer in the API's error shape. */
+export function tooManyFailures(reply: FastifyReply, retryAfterSeconds: number, message: string): FastifyReply {
+  return reply.code(429).header('Retry-After', String(retryAfterSeconds)).send({ error: 'TOO_MANY_FAILED_LOGINS', message });
+}
