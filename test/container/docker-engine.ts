@@ -29,12 +29,12 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
 }
 
 /** `docker ARGS`. Builds use the classic builder: it builds offline from local images and takes `--network host`. */
-export function docker(args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<CommandResult> {
+export function docker(args: string[], opts: { timeoutMs?: number; input?: string; cwd?: string } = {}): Promise<CommandResult> {
   return run('docker', args, { ...opts, env: { DOCKER_BUILDKIT: '0', DOCKER_CLI_HINTS: 'false' } });
 }
 
 /** `docker ARGS`, failing with the command's output when it exits non-zero; resolves with its trimmed stdout. */
-export async function dockerOk(args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<string> {
+export async function dockerOk(args: string[], opts: { timeoutMs?: number; input?: string; cwd?: string } = {}): Promise<string> {
   const r = await docker(args, opts);
   if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}\n${tail(r.stderr || r.stdout)}`);
   return r.stdout.trim();
