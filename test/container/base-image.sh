@@ -38,7 +38,8 @@ case "$extra_ca" in null | undefined | '') extra_ca=${NODE_EXTRA_CA_CERTS:-} ;; 
 [ -n "$extra_ca" ] && [ -r "$extra_ca" ] || extra_ca=
 stamp=$( { cat "${BASH_SOURCE[0]}"; echo "$node_version $npm_version"; [ -z "$extra_ca" ] || cat "$extra_ca"; } | sha256sum | cut -c1-16)
 
-if [ "$(docker image inspect -f '{{ index .Config.Labels "mailgate.stand-in" }}' "$standin" 2>/dev/null)" = "$stamp" ]; then
+current() { [ "$(docker image inspect -f '{{ index .Config.Labels "mailgate.stand-in" }}' "$standin" 2>/dev/null)" = "$stamp" ]; }
+if current; then
   echo "$standin"
   exit 0
 fi
@@ -47,6 +48,12 @@ cache=${TMPDIR:-/tmp}/mailgate-container-cache
 mkdir -p "$cache"
 exec 9>"$cache/lock"
 flock 9
+# Another test file may have imported it while this one waited: importing again would make a new image, and
+# the builds made on the first one would no longer find their cached layers.
+if current; then
+  echo "$standin"
+  exit 0
+fi
 tarball=$cache/node-base-$stamp.tar
 
 if [ ! -s "$tarball" ]; then

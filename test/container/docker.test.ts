@@ -119,8 +119,9 @@ describe.skipIf(!engine.ok)(`docker image: built and run as the README says${ski
     const base = await baseImage();
     const previous = (await docker(['image', 'inspect', '-f', '{{.Id}}', names.image])).stdout.trim();
     let started = Date.now();
-    // Build on the host's network (this engine has no bridge), from the stand-in base where no registry is reachable.
-    await shOk(commands(names).build.replace('docker build ', `docker build --network host --build-arg BASE=${base} `), 600_000);
+    // Build on the host's network (this engine has no bridge), from the stand-in base where no registry is
+    // reachable; a failed step's container is removed too.
+    await shOk(commands(names).build.replace('docker build ', `docker build --network host --force-rm --build-arg BASE=${base} `), 600_000);
     const buildSeconds = (Date.now() - started) / 1000;
     // The image this build replaced (an older source) is of no further use.
     if (previous && previous !== (await dockerOk(['image', 'inspect', '-f', '{{.Id}}', names.image]))) await docker(['image', 'rm', previous]);

@@ -61,7 +61,7 @@ describe.skipIf(!engine.ok)(`systemd unit: installed and run as the README says$
     for (const k of ['submission', 'inbound', 'admin'] as const) ports[k] = await freePort();
     const base = await baseImage();
     const started = Date.now();
-    await dockerOk(['build', '--network', 'host', '--build-arg', `BASE=${base}`, '-f', 'systemd-host.Dockerfile', '-t', image, '.'], { timeoutMs: 600_000, cwd: path.dirname(fileURLToPath(import.meta.url)) });
+    await dockerOk(['build', '--network', 'host', '--force-rm', '--build-arg', `BASE=${base}`, '-f', 'systemd-host.Dockerfile', '-t', image, '.'], { timeoutMs: 600_000, cwd: path.dirname(fileURLToPath(import.meta.url)) });
     console.log(`systemd machine image: built in ${((Date.now() - started) / 1000).toFixed(0)} s from ${base}`);
     // systemd as PID 1 needs to mount and make namespaces (the unit's hardening is built from them): every
     // capability but CAP_SYS_RESOURCE, which this sandbox's own bounding set lacks (so --privileged fails
