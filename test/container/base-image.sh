@@ -65,7 +65,7 @@ if [ ! -s "$tarball" ]; then
   trap 'rm -rf "$rootfs"' EXIT
   echo "base-image.sh: debootstrap bookworm from $mirror" >&2
   started=$SECONDS
-  debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$cache/debootstrap.log" 2>&1 \
+  nice -n 10 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$cache/debootstrap.log" 2>&1 \
     || { tail -n 20 "$cache/debootstrap.log" >&2; exit 1; }
 
   # As Debian's slim images: no documentation, manual pages or translations, now or from later apt installs.

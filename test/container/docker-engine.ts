@@ -142,7 +142,9 @@ export async function releaseDockerEngine(): Promise<void> {
  * else the stand-in base-image.sh makes (about a minute the first time, cached in the temp dir after).
  */
 export async function baseImage(): Promise<string> {
+  const started = Date.now();
   const r = await run('bash', [path.join(here, 'base-image.sh')], { timeoutMs: 600_000 });
   if (r.code !== 0) throw new Error(`base-image.sh exited ${r.code}\n${tail(r.stderr)}`);
+  if (r.stderr.trim()) console.log(`${r.stderr.trim()}\nbase-image.sh: ${((Date.now() - started) / 1000).toFixed(0)} s in all`);
   return r.stdout.trim();
 }
