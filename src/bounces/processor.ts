@@ -167,20 +167,24 @@ export class BounceProcessor {
     }
     const time = this.now();
     const ops: StoreOp[] = [];
+    const lines: Array<Record<string, unknown>> = [];
     let current = record;
     let first: ProcessResult | undefined;
     for (const target of targets) {
       const done = await this.recordTarget(current, report, target, time);
       ops.push(...done.ops);
+      lines.push(done.line);
       current = done.record;
       first ??= done.result;
     }
     await this.deps.store.commit(ops);
+    // Logged once recorded, so what the line says can be read back.
+    for (const { msg, ...line } of lines) log.info(line, String(msg));
     return first!;
   }
 
   /** The ops that record what the report says about one recipient of `record` (and the record as it is after them). */
-  private async recordTarget(record: MessageRecord, report: BounceReport, target: Target, time: number): Promise<{ ops: StoreOp[]; record: MessageRecord; result: ProcessResult }> {
+  private async recordTarget(record: MessageRecord, report: BounceReport, target: Target, time: number): Promise<{ ops: StoreOp[]; record: MessageRecord; result: ProcessResult; line: Record<string, unknown> }> {
     const { address, proven } = target;
     const entry: BouncedRecipient = report.recipients.find((r) => r.recipient === address.toLowerCase()) ?? report.recipients[0]!;
     // A feedback report about authentication (DMARC, SPF) is news for the operator, not a bounce.
@@ -216,8 +220,8 @@ export class BounceProcessor {
       type, class: entry.class, reason: entry.reason, time, ...(entry.diagnostic ? { diagnostic: entry.diagnostic.slice(0, 500) } : {}),
     }) : undefined;
     if (after) ops.push({ kind: 'message.update', record: after, previousDueAt: record.dueAt });
-    this.deps.log.info({ msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress, proven }, `inbound ${type}`);
-    return { ops, record: after ?? record, result: { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason } };
+    const line = { msg: `inbound ${type}`, msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress, proven };
+    return { ops, record: after ?? record, result: { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason }, line };
   }
 
   /**

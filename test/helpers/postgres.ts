@@ -4,9 +4,9 @@
 // suites skip — except in CI, where .ci/run installs it and a missing server is a failure.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from './free-port.js';
 import { makeTempDir, removeDir } from './tmp.js';
 
 function findBin(): string | undefined {
@@ -33,17 +33,6 @@ export interface TestPostgres {
   pause(): void;
   resume(): void;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const asRoot = process.getuid?.() === 0;
