@@ -117,6 +117,22 @@ describe('canonical line endings', () => {
     expect((await canonical(['\n.\n'])).out).toBe('\r\n.\r\n');
   });
 
+  it('gives what one pass over the whole text gives, for 2,000 generated mixes of CR, LF and CRLF cut at random places', async () => {
+    let seed = 5;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const pieces = ['\r', '\n', '\r\n', 'a', 'bc', '.', ' ', '\r\r', '\n\n'];
+    for (let n = 0; n < 2000; n++) {
+      const text = Array.from({ length: Math.floor(random() * 30) }, () => pieces[Math.floor(random() * pieces.length)]).join('');
+      const chunks: string[] = [];
+      for (let at = 0; at < text.length;) {
+        const size = 1 + Math.floor(random() * 5);
+        chunks.push(text.slice(at, at + size));
+        at += size;
+      }
+      expect((await canonical(chunks)).out, JSON.stringify(chunks)).toBe(text.replace(/\r\n|\r|\n/g, '\r\n'));
+    }
+  });
+
   it('leaves a CRLF message byte for byte the same and counts its bytes', async () => {
     const msg = 'Subject: x\r\n\r\nbody\r\n';
     const { out, stream } = await canonical([msg.slice(0, 7), msg.slice(7)]);

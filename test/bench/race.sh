@@ -104,7 +104,7 @@ for label, rs in by.items():
     m = [r['median_msgs_per_s'] for r in rs]
     cpu = [r['median_cpu_relay_ms_per_msg'] for r in rs if r.get('median_cpu_relay_ms_per_msg') is not None]
     pss = [r['max_relay_pss_peak_mb'] for r in rs if r.get('max_relay_pss_peak_mb') is not None]
-    print(f"| {label} | {med(m):.0f} | {min(m):.0f}–{max(m):.0f} | {med(cpu) if cpu else '–'} | {max(pss) if pss else '–'} |")
+    print(f"| {label} | {med(m):.0f} | {min(m):.0f}–{max(m):.0f} | {f'{med(cpu):.2f}' if cpu else '–'} | {f'{max(pss):.0f}' if pss else '–'} |")
 def ratio(a, b, key='median_msgs_per_s', what='msg/s'):
     A, B = by.get(a), by.get(b)
     if not A or not B: return
