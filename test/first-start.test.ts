@@ -1,6 +1,6 @@
 // The first start of a config with no admin token (issue 20): mailgate makes one in the data
 // directory (mode 0600), prints the console's address and the token once on stdout (never in the
-// JSON log, never again), and the API, the console's sign-in and the operator commands take it;
+// JSON log, never again), and the API, the console's sign-in in chromium and the operator commands take it;
 // `mailgate admin token [--rotate]` prints or replaces it. Also the small CLI points of issue 20:
 // `serve --help`, `bounces parse` on a missing file, `queue` on a stopped relay without a token.
 import { spawnSync } from 'node:child_process';
@@ -8,6 +8,7 @@ import { statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findChromium, launchChromium } from './helpers/browser.js';
 import { repoRoot, runCli, startMailgate, writeConfig, type MailgateProcess } from './helpers/mailgate-process.js';
 import { makeTempDir, removeDir } from './helpers/tmp.js';
 
@@ -57,12 +58,28 @@ describe('first start without an admin token', () => {
 
     expect((await api(token!)).status).toBe(200);
     expect((await api('0'.repeat(64))).status).toBe(401);
-    // The console's sign-in takes it (a redirect to the overview, not the form again).
-    const page = await fetch(`${url}`);
-    const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-    const signIn = await fetch(`${url}signin`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: csrf, token: token! }) });
-    expect(signIn.status).toBe(303);
+    // The printed address opens the console in a browser, and the printed token signs in (the overview
+    // with the shop, not the form again). Without chromium, the same over HTTP.
+    const chromium = findChromium();
+    if (chromium) {
+      const browser = await launchChromium(chromium);
+      try {
+        const page = await browser.newPage();
+        await page.goto(url!);
+        await page.fill('input[name=token]', token!);
+        await Promise.all([page.waitForURL(url!), page.click('#signin-form button[type=submit]')]);
+        await page.waitForSelector('#signout');
+        expect(await page.textContent('body')).toContain('Shop');
+      } finally {
+        await browser.close();
+      }
+    } else {
+      const page = await fetch(`${url}`);
+      const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+      const signIn = await fetch(`${url}signin`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: csrf, token: token! }) });
+      expect(signIn.status).toBe(303);
+    }
 
     // The operator commands find it in the data directory.
     const queue = await cli('queue');
