@@ -101,7 +101,7 @@ describe('default config', () => {
       maxAge: 3 * 86_400_000,
       concurrency: 100,
       deliveryThread: true,
-      returnPath: 'message',
+      returnPath: 'recipient',
     });
     expect(config.system).toMatchObject({
       hostname: os.hostname(),

@@ -38,13 +38,13 @@ describe('direct MX delivery', () => {
     'nullmx.test': { MX: [{ preference: 0, exchange: '.' }] },
   }, ', allowPrivateAddresses: true');
 
-  it('delivers to each domain through its MX hosts in preference order, one transaction per domain', async () => {
+  it('delivers to each domain through its MX hosts in preference order, one transaction per recipient', async () => {
     await w.submit({ user: 'shop', pass: 'correct-horse' }).sendMail({
       envelope: { from: 'orders@shop.test', to: ['a@buyers.test', 'b@buyers.test', 'c@nomx.test', 'd@nxdomain.test', 'e@nullmx.test'] },
       raw: 'Subject: mx\r\n\r\nhello\r\n',
     });
-    const msgs = await w.sink.waitFor(2);
-    expect(msgs.map((m) => m.to.sort().join(',')).sort()).toEqual(['a@buyers.test,b@buyers.test', 'c@nomx.test']);
+    const msgs = await w.sink.waitFor(3);
+    expect(msgs.map((m) => m.to.join(',')).sort()).toEqual(['a@buyers.test', 'b@buyers.test', 'c@nomx.test']);
 
     expect(await finalEvent(w.mg, 'a@buyers.test')).toMatchObject({ type: 'delivered', upstream: 'direct/mx2.buyers.test' });
     expect(await finalEvent(w.mg, 'c@nomx.test')).toMatchObject({ type: 'delivered', upstream: 'direct/nomx.test' });

@@ -73,6 +73,9 @@ describe('SMTP replies', () => {
   });
 
   it('defers network, TLS and upstream-auth problems instead of failing the recipient', () => {
+    // "Too many recipients" is temporary even from a legacy server answering 552 (RFC 5321 4.5.3.1.10).
+    expect(judgeError(Object.assign(new Error('x'), { responseCode: 552, response: '552 5.5.3 Too many recipients', command: 'RCPT TO' }), 'up')).toMatchObject({ outcome: 'deferred', code: 'UPSTREAM_DEFERRED' });
+    expect(judgeError(Object.assign(new Error('x'), { responseCode: 550, response: '550 Too many recipients for this message', command: 'RCPT TO' }), 'up')).toMatchObject({ outcome: 'deferred' });
     expect(judgeError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ESOCKET' }), 'up')).toMatchObject({ outcome: 'deferred', code: 'UPSTREAM_UNREACHABLE' });
     expect(judgeError(Object.assign(new Error('Invalid login'), { code: 'EAUTH', responseCode: 535, response: '535 5.7.8 Error: authentication failed' }), 'up'))
       .toMatchObject({ outcome: 'deferred', code: 'UPSTREAM_AUTH_FAILED', reply: { code: 535, enhanced: '5.7.8' } });

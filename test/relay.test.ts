@@ -32,18 +32,21 @@ describe('relay through a tenant upstream', () => {
   });
   afterEach(() => { w.sink.messages.length = 0; });
 
-  it('relays the body unchanged, one transaction for both recipients with the message\'s return path, and replies with the queue id', async () => {
+  it('relays the body unchanged, one VERP transaction per recipient, and replies with the queue id', async () => {
     const info = await client(w.mg, { user: 'shop', pass: 'correct-horse' }).sendMail({
       envelope: { from: 'orders@shop.test', to: ['buyer@example.test', 'second@example.test'] },
       raw: 'From: Shop <orders@shop.test>\r\nTo: buyer@example.test\r\nSubject: Your order\r\nMessage-ID: <order-1@shop.test>\r\n\r\nThank you for your order.\r\n.leading dot line\r\n',
     });
     expect(info.response).toMatch(/^250 2\.0\.0 Ok: queued as [0-9A-Z]{20}$/);
     const id = info.response.split(' ').pop()!;
-    const msgs = await w.sink.waitFor(1);
-    expect(msgs[0]!.to.sort()).toEqual(['buyer@example.test', 'second@example.test']);
-    // The return path names the message (VERP on the bounce domain; a bounce must name the recipient).
-    expect(msgs[0]!.from).toMatch(new RegExp(`^b-${id.toLowerCase()}-m-[0-9a-z]{10}@bounces\\.relay\\.test$`));
-    for (const m of msgs) {
+    const msgs = await w.sink.waitFor(2);
+    const byRcpt = new Map(msgs.map((m) => [m.to.join(','), m]));
+    expect([...byRcpt.keys()].sort()).toEqual(['buyer@example.test', 'second@example.test']);
+    const [first, second] = [byRcpt.get('buyer@example.test')!, byRcpt.get('second@example.test')!];
+    // The return path names message and recipient (VERP on the bounce domain).
+    expect(first.from).toMatch(new RegExp(`^b-${id.toLowerCase()}-0-[0-9a-z]{10}@bounces\\.relay\\.test$`));
+    expect(second.from).toMatch(new RegExp(`^b-${id.toLowerCase()}-1-[0-9a-z]{10}@bounces\\.relay\\.test$`));
+    for (const m of [first, second]) {
       expect(m.messageId).toBe('<order-1@shop.test>');
       expect(m.raw.toString()).toContain('\r\n\r\nThank you for your order.\r\n.leading dot line\r\n');
       expect(m.raw.toString()).toMatch(/^Received: from [^\r]+\r\n\tby relay\.test \(mailgate\) with ESMTPA id /);

@@ -46,6 +46,7 @@ const BY_CODE: Record<string, string> = {
   UPSTREAM_UNREACHABLE: 'The upstream or the receiving server could not be reached. It is retried; nothing to do unless it lasts.',
   RECIPIENT_DOMAIN_TYPO: 'The domain looks like a typo of a well-known one. The mail is sent anyway; check the address with the buyer.',
   AUTH_FAILURE_ALARM: 'Many SMTP logins failed in a short time: someone may be guessing passwords. Check that no shop login is leaked (change it if in doubt) and block the addresses named here in your firewall if they keep on.',
+  BOUNCE_UNATTRIBUTED: 'A bounce came back for a message sent to several recipients in one transaction, but it does not say which of them it is about. Nobody was suppressed; check the text shown if the mail matters.',
   INBOUND_QUARANTINED: 'An inbound message could not be read and was put aside. The operator should look at the file named in the detail.',
   FEEDBACK_REPORT: 'A report about how your mail was authenticated (SPF, DKIM, DMARC), not a complaint. Check your sender domain on the Domains page.',
 };

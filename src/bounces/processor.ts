@@ -83,6 +83,10 @@ const MAX_PARSE_ATTEMPTS = 2;
 interface Target {
   address: string;
   proven: boolean;
+  /** false: recorded and the recipient's state set, but never suppressed (a return path shared by several recipients). */
+  suppresses?: boolean;
+  /** About the message, not a recipient: an operator warning, not a bounce of anyone. */
+  unattributed?: boolean;
   detail?: string;
 }
 
@@ -129,23 +133,40 @@ export class BounceProcessor {
       return { status: 'ignored', why: 'not a bounce' };
     }
     let record: MessageRecord | undefined;
-    // Who the bounce is about, and whether it proves that: a VERP token for the recipient; a token for
-    // the message (one transaction to several recipients) together with the recipients the report
-    // names that the message was sent to; or our own tagged Message-ID together with a bounced
-    // recipient that message was sent to. Only a proven bounce suppresses; others are recorded for
-    // the shop to see.
+    // Who the bounce is about, and whether it proves that: a VERP token for the recipient; or our own
+    // tagged Message-ID together with a bounced recipient that message was sent to. Only a proven
+    // bounce suppresses; others are recorded for the shop to see. A token for the message only
+    // (queue.returnPath: message, one transaction to several recipients) is seen by every one of
+    // them, so a co-recipient could forge it: the recipients a structured report (a DSN's recipient
+    // fields, a provider's JSON) names that the message was sent to get the bounce recorded and their
+    // state set, but it suppresses no one; names guessed from free text count for nothing.
     let targets: Target[] = [];
-    const named = (r: MessageRecord) => r.envelope.to.filter((to) => report.recipients.some((b) => b.recipient === to.toLowerCase()));
+    const named = (r: MessageRecord) => {
+      const seen = new Set<string>();
+      return r.envelope.to.filter((to) => {
+        const key = to.toLowerCase();
+        if (seen.has(key) || !report.recipients.some((b) => b.recipient === key)) return false;
+        seen.add(key);
+        return true;
+      });
+    };
     if (token) {
       record = await this.deps.spool.get(token.msgId);
       if (record && token.index !== undefined) {
         const address = record.envelope.to[token.index];
         if (address) targets = [{ address, proven: true }];
       } else if (record) {
-        targets = named(record).map((address) => ({ address, proven: true }));
+        const structured = report.kind === 'dsn' || report.kind === 'notification';
+        targets = structured ? named(record).map((address) => ({
+          address, proven: true, suppresses: false,
+          detail: `bounce to the return path of a message sent to ${record!.envelope.to.length} recipients in one transaction: recorded, not suppressed (a co-recipient could have sent it)`,
+        })) : [];
         if (targets.length === 0) {
           const names = report.recipients.map((r) => r.recipient).filter(Boolean).slice(0, 3).join(', ');
-          targets = [{ address: '', proven: false, detail: `bounce about this message (sent to ${record.envelope.to.length} recipients in one transaction) that does not name one of them${names ? ` (it names ${names})` : ''}: recorded, not acted on` }];
+          targets = [{
+            address: '', proven: false, unattributed: true,
+            detail: `bounce about this message (sent to ${record.envelope.to.length} recipients in one transaction) that does not say in a delivery status report which of them it is about${names ? ` (its text names ${names})` : ''}: recorded, not acted on`,
+          }];
         }
       }
     } else if (report.original.messageId) {
@@ -188,18 +209,18 @@ export class BounceProcessor {
     const { address, proven } = target;
     const entry: BouncedRecipient = report.recipients.find((r) => r.recipient === address.toLowerCase()) ?? report.recipients[0]!;
     // A feedback report about authentication (DMARC, SPF) is news for the operator, not a bounce.
-    const type: QueueEvent['type'] = entry.class === 'complaint' ? 'complained' : entry.class === 'auto-reply' ? 'auto-replied' : entry.class === 'report' ? 'warning' : 'bounced';
+    const type: QueueEvent['type'] = target.unattributed ? 'warning' : entry.class === 'complaint' ? 'complained' : entry.class === 'auto-reply' ? 'auto-replied' : entry.class === 'report' ? 'warning' : 'bounced';
     const detail = target.detail ?? (!proven ? `bounce without our return path${entry.recipient && entry.recipient !== address.toLowerCase() ? ` (it names ${entry.recipient})` : ''}: recorded, not acted on` : undefined);
     const event: QueueEvent = {
       time, type, msgId: record.id, tenant: record.tenant, recipient: address,
-      code: type === 'complained' ? 'RECIPIENT_COMPLAINED' : type === 'auto-replied' ? 'AUTO_REPLY' : type === 'warning' ? 'FEEDBACK_REPORT' : 'RECIPIENT_BOUNCED',
+      code: target.unattributed ? 'BOUNCE_UNATTRIBUTED' : type === 'complained' ? 'RECIPIENT_COMPLAINED' : type === 'auto-replied' ? 'AUTO_REPLY' : type === 'warning' ? 'FEEDBACK_REPORT' : 'RECIPIENT_BOUNCED',
       class: entry.class, reason: entry.reason,
       ...(entry.diagnostic || entry.replyCode ? { reply: { code: entry.replyCode ?? 0, ...(entry.status ? { enhanced: entry.status } : {}), text: entry.diagnostic ?? '' } } : {}),
       ...(entry.remoteMta ? { upstream: entry.remoteMta } : {}),
       ...(detail ? { detail } : {}),
     };
     const ops = this.deps.events.ops(event);
-    const verdict = proven ? verdictFor(entry) : { suppress: false, countsTowardsSuppression: false };
+    const verdict = proven && target.suppresses !== false ? verdictFor(entry) : { suppress: false, countsTowardsSuppression: false };
     let suppress = verdict.suppress;
     let rule = verdict.suppress ? suppressionRule(entry) : undefined;
     if (verdict.countsTowardsSuppression) {

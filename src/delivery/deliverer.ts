@@ -127,7 +127,10 @@ export class Deliverer {
 
   /** `requirement`: the host's TLS policy; its connections then do STARTTLS through negotiatePolicyTls. */
   private mxPool(u: MxUpstream, hostName: string, address: string, requirement?: HostRequirement): PoolEntry {
-    const settings = JSON.stringify([u.port, u.requireTls, u.maxConnections, requirement ?? null]);
+    const settings = JSON.stringify([u.port, u.requireTls, u.maxConnections]);
+    // One pool per TLS requirement: two recipient domains on the same MX host, one with a policy and one
+    // without (or with another), must not keep replacing (and closing) each other's pool.
+    const policy = requirement ? `:${JSON.stringify(requirement)}` : '';
     const secure = requirement && ((socket: net.Socket, cb: SocketCallback) => {
       const local = socket.localAddress;
       negotiatePolicyTls(socket, this.routes.session(requirement, address, CONNECT_TIMEOUT_MS, () => local)).then(
@@ -135,7 +138,7 @@ export class Deliverer {
         (err: Error) => cb(err),
       );
     });
-    return this.pool(`mx:${u.name}:${address}:${hostName}`, settings, () => ({ ...mxTransportOptions(u, hostName, address), maxConnections: u.maxConnections }), secure ? { secure } : {});
+    return this.pool(`mx:${u.name}:${address}:${hostName}${policy}`, settings, () => ({ ...mxTransportOptions(u, hostName, address), maxConnections: u.maxConnections }), secure ? { secure } : {});
   }
 
   private pool(key: string, settings: string, options: () => Omit<SMTPPool.Options, 'pool'>, how: { secure?: (socket: net.Socket, cb: SocketCallback) => void; publicOnly?: boolean } = {}): PoolEntry {

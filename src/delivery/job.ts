@@ -9,6 +9,15 @@ import type { SigningThread } from '../identity/dkim.js';
 import type { DeliveryJob, JobOutcome } from './worker-protocol.js';
 import type { RecipientResult } from '../queue/delivery-result.js';
 
+/** Recipients in one transaction with a message's shared return path. */
+const RECIPIENTS_PER_TRANSACTION = 50;
+
+function batches<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 function openBody(job: DeliveryJob) {
   const b = job.body;
   if (b.kind === 'buffer') return () => Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength);
@@ -43,8 +52,9 @@ async function deliverJob(deliverer: Deliverer, job: DeliveryJob, signing: Signi
     plan = prepared.plan;
     addedMessageId = prepared.addedMessageId;
     results = job.prepare.together
-      // One transaction per server (the deliverer splits by domain for MX delivery), one return path for the message.
-      ? [await deliverer.deliver(job.upstream, { from: verp[0] ?? job.envelope.from, to: job.envelope.to }, () => prepared.open())]
+      // One transaction per server (the deliverer splits by domain for MX delivery) and per 50 recipients
+      // (RFC 5321 asks servers for 100; smarthosts often allow 50), one return path for the message.
+      ? await Promise.all(batches(job.envelope.to, RECIPIENTS_PER_TRANSACTION).map((to) => deliverer.deliver(job.upstream, { from: verp[0] ?? job.envelope.from, to }, () => prepared.open())))
       : await Promise.all(job.envelope.to.map((rcpt, i) => deliverer.deliver(job.upstream, { from: verp[i] ?? job.envelope.from, to: [rcpt] }, () => prepared.open())));
   }
   return {

@@ -62,7 +62,7 @@ export function planDelivery(record: MessageRecord, recipients: string[], ctx: P
     : undefined;
   // Several recipients and one copy for all (no per-recipient unsubscribe link): one transaction per
   // server, its return path naming the message; else each recipient's own.
-  const together = recipients.length > 1 && !unsubscribe && (ctx.returnPath ?? 'message') === 'message';
+  const together = recipients.length > 1 && !unsubscribe && ctx.returnPath === 'message';
   const verp = together
     ? recipients.map(() => verpAddress(verpSecret, record.id, 'm', system.bounceDomain))
     : recipients.map((r) => verpAddress(verpSecret, record.id, record.envelope.to.indexOf(r), system.bounceDomain));

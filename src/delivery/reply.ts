@@ -48,6 +48,15 @@ export function outcomeOf(code: number): Outcome {
   return 'deferred';
 }
 
+/**
+ * The outcome of a refusal: as its code says, except "too many recipients" (x.5.3), which RFC 5321
+ * §4.5.3.1.10 asks clients to treat as temporary even when a legacy server answers it with 552.
+ */
+export function refusalOutcome(reply: SmtpReply): Outcome {
+  if (reply.code >= 500 && (reply.enhanced === '5.5.3' || /too many recipients/i.test(reply.text))) return 'deferred';
+  return outcomeOf(reply.code);
+}
+
 /** The shape of errors nodemailer's SMTP connection raises. */
 export interface SmtpClientError extends Error {
   code?: string;
@@ -84,7 +93,7 @@ export function judgeError(err: SmtpClientError, where: string): ErrorVerdict {
     if (err.code === 'EAUTH') {
       return { reply, outcome: 'deferred', code: 'UPSTREAM_AUTH_FAILED' };
     }
-    const outcome = outcomeOf(reply.code);
+    const outcome = refusalOutcome(reply);
     return { reply, outcome, code: outcome === 'failed' ? 'UPSTREAM_REJECTED' : 'UPSTREAM_DEFERRED' };
   }
   if (err.code === 'PRIVATE_TARGET' || err.privateTarget) {

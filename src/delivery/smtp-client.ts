@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { domainToASCII } from 'node:url';
 import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
-import { commandOf, judgeError, outcomeOf, parseReply, type SmtpClientError } from './reply.js';
+import { commandOf, judgeError, outcomeOf, parseReply, refusalOutcome, type SmtpClientError } from './reply.js';
 import type { RecipientResult, RelayPoint } from '../queue/delivery-result.js';
 
 export type SmtpTransport = Transporter<SMTPPool.SentMessageInfo>;
@@ -85,6 +85,6 @@ function indexRejections(errors: SmtpClientError[] | undefined): Map<string, Smt
 
 function recipientRejected(recipient: string, err: SmtpClientError, upstream: string): RecipientResult {
   const reply = { ...parseReply(err.response ?? err.message, err.responseCode ?? 550), command: commandOf(err.command) ?? 'RCPT' };
-  const outcome = outcomeOf(reply.code) === 'delivered' ? 'failed' : outcomeOf(reply.code);
+  const outcome = outcomeOf(reply.code) === 'delivered' ? 'failed' : refusalOutcome(reply);
   return { recipient, outcome, reply, upstream, code: outcome === 'failed' ? 'UPSTREAM_REJECTED' : 'UPSTREAM_DEFERRED' };
 }

@@ -139,11 +139,13 @@ export class Directory {
 
   /**
    * The upstream as delivery (and its test mail) use it: a shop's own SMTP server is connected to only
-   * on public addresses, checked at each connection (its name may resolve elsewhere since it was saved).
+   * on public addresses, checked at each connection (its name may resolve elsewhere since it was saved),
+   * and a shop's own MX upstream never delivers to private addresses.
    */
   forDelivery(upstream: Upstream): Upstream {
-    const guard = upstream.type === 'smtp' && upstream.owner !== undefined && !this.config.admin.allowPrivateTenantUpstreams;
-    return guard ? { ...upstream, publicOnly: true } : upstream;
+    if (upstream.owner === undefined || this.config.admin.allowPrivateTenantUpstreams) return upstream;
+    // A shop's copy of an operator's MX upstream must not keep its allowPrivateAddresses either.
+    return upstream.type === 'smtp' ? { ...upstream, publicOnly: true } : { ...upstream, allowPrivateAddresses: false };
   }
 
   /** SMTP login and network lookup over the current tenants. */

@@ -4,8 +4,9 @@
 # one RSA signature (r=1) — so every ratio compares runs minutes apart on the same box, through
 # ../shared/bench-peers (same payload, 20 sessions, a connection per message, counting smtp-sink).
 # Shapes: r=1, r=5 and r=20 recipients of 10 KiB, and 1 MB to one recipient.
-# Each relay as deployed: postfix sends one transaction per message; so does mailgate (one per
-# receiving server, with the message's VERP return path: queue.returnPath: message, the default).
+# postfix sends one transaction per message; mailgate at r=5 and r=20 runs with queue.returnPath:
+# message (one transaction per receiving server with the message's return path; the default,
+# `recipient`, sends one per recipient so that every bounce can suppress).
 # mailgate: fsync'd spool, rsa-2048 DKIM on every message, node --max-semi-space-size=4 --max-old-space-size=512.
 #
 #   test/bench/race.sh [-r ROUNDS] [-n COUNT] [-o OUTDIR]      (root; ../shared/bench-peers installed)
@@ -41,6 +42,7 @@ node "$ROOT/dist/cli.js" dkim generate --domain relay.race.test --selector race 
 # shellcheck source=race-config.sh
 . "$HERE/race-config.sh"
 race_config "$work/mailgate.yaml" "$work/data" "$work/keys/relay.race.test.race.key"
+sed 's/^queue: { concurrency: 100 }$/queue: { concurrency: 100, returnPath: message }/' "$work/mailgate.yaml" >"$work/mailgate-message.yaml"
 {
   echo "# $(date -Is) $(nproc) cpus, kernel $(uname -r), node $(node --version)"
   echo "# $("$PEERS" versions 2>/dev/null | tr '\n' ' ')"
@@ -71,7 +73,8 @@ for round in $(seq "$ROUNDS"); do
     fi
     # mailgate+DKIM, a fresh data directory per run
     rm -rf "$work/data"
-    node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$work/mailgate.yaml" >"$work/mailgate.log" 2>&1 &
+    config=$work/mailgate.yaml; [ "$rcpts" -gt 1 ] && config=$work/mailgate-message.yaml
+    node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$config" >"$work/mailgate.log" 2>&1 &
     relay=$!
     for _ in $(seq 100); do grep -q '"mailgate ready"' "$work/mailgate.log" 2>/dev/null && break; sleep 0.2; done
     load 127.0.0.1:2540 "mailgate+dkim $label" "$size" "$rcpts" "$count" "$relay"
@@ -97,7 +100,7 @@ by = {}
 for r in rows: by.setdefault(r['label'], []).append(r)
 med = lambda xs: statistics.median(xs)
 print(f"Interleaved race, {sys.argv[2]} rounds (one run of each series per round; median of rounds, min–max).")
-print("postfix and mailgate both send one transaction per message at r=5 and r=20.\n")
+print("postfix and mailgate (queue.returnPath: message) both send one transaction per message at r=5 and r=20.\n")
 print("| series | msgs/s | min–max | relay CPU ms/msg | peak PSS MB |")
 print("|---|---:|---:|---:|---:|")
 for label, rs in by.items():

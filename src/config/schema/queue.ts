@@ -8,10 +8,11 @@ export const queueSchema = z.strictObject({
   concurrency: positiveInt.default(100),
   deliveryThread: z.boolean().default(true),
   /**
-   * Return paths for a message to several recipients: `message` sends the recipients that share a
-   * server in one transaction with a return path naming the message (a bounce must then name the
-   * recipient to suppress it); `recipient` sends each its own transaction with its own return path.
+   * Return paths for a message to several recipients: `recipient` (default) sends each its own
+   * transaction with its own return path, so every bounce is attributed and can suppress;
+   * `message` sends the recipients that share a server in one transaction (at most 50) with a
+   * return path naming the message — faster, but its bounces are recorded and suppress no one.
    */
-  returnPath: z.enum(['message', 'recipient']).default('message'),
+  returnPath: z.enum(['message', 'recipient']).default('recipient'),
 });
 
