@@ -2,9 +2,11 @@
 // requests with a bad or no admin/API token, counted per client address and presented token prefix
 // (the first 8 characters) and per address over all prefixes; and unsubscribe links that do not verify,
 // per address. Only failures are counted — a valid token or link is never refused — so one noisy
-// script behind a shared reverse proxy cannot lock the others out. Imports fastify and the plugin only.
+// script behind a shared reverse proxy cannot lock the others out. IPv6 clients count per /64.
+// Imports fastify, the plugin and ipaddr.js.
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import ipaddr from 'ipaddr.js';
 
 const MINUTE = 60_000;
 /** Keys each limit remembers (least recently used forgotten first). */
@@ -20,9 +22,21 @@ export async function installFailureLimits(app: FastifyInstance): Promise<void> 
   await app.register(rateLimit, { global: false });
 }
 
-/** What the bad-token limit counts under: the client address and the token's first 8 characters. Pure. */
+/**
+ * The client as the limits count it: an IPv4 address, or the /64 network of an IPv6 address (one
+ * client usually has a whole /64, so counting single IPv6 addresses would give it endless fresh
+ * budgets); IPv4-mapped IPv6 as IPv4. Pure.
+ */
+export function clientKey(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const addr = ipaddr.process(ip);
+  if (addr.kind() === 'ipv4') return addr.toString();
+  return `${(addr as ipaddr.IPv6).toNormalizedString().split(':').slice(0, 4).join(':')}::/64`;
+}
+
+/** What the bad-token limit counts under: the client (clientKey) and the token's first 8 characters. Pure. */
 export function tokenPrefixKey(ip: string, token: string | undefined): string {
-  return `${ip}\n${token ? token.slice(0, 8) : ''}`;
+  return `${clientKey(ip)}\n${token ? token.slice(0, 8) : ''}`;
 }
 
 function limit(app: FastifyInstance, max: number, key: (req: FastifyRequest) => string): FailureLimit['failed'] {
@@ -39,7 +53,7 @@ function limit(app: FastifyInstance, max: number, key: (req: FastifyRequest) => 
  */
 export function badTokenLimit(app: FastifyInstance, token: (req: FastifyRequest) => string | undefined): FailureLimit {
   const perPrefix = limit(app, 10, (req) => tokenPrefixKey(req.ip, token(req)));
-  const perAddress = limit(app, 100, (req) => req.ip);
+  const perAddress = limit(app, 100, (req) => clientKey(req.ip));
   return {
     async failed(req) {
       const [a, b] = await Promise.all([perPrefix(req), perAddress(req)]);
@@ -50,7 +64,7 @@ export function badTokenLimit(app: FastifyInstance, token: (req: FastifyRequest)
 
 /** Unsubscribe links that do not verify: 30 a minute per address. */
 export function badLinkLimit(app: FastifyInstance): FailureLimit {
-  return { failed: limit(app, 30, (req) => req.ip) };
+  return { failed: limit(app, 30, (req) => clientKey(req.ip)) };
 }
 
 /** The 429 answer in the API's error shape. */

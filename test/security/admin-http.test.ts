@@ -55,6 +55,12 @@ describe('admin HTTP: bad tokens, proxies, cookies, times, OpenAPI', () => {
     expect((await get('/unsubscribe/guess-other', { 'x-forwarded-for': '198.51.100.22' })).status).toBe(400);
   });
 
+  it('an IPv6 client counts per /64: rotating the address inside it does not give fresh budgets', async () => {
+    for (let i = 1; i <= 10; i++) expect((await get('/api/v1/whoami', bearer('v6bad-token', `2001:db8:1:2::${i}`))).status).toBe(401);
+    expect((await get('/api/v1/whoami', bearer('v6bad-token', '2001:db8:1:2::ffff'))).status).toBe(429);
+    expect((await get('/api/v1/whoami', bearer('v6bad-token', '2001:db8:1:3::1'))).status).toBe(401);
+  });
+
   it('the console cookie is Secure when the request came over HTTPS (through the trusted proxy), not otherwise', async () => {
     const overHttps = (await get('/', { 'x-forwarded-proto': 'https' })).headers.get('set-cookie') ?? '';
     const overHttp = (await get('/')).headers.get('set-cookie') ?? '';
