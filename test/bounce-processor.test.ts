@@ -61,6 +61,17 @@ describe('bounce processor', () => {
     }
   });
 
+  it('two bounces for one message processed at once both keep their recipient\'s state (one report per message at a time)', async () => {
+    await message('0000000000000000000E', ['ann@example.com', 'bob@example.com']);
+    const verps = [0, 1].map((i) => verpAddress(secret, '0000000000000000000E', i, bounceDomain));
+    await Promise.all([
+      processor.process(dsn(verps[0]!, 'ann@example.com', '5.1.1', '550 5.1.1 user unknown'), { from: '', to: [verps[0]!] }),
+      processor.process(dsn(verps[1]!, 'bob@example.com', '5.1.1', '550 5.1.1 user unknown'), { from: '', to: [verps[1]!] }),
+    ]);
+    const record = await world.spool.get('0000000000000000000E');
+    expect(record!.recipients.map((r) => [r.address, r.outcome?.type])).toEqual([['ann@example.com', 'bounced'], ['bob@example.com', 'bounced']]);
+  });
+
   it('attributes a bounce without VERP token by the original Message-ID, and suppresses only when it proves it is ours', async () => {
     const postmaster = { from: '', to: ['postmaster@bounces.relay.test'] };
     // The app's own Message-ID: anyone who saw the mail knows it. Recorded for the shop, never acted on.

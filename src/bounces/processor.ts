@@ -132,6 +132,28 @@ export class BounceProcessor {
       log.info({ to: envelope.to, subject: report.subject, kind: report.kind }, 'inbound message is not a bounce');
       return { status: 'ignored', why: 'not a bounce' };
     }
+    // Without a return path, the message is found by its Message-ID (ours carries a MAC tag).
+    const own = !token && report.original.messageId ? readOwnMessageId(this.deps.verpSecret, report.original.messageId) : undefined;
+    const msgId = token?.msgId ?? own ?? (!token && report.original.messageId ? await this.deps.spool.byMessageId(report.original.messageId) : undefined);
+    // One report per message at a time: each reads the message record, changes a recipient's state and
+    // writes it back, so two bounces for one message processed together must not overwrite each other.
+    return this.oneAtATime(msgId ?? '', () => this.attribute(report, envelope, token, msgId, own));
+  }
+
+  private readonly running = new Map<string, Promise<unknown>>();
+
+  private oneAtATime<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.running.get(key) ?? Promise.resolve();
+    const mine = before.then(fn, fn);
+    const settled = mine.then(() => undefined, () => undefined);
+    this.running.set(key, settled);
+    void settled.then(() => { if (this.running.get(key) === settled) this.running.delete(key); });
+    return mine;
+  }
+
+  /** Who a parsed report is about and what it does, recorded in one commit. */
+  private async attribute(report: BounceReport, envelope: { from: string; to: string[] }, token: { msgId: string; index?: number } | undefined, msgId: string | undefined, own: string | undefined): Promise<ProcessResult> {
+    const { log } = this.deps;
     let record: MessageRecord | undefined;
     // Who the bounce is about, and whether it proves that: a VERP token for the recipient; or our own
     // tagged Message-ID together with a bounced recipient that message was sent to. Only a proven
@@ -170,10 +192,8 @@ export class BounceProcessor {
         }
       }
     } else if (report.original.messageId) {
-      // Sent back to From or Reply-To instead of the return path: find the message by its Message-ID.
-      const own = readOwnMessageId(this.deps.verpSecret, report.original.messageId);
-      const id = own ?? (await this.deps.spool.byMessageId(report.original.messageId));
-      record = id ? await this.deps.spool.get(id) : undefined;
+      // Sent back to From or Reply-To instead of the return path: the message its Message-ID names.
+      record = msgId ? await this.deps.spool.get(msgId) : undefined;
       const first = record ? named(record)[0] : undefined;
       const address = first ?? (record?.envelope.to.length === 1 ? record.envelope.to[0] : undefined);
       if (address) targets = [{ address, proven: own !== undefined && first !== undefined }];

@@ -19,7 +19,7 @@ export interface BounceWorld {
   suppression: SuppressionList;
   processor: BounceProcessor;
   /** Queues a delivered message to `to` for `tenant`. */
-  message(id: string, to: string, opts?: { tenant?: string; messageId?: string }): Promise<MessageRecord>;
+  message(id: string, to: string | string[], opts?: { tenant?: string; messageId?: string }): Promise<MessageRecord>;
   close(): Promise<void>;
 }
 
@@ -36,8 +36,8 @@ export async function openBounceWorld(opts: { secret: Buffer; bounceDomain: stri
     async message(id, to, m = {}) {
       const staged = await spool.stage(id, Readable.from([Buffer.from('Subject: x\r\n\r\nx\r\n')]), 1e6);
       const record: MessageRecord = {
-        id, tenant: m.tenant ?? 'shop', createdAt: 0, dueAt: 0, attempts: 1, envelope: { from: 'orders@shop.test', to: [to] },
-        recipients: [{ address: to, status: 'delivered', attempts: 1, updatedAt: 0 }], size: 10, body: staged.ref, source: { kind: 'smtp' }, state: 'queued',
+        id, tenant: m.tenant ?? 'shop', createdAt: 0, dueAt: 0, attempts: 1, envelope: { from: 'orders@shop.test', to: [to].flat() },
+        recipients: [to].flat().map((address) => ({ address, status: 'delivered' as const, attempts: 1, updatedAt: 0 })), size: 10, body: staged.ref, source: { kind: 'smtp' }, state: 'queued',
         ...(m.messageId ? { messageId: m.messageId } : {}),
       };
       await spool.enqueue(record, staged, []);
