@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The race (npm run bench:peers), interleaved: in every round each series runs once at each shape —
 # postfix (r=1), postfix+OpenDKIM, Haraka+dkim (r=1), mailgate+DKIM, the stack floor with and without
-# one RSA signature (r=1) — so every ratio compares runs minutes apart on the same box, through
+# one RSA signature (r=1 and 1 MB) — so every ratio compares runs minutes apart on the same box, through
 # ../shared/bench-peers (same payload, 20 sessions, a connection per message, counting smtp-sink).
 # Shapes: r=1, r=5 and r=20 recipients of 10 KiB, and 1 MB to one recipient.
 # postfix sends one transaction per message; mailgate at r=5 and r=20 runs with queue.returnPath:
@@ -80,7 +80,7 @@ for round in $(seq "$ROUNDS"); do
     load 127.0.0.1:2540 "mailgate+dkim $label" "$size" "$rcpts" "$count" "$relay"
     stop_relay
     # the stack's floor: smtp-server in, nodemailer out (stack-floor.ts), without and with one RSA-2048 signature
-    if [ "$label" = r=1 ]; then
+    if [ "$label" = r=1 ] || [ "$label" = "1 MB" ]; then
       for sign in "" "--sign $work/keys/relay.race.test.race.key"; do
         # shellcheck disable=SC2086  # "--sign KEYFILE" is two words
         (cd "$ROOT" && exec node --import tsx "$HERE/stack-floor.ts" --port 2550 $sign) >"$work/floor.log" 2>&1 &
@@ -117,5 +117,6 @@ print()
 for s in ('r=1', 'r=5', 'r=20', '1 MB'): ratio(f'mailgate+dkim {s}', f'postfix+opendkim {s}')
 ratio('mailgate+dkim r=1', 'haraka+dkim r=1')
 ratio('mailgate+dkim r=1', 'stack floor + rsa r=1', 'median_cpu_relay_ms_per_msg', 'relay CPU ms/msg')
+ratio('mailgate+dkim 1 MB', 'stack floor + rsa 1 MB', 'median_cpu_relay_ms_per_msg', 'relay CPU ms/msg')
 PY
 echo "# results: $OUT"
