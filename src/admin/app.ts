@@ -27,7 +27,7 @@ import type { SignInLog } from '../console/session.js';
 import { ApiError, installErrorHandler } from './errors.js';
 import { addApiSchemas, installApiContract } from './api-contract.js';
 import { adminTokenName, bearerToken, installAuth } from './auth.js';
-import { badTokenLimit, installFailureLimits, tooManyFailures } from './failure-limits.js';
+import { badTokenLimit, installFailureLimits } from './failure-limits.js';
 import { registerTokenRoutes } from './tokens.js';
 import { registerEventRoutes } from './events.js';
 import { registerDomainRoutes } from './domains.js';
@@ -114,11 +114,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
   await installFailureLimits(app);
   const badMetricsTokens = badTokenLimit(app, bearerToken);
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', description: 'Counters and gauges in the Prometheus text format (admin token).', produces: ['text/plain'], response: { 200: { type: 'string', description: 'Prometheus text format' }, '4xx': { $ref: 'ErrorAnswer#' } } } }, async (req, reply) => {
-    if (!adminTokenName(req, deps.tokens())) {
-      const limit = await badMetricsTokens.failed(req);
-      if (limit.over) return tooManyFailures(reply, limit.retryAfterSeconds, 'too many requests with a bad token from this address; try again in a minute');
-      return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid admin bearer token is required' });
-    }
+    if (!adminTokenName(req, deps.tokens())) return badMetricsTokens.refuse(req, reply, 'a valid admin bearer token is required');
     return reply.type('text/plain; version=0.0.4').send(await deps.metrics());
   });
 

@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AdminToken } from '../config/types.js';
-import { badTokenLimit, tooManyFailures } from './failure-limits.js';
+import { badTokenLimit } from './failure-limits.js';
 import type { TenantTokens } from '../store/api-tokens.js';
 import { ApiError } from './errors.js';
 import type { PrincipalRequest } from './principal.js';
@@ -46,11 +46,7 @@ export function installAuth(api: FastifyInstance, deps: AuthDeps): void {
     }
     const token = bearerToken(req);
     const t = token ? await deps.tenantTokens.verify(token) : undefined;
-    if (!t) {
-      const limit = await badTokens.failed(req);
-      if (limit.over) return tooManyFailures(reply, limit.retryAfterSeconds, 'too many requests with a bad token from this address; try again in a minute');
-      return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
-    }
+    if (!t) return badTokens.refuse(req, reply, 'a valid bearer token is required');
     (req as PrincipalRequest).principal = { role: 'tenant', tenant: t.tenant };
   });
   // Before validation: a caller who may not use a route learns nothing of its parameters (403 before any 400).

@@ -47,17 +47,27 @@ function limit(app: FastifyInstance, max: number, key: (req: FastifyRequest) => 
   };
 }
 
+export interface BadTokenLimit {
+  /** Counts a request with a bad or no token and answers it: 429 over the limit, else 401 saying `unauthorized`. */
+  refuse(req: FastifyRequest, reply: FastifyReply, unauthorized: string): Promise<FastifyReply>;
+}
+
 /**
  * Bad tokens: 10 a minute per address and token prefix, 100 a minute per address over all prefixes
  * (a guesser who varies the prefix still stops).
  */
-export function badTokenLimit(app: FastifyInstance, token: (req: FastifyRequest) => string | undefined): FailureLimit {
+export function badTokenLimit(app: FastifyInstance, token: (req: FastifyRequest) => string | undefined): BadTokenLimit {
   const perPrefix = limit(app, 10, (req) => tokenPrefixKey(req.ip, token(req)));
   const perAddress = limit(app, 100, (req) => clientKey(req.ip));
+  const failed: FailureLimit['failed'] = async (req) => {
+    const [a, b] = await Promise.all([perPrefix(req), perAddress(req)]);
+    return { over: a.over || b.over, retryAfterSeconds: Math.max(a.retryAfterSeconds, b.retryAfterSeconds) };
+  };
   return {
-    async failed(req) {
-      const [a, b] = await Promise.all([perPrefix(req), perAddress(req)]);
-      return { over: a.over || b.over, retryAfterSeconds: Math.max(a.retryAfterSeconds, b.retryAfterSeconds) };
+    async refuse(req, reply, unauthorized) {
+      const limit = await failed(req);
+      if (limit.over) return tooManyFailures(reply, limit.retryAfterSeconds, 'too many requests with a bad token from this address; try again in a minute');
+      return reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'UNAUTHORIZED', message: unauthorized });
     },
   };
 }
@@ -68,6 +78,6 @@ export function badLinkLimit(app: FastifyInstance): FailureLimit {
 }
 
 /** The 429 answer in the API's error shape. */
-export function tooManyFailures(reply: FastifyReply, retryAfterSeconds: number, message: string): FastifyReply {
+function tooManyFailures(reply: FastifyReply, retryAfterSeconds: number, message: string): FastifyReply {
   return reply.code(429).header('Retry-After', String(retryAfterSeconds)).send({ error: 'TOO_MANY_FAILED_LOGINS', message });
 }
