@@ -24,13 +24,16 @@ export function privateLiteral(host: string, allowHint: string): PrivateTargetEr
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
 
-/** Answers a lookup from `found`, private addresses dropped; fails when none is left. */
-function answer(hostname: string, found: dns.LookupAddress[], all: boolean | undefined, allowHint: string, cb: LookupCallback): void {
-  const usable = found.filter((a) => !isPrivateAddress(a.address));
+/**
+ * Answers a lookup from `found`; with `refusing` (the hint naming the setting that would allow them)
+ * private addresses are dropped. Fails when none is left.
+ */
+function answer(hostname: string, found: dns.LookupAddress[], all: boolean | undefined, cb: LookupCallback, refusing?: string): void {
+  const usable = refusing === undefined ? found : found.filter((a) => !isPrivateAddress(a.address));
   if (usable.length === 0) {
     const err = found.length === 0
       ? Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' })
-      : new PrivateTargetError(`${hostname} resolves only to private addresses (${found.map((a) => a.address).join(', ')}); ${allowHint}`);
+      : new PrivateTargetError(`${hostname} resolves only to private addresses (${found.map((a) => a.address).join(', ')}); ${refusing}`);
     return cb(err, '', 0);
   }
   if (all) return cb(null, usable);
@@ -45,7 +48,7 @@ export function publicOnlyLookup(allowHint: string): LookupFunction {
   return ((hostname: string, options: dns.LookupOptions, cb: LookupCallback) => {
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
       if (err) return cb(err, '', 0);
-      answer(hostname, addresses, options.all, allowHint, cb);
+      answer(hostname, addresses, options.all, cb, allowHint);
     });
   }) as LookupFunction;
 }
@@ -65,10 +68,7 @@ export function refusedLiteral(host: string, opts: PublicLookupOptions): string 
 export function publicLookup(resolver: Resolver, opts: PublicLookupOptions): LookupFunction {
   return ((hostname: string, options: dns.LookupOptions, cb: LookupCallback) => {
     void resolveAll(resolver, hostname).then(
-      (found) => {
-        if (opts.allowPrivate) return found.length === 0 ? cb(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), '', 0) : options.all ? cb(null, found) : cb(null, found[0]!.address, found[0]!.family);
-        answer(hostname, found, options.all, `set ${opts.setting} to allow`, cb);
-      },
+      (found) => answer(hostname, found, options.all, cb, opts.allowPrivate ? undefined : `set ${opts.setting} to allow`),
       (err: NodeJS.ErrnoException) => cb(err, '', 0),
     );
   }) as LookupFunction;
