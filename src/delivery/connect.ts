@@ -4,7 +4,8 @@
 import net from 'node:net';
 import { privateLiteral, publicOnlyLookup } from '../security/public-lookup.js';
 
-const CONNECT_TIMEOUT_MS = 30_000;
+/** How long a connection (and, under a TLS policy, its STARTTLS) may take. */
+export const CONNECT_TIMEOUT_MS = 30_000;
 const PRIVATE_HINT = 'set admin.allowPrivateTenantUpstreams to allow';
 
 export interface ConnectOptions {

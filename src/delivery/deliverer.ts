@@ -8,7 +8,7 @@ import nodemailer from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import type { Logger } from 'pino';
 import type { MxUpstream, SmtpUpstream, Upstream } from '../config/types.js';
-import { connectSocket } from './connect.js';
+import { CONNECT_TIMEOUT_MS, connectSocket } from './connect.js';
 import { resolveMx } from './mx.js';
 import { mxTransportOptions, smtpTransportOptions } from './transport-options.js';
 import { withVerdict } from './reply.js';
@@ -20,7 +20,6 @@ import { negotiatePolicyTls } from './tls-policy/starttls.js';
 
 const IDLE_POOL_MS = 120_000;
 const NEXT_HOST_CODES = new Set(['UPSTREAM_UNREACHABLE', 'UPSTREAM_TLS_FAILED', 'TLS_POLICY_FAILED']);
-const CONNECT_TIMEOUT_MS = 30_000;
 
 type SocketCallback = (err: Error | null, socketOptions?: { connection: net.Socket; secure?: boolean; secured?: boolean }) => void;
 

@@ -49,12 +49,17 @@ export class RelaxedBodyHash {
       const line = /\t| {2}/.test(raw) ? relax(raw).replace(/ $/, '') : raw;
       this.partial = undefined;
       if (line.length > 0) {
-        for (; this.heldEmptyLines > 0; this.heldEmptyLines--) this.hash.update(CRLF);
+        this.releaseHeld();
         this.hash.update(Buffer.from(line, 'latin1'));
         this.hash.update(CRLF);
       }
     }
     return this.hash.digest(encoding);
+  }
+
+  /** Empty lines held back count after all: content follows them. */
+  private releaseHeld(): void {
+    for (; this.heldEmptyLines > 0; this.heldEmptyLines--) this.hash.update(CRLF);
   }
 
   /** Complete lines (the buffer ends with CRLF). */
@@ -64,7 +69,7 @@ export class RelaxedBodyHash {
     let end = canonical.length;
     while (end >= 2 && canonical[end - 1] === 0x0a && canonical[end - 2] === 0x0d && (end === 2 || canonical[end - 3] === 0x0a)) end -= 2;
     if (end > 0) {
-      for (; this.heldEmptyLines > 0; this.heldEmptyLines--) this.hash.update(CRLF);
+      this.releaseHeld();
       this.hash.update(end === canonical.length ? canonical : canonical.subarray(0, end));
     }
     this.heldEmptyLines += (canonical.length - end) / 2;
