@@ -1,5 +1,5 @@
-// Abuse protection: failed-login throttling. LoginThrottle counts failures per key (a client
-// address, or an address and token prefix) in a window; AuthThrottle applies it to SMTP AUTH;
+// Abuse protection: failed-login throttling. LoginThrottle counts failures per key in a window;
+// AuthThrottle applies it to SMTP AUTH (the admin HTTP side uses admin/failure-limits.ts);
 // AuthFailureAlarm watches the failures over all users and addresses and goes off on a spray.
 //
 // AuthThrottle's design (issue 21, finding 8). Every failed AUTH counts three times: for the pair

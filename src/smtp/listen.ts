@@ -34,12 +34,12 @@ export class SmtpListeners {
 
   constructor(config: Config, deps: SubmissionDeps, inbound: { onStored: InboundHandler; unsubscribe: UnsubscribeByMail }, log: Logger) {
     // Submission and SMTPS count failed logins together: two ports must not double a guesser's allowance.
-    const submission = { ...deps, authThrottle: deps.authThrottle ?? new AuthThrottle({ perUser: config.limits.authFailuresPerUser, perClient: config.limits.authFailuresPerClient }) };
+    const throttle = new AuthThrottle({ perUser: config.limits.authFailuresPerUser, perClient: config.limits.authFailuresPerClient });
     this.servers = [
-      ['submission', createSubmissionServer(submission), config.listen.submission] as const,
+      ['submission', createSubmissionServer(deps, throttle), config.listen.submission] as const,
       // SMTPS (implicit TLS, 465) for apps that only know "SSL": same policy, TLS from the first byte.
-      ...(config.listen.submissions ? [['submissions', createSubmissionServer(submission, true), config.listen.submissions] as const] : []),
-      ['inbound', createInboundServer(config, log, inbound.onStored, inbound.unsubscribe, submission.disk), config.listen.inbound] as const,
+      ...(config.listen.submissions ? [['submissions', createSubmissionServer(deps, throttle, true), config.listen.submissions] as const] : []),
+      ['inbound', createInboundServer(config, log, inbound.onStored, inbound.unsubscribe, deps.disk), config.listen.inbound] as const,
     ];
     for (const [name, server] of this.servers) server.on('error', (err: Error) => log.warn({ listener: name, err: err.message }, 'SMTP connection error'));
   }

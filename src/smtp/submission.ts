@@ -18,7 +18,7 @@ import { plainAddress, type Identity, type TenantAccess } from './tenant-access.
 import { insufficientStorage, smtpError } from './errors.js';
 import { guardConnections } from './connection-guard.js';
 import { serverTlsOptions } from './tls-settings.js';
-import { AuthThrottle, type AuthAlarmReport, type AuthFailureAlarm } from '../security/login-throttle.js';
+import type { AuthAlarmReport, AuthFailureAlarm, AuthThrottle } from '../security/login-throttle.js';
 import { smtpReplyFor } from '../error-codes.js';
 import { OPERATOR_TENANT, type QueueEvent } from '../store/records.js';
 import { recipientSyntaxProblem, RefusalLog, SessionRefusals, shownAddress } from './refusals.js';
@@ -36,8 +36,6 @@ export interface SubmissionDeps {
   recordEvents?: (events: QueueEvent[]) => Promise<void>;
   /** Per-shop and per-login sending limits (tenants/send-limits.ts); absent: none. */
   limits?: SendLimiter;
-  /** Failed-login throttle shared by submission and SMTPS (one is made per listener when absent). */
-  authThrottle?: AuthThrottle;
   /** The global alarm on failed logins; absent in some tests. */
   authAlarm?: AuthFailureAlarm;
 }
@@ -76,12 +74,12 @@ function identify(deps: SubmissionDeps, session: SMTPServerSession): Identity | 
 }
 
 /** The submission listener; `implicitTls` makes the SMTPS variant (TLS from the first byte, port 465). */
-export function createSubmissionServer(deps: SubmissionDeps, implicitTls = false): SMTPServer {
+/** `throttle`: the failed-login limits, one for submission and SMTPS together. */
+export function createSubmissionServer(deps: SubmissionDeps, throttle: AuthThrottle, implicitTls = false): SMTPServer {
   const { config, log } = deps;
   const tls = config.tls;
   if (implicitTls && !tls) throw new Error('implicit TLS needs tls.key and tls.cert');
   const listener = implicitTls ? 'submissions' : 'submission';
-  const throttle = deps.authThrottle ?? new AuthThrottle({ perUser: config.limits.authFailuresPerUser, perClient: config.limits.authFailuresPerClient });
   const alarm = (kind: 'failed' | 'throttled', user: string, remote: string) => {
     const report = deps.authAlarm?.note(kind, user, remote);
     if (report) raiseLoginAlarm(deps, report);
