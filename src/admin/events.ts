@@ -1,7 +1,7 @@
 // Admin API: the event log (by recipient, message, newest), a tenant's error log with its counter
 // and search, and the errors a shop's app records itself (seed 000). Every event carries `advice`.
 import { timeMs } from './api-schemas.js';
-import { randomBytes } from 'node:crypto';
+import { entryId } from '../queue/ids.js';
 import type { FastifyInstance } from 'fastify';
 import { adviceFor } from '../bounces/advice.js';
 import { isValidAddress } from '../config/formats.js';
@@ -129,7 +129,7 @@ export function registerEventRoutes(api: FastifyInstance, deps: EventRouteDeps):
     const b = req.body as { tenant: string; type: string; message: string; reference?: string; email?: string; phone?: string; severity: string };
     if (!deps.directory.tenant(b.tenant)) throw new ApiError('NOT_FOUND', `no tenant ${b.tenant}`);
     if (b.email && !isValidAddress(b.email)) throw new ApiError('INVALID_ADDRESS', 'email: not a valid e-mail address');
-    const id = `AP${randomBytes(9).toString('hex').toUpperCase()}`; // 20 characters, like a queue id, never one
+    const id = entryId('AP');
     const event: QueueEvent = {
       time: Date.now(), type: 'app-error', msgId: id, tenant: b.tenant, recipient: b.email?.toLowerCase() ?? '',
       code: b.type, detail: b.message, severity: b.severity,

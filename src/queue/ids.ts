@@ -14,3 +14,11 @@ export function newQueueId(now: number = Date.now()): string {
   counter = (counter + 1) % 0x100000;
   return `${now.toString(36).toUpperCase().padStart(9, '0')}${runPrefix}${counter.toString(16).toUpperCase().padStart(5, '0')}`;
 }
+
+/**
+ * The id of an error-log entry that belongs to no message (an app's error, a refused recipient, a login
+ * alarm): a two-letter kind and 18 random hex digits — 20 characters like a queue id, never one.
+ */
+export function entryId(kind: string): string {
+  return `${kind}${randomBytes(9).toString('hex').toUpperCase()}`;
+}

@@ -5,7 +5,7 @@
 // tenant a minute, so one broken app cannot flood the log. The syntax rule itself is pure.
 // SessionRefusals caps the refused RCPTs of one session (limits.maxRefusedRecipients) and logs
 // them once per session with a count.
-import { randomBytes } from 'node:crypto';
+import { entryId } from '../queue/ids.js';
 import type { Logger } from 'pino';
 import { isValidAddress } from '../config/formats.js';
 import type { QueueEvent } from '../store/records.js';
@@ -45,7 +45,7 @@ export class RefusalLog {
     if (!this.allowed(tenant, shown.toLowerCase(), now)) return;
     const [enhanced, ...words] = reply.text.split(' ');
     const event: QueueEvent = {
-      time: now, type: 'refused', msgId: `RF${randomBytes(9).toString('hex').toUpperCase()}`, tenant, recipient: shown, code: 'RECIPIENT_SYNTAX',
+      time: now, type: 'refused', msgId: entryId('RF'), tenant, recipient: shown, code: 'RECIPIENT_SYNTAX',
       reply: { code: reply.code, enhanced: enhanced!, text: words.join(' ') },
       detail: `the app gave the recipient <${shown}>; it was refused at RCPT (${reply.code} ${reply.text}) and the message did not go to it`,
     };

@@ -6,7 +6,7 @@
 // (refusals.ts). With TLS configured, AUTH is neither offered nor taken before STARTTLS (an app
 // would send its password in clear first); without TLS, plain AUTH stays (README: private networks);
 // failed logins are limited per user, per address and per pair (security/login-throttle.ts).
-import { randomBytes } from 'node:crypto';
+import { entryId } from '../queue/ids.js';
 import { SMTPServer, type SMTPServerAuthentication, type SMTPServerSession } from 'smtp-server';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
@@ -47,7 +47,7 @@ function raiseLoginAlarm(deps: SubmissionDeps, report: AuthAlarmReport): void {
     + `(most: user "${shownAddress(report.topUser.name)}" ${report.topUser.count}×, address ${report.topAddress.name} ${report.topAddress.count}×). `
     + 'Someone may be guessing passwords: mailgate slows guessing per user and per address, but check that no shop login is leaked and block the addresses in your firewall if they keep on.';
   deps.log.error({ failures: report.failures, addresses: report.addresses, users: report.users, topAddress: report.topAddress.name }, 'login alarm: many failed SMTP logins');
-  deps.recordEvents?.([{ time: Date.now(), type: 'warning', msgId: `AL${randomBytes(9).toString('hex').toUpperCase()}`, tenant: OPERATOR_TENANT, recipient: '', code: 'AUTH_FAILURE_ALARM', detail }])
+  deps.recordEvents?.([{ time: Date.now(), type: 'warning', msgId: entryId('AL'), tenant: OPERATOR_TENANT, recipient: '', code: 'AUTH_FAILURE_ALARM', detail }])
     .catch((err: Error) => deps.log.warn({ err: err.message }, 'could not write the login alarm to the error log'));
 }
 
