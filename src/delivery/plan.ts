@@ -64,7 +64,7 @@ export function planDelivery(record: MessageRecord, recipients: string[], ctx: P
   // server, its return path naming the message; else each recipient's own.
   const together = recipients.length > 1 && !unsubscribe && ctx.returnPath === 'message';
   const verp = together
-    ? recipients.map(() => verpAddress(verpSecret, record.id, 'm', system.bounceDomain))
+    ? Array<string>(recipients.length).fill(verpAddress(verpSecret, record.id, 'm', system.bounceDomain))
     : recipients.map((r) => verpAddress(verpSecret, record.id, record.envelope.to.indexOf(r), system.bounceDomain));
   return {
     upstream: sender.upstream,
