@@ -138,12 +138,8 @@ export class AuthFailureAlarm {
     tally(this.users, userKey(user));
     tally(this.addresses, address);
     const count = this.count();
-    if (this.threshold === 0) return undefined;
-    if (!this.armed) {
-      if (count < this.threshold / 2) this.armed = true;
-      return undefined;
-    }
-    if (count < this.threshold) return undefined;
+    // Re-arming happens in advance(): the count only falls when the window moves on.
+    if (this.threshold === 0 || !this.armed || count < this.threshold) return undefined;
     this.armed = false;
     this.totals.alarms++;
     return { failures: count, windowMs: this.windowMs, addresses: this.addresses.size, users: this.users.size, topUser: top(this.users), topAddress: top(this.addresses) };
