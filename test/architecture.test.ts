@@ -11,7 +11,7 @@ const RULES: Record<string, { owns: string; mayImport: string[] | '*' }> = {
   types: { owns: 'typings of untyped packages', mayImport: [] },
   config: { owns: 'the config file: YAML, schema, secrets, cross-checks, the Config type', mayImport: ['types'] },
   store: { owns: 'what is kept: record shapes, LevelDB access, event log, suppression, tenants, shipments', mayImport: ['config', 'types'] },
-  security: { owns: 'login throttles, private address ranges, the public-only lookup', mayImport: ['config', 'store', 'types'] },
+  security: { owns: 'login throttles, private address ranges, the public-only lookup and POST', mayImport: ['config', 'store', 'types'] },
   queue: { owns: 'submit(), the spool, the scheduler, retry policy, submit-time checks', mayImport: ['config', 'store', 'security', 'error-codes', 'header-fields', 'types'] },
   unsubscribe: { owns: 'unsubscribe tokens', mayImport: ['config', 'store', 'types'] },
   tenants: { owns: 'the tenant directory and its rules', mayImport: ['config', 'store', 'queue', 'security', 'smtp', 'types'] },

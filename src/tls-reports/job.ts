@@ -7,7 +7,6 @@
 // domain asks for no report, or after GIVE_UP_DAYS. Runs hourly on one node at a time (a lease).
 // Config: secureDelivery.tlsReports. Imports: config types, the store, security/public-lookup.
 import type { Resolver } from 'node:dns/promises';
-import https from 'node:https';
 import { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { gzipSync } from 'node:zlib';
@@ -18,6 +17,7 @@ import type { TlsSession } from '../store/records.js';
 import { utcDay } from '../store/tls-reports.js';
 import { LeasedSchedule } from '../store/lease.js';
 import { publicLookup, refusedLiteral } from '../security/public-lookup.js';
+import { postTo } from '../security/public-post.js';
 import { buildReport, parseTlsRptTxt, reportMail, type ReportSource } from './report.js';
 
 const EVERY_MS = 3600_000;
@@ -133,26 +133,17 @@ export class TlsReportJob {
   }
 
   /** POST application/tlsrpt+gzip; a 2xx answer is success (§5.4). */
-  private upload(url: string, body: Buffer): Promise<void> {
+  private async upload(url: string, body: Buffer): Promise<void> {
     const { settings, resolver } = this.deps;
     const target = new URL(url);
     const privacy = { allowPrivate: settings.allowPrivateTargets, setting: 'secureDelivery.tlsReports.allowPrivateTargets' };
     const refused = refusedLiteral(target.hostname, privacy);
-    if (refused) return Promise.reject(new Error(refused));
-    return new Promise((resolve, reject) => {
-      const req = https.request(target, {
-        method: 'POST', agent: false, timeout: settings.timeout, lookup: publicLookup(resolver, privacy),
-        ...(settings.ca ? { ca: [...tls.rootCertificates, settings.ca] } : {}),
-        headers: { 'content-type': 'application/tlsrpt+gzip', 'content-length': String(body.length), 'user-agent': 'mailgate-tlsrpt/1' },
-      }, (res) => {
-        res.resume();
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) resolve();
-        else reject(new Error(`HTTP ${status}`));
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${settings.timeout} ms`)));
-      req.on('error', reject);
-      req.end(body);
+    const { status, error } = await postTo(target, body, { 'content-type': 'application/tlsrpt+gzip', 'user-agent': 'mailgate-tlsrpt/1' }, {
+      timeoutMs: settings.timeout, lookup: publicLookup(resolver, privacy),
+      ...(refused ? { refused } : {}),
+      ...(settings.ca ? { ca: [...tls.rootCertificates, settings.ca] } : {}),
     });
+    if (status === undefined) throw new Error(error ?? 'no answer');
+    if (status < 200 || status >= 300) throw new Error(`HTTP ${status}`);
   }
 }
