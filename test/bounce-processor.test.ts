@@ -48,7 +48,7 @@ describe('bounce processor', () => {
   });
   afterEach(() => world.close());
 
-  const message = (id: string, to: string, messageId?: string) => world.message(id, to, messageId ? { messageId } : {});
+  const message = (id: string, to: string | string[], messageId?: string) => world.message(id, to, messageId ? { messageId } : {});
 
   it('suppresses a mailbox that keeps bouncing soft for days, not one that bounces soft once', async () => {
     await message('0000000000000000000A', 'full@example.com');
