@@ -11,10 +11,16 @@ const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INF
 /** pino's own keys, shown in the line's head (time, level, msg) or left out (pid, hostname). */
 const HEAD_KEYS = new Set(['time', 'level', 'msg', 'pid', 'hostname']);
 
-export function createLogger(opts: { level: string; format: LogFormat; base?: Record<string, unknown> }): Logger {
+/**
+ * `sync: false` (the server): lines that come while a write is under way are written together with
+ * the next write instead of one write each (~0.05 ms a message under load); none waits for more to
+ * come, and what is pending is written when the process exits. The delivery thread writes at once
+ * (`sync: true`): pino's flush at exit covers the main thread only.
+ */
+export function createLogger(opts: { level: string; format: LogFormat; base?: Record<string, unknown>; sync?: boolean }): Logger {
   const options = { level: opts.level, base: opts.base ?? { pid: process.pid }, redact: { paths: REDACTED, censor: '[redacted]' } };
-  if (opts.format === 'json') return pino(options);
-  const out = pino.destination({ dest: 1, sync: true });
+  const out = pino.destination({ dest: 1, sync: opts.sync ?? false });
+  if (opts.format === 'json') return pino(options, out);
   return pino(options, { write: (line: string) => out.write(textLine(JSON.parse(line) as Record<string, unknown>)), flush: () => out.flushSync() } as unknown as pino.DestinationStream);
 }
 

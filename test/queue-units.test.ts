@@ -1,9 +1,10 @@
 // Pure parts of the queue: retry policy, reply parsing, line-ending canonicalisation.
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { applyAttempt, expire, retryDelay } from '../src/queue/retry.js';
 import { judgeError, parseReply } from '../src/delivery/reply.js';
 import { CanonicalStream } from '../src/queue/canonical-stream.js';
+import { pipeInto } from '../src/queue/pipe-into.js';
 import { isValidAddress } from '../src/config/formats.js';
 import type { MessageRecord } from '../src/store/records.js';
 import type { RecipientResult } from '../src/queue/delivery-result.js';
@@ -146,6 +147,49 @@ describe('canonical line endings', () => {
   it('finds Message-ID and Subject in folded headers', async () => {
     const { stream } = await canonical(['Subject: Your\r\n order\r\nmessage-id:\r\n <abc@shop>\r\n\r\nMessage-ID: <not-this>\r\n']);
     expect(stream.headers()).toEqual({ subject: 'Your order', messageId: '<abc@shop>' });
+  });
+});
+
+describe('a body piped into the queue', () => {
+  const sink = (opts: { failAt?: number } = {}) => {
+    const got: Buffer[] = [];
+    let n = 0;
+    const w = new Writable({ write(chunk: Buffer, _e, cb) { n++; if (opts.failAt === n) return cb(new Error('disk said no')); got.push(chunk); cb(); } });
+    return { w, got };
+  };
+
+  it('resolves once the writable has everything', async () => {
+    const { w, got } = sink();
+    let finishedFirst = false;
+    w.on('finish', () => { finishedFirst = true; });
+    await pipeInto(Readable.from([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')]), w);
+    expect(finishedFirst).toBe(true);
+    expect(Buffer.concat(got).toString()).toBe('abc');
+  });
+
+  it('rejects and destroys both when the source fails or closes early, and when the writable fails', async () => {
+    const src = new PassThrough();
+    const { w } = sink();
+    const p = pipeInto(src, w);
+    src.write('part');
+    src.destroy(new Error('client went away'));
+    await expect(p).rejects.toThrow('client went away');
+    expect(w.destroyed).toBe(true);
+
+    const early = new PassThrough();
+    const w2 = sink().w;
+    const p2 = pipeInto(early, w2);
+    early.write('part');
+    early.destroy();
+    await expect(p2).rejects.toThrow(/premature close/i);
+    expect(w2.destroyed).toBe(true);
+
+    const src3 = new PassThrough();
+    const p3 = pipeInto(src3, sink({ failAt: 2 }).w);
+    src3.write('one');
+    src3.write('two');
+    await expect(p3).rejects.toThrow('disk said no');
+    expect(src3.destroyed).toBe(true);
   });
 });
 

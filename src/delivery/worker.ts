@@ -9,7 +9,7 @@ import { runDeliveryJob } from './job.js';
 import type { DeliveryJob, WorkerReply, WorkerSetup } from './worker-protocol.js';
 
 const setup = workerData as WorkerSetup;
-const log = createLogger({ level: setup.logLevel, format: setup.logFormat, base: { pid: process.pid, thread: 'delivery' } });
+const log = createLogger({ level: setup.logLevel, format: setup.logFormat, sync: true, base: { pid: process.pid, thread: 'delivery' } });
 const deliverer = new Deliverer({ hostname: setup.hostname, resolver: dnsResolver(setup.dnsServers), log, secure: setup.secure });
 
 parentPort!.on('message', (msg: DeliveryJob | { close: true }) => {

@@ -1,7 +1,6 @@
 // submit(): the only way into the queue. Policy checks, canonicalised body to the spool,
 // record + "accepted" events made durable by group commit, then handed to the scheduler.
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { EventLog } from '../store/event-log.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
@@ -11,6 +10,7 @@ import { categorize } from './category.js';
 import { isValidAddress } from '../config/formats.js';
 import { suggestDomain } from './domain-typo.js';
 import { CanonicalStream } from './canonical-stream.js';
+import { pipeInto } from './pipe-into.js';
 import { newQueueId } from './ids.js';
 import type { Scheduler } from './scheduler.js';
 import type { Spool, StagedBody } from './spool.js';
@@ -108,7 +108,7 @@ export class MailQueue {
     const canonical = new CanonicalStream();
     const [staged] = await Promise.all([
       this.deps.spool.stage(id, canonical, this.deps.limits.maxMessageSize),
-      pipeline(input.body, canonical),
+      pipeInto(input.body, canonical),
     ]) as [StagedBody, void];
     const headers = canonical.headers();
     const category = categorize(this.deps.tenant?.(tenant), headers);
