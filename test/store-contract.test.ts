@@ -107,6 +107,36 @@ for (const engine of engines) {
       expect((await all(store.messages.withBodies())).map((r) => r.id)).toEqual(['B']);
     }));
 
+    it('messages: an outcome is set on the record as stored; an update keeps a stored outcome unless its own is later', withStore(async (store) => {
+      const read = record('O', {
+        envelope: { from: 'orders@shop.test', to: ['a@buyer.test', 'B@buyer.test'] },
+        recipients: [{ address: 'a@buyer.test', status: 'delivered', attempts: 1, updatedAt: 1000 }, { address: 'B@buyer.test', status: 'deferred', attempts: 1, updatedAt: 1000 }],
+      });
+      await store.commit([{ kind: 'message.add', record: read }]);
+      const outcomes = async () => (await store.messages.get('O'))!.recipients.map((r) => r.outcome ?? null);
+      const bounced = { type: 'bounced' as const, class: 'hard', reason: 'user-unknown', time: 3000 };
+      await store.commit([{ kind: 'message.outcome', id: 'O', address: 'a@buyer.test', outcome: bounced }, { kind: 'message.outcome', id: 'GONE', address: 'a@buyer.test', outcome: bounced }]);
+      expect(await store.messages.get('GONE')).toBeUndefined();
+      // An attempt recorded from the record as read before the bounce.
+      await store.commit([{ kind: 'message.update', record: { ...read, dueAt: 5000, attempts: 2 }, previousDueAt: 2000 }]);
+      expect(await outcomes()).toEqual([bounced, null]);
+      expect(await store.messages.due(9999, 10)).toEqual([{ id: 'O', dueAt: 5000 }]);
+      // An outcome and an update of the message in one commit: both apply, the schedule follows the update.
+      const complained = { type: 'complained' as const, class: 'complaint', reason: 'abuse', time: 4000 };
+      await store.commit([
+        { kind: 'message.outcome', id: 'O', address: 'B@buyer.test', outcome: complained },
+        { kind: 'message.update', record: { ...read, dueAt: 0, state: 'done', attempts: 3 }, previousDueAt: 5000 },
+      ]);
+      expect(await outcomes()).toEqual([bounced, complained]);
+      expect(await store.messages.get('O')).toMatchObject({ state: 'done', attempts: 3 });
+      expect(await store.messages.due(9999, 10)).toEqual([]);
+      // A later outcome the written record carries replaces the stored one; an earlier one does not.
+      const stored = (await store.messages.get('O'))!;
+      const later = { ...complained, time: 6000 };
+      await store.commit([{ kind: 'message.update', record: { ...stored, recipients: [{ ...stored.recipients[0]!, outcome: later }, { ...stored.recipients[1]!, outcome: { ...bounced, time: 1 } }] }, previousDueAt: 0 }]);
+      expect(await outcomes()).toEqual([later, complained]);
+    }));
+
     it('messages: a tenant\'s list is newest first, bounded by from/to, paged without repeats, filtered with bounded work', withStore(async (store) => {
       const ops: StoreOp[] = [];
       for (let i = 0; i < 25; i++) ops.push({ kind: 'message.add', record: record(`M${String(i).padStart(2, '0')}`, { createdAt: 1000 + i * 10, subject: i % 5 === 0 ? 'hit' : 'miss' }) });

@@ -135,8 +135,9 @@ export class BounceProcessor {
     // Without a return path, the message is found by its Message-ID (ours carries a MAC tag).
     const own = !token && report.original.messageId ? readOwnMessageId(this.deps.verpSecret, report.original.messageId) : undefined;
     const msgId = token?.msgId ?? own ?? (!token && report.original.messageId ? await this.deps.spool.byMessageId(report.original.messageId) : undefined);
-    // One report per message at a time: each reads the message record, changes a recipient's state and
-    // writes it back, so two bounces for one message processed together must not overwrite each other.
+    // One report per message at a time: each reads what it adds to (a recipient's soft-bounce count)
+    // and writes it back, so two bounces for one message processed together must not overwrite each
+    // other. (The recipient's outcome is set on the stored record by the store: message.outcome.)
     return this.oneAtATime(msgId ?? '', () => this.attribute(report, envelope, token, msgId, own));
   }
 
@@ -257,10 +258,15 @@ export class BounceProcessor {
       }));
     }
     // The recipient's state follows: delivered, then bounced or complained (a proven report only).
-    const after = proven && (type === 'bounced' || type === 'complained') ? withOutcome(record, address, {
-      type, class: entry.class, reason: entry.reason, time, ...(entry.diagnostic ? { diagnostic: entry.diagnostic.slice(0, 500) } : {}),
-    }) : undefined;
-    if (after) ops.push({ kind: 'message.update', record: after, previousDueAt: record.dueAt });
+    // Only the outcome is written, onto the record as stored then: a delivery attempt recorded since
+    // `record` was read is kept.
+    let after: MessageRecord | undefined;
+    const recipient = record.recipients.find((r) => r.address.toLowerCase() === address.toLowerCase());
+    if (proven && (type === 'bounced' || type === 'complained') && recipient) {
+      const outcome: RecipientOutcome = { type, class: entry.class, reason: entry.reason, time, ...(entry.diagnostic ? { diagnostic: entry.diagnostic.slice(0, 500) } : {}) };
+      ops.push({ kind: 'message.outcome', id: record.id, address: recipient.address, outcome });
+      after = withOutcome(record, address, outcome);
+    }
     const line = { msg: `inbound ${type}`, msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress, proven };
     return { ops, record: after ?? record, result: { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason }, line };
   }

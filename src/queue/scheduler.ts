@@ -326,15 +326,8 @@ export class Scheduler {
   }
 
   private async commit(prev: MessageRecord, next: MessageRecord, events: Parameters<EventLog['ops']>[0][]): Promise<void> {
-    // A recipient delivered on an earlier attempt may have bounced while this one ran (the bounce
-    // processor wrote its outcome): keep it. Before any delivery there is nothing to keep.
-    if (prev.recipients.some((r) => r.status === 'delivered')) {
-      const stored = await this.deps.spool.get(prev.id);
-      for (const r of next.recipients) {
-        const outcome = stored?.recipients.find((s) => s.address === r.address)?.outcome;
-        if (outcome && !r.outcome) r.outcome = outcome;
-      }
-    }
+    // A bounce recorded while the attempt ran (the bounce processor's message.outcome) is kept by the
+    // store: a message.update keeps stored outcomes later than the record's own (keepLaterOutcomes).
     // A final message's content is kept for a while: to re-send it to a corrected address after a
     // bounce (which comes days later through a smarthost), and to show its raw source.
     const keep = this.deps.keepBodies ?? 7 * 24 * 3600 * 1000;

@@ -5,7 +5,7 @@
 // by Store.commit(). Key encoding, tables and indexes belong to the engines alone.
 import type { FileHandle } from 'node:fs/promises';
 import type { Tenant, Upstream } from '../config/types.js';
-import type { MessageRecord, QueueEvent, TlsSession } from './records.js';
+import type { MessageRecord, QueueEvent, RecipientOutcome, TlsSession } from './records.js';
 import type { StatCounts } from './stats.js';
 import type { TlsSessionCount } from './tls-reports.js';
 
@@ -144,8 +144,17 @@ export interface ShipmentQuery {
 export type StoreOp =
   /** A new message: its record, its place in the schedule (when queued) and its search indexes. */
   | { kind: 'message.add'; record: MessageRecord }
-  /** A changed message (new due time or final state); `keepUntil` keeps a failed one's body for a re-send. */
+  /**
+   * A changed message (new due time or final state); `keepUntil` keeps a failed one's body for a re-send.
+   * A recipient's outcome already stored stays unless `record` has a later one (keepLaterOutcomes):
+   * a bounce recorded after the writer read the record is not lost.
+   */
   | { kind: 'message.update'; record: MessageRecord; previousDueAt: number; keepUntil?: number }
+  /**
+   * A bounce or complaint for one recipient (`address` as the record spells it), set on the record as
+   * stored when the transaction runs — not on a copy read earlier, so it undoes no attempt recorded meanwhile.
+   */
+  | { kind: 'message.outcome'; id: string; address: string; outcome: RecipientOutcome }
   /** A handed-over message's body is in this node's spool now (`record.body` says where). */
   | { kind: 'message.adopted'; record: MessageRecord }
   /** A kept body was released: the message leaves the keep list. */

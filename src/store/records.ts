@@ -115,6 +115,31 @@ export interface MessageRecord {
 /** The due time of a held message: far beyond any real one (the year 30,000). */
 export const HELD_DUE = 9e14;
 
+/**
+ * `written` with each recipient's outcome the later of its own and `stored`'s. A bounce's outcome is
+ * written by the bounce processor whenever the bounce comes (message.outcome), so a writer that read
+ * the record before it (a delivery attempt, an operator's hold) must not drop it: the engines apply
+ * this to every message.update, against the record as stored at the time of the write.
+ */
+export function keepLaterOutcomes(stored: MessageRecord | undefined, written: MessageRecord): MessageRecord {
+  const outcomes = new Map<string, RecipientOutcome>();
+  for (const r of stored?.recipients ?? []) if (r.outcome) outcomes.set(r.address, r.outcome);
+  if (outcomes.size === 0) return written;
+  let changed = false;
+  const recipients = written.recipients.map((r) => {
+    const kept = outcomes.get(r.address);
+    if (!kept || (r.outcome && r.outcome.time >= kept.time)) return r;
+    changed = true;
+    return { ...r, outcome: kept };
+  });
+  return changed ? { ...written, recipients } : written;
+}
+
+/** `record` with `outcome` on its recipient `address` (spelled as the record spells it): what message.outcome does. */
+export function setOutcome(record: MessageRecord, address: string, outcome: RecipientOutcome): MessageRecord {
+  return { ...record, recipients: record.recipients.map((r) => (r.address === address ? { ...r, outcome } : r)) };
+}
+
 /** The error log's pseudo-tenant for entries meant for the operator (quarantined inbound mail, login alarms). */
 export const OPERATOR_TENANT = '.operator';
 

@@ -14,7 +14,8 @@ import { LevelStats } from './stats.js';
 import { LevelTlsReports } from './tls-reports.js';
 import { LevelApiTokens, LevelDomainChecks, LevelSignIns, LevelTenants } from './tenants.js';
 import { LevelWebhooks } from './webhooks.js';
-import { encodeWrites, levelWrites, type EncodedWrite } from './write.js';
+import { encodeWrites, levelWrites, withStoredRecords, type EncodedWrite } from './write.js';
+import type { MessageRecord } from '../records.js';
 
 export async function openLevelStore(dataDir: string, node = 'local'): Promise<Store> {
   const { db, sub } = await openLevel(dataDir);
@@ -31,7 +32,8 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
   const stats = new LevelStats(sub.stats, sub.events);
   const write = async (ops: StoreOp[], sync: boolean) => {
     const writes: LevelWrite[] = [];
-    for (const op of ops) for (const w of levelWrites(sub, op)) writes.push(w);
+    const resolved = await withStoredRecords(ops, (ids) => sub.messages.getMany(ids) as Promise<Array<MessageRecord | undefined>>);
+    for (const op of resolved) for (const w of levelWrites(sub, op)) writes.push(w);
     const counted = await stats.writes(ops);
     for (const w of counted.writes) writes.push(w);
     try {

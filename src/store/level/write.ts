@@ -1,12 +1,49 @@
 // StoreOps as LevelDB writes: each change becomes puts and deletes under the key layout of
 // db.ts, then the whole transaction one atomic batch of root-level keys.
-import { isErrorEvent } from '../records.js';
+import { isErrorEvent, keepLaterOutcomes, setOutcome, type MessageRecord } from '../records.js';
 import { shipmentKey, type IndexedShipment, type StoreOp } from '../ports.js';
 import { sortableTime, type LevelWrite, type Sublevels } from './db.js';
 import { addressKey, blacklistKey, dueKey, eventSuffix, messageIndexKeys, noticeKey, shipmentDueKey } from './keys.js';
 
+/** A change as levelWrites takes it: a message.outcome is made a message.update by withStoredRecords first. */
+export type LevelOp = Exclude<StoreOp, { kind: 'message.outcome' }>;
+
+/**
+ * The transaction's message changes made against the records as stored (`get` reads them), in
+ * order: a message.update keeps the stored outcomes that are later than its own (keepLaterOutcomes);
+ * a message.outcome becomes the stored record with that outcome, its schedule entry as it was (none
+ * for a message that is gone). Transactions are written one at a time (group commit) by the one
+ * process that owns the database, so no record changes between this read and the batch.
+ */
+export async function withStoredRecords(ops: StoreOp[], get: (ids: string[]) => Promise<Array<MessageRecord | undefined>>): Promise<LevelOp[]> {
+  const ids = [...new Set(ops.flatMap((op) => (op.kind === 'message.update' ? [op.record.id] : op.kind === 'message.outcome' ? [op.id] : [])))];
+  if (ids.length === 0) return ops as LevelOp[];
+  const stored = await get(ids);
+  const current = new Map(ids.map((id, i) => [id, stored[i]]));
+  const out: LevelOp[] = [];
+  for (const op of ops) {
+    if (op.kind === 'message.add' || op.kind === 'message.adopted') {
+      current.set(op.record.id, op.record);
+      out.push(op);
+    } else if (op.kind === 'message.update') {
+      const record = keepLaterOutcomes(current.get(op.record.id), op.record);
+      current.set(record.id, record);
+      out.push(record === op.record ? op : { ...op, record });
+    } else if (op.kind === 'message.outcome') {
+      const was = current.get(op.id);
+      if (!was) continue;
+      const record = setOutcome(was, op.address, op.outcome);
+      current.set(op.id, record);
+      out.push({ kind: 'message.update', record, previousDueAt: was.dueAt });
+    } else {
+      out.push(op);
+    }
+  }
+  return out;
+}
+
 /** The LevelDB writes of one change. */
-export function levelWrites(sub: Sublevels, op: StoreOp): LevelWrite[] {
+export function levelWrites(sub: Sublevels, op: LevelOp): LevelWrite[] {
   switch (op.kind) {
     case 'message.add': {
       const r = op.record;

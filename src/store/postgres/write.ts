@@ -3,7 +3,7 @@
 // round trips. Writes of state (a record, a counter) keep the last op per key, as applying them in
 // order would; appends (events, webhook deliveries, references) keep every op.
 import type pg from 'pg';
-import { isErrorEvent, type MessageRecord } from '../records.js';
+import { isErrorEvent, keepLaterOutcomes, type MessageRecord, type RecipientOutcome } from '../records.js';
 import type { IndexedShipment, NoticeEntry, StoreOp } from '../ports.js';
 import { jsonText } from './text.js';
 import { STAT_COLUMNS } from './stats.js';
@@ -65,10 +65,35 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: stri
     select x->>'tenant', lower(x->>'reference'), x->>'msgId' from jsonb_array_elements($1::jsonb) as x
     on conflict do nothing`, refs.map((r) => ({ tenant: r.tenant, reference: r.reference, msgId: r.msgId })));
 
-  await run(`update messages as m set record = x->'record', due_at = (x->>'due')::bigint,
-      kept_until = coalesce((x->>'keepUntil')::bigint, m.kept_until)
+  // A recipient's stored outcome stays unless the record written has a later one (keepLaterOutcomes):
+  // computed from m.record in the statement itself, so against the row as it is when this transaction
+  // has it locked — a bounce another node committed meanwhile included. Two updates of one message in
+  // a group are merged alike before.
+  const updates = new Map<string, OpOf<'message.update'>>();
+  for (const o of get('message.update')) {
+    const before = updates.get(o.record.id);
+    updates.set(o.record.id, before ? { ...o, record: keepLaterOutcomes(before.record, o.record) } : o);
+  }
+  await run(`update messages as m set record = case when not m.record->'recipients' @> '[{"outcome": {}}]' then x->'record'
+      else jsonb_set(x->'record', '{recipients}', (
+        select coalesce(jsonb_agg(case when s.o is not null and (w.e->'outcome' is null or (s.o->>'time')::numeric > (w.e->'outcome'->>'time')::numeric)
+          then w.e || jsonb_build_object('outcome', s.o) else w.e end order by w.n), '[]'::jsonb)
+        from jsonb_array_elements(x->'record'->'recipients') with ordinality as w(e, n)
+        left join lateral (select st.r->'outcome' as o from jsonb_array_elements(m.record->'recipients') as st(r)
+          where st.r->>'address' = w.e->>'address' and st.r ? 'outcome' limit 1) as s on true)) end,
+      due_at = (x->>'due')::bigint, kept_until = coalesce((x->>'keepUntil')::bigint, m.kept_until)
     from jsonb_array_elements($1::jsonb) as x where m.id = x->'record'->>'id'`,
-  lastPerKey(get('message.update'), (o) => o.record.id).map((o) => ({ record: o.record, due: dueOf(o.record), keepUntil: o.keepUntil ?? null })));
+  [...updates.values()].map((o) => ({ record: o.record, due: dueOf(o.record), keepUntil: o.keepUntil ?? null })));
+
+  // Outcomes are set on the stored record (after this group's updates of it), one statement per group:
+  // each message's outcomes by recipient address, the last per recipient.
+  const outcomes = new Map<string, Record<string, RecipientOutcome>>();
+  for (const o of get('message.outcome')) outcomes.set(o.id, { ...outcomes.get(o.id), [o.address]: o.outcome });
+  await run(`update messages as m set record = jsonb_set(m.record, '{recipients}', (
+      select coalesce(jsonb_agg(case when x->'outcomes' ? (e->>'address') then e || jsonb_build_object('outcome', x->'outcomes'->(e->>'address')) else e end order by n), '[]'::jsonb)
+      from jsonb_array_elements(m.record->'recipients') with ordinality as t(e, n)))
+    from jsonb_array_elements($1::jsonb) as x where m.id = x->>'id'`,
+  [...outcomes].map(([id, byAddress]) => ({ id, outcomes: byAddress })));
 
   const adopted = lastPerKey(get('message.adopted'), (o) => o.record.id);
   await run(`update messages as m set record = x->'record' from jsonb_array_elements($1::jsonb) as x where m.id = x->'record'->>'id' and m.node = $2`,
