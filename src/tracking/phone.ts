@@ -1,6 +1,14 @@
 // Buyers' phone numbers and SMS sender names: normalised with libphonenumber-js (full metadata, so
 // landlines are recognised), and the sender-name rule of seed 004.
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { createRequire } from 'node:module';
+import type { CountryCode } from 'libphonenumber-js/max';
+
+type Library = typeof import('libphonenumber-js/max');
+let library: Library | undefined;
+/** Loaded at the first number, not at start: its metadata is 2.6 MB of heap that a relay without parcel tracking never needs. */
+function phoneLibrary(): Library {
+  return (library ??= createRequire(import.meta.url)('libphonenumber-js/max') as Library);
+}
 
 export type PhoneCheck =
   | { ok: true; e164: string; mobile: boolean }
@@ -13,7 +21,7 @@ export type PhoneCheck =
 export function normalisePhone(raw: string, defaultCountry: string = 'RU'): PhoneCheck {
   const text = raw.trim();
   if (text === '') return { ok: false, reason: 'no phone number' };
-  const parsed = parsePhoneNumberFromString(text, { defaultCountry: defaultCountry as CountryCode, extract: false });
+  const parsed = phoneLibrary().parsePhoneNumberFromString(text, { defaultCountry: defaultCountry as CountryCode, extract: false });
   if (!parsed || !parsed.isValid()) return { ok: false, reason: `"${text}" is not a valid phone number` };
   const type = parsed.getType();
   if (type === 'FIXED_LINE') return { ok: false, reason: `${parsed.number} is a landline: no SMS or calls` };

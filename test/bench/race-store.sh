@@ -41,7 +41,7 @@ race_config "$work/level.yaml" "$work/level-data" "$work/keys/relay.race.test.ra
 race_config "$work/pg.yaml" "$work/pg-data" "$work/keys/relay.race.test.race.key" "store: { engine: postgres, url: 'postgres://postgres@127.0.0.1:5499/mailgate' }"
 
 mailgate() { # mailgate CONFIG LABEL
-  node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$1" >"$work/mailgate.log" 2>&1 &
+  MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$1" >"$work/mailgate.log" 2>&1 &
   mgpid=$!
   for _ in $(seq 100); do grep -q '"mailgate ready"' "$work/mailgate.log" 2>/dev/null && break; sleep 0.2; done
   "$LOAD" 127.0.0.1:2540 --pid "$mgpid" --json "$JSON" --sessions 20 --runs 1 --count "$COUNT" --size 10240 --rcpts 1 --label "$2" >>"$OUT/mailgate.log" 2>&1 || echo "# series failed: $2"

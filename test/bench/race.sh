@@ -7,7 +7,7 @@
 # postfix sends one transaction per message; mailgate at r=5 and r=20 runs with queue.returnPath:
 # message (one transaction per receiving server with the message's return path; the default,
 # `recipient`, sends one per recipient so that every bounce can suppress).
-# mailgate: fsync'd spool, rsa-2048 DKIM on every message, node --max-semi-space-size=4 --max-old-space-size=512.
+# mailgate: fsync'd spool, rsa-2048 DKIM on every message, node --max-semi-space-size=4 --max-old-space-size=512 with MALLOC_ARENA_MAX=2 (as the unit and the image).
 #
 #   test/bench/race.sh [-r ROUNDS] [-n COUNT] [-o OUTDIR]      (root; ../shared/bench-peers installed)
 #   defaults: 2 rounds; COUNT 10000 messages at r=1, COUNT/5 at r=5, COUNT/20 at r=20, COUNT/50 at 1 MB.
@@ -74,7 +74,7 @@ for round in $(seq "$ROUNDS"); do
     # mailgate+DKIM, a fresh data directory per run
     rm -rf "$work/data"
     config=$work/mailgate.yaml; [ "$rcpts" -gt 1 ] && config=$work/mailgate-message.yaml
-    node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$config" >"$work/mailgate.log" 2>&1 &
+    MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$config" >"$work/mailgate.log" 2>&1 &
     relay=$!
     for _ in $(seq 100); do grep -q '"mailgate ready"' "$work/mailgate.log" 2>/dev/null && break; sleep 0.2; done
     load 127.0.0.1:2540 "mailgate+dkim $label" "$size" "$rcpts" "$count" "$relay"

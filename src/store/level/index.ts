@@ -17,6 +17,9 @@ import { LevelWebhooks } from './webhooks.js';
 import { encodeWrites, levelWrites, withStoredRecords, type EncodedWrite } from './write.js';
 import type { MessageRecord } from '../records.js';
 
+/** Longer than any delivery attempt (connection and data timeouts) or operator action takes between reading and writing a record. */
+const OUTCOME_WINDOW = 3600_000;
+
 export async function openLevelStore(dataDir: string, node = 'local'): Promise<Store> {
   const { db, sub } = await openLevel(dataDir);
   const suppression = new LevelSuppression(sub.suppression);
@@ -30,9 +33,17 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
   const checked = db.batch.bind(db) as unknown as (o: EncodedWrite[], opts: { sync: boolean; valueEncoding: 'utf8' }) => Promise<void>;
   const batch = (o: EncodedWrite[], opts: { sync: boolean; valueEncoding: 'utf8' }) => (native && db.status === 'open' ? native.call(db, o, { sync: opts.sync }) : checked(o, opts));
   const stats = new LevelStats(sub.stats, sub.events);
+  // Messages given an outcome (message.outcome) in the last OUTCOME_WINDOW: only an update of one of
+  // these can have been read before an outcome it does not carry, so only these are read before
+  // writing (a delivery attempt reads its record at most a few minutes before it writes it). A
+  // record read before a restart is never written after it, so memory is enough.
+  const outcomesWritten = new Map<string, number>();
   const write = async (ops: StoreOp[], sync: boolean) => {
     const writes: LevelWrite[] = [];
-    const resolved = await withStoredRecords(ops, (ids) => sub.messages.getMany(ids) as Promise<Array<MessageRecord | undefined>>);
+    const resolved = await withStoredRecords(ops, (ids) => sub.messages.getMany(ids) as Promise<Array<MessageRecord | undefined>>, (id) => outcomesWritten.has(id));
+    const now = Date.now();
+    for (const op of ops) if (op.kind === 'message.outcome') outcomesWritten.set(op.id, now);
+    if (outcomesWritten.size > 10_000) for (const [id, at] of outcomesWritten) if (at < now - OUTCOME_WINDOW) outcomesWritten.delete(id);
     for (const op of resolved) for (const w of levelWrites(sub, op)) writes.push(w);
     const counted = await stats.writes(ops);
     for (const w of counted.writes) writes.push(w);

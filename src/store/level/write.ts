@@ -15,8 +15,13 @@ export type LevelOp = Exclude<StoreOp, { kind: 'message.outcome' }>;
  * for a message that is gone). Transactions are written one at a time (group commit) by the one
  * process that owns the database, so no record changes between this read and the batch.
  */
-export async function withStoredRecords(ops: StoreOp[], get: (ids: string[]) => Promise<Array<MessageRecord | undefined>>): Promise<LevelOp[]> {
-  const ids = [...new Set(ops.flatMap((op) => (op.kind === 'message.update' ? [op.record.id] : op.kind === 'message.outcome' ? [op.id] : [])))];
+export async function withStoredRecords(
+  ops: StoreOp[],
+  get: (ids: string[]) => Promise<Array<MessageRecord | undefined>>,
+  /** False when no outcome can have been stored since the writer read its record: the update is written as it is, unread. */
+  mayHaveNewerOutcome: (id: string) => boolean = () => true,
+): Promise<LevelOp[]> {
+  const ids = [...new Set(ops.flatMap((op) => (op.kind === 'message.update' && mayHaveNewerOutcome(op.record.id) ? [op.record.id] : op.kind === 'message.outcome' ? [op.id] : [])))];
   if (ids.length === 0) return ops as LevelOp[];
   const stored = await get(ids);
   const current = new Map(ids.map((id, i) => [id, stored[i]]));
