@@ -108,6 +108,38 @@ describe('spool', () => {
     }
   });
 
+  it('indexes events by recipient and message with pointers, and still reads entries that hold the event (written before)', async () => {
+    dir = await makeTempDir('mg-spool-');
+    store = await openStore(dir);
+    const newer = { time: 2000, type: 'delivered' as const, msgId: 'M2', tenant: 't', recipient: 'buyer@shop.test' };
+    await store.commit([{ kind: 'event.add', id: 'e2', event: newer }]);
+    await store.close();
+    store = undefined;
+    const older = { time: 1000, type: 'delivered' as const, msgId: 'M1', tenant: 't', recipient: 'buyer@shop.test' };
+    const { db, sub } = await openLevel(dir);
+    try {
+      // the pointers: a third of the bytes, the event itself once
+      expect(await sub.eventsByRecipient.values().all()).toEqual([0]);
+      expect(await sub.eventsByMessage.values().all()).toEqual([0]);
+      // an index entry as earlier versions wrote it, the event in the entry
+      await sub.events.put('000000000001000!e1', older);
+      await sub.eventsByRecipient.put('buyer@shop.test!000000000001000!e1', older);
+      await sub.eventsByMessage.put('M1!000000000001000!e1', older);
+      // a pointer whose event was pruned meanwhile
+      await sub.eventsByRecipient.put('buyer@shop.test!000000000001500!gone', 0);
+    } finally {
+      await db.close();
+    }
+    store = await openStore(dir);
+    expect(await store.events.byRecipient('Buyer@shop.test', 10)).toEqual([older, newer]);
+    expect(await store.events.byMessage('M1', 10)).toEqual([older]);
+    expect(await store.events.byMessage('M2', 10)).toEqual([newer]);
+    expect(await store.events.deliveredSince('t', 'buyer@shop.test', 0, 'M1')).toBe(true); // M2, through its pointer
+    expect(await store.events.deliveredSince('t', 'buyer@shop.test', 0, 'M2')).toBe(true); // M1, in the old entry
+    expect(await store.events.deliveredSince('t', 'buyer@shop.test', 1500, 'M2')).toBe(false);
+    expect(await store.events.deliveredSince('other', 'buyer@shop.test', 0, 'M9')).toBe(false);
+  });
+
   it('refuses an oversize body after reading it and leaves nothing behind', async () => {
     dir = await makeTempDir('mg-spool-');
     const { spool } = await open();

@@ -1,4 +1,4 @@
-// EventStore on LevelDB: every event under "<time>!<id>", again by recipient and by message, and the
+// EventStore on LevelDB: every event under "<time>!<id>", pointed at by recipient and by message, and the
 // error log keyed tenant first so a tenant's newest page and "errors since" are one range read.
 import type { ErrorQuery, EventStore } from '../ports.js';
 import { countsAsError, isErrorEvent, type QueueEvent } from '../records.js';
@@ -7,6 +7,29 @@ import { sortableTime, type Db, type Sublevels } from './db.js';
 async function collect(it: AsyncIterable<unknown>): Promise<QueueEvent[]> {
   const out: QueueEvent[] = [];
   for await (const v of it) out.push(v as QueueEvent);
+  return out;
+}
+
+/**
+ * The events of index entries "<prefix><time>!<id>", in order: an entry's value is the event itself
+ * (written before the indexes became pointers) or a pointer, read from the events sublevel by the
+ * key's "<time>!<id>" (an event pruned meanwhile is left out).
+ */
+async function indexed(sub: Sublevels, entries: Array<[string, unknown]>, prefix: string): Promise<QueueEvent[]> {
+  const pointers = entries.filter(([, v]) => typeof v !== 'object' || v === null).map(([k]) => k.slice(prefix.length));
+  const found = pointers.length > 0 ? await sub.events.getMany(pointers) : [];
+  const byKey = new Map(pointers.map((k, i) => [k, found[i] as QueueEvent | undefined]));
+  const out: QueueEvent[] = [];
+  for (const [k, v] of entries) {
+    const ev = typeof v === 'object' && v !== null ? (v as QueueEvent) : byKey.get(k.slice(prefix.length));
+    if (ev) out.push(ev);
+  }
+  return out;
+}
+
+async function entries(it: AsyncIterable<[string, unknown]>): Promise<Array<[string, unknown]>> {
+  const out: Array<[string, unknown]> = [];
+  for await (const e of it) out.push(e);
   return out;
 }
 
@@ -55,23 +78,25 @@ export class LevelEvents implements EventStore {
     return n;
   }
 
-  byRecipient(address: string, limit: number): Promise<QueueEvent[]> {
+  async byRecipient(address: string, limit: number): Promise<QueueEvent[]> {
     const prefix = `${address.toLowerCase()}!`;
-    return collect(this.sub.eventsByRecipient.values({ gte: prefix, lt: `${prefix}\xff`, limit }));
+    return indexed(this.sub, await entries(this.sub.eventsByRecipient.iterator({ gte: prefix, lt: `${prefix}\xff`, limit })), prefix);
   }
 
-  byMessage(msgId: string, limit: number): Promise<QueueEvent[]> {
+  async byMessage(msgId: string, limit: number): Promise<QueueEvent[]> {
     const prefix = `${msgId}!`;
-    return collect(this.sub.eventsByMessage.values({ gte: prefix, lt: `${prefix}\xff`, limit }));
+    return indexed(this.sub, await entries(this.sub.eventsByMessage.iterator({ gte: prefix, lt: `${prefix}\xff`, limit })), prefix);
   }
 
   async deliveredSince(tenant: string, address: string, since: number, except: string): Promise<boolean> {
     const prefix = `${address.toLowerCase()}!`;
-    for await (const value of this.sub.eventsByRecipient.values({ gte: `${prefix}${sortableTime(since)}`, lt: `${prefix}\xff` })) {
-      const ev = value as QueueEvent;
-      if (ev.type === 'delivered' && ev.tenant === tenant && ev.msgId !== except) return true;
+    const page: Array<[string, unknown]> = [];
+    const found = async () => (await indexed(this.sub, page.splice(0), prefix)).some((ev) => ev.type === 'delivered' && ev.tenant === tenant && ev.msgId !== except);
+    for await (const entry of this.sub.eventsByRecipient.iterator({ gte: `${prefix}${sortableTime(since)}`, lt: `${prefix}\xff` })) {
+      page.push(entry);
+      if (page.length >= 100 && (await found())) return true;
     }
-    return false;
+    return page.length > 0 && found();
   }
 
   recent(limit: number): Promise<QueueEvent[]> {
