@@ -24,11 +24,13 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }>
 }
 
 describe('hostile bounces parse in linear time', () => {
-  // Before: 128 KiB took 18.8 s and 1 MiB never finished; now a few ms. The bound leaves room for a slow CI box.
+  // Before: 128 KiB took 18.8 s and 1 MiB never finished; 50,000 DSN groups took 275 s, so 20,000
+  // (quadratic) about 45 s. Now well under a second each on a quiet box; the bound (15 s) leaves
+  // room for a loaded CI box and still fails the old code.
   it('a 1 MiB run of letters without "@"', async () => {
     const { ms, value } = await timed(() => parseBounce(longRunBounce(1024 * 1024)));
     expect(value.recipients).toEqual([]);
-    expect(ms).toBeLessThan(2000);
+    expect(ms).toBeLessThan(15_000);
   });
 
   it('a DSN with 20,000 recipient groups lists the first 1,000 and counts the rest', async () => {
@@ -36,7 +38,7 @@ describe('hostile bounces parse in linear time', () => {
     expect(value.recipients).toHaveLength(MAX_RECIPIENTS);
     expect(value.omittedRecipients).toBe(20_000 - MAX_RECIPIENTS);
     expect(value.recipients[999]).toMatchObject({ recipient: 'user999@example.org', class: 'hard', reason: 'user-unknown' });
-    expect(ms).toBeLessThan(3000);
+    expect(ms).toBeLessThan(15_000);
   });
 
   it('finds addresses the way the old pattern did, without its cost', () => {
