@@ -70,6 +70,25 @@ describe('spool', () => {
     await spool.close();
   });
 
+  it('writes a large body that comes in many uneven chunks to its own file byte for byte', async () => {
+    dir = await makeTempDir('mg-spool-');
+    const { spool } = await open();
+    const chunks: Buffer[] = [];
+    for (let i = 0, size = 0; size < 3 * INLINE_BODY_LIMIT; i++) {
+      const c = Buffer.alloc(1 + ((i * 7919) % 70_000), String.fromCharCode(97 + (i % 26)));
+      chunks.push(c);
+      size += c.length;
+    }
+    const whole = Buffer.concat(chunks);
+    const staged = await spool.stage('U1', Readable.from(chunks), 50 * 1024 * 1024);
+    const r = rec('U1', staged.ref);
+    await spool.enqueue(r, staged, []);
+    expect(r.body).toMatchObject({ kind: 'file', length: whole.length });
+    expect(Buffer.from(await read(spool, r), 'latin1').equals(whole)).toBe(true);
+    expect((await fs.stat(path.join(dir, 'spool', 'msg-U1.eml'))).size).toBe(whole.length);
+    await spool.close();
+  });
+
   it('makes many concurrent submissions durable with far fewer fsync groups than messages', async () => {
     dir = await makeTempDir('mg-spool-');
     const { spool, commit } = await open();

@@ -28,7 +28,7 @@ export class EventLog {
   ops(event: QueueEvent): StoreOp[] {
     this.observe(event);
     const id = `${this.run}${(this.seq++).toString(36).padStart(6, '0')}`;
-    return [{ kind: 'event.add', event, id }, ...this.followUps(event)];
+    return [{ kind: 'event.add', event, id, fresh: true }, ...this.followUps(event)];
   }
 
   /** A tenant's error log, newest first, with a cursor for the next page. */

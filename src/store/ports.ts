@@ -162,7 +162,11 @@ export type StoreOp =
   /** Lets a tenant find a message (or an application error) by its own reference. */
   | { kind: 'reference.add'; tenant: string; reference: string; msgId: string }
   /** One event; `id` orders events of the same millisecond and makes the write idempotent. */
-  | { kind: 'event.add'; event: QueueEvent; id: string }
+  /**
+   * `fresh`: the id was made for this op and the op was never committed before (EventLog.ops), so an
+   * engine may skip looking the event up before counting it (an event written twice counts once).
+   */
+  | { kind: 'event.add'; event: QueueEvent; id: string; fresh?: boolean }
   | { kind: 'suppression.add'; entry: SuppressionEntry }
   | { kind: 'soft-bounces.set'; tenant: string; address: string; count: SoftCount }
   | { kind: 'soft-bounces.clear'; tenant: string; address: string }

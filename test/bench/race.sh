@@ -7,7 +7,8 @@
 # postfix sends one transaction per message; mailgate at r=5 and r=20 runs with queue.returnPath:
 # message (one transaction per receiving server with the message's return path; the default,
 # `recipient`, sends one per recipient so that every bounce can suppress).
-# mailgate: fsync'd spool, rsa-2048 DKIM on every message, node --max-semi-space-size=4 --max-old-space-size=512 with MALLOC_ARENA_MAX=2 (as the unit and the image).
+# mailgate: fsync'd spool, rsa-2048 DKIM on every message, node --max-semi-space-size=4 --max-old-space-size=512 with MALLOC_ARENA_MAX=2 (as the unit and the image);
+# the stack floor runs with the same node settings. At r=20 mailgate also runs with the default return path.
 #
 #   test/bench/race.sh [-r ROUNDS] [-n COUNT] [-o OUTDIR]      (root; ../shared/bench-peers installed)
 #   defaults: 2 rounds; COUNT 10000 messages at r=1, COUNT/5 at r=5, COUNT/20 at r=20, COUNT/50 at 1 MB.
@@ -24,6 +25,8 @@ done
 [ -x "$LOAD" ] || { echo "no bench harness at $PEERS_DIR" >&2; exit 2; }
 mkdir -p "$OUT"
 JSON=$OUT/results.jsonl
+# mailgate's node settings as the unit and the image run it; the stack floor runs with the same ones.
+NODE_FLAGS="--max-semi-space-size=4 --max-old-space-size=512"
 work=$(mktemp -d /tmp/mailgate-race.XXXXXX)
 relay=""
 stop_relay() {
@@ -50,10 +53,13 @@ sed 's/^queue: { concurrency: 100 }$/queue: { concurrency: 100, returnPath: mess
 
 # SHAPE: "label size rcpts count"
 SHAPES=("r=1 10240 1 $COUNT" "r=5 10240 5 $((COUNT / 5))" "r=20 10240 20 $((COUNT / 20))" "1 MB 1048576 1 $((COUNT / 50))")
-load() { # load TARGET LABEL SIZE RCPTS COUNT PID...
+load() { # load TARGET LABEL SIZE RCPTS COUNT PID... [--expect-per-msg N]
   local target=$1 label=$2 size=$3 rcpts=$4 count=$5; shift 5
-  local pids=(); for p in "$@"; do pids+=(--pid "$p"); done
-  "$LOAD" "$target" "${pids[@]}" --json "$JSON" --sessions 20 --runs 1 --count "$count" --size "$size" --rcpts "$rcpts" --label "$label" >>"$OUT/runs.log" 2>&1 || echo "# series failed: $label"
+  local pids=() more=()
+  while [ $# -gt 0 ]; do
+    if [ "$1" = --expect-per-msg ]; then more=(--expect-per-msg "$2"); shift 2; else pids+=(--pid "$1"); shift; fi
+  done
+  "$LOAD" "$target" "${pids[@]}" "${more[@]}" --json "$JSON" --sessions 20 --runs 1 --count "$count" --size "$size" --rcpts "$rcpts" --label "$label" >>"$OUT/runs.log" 2>&1 || echo "# series failed: $label"
 }
 
 for round in $(seq "$ROUNDS"); do
@@ -71,19 +77,27 @@ for round in $(seq "$ROUNDS"); do
       load 127.0.0.1:2529 "haraka+dkim $label" "$size" "$rcpts" "$count" "$("$PEERS" pid haraka-dkim)"
       "$PEERS" stop haraka-dkim >/dev/null 2>&1
     fi
-    # mailgate+DKIM, a fresh data directory per run
-    rm -rf "$work/data"
-    config=$work/mailgate.yaml; [ "$rcpts" -gt 1 ] && config=$work/mailgate-message.yaml
-    MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 --max-old-space-size=512 "$ROOT/dist/cli.js" serve --config "$config" >"$work/mailgate.log" 2>&1 &
-    relay=$!
-    for _ in $(seq 100); do grep -q '"mailgate ready"' "$work/mailgate.log" 2>/dev/null && break; sleep 0.2; done
-    load 127.0.0.1:2540 "mailgate+dkim $label" "$size" "$rcpts" "$count" "$relay"
-    stop_relay
+    # mailgate+DKIM, a fresh data directory per run; at r=20 also with the default return path (one
+    # transaction per recipient), as the series "mailgate+dkim r=20 per recipient"
+    runs=("$work/mailgate.yaml:")
+    [ "$rcpts" -gt 1 ] && runs=("$work/mailgate-message.yaml:")
+    [ "$rcpts" -ge 20 ] && runs+=("$work/mailgate.yaml: per recipient")
+    for run in "${runs[@]}"; do
+      rm -rf "$work/data"
+      config=${run%%:*} suffix=${run#*:}
+      MALLOC_ARENA_MAX=2 node $NODE_FLAGS "$ROOT/dist/cli.js" serve --config "$config" >"$work/mailgate.log" 2>&1 &
+      relay=$!
+      for _ in $(seq 100); do grep -q '"mailgate ready"' "$work/mailgate.log" 2>/dev/null && break; sleep 0.2; done
+      # per recipient: the sink sees one transaction per recipient
+      extra=(); [ -n "$suffix" ] && extra=(--expect-per-msg "$rcpts")
+      load 127.0.0.1:2540 "mailgate+dkim $label$suffix" "$size" "$rcpts" "$count" "$relay" "${extra[@]}"
+      stop_relay
+    done
     # the stack's floor: smtp-server in, nodemailer out (stack-floor.ts), without and with one RSA-2048 signature
     if [ "$label" = r=1 ] || [ "$label" = "1 MB" ]; then
       for sign in "" "--sign $work/keys/relay.race.test.race.key"; do
         # shellcheck disable=SC2086  # "--sign KEYFILE" is two words
-        (cd "$ROOT" && exec node --import tsx "$HERE/stack-floor.ts" --port 2550 $sign) >"$work/floor.log" 2>&1 &
+        (cd "$ROOT" && MALLOC_ARENA_MAX=2 exec node $NODE_FLAGS --import tsx "$HERE/stack-floor.ts" --port 2550 $sign) >"$work/floor.log" 2>&1 &
         relay=$!
         for _ in $(seq 50); do grep -q 'stack floor ready' "$work/floor.log" 2>/dev/null && break; sleep 0.2; done
         load 127.0.0.1:2550 "stack floor${sign:+ + rsa} $label" "$size" "$rcpts" "$count" "$relay"
@@ -115,6 +129,7 @@ def ratio(a, b, key='median_msgs_per_s', what='msg/s'):
     if xs: print(f"- {a} / {b} ({what}), round by round: {', '.join(f'{x:.2f}' for x in xs)} (median {med(xs):.2f})")
 print()
 for s in ('r=1', 'r=5', 'r=20', '1 MB'): ratio(f'mailgate+dkim {s}', f'postfix+opendkim {s}')
+ratio('mailgate+dkim r=20 per recipient', 'postfix+opendkim r=20')
 ratio('mailgate+dkim r=1', 'haraka+dkim r=1')
 ratio('mailgate+dkim r=1', 'stack floor + rsa r=1', 'median_cpu_relay_ms_per_msg', 'relay CPU ms/msg')
 ratio('mailgate+dkim 1 MB', 'stack floor + rsa 1 MB', 'median_cpu_relay_ms_per_msg', 'relay CPU ms/msg')

@@ -29,7 +29,11 @@ export class LevelStats implements StatsStore {
     const next = new Map<string, { counts: StatCounts; bucket: number }>();
     const counted = ops.filter((op): op is Extract<StoreOp, { kind: 'event.add' }> => op.kind === 'event.add' && statIncrements(op.event).length > 0);
     if (counted.length === 0) return { writes: [], applied: () => undefined };
-    const already = await this.events.getMany(counted.map((op) => eventSuffix(op.event.time, op.id)));
+    // Only events that may have been written before are looked up (a fresh one cannot have been).
+    const maybeSeen = counted.filter((op) => !op.fresh);
+    const seen = maybeSeen.length > 0 ? await this.events.getMany(maybeSeen.map((op) => eventSuffix(op.event.time, op.id))) : [];
+    const seenOps = new Set(maybeSeen.filter((_, i) => seen[i] !== undefined));
+    const already = counted.map((op) => (seenOps.has(op) ? true : undefined));
     for (const [i, op] of counted.entries()) {
       if (already[i] !== undefined) continue;
       for (const inc of statIncrements(op.event)) {
