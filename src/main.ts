@@ -67,7 +67,7 @@ export async function startMailgate(config: Config, log: Logger, opts: StartOpti
     phoneGateways: () => new Set(tracking.gateways.keys()),
     tenantTokens: new TenantTokens(store),
     metrics: () => relay.metrics.render(),
-    cluster,
+    cluster, log,
     queue,
     directory,
     webhooks: relay.webhooks,

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
+import pino from 'pino';
 import { Ajv } from 'ajv';
 import nodemailer from 'nodemailer';
 import { installApiContract } from '../src/admin/api-contract.js';
@@ -125,6 +126,26 @@ describe('OpenAPI document and response schemas', () => {
     expect(wrongType.json().message).toMatch(/must be string/);
     expect((await build(true, { role: 'tenant', tenant: 'shop' })).json()).toEqual({ role: 'tenant', tenant: 'shop' });
     expect((await build(false, { role: 'admin', secret: 'leak' })).json()).toEqual({ role: 'admin' }); // what production would hide
+  });
+
+  it('writes a failure inside mailgate (500) to the server log with method, route and error, never the query string', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (l: string) => lines.push(l) });
+    const app = Fastify();
+    await app.register(async (api) => {
+      installErrorHandler(api, log);
+      api.get('/messages/:id', async () => {
+        throw new Error('the store went away');
+      });
+    }, { prefix: '/api/v1' });
+    const res = await app.inject({ url: '/api/v1/messages/M1?token=secret-in-query&to=buyer@shop.test' });
+    expect(res.statusCode).toBe(500);
+    expect(res.json()).toEqual({ error: 'INTERNAL', message: 'the request failed inside mailgate; the server log has the details' });
+    expect(lines).toHaveLength(1);
+    const line = JSON.parse(lines[0]!) as Record<string, any>;
+    expect(line).toMatchObject({ level: 50, msg: 'admin API request failed', method: 'GET', route: '/api/v1/messages/:id', err: { type: 'Error', message: 'the store went away' } });
+    expect(line.err.stack).toMatch(/the store went away\n\s+at /);
+    expect(lines[0]).not.toMatch(/secret-in-query|buyer@shop/);
   });
 
   it('generates TypeScript types from the served document (openapi-typescript) that type-check a small client', async () => {

@@ -24,6 +24,7 @@ import type { MailQueue } from '../queue/queue.js';
 import type { DomainVerifier } from '../identity/domain-verifier.js';
 import { consolePlugin } from '../console/plugin.js';
 import type { SignInLog } from '../console/session.js';
+import type { Logger } from 'pino';
 import { ApiError, installErrorHandler } from './errors.js';
 import { addApiSchemas, installApiContract } from './api-contract.js';
 import { adminTokenName, bearerToken, installAuth } from './auth.js';
@@ -77,6 +78,8 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'>, StatsRo
   trustProxy?: string[];
   /** The console cookie's Secure flag (admin.secureCookie); 'auto' when absent. */
   secureCookie?: boolean | 'auto';
+  /** Where failed requests (500) are written; nowhere when absent. */
+  log?: Logger;
   /** Takes this node out of service (POST /node/drain); the process stops afterwards. */
   drain: (graceMs: number) => Promise<DrainResult>;
 }
@@ -126,7 +129,7 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     // Who is asking: an admin token sees everything, a tenant token only its own tenant.
     installAuth(api, deps);
     // Every error in one shape, { error, message }, with the error table's status, once for every route.
-    installErrorHandler(api);
+    installErrorHandler(api, deps.log);
     // Docs and schemas of every operation (api-docs.ts), no unknown query parameters, and in tests every answer checked.
     installApiContract(api, { checkResponses: deps.checkResponses ?? false });
     // Who the token belongs to: lets a client (the web console, a shop's script) find its tenant.

@@ -4,6 +4,7 @@
 // own errors are put in the same shape: schema validation (unknown parameters named), bad JSON,
 // a body too large or of an unknown type, an unknown route, and anything unexpected (500).
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { httpStatusFor, type ErrorCode } from '../error-codes.js';
 import { SubmitError } from '../queue/queue.js';
 import { DirectoryError } from '../tenants/directory.js';
@@ -54,15 +55,25 @@ function validationAnswer(err: FastifyError, req: FastifyRequest): { error: Erro
 /** Fastify's own errors (body parsing, limits) by status. */
 const BY_STATUS: Record<number, ErrorCode> = { 413: 'TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 404: 'NOT_FOUND', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN' };
 
-export function installErrorHandler(app: FastifyInstance): void {
+/**
+ * `log`: where a failure inside mailgate (500) is written, with the method, the route's pattern and
+ * the error's message and stack; never the query string or the body, which may hold tokens or
+ * buyers' addresses. The client gets a plain answer that points to this log.
+ */
+export function installErrorHandler(app: FastifyInstance, log?: Logger): void {
+  const logFailure = (err: Error, req: FastifyRequest) =>
+    log?.error({ method: req.method, route: req.routeOptions?.url ?? req.url.split('?')[0], err }, 'admin API request failed');
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const answer = errorAnswer(err);
     if (answer) return reply.code(answer.status).send(answer.body);
     if (err.validation) return reply.code(400).send(validationAnswer(err, req));
-    if (err.name === 'ResponseSchemaError') return reply.code(500).send({ error: 'INTERNAL', message: err.message });
+    if (err.name === 'ResponseSchemaError') {
+      logFailure(err, req);
+      return reply.code(500).send({ error: 'INTERNAL', message: err.message });
+    }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) return reply.code(status).send({ error: BY_STATUS[status] ?? 'INVALID', message: err.message });
-    req.log.error({ err }, 'admin API request failed');
+    logFailure(err, req);
     return reply.code(500).send({ error: 'INTERNAL', message: 'the request failed inside mailgate; the server log has the details' });
   });
   app.setNotFoundHandler((req, reply) => sendError(reply, 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
