@@ -40,6 +40,8 @@ export interface SinkMessage {
   /** Whether the session was TLS (STARTTLS or implicit) when DATA completed. */
   secure: boolean;
   remoteAddress: string;
+  /** The SMTP session (connection) the message came in on. */
+  session: string;
   /** The name the client gave in EHLO/HELO. */
   clientHostname: string;
   receivedAt: Date;
@@ -223,6 +225,7 @@ export async function startSink(opts: SinkOptions = {}): Promise<Sink> {
           ...(typeof user === 'string' && user !== '' ? { user } : {}),
           secure: session.secure,
           remoteAddress: session.remoteAddress,
+          session: session.id,
           clientHostname: session.clientHostname,
           receivedAt: new Date(),
         };
