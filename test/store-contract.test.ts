@@ -135,6 +135,10 @@ for (const engine of engines) {
       const later = { ...complained, time: 6000 };
       await store.commit([{ kind: 'message.update', record: { ...stored, recipients: [{ ...stored.recipients[0]!, outcome: later }, { ...stored.recipients[1]!, outcome: { ...bounced, time: 1 } }] }, previousDueAt: 0 }]);
       expect(await outcomes()).toEqual([later, complained]);
+      // An adopted record (read at a hand-over) keeps them alike.
+      await store.commit([{ kind: 'message.adopted', record: { ...read, body: { kind: 'segment', segment: 9, offset: 0, length: 10 } } }]);
+      expect(await outcomes()).toEqual([later, complained]);
+      expect((await store.messages.get('O'))!.body).toEqual({ kind: 'segment', segment: 9, offset: 0, length: 10 });
     }));
 
     it('messages: a tenant\'s list is newest first, bounded by from/to, paged without repeats, filtered with bounded work', withStore(async (store) => {
@@ -623,6 +627,28 @@ describe.skipIf(!hasPostgres)('two nodes on one PostgreSQL database', () => {
       expect(await b.messages.due(1000, 10)).toEqual([{ id: 'H1', dueAt: 100 }]);
       expect((await b.messages.get('H1'))?.body).toEqual({ kind: 'segment', segment: 9, offset: 0, length: 8 });
       expect(await b.messages.adopt!(10)).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('hand-over: a bounce recorded by another node while the message is being adopted is kept', async () => {
+    const url = await pgServer!.database('handover');
+    const a = await openPostgresStore({ url, node: 'node-a' });
+    const b = await openPostgresStore({ url, node: 'node-b' });
+    try {
+      await a.commit([{ kind: 'message.add', record: record('H2', { dueAt: 100, state: 'queued' }) }]);
+      await a.messages.handOver!('H2', Buffer.from('the body'));
+      const [taken] = await b.messages.adopt!(10);
+      // The bounce processor (on node a) records an outcome after node b read the record to adopt it.
+      const outcome = { type: 'bounced' as const, class: 'hard', reason: 'user-unknown', time: 3000 };
+      await a.commit([{ kind: 'message.outcome', id: 'H2', address: 'a@buyer.test', outcome }]);
+      await b.commit([{ kind: 'message.adopted', record: { ...taken!.record, body: { kind: 'segment', segment: 9, offset: 0, length: 8 } } }]);
+      const stored = await b.messages.get('H2');
+      expect(stored?.recipients[0]?.outcome).toEqual(outcome);
+      expect(stored?.body).toEqual({ kind: 'segment', segment: 9, offset: 0, length: 8 });
+      expect(await b.messages.due(1000, 10)).toEqual([{ id: 'H2', dueAt: 100 }]);
     } finally {
       await a.close();
       await b.close();

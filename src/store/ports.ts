@@ -155,7 +155,10 @@ export type StoreOp =
    * stored when the transaction runs — not on a copy read earlier, so it undoes no attempt recorded meanwhile.
    */
   | { kind: 'message.outcome'; id: string; address: string; outcome: RecipientOutcome }
-  /** A handed-over message's body is in this node's spool now (`record.body` says where). */
+  /**
+   * A handed-over message's body is in this node's spool now (`record.body` says where). `record` was
+   * read at the hand-over: a stored outcome later than its own stays, as with message.update.
+   */
   | { kind: 'message.adopted'; record: MessageRecord }
   /** A kept body was released: the message leaves the keep list. */
   | { kind: 'message.released'; id: string; keptUntil: number }

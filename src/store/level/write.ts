@@ -10,7 +10,7 @@ export type LevelOp = Exclude<StoreOp, { kind: 'message.outcome' }>;
 
 /**
  * The transaction's message changes made against the records as stored (`get` reads them), in
- * order: a message.update keeps the stored outcomes that are later than its own (keepLaterOutcomes);
+ * order: a message.update (and a message.adopted) keeps the stored outcomes that are later than its own (keepLaterOutcomes);
  * a message.outcome becomes the stored record with that outcome, its schedule entry as it was (none
  * for a message that is gone). Transactions are written one at a time (group commit) by the one
  * process that owns the database, so no record changes between this read and the batch.
@@ -21,16 +21,16 @@ export async function withStoredRecords(
   /** False when no outcome can have been stored since the writer read its record: the update is written as it is, unread. */
   mayHaveNewerOutcome: (id: string) => boolean = () => true,
 ): Promise<LevelOp[]> {
-  const ids = [...new Set(ops.flatMap((op) => (op.kind === 'message.update' && mayHaveNewerOutcome(op.record.id) ? [op.record.id] : op.kind === 'message.outcome' ? [op.id] : [])))];
+  const ids = [...new Set(ops.flatMap((op) => ((op.kind === 'message.update' || op.kind === 'message.adopted') && mayHaveNewerOutcome(op.record.id) ? [op.record.id] : op.kind === 'message.outcome' ? [op.id] : [])))];
   if (ids.length === 0) return ops as LevelOp[];
   const stored = await get(ids);
   const current = new Map(ids.map((id, i) => [id, stored[i]]));
   const out: LevelOp[] = [];
   for (const op of ops) {
-    if (op.kind === 'message.add' || op.kind === 'message.adopted') {
+    if (op.kind === 'message.add') {
       current.set(op.record.id, op.record);
       out.push(op);
-    } else if (op.kind === 'message.update') {
+    } else if (op.kind === 'message.update' || op.kind === 'message.adopted') {
       const record = keepLaterOutcomes(current.get(op.record.id), op.record);
       current.set(record.id, record);
       out.push(record === op.record ? op : { ...op, record });

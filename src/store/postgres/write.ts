@@ -34,6 +34,18 @@ function shipmentRow(s: IndexedShipment) {
   };
 }
 
+/**
+ * keepLaterOutcomes in SQL: the written record x->'record' with each recipient's outcome the later of
+ * its own and the stored one's (m.record, the row as this transaction has it locked).
+ */
+const KEEP_LATER_OUTCOMES = `case when not m.record->'recipients' @> '[{"outcome": {}}]' then x->'record'
+  else jsonb_set(x->'record', '{recipients}', (
+    select coalesce(jsonb_agg(case when s.o is not null and (w.e->'outcome' is null or (s.o->>'time')::numeric > (w.e->'outcome'->>'time')::numeric)
+      then w.e || jsonb_build_object('outcome', s.o) else w.e end order by w.n), '[]'::jsonb)
+    from jsonb_array_elements(x->'record'->'recipients') with ordinality as w(e, n)
+    left join lateral (select st.r->'outcome' as o from jsonb_array_elements(m.record->'recipients') as st(r)
+      where st.r->>'address' = w.e->>'address' and st.r ? 'outcome' limit 1) as s on true)) end`;
+
 const dueOf = (r: MessageRecord) => (r.state === 'queued' ? r.dueAt : null);
 
 /** Runs `ops` as statements on `client` (inside the caller's transaction); new messages become `node`'s. */
@@ -74,13 +86,7 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: stri
     const before = updates.get(o.record.id);
     updates.set(o.record.id, before ? { ...o, record: keepLaterOutcomes(before.record, o.record) } : o);
   }
-  await run(`update messages as m set record = case when not m.record->'recipients' @> '[{"outcome": {}}]' then x->'record'
-      else jsonb_set(x->'record', '{recipients}', (
-        select coalesce(jsonb_agg(case when s.o is not null and (w.e->'outcome' is null or (s.o->>'time')::numeric > (w.e->'outcome'->>'time')::numeric)
-          then w.e || jsonb_build_object('outcome', s.o) else w.e end order by w.n), '[]'::jsonb)
-        from jsonb_array_elements(x->'record'->'recipients') with ordinality as w(e, n)
-        left join lateral (select st.r->'outcome' as o from jsonb_array_elements(m.record->'recipients') as st(r)
-          where st.r->>'address' = w.e->>'address' and st.r ? 'outcome' limit 1) as s on true)) end,
+  await run(`update messages as m set record = ${KEEP_LATER_OUTCOMES},
       due_at = (x->>'due')::bigint, kept_until = coalesce((x->>'keepUntil')::bigint, m.kept_until)
     from jsonb_array_elements($1::jsonb) as x where m.id = x->'record'->>'id'`,
   [...updates.values()].map((o) => ({ record: o.record, due: dueOf(o.record), keepUntil: o.keepUntil ?? null })));
@@ -95,10 +101,16 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: stri
     from jsonb_array_elements($1::jsonb) as x where m.id = x->>'id'`,
   [...outcomes].map(([id, byAddress]) => ({ id, outcomes: byAddress })));
 
-  const adopted = lastPerKey(get('message.adopted'), (o) => o.record.id);
-  await run(`update messages as m set record = x->'record' from jsonb_array_elements($1::jsonb) as x where m.id = x->'record'->>'id' and m.node = $2`,
-    adopted.map((o) => ({ record: o.record })), node);
-  await run(`delete from handed_over_bodies as h using jsonb_array_elements($1::jsonb) as x where h.msg_id = x->>'id'`, adopted.map((o) => ({ id: o.record.id })));
+  // An adopted record was read when the message was handed over: a bounce recorded since (by any
+  // node, or earlier in this group) is kept as message.update keeps it.
+  const adopted = new Map<string, OpOf<'message.adopted'>>();
+  for (const o of get('message.adopted')) {
+    const before = adopted.get(o.record.id);
+    adopted.set(o.record.id, before ? { ...o, record: keepLaterOutcomes(before.record, o.record) } : o);
+  }
+  await run(`update messages as m set record = ${KEEP_LATER_OUTCOMES} from jsonb_array_elements($1::jsonb) as x where m.id = x->'record'->>'id' and m.node = $2`,
+    [...adopted.values()].map((o) => ({ record: o.record })), node);
+  await run(`delete from handed_over_bodies as h using jsonb_array_elements($1::jsonb) as x where h.msg_id = x->>'id'`, [...adopted.keys()].map((id) => ({ id })));
 
   await run(`update messages as m set kept_until = null from jsonb_array_elements($1::jsonb) as x
     where m.id = x->>'id' and m.kept_until = (x->>'keptUntil')::bigint`,
