@@ -12,15 +12,15 @@ const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INF
 const HEAD_KEYS = new Set(['time', 'level', 'msg', 'pid', 'hostname']);
 
 /**
- * `sync: false` (the server): lines that come while a write is under way are written together with
- * the next write instead of one write each (~0.05 ms a message under load); none waits for more to
- * come, and what is pending is written when the process exits. The delivery thread writes at once
- * (`sync: true`): pino's flush at exit covers the main thread only.
+ * JSON lines go out asynchronously (pino's default): lines that come while a write is under way are
+ * written with the next one, and what is pending is written when the process exits. `sync: true`
+ * writes each line at once: the delivery thread, whose pending lines pino's flush at exit does not
+ * cover. Text lines are for people and always written at once.
  */
 export function createLogger(opts: { level: string; format: LogFormat; base?: Record<string, unknown>; sync?: boolean }): Logger {
   const options = { level: opts.level, base: opts.base ?? { pid: process.pid }, redact: { paths: REDACTED, censor: '[redacted]' } };
-  const out = pino.destination({ dest: 1, sync: opts.sync ?? false });
-  if (opts.format === 'json') return pino(options, out);
+  if (opts.format === 'json') return pino(options, pino.destination({ dest: 1, sync: opts.sync ?? false }));
+  const out = pino.destination({ dest: 1, sync: true });
   return pino(options, { write: (line: string) => out.write(textLine(JSON.parse(line) as Record<string, unknown>)), flush: () => out.flushSync() } as unknown as pino.DestinationStream);
 }
 

@@ -165,6 +165,16 @@ describe('a body piped into the queue', () => {
     await pipeInto(Readable.from([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')]), w);
     expect(finishedFirst).toBe(true);
     expect(Buffer.concat(got).toString()).toBe('abc');
+    // an error the source emits after its end has a listener (an unhandled one would end the process)
+    const late = new PassThrough();
+    const done = pipeInto(late, sink().w);
+    late.end('x');
+    await done;
+    const seen: unknown[] = [];
+    process.once('uncaughtException', (e) => seen.push(e));
+    late.emit('error', new Error('torn down later'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual([]);
   });
 
   it('rejects and destroys both when the source fails or closes early, and when the writable fails', async () => {

@@ -15,11 +15,11 @@ export function pipeInto(src: Readable, dst: Writable): Promise<void> {
       dst.destroy(err);
       reject(err);
     };
-    // Both watches stay after a failure, so the errors destroy() emits have a listener.
-    const stopSrc = finished(src, { writable: false }, (err) => { if (err) fail(err); });
+    // Both watches stay, also after the end: an error either stream emits later (destroy() after a
+    // failure, a source torn down after its end) has a listener, as with pipeline.
+    finished(src, { writable: false }, (err) => { if (err) fail(err); });
     finished(dst, { readable: false }, (err) => {
       if (err) return fail(err);
-      stopSrc();
       if (!settled) {
         settled = true;
         resolve();

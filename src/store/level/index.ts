@@ -17,8 +17,13 @@ import { LevelWebhooks } from './webhooks.js';
 import { encodeWrites, levelWrites, withStoredRecords, type EncodedWrite } from './write.js';
 import type { MessageRecord } from '../records.js';
 
-/** Longer than any delivery attempt (connection and data timeouts) or operator action takes between reading and writing a record. */
-const OUTCOME_WINDOW = 3600_000;
+/**
+ * Longer than any writer holds a record between reading and writing it: a delivery attempt (its
+ * timeouts), an operator action, a message waiting in the scheduler's ready list for a free lane.
+ */
+const OUTCOME_WINDOW = 24 * 3600_000;
+/** Past this many messages with an outcome in the window, every update is read back (correct, slower). */
+const OUTCOME_MEMORY = 50_000;
 
 export async function openLevelStore(dataDir: string, node = 'local'): Promise<Store> {
   const { db, sub } = await openLevel(dataDir);
@@ -33,17 +38,25 @@ export async function openLevelStore(dataDir: string, node = 'local'): Promise<S
   const checked = db.batch.bind(db) as unknown as (o: EncodedWrite[], opts: { sync: boolean; valueEncoding: 'utf8' }) => Promise<void>;
   const batch = (o: EncodedWrite[], opts: { sync: boolean; valueEncoding: 'utf8' }) => (native && db.status === 'open' ? native.call(db, o, { sync: opts.sync }) : checked(o, opts));
   const stats = new LevelStats(sub.stats, sub.events);
-  // Messages given an outcome (message.outcome) in the last OUTCOME_WINDOW: only an update of one of
-  // these can have been read before an outcome it does not carry, so only these are read before
-  // writing (a delivery attempt reads its record at most a few minutes before it writes it). A
-  // record read before a restart is never written after it, so memory is enough.
+  // Messages given an outcome (message.outcome) in the last OUTCOME_WINDOW, oldest first: only an
+  // update of one of these can have been read before an outcome it does not carry, so only these
+  // are read before writing. A record read before a restart is never written after it, so memory is
+  // enough; when it would hold more than OUTCOME_MEMORY, every update is read back instead.
   const outcomesWritten = new Map<string, number>();
+  const mayHaveNewerOutcome = (id: string) => outcomesWritten.size > OUTCOME_MEMORY || outcomesWritten.has(id);
   const write = async (ops: StoreOp[], sync: boolean) => {
     const writes: LevelWrite[] = [];
-    const resolved = await withStoredRecords(ops, (ids) => sub.messages.getMany(ids) as Promise<Array<MessageRecord | undefined>>, (id) => outcomesWritten.has(id));
+    const resolved = await withStoredRecords(ops, (ids) => sub.messages.getMany(ids) as Promise<Array<MessageRecord | undefined>>, mayHaveNewerOutcome);
     const now = Date.now();
-    for (const op of ops) if (op.kind === 'message.outcome') outcomesWritten.set(op.id, now);
-    if (outcomesWritten.size > 10_000) for (const [id, at] of outcomesWritten) if (at < now - OUTCOME_WINDOW) outcomesWritten.delete(id);
+    for (const op of ops) {
+      if (op.kind !== 'message.outcome') continue;
+      outcomesWritten.delete(op.id); // re-inserted last: the map stays in time order
+      outcomesWritten.set(op.id, now);
+    }
+    for (const [id, at] of outcomesWritten) {
+      if (at >= now - OUTCOME_WINDOW) break;
+      outcomesWritten.delete(id);
+    }
     for (const op of resolved) for (const w of levelWrites(sub, op)) writes.push(w);
     const counted = await stats.writes(ops);
     for (const w of counted.writes) writes.push(w);
