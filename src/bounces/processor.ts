@@ -10,7 +10,7 @@ import type { Store, StoreOp } from '../store/ports.js';
 import type { SuppressionEntry, SuppressionList } from '../store/suppression.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord, QueueEvent, RecipientOutcome } from '../store/records.js';
-import { OPERATOR_TENANT } from '../store/records.js';
+import { OPERATOR_TENANT, setOutcome } from '../store/records.js';
 import { parseVerp, readOwnMessageId } from '../identity/verp.js';
 import { ParserStoppedError } from './parse-thread.js';
 import { parseBounce, type BounceReport, type BouncedRecipient } from './parse.js';
@@ -52,13 +52,6 @@ export async function deliveryOutcomeOps(event: QueueEvent, suppression: Suppres
     rule: softRule(event.reason!, counted.count, counted.since, event.time),
     ...(r ? { diagnostic: `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}`.slice(0, 500) } : {}),
   })];
-}
-
-/** `record` with `outcome` on recipient `address`; undefined when it has no such recipient. */
-export function withOutcome(record: MessageRecord, address: string, outcome: RecipientOutcome): MessageRecord | undefined {
-  const lower = address.toLowerCase();
-  if (!record.recipients.some((r) => r.address.toLowerCase() === lower)) return undefined;
-  return { ...record, recipients: record.recipients.map((r) => (r.address.toLowerCase() === lower ? { ...r, outcome } : r)) };
 }
 
 export interface BounceProcessorDeps {
@@ -265,7 +258,7 @@ export class BounceProcessor {
     if (proven && (type === 'bounced' || type === 'complained') && recipient) {
       const outcome: RecipientOutcome = { type, class: entry.class, reason: entry.reason, time, ...(entry.diagnostic ? { diagnostic: entry.diagnostic.slice(0, 500) } : {}) };
       ops.push({ kind: 'message.outcome', id: record.id, address: recipient.address, outcome });
-      after = withOutcome(record, address, outcome);
+      after = setOutcome(record, recipient.address, outcome); // what the store does with the op
     }
     const line = { msg: `inbound ${type}`, msgId: record.id, tenant: record.tenant, to: address, class: entry.class, reason: entry.reason, status: entry.status, suppressed: suppress, proven };
     return { ops, record: after ?? record, result: { status: 'recorded', msgId: record.id, recipient: address, class: entry.class, reason: entry.reason }, line };

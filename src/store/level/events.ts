@@ -27,12 +27,6 @@ async function indexed(sub: Sublevels, entries: Array<[string, unknown]>, prefix
   return out;
 }
 
-async function entries(it: AsyncIterable<[string, unknown]>): Promise<Array<[string, unknown]>> {
-  const out: Array<[string, unknown]> = [];
-  for await (const e of it) out.push(e);
-  return out;
-}
-
 export class LevelEvents implements EventStore {
   constructor(private readonly db: Db, private readonly sub: Sublevels) {}
 
@@ -80,12 +74,12 @@ export class LevelEvents implements EventStore {
 
   async byRecipient(address: string, limit: number): Promise<QueueEvent[]> {
     const prefix = `${address.toLowerCase()}!`;
-    return indexed(this.sub, await entries(this.sub.eventsByRecipient.iterator({ gte: prefix, lt: `${prefix}\xff`, limit })), prefix);
+    return indexed(this.sub, await this.sub.eventsByRecipient.iterator({ gte: prefix, lt: `${prefix}\xff`, limit }).all(), prefix);
   }
 
   async byMessage(msgId: string, limit: number): Promise<QueueEvent[]> {
     const prefix = `${msgId}!`;
-    return indexed(this.sub, await entries(this.sub.eventsByMessage.iterator({ gte: prefix, lt: `${prefix}\xff`, limit })), prefix);
+    return indexed(this.sub, await this.sub.eventsByMessage.iterator({ gte: prefix, lt: `${prefix}\xff`, limit }).all(), prefix);
   }
 
   async deliveredSince(tenant: string, address: string, since: number, except: string): Promise<boolean> {

@@ -32,10 +32,9 @@ export class LevelStats implements StatsStore {
     // Only events that may have been written before are looked up (a fresh one cannot have been).
     const maybeSeen = counted.filter((op) => !op.fresh);
     const seen = maybeSeen.length > 0 ? await this.events.getMany(maybeSeen.map((op) => eventSuffix(op.event.time, op.id))) : [];
-    const seenOps = new Set(maybeSeen.filter((_, i) => seen[i] !== undefined));
-    const already = counted.map((op) => (seenOps.has(op) ? true : undefined));
-    for (const [i, op] of counted.entries()) {
-      if (already[i] !== undefined) continue;
+    const already = new Set(maybeSeen.filter((_, i) => seen[i] !== undefined));
+    for (const op of counted) {
+      if (already.has(op)) continue;
       for (const inc of statIncrements(op.event)) {
         for (const tenant of [inc.tenant, '*']) {
           const key = keyOf(inc, tenant);

@@ -19,6 +19,16 @@ function lastPerKey<T>(items: T[], key: (t: T) => string): T[] {
   return [...m.values()];
 }
 
+/** The last whole-record write per message, carrying the later outcomes of earlier ones in the group (keepLaterOutcomes). */
+function lastRecordPerMessage<T extends { record: MessageRecord }>(ops: T[]): Map<string, T> {
+  const m = new Map<string, T>();
+  for (const o of ops) {
+    const before = m.get(o.record.id);
+    m.set(o.record.id, before ? { ...o, record: keepLaterOutcomes(before.record, o.record) } : o);
+  }
+  return m;
+}
+
 const noticeId = (n: NoticeEntry) => JSON.stringify([n.sendAt, n.tenant, n.carrier, n.code, n.status, n.channel]);
 
 function shipmentRow(s: IndexedShipment) {
@@ -81,11 +91,7 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: stri
   // computed from m.record in the statement itself, so against the row as it is when this transaction
   // has it locked — a bounce another node committed meanwhile included. Two updates of one message in
   // a group are merged alike before.
-  const updates = new Map<string, OpOf<'message.update'>>();
-  for (const o of get('message.update')) {
-    const before = updates.get(o.record.id);
-    updates.set(o.record.id, before ? { ...o, record: keepLaterOutcomes(before.record, o.record) } : o);
-  }
+  const updates = lastRecordPerMessage(get('message.update'));
   await run(`update messages as m set record = ${KEEP_LATER_OUTCOMES},
       due_at = (x->>'due')::bigint, kept_until = coalesce((x->>'keepUntil')::bigint, m.kept_until)
     from jsonb_array_elements($1::jsonb) as x where m.id = x->'record'->>'id'`,
@@ -103,11 +109,7 @@ export async function writeOps(client: pg.PoolClient, ops: StoreOp[], node: stri
 
   // An adopted record was read when the message was handed over: a bounce recorded since (by any
   // node, or earlier in this group) is kept as message.update keeps it.
-  const adopted = new Map<string, OpOf<'message.adopted'>>();
-  for (const o of get('message.adopted')) {
-    const before = adopted.get(o.record.id);
-    adopted.set(o.record.id, before ? { ...o, record: keepLaterOutcomes(before.record, o.record) } : o);
-  }
+  const adopted = lastRecordPerMessage(get('message.adopted'));
   await run(`update messages as m set record = ${KEEP_LATER_OUTCOMES} from jsonb_array_elements($1::jsonb) as x where m.id = x->'record'->>'id' and m.node = $2`,
     [...adopted.values()].map((o) => ({ record: o.record })), node);
   await run(`delete from handed_over_bodies as h using jsonb_array_elements($1::jsonb) as x where h.msg_id = x->>'id'`, [...adopted.keys()].map((id) => ({ id })));
