@@ -12,7 +12,8 @@ export interface ParseRequest {
   own: string[];
 }
 
-export type ParseReply = { id: number; report: BounceReport } | { id: number; error: string } | { ready: true };
+/** `ms`: how long the parse took, timed on the thread itself. */
+export type ParseReply = { id: number; report: BounceReport; ms: number } | { id: number; error: string; ms: number } | { ready: true };
 
 /** A thread that has not said "ready" by then is taken for broken (ms). */
 const START_LIMIT_MS = 30_000;
@@ -117,6 +118,9 @@ export class BounceParseThread {
     };
     const onMessage = (reply: ParseReply) => {
       if (!('id' in reply) || reply.id !== id) return;
+      // An answer that came in time by this thread's clock may still have overrun: this thread may
+      // have been too busy to see its timer fire (a restart reading its backlog, say).
+      if (reply.ms > this.deadlineMs) return settle(() => job.reject(new ParseTimeoutError(this.deadlineMs)));
       settle(() => ('error' in reply ? job.reject(new Error(reply.error)) : job.resolve(reply.report)));
     };
     const onExit = (code: number) => {

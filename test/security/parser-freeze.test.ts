@@ -78,6 +78,18 @@ describe('the parsing thread', () => {
     }
   });
 
+  it('fails a parse that finished past the deadline even when this thread was too busy to see its timer', async () => {
+    // A restart reading its backlog keeps the main thread busy: the answer and "ready" wait together.
+    const t = new BounceParseThread({ script: builtWorker, deadlineMs: 1 });
+    try {
+      const parse = t.parse(manyGroupsDsn(1000));
+      for (const until = Date.now() + 1500; Date.now() < until;) { /* busy, as at start-up */ }
+      await expect(parse).rejects.toBeInstanceOf(ParseTimeoutError);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('parses with the real parser (built) and stops when idle', async () => {
     const t = new BounceParseThread({ script: builtWorker, idleMs: 200 });
     const report = await t.parse(manyGroupsDsn(3));
