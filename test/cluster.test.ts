@@ -122,6 +122,30 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
     expect(slowSink.maxConcurrentTransactions).toBe(2);
   }, 40_000);
 
+  it('a queued message is held, retried or deleted only through the node that holds it', async () => {
+    await submit(nodes.a, 'flakyshop').sendMail({ from: 'orders@flaky.test', to: 'stay@example.com', subject: 'Stays at A', text: 'x' });
+    const { match } = await waitForEvent(nodes.a, 'stay@example.com', 'deferred');
+    const id = match.msgId;
+    const aId = (await readFile(`${dir}/a/data/node-id`, 'utf8')).trim();
+    // Node B sees the message but refuses to change it, and says where to go.
+    for (const [method, path] of [['POST', `/queue/${id}/hold`], ['POST', `/queue/${id}/retry`], ['POST', `/queue/${id}/release`], ['DELETE', `/queue/${id}`]] as const) {
+      const res = await api(nodes.b, path, { method });
+      expect(res.status, `${method} ${path}`).toBe(409);
+      const body = (await res.json()) as { error: string; message: string; node: string };
+      expect(body).toMatchObject({ error: 'ON_OTHER_NODE', node: aId });
+      expect(body.message).toContain(aId);
+    }
+    const atA = async () => ((await (await api(nodes.a, '/queue?tenant=flakyshop')).json()) as { messages: Array<{ id: string; held: unknown }> }).messages.find((m) => m.id === id);
+    expect(await atA()).toMatchObject({ held: null });
+    // Node A does it (after a running attempt, if one is).
+    let held: Response | undefined;
+    for (let i = 0; i < 20 && (held = await api(nodes.a, `/queue/${id}/hold`, { method: 'POST' })).status === 409; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(held!.status).toBe(200);
+    expect((await atA())?.held).toMatchObject({ by: expect.any(String) });
+    const deleted = await api(nodes.a, `/queue/${id}`, { method: 'DELETE' });
+    expect(await deleted.json()).toEqual({ id, failed: ['stay@example.com'] });
+  }, 30_000);
+
   it('`mailgate node drain` hands a node\'s queued messages to the others, which deliver them', async () => {
     const c = (nodes.c = await startMailgate({ configFile: files.c, env }));
     const sent = await Promise.all([1, 2, 3].map((i) => submit(c, 'flakyshop').sendMail({ from: 'orders@flaky.test', to: `wait${i}@example.com`, subject: `Held ${i}`, text: `body ${i}` })));

@@ -25,6 +25,19 @@ export function queueEntry(r: MessageRecord, now: number) {
   };
 }
 
+/**
+ * Several nodes: a queued message is retried, held, released or deleted by the node that holds it
+ * (its body is on that node's disk, and only that node's scheduler knows whether it is being
+ * delivered right now). Elsewhere the change could be lost to that node's next write, or make this
+ * node try a body it does not have.
+ */
+async function refuseIfElsewhere(spool: Spool, id: string): Promise<void> {
+  const holder = await spool.holder(id);
+  if (holder === undefined || holder === 'here') return;
+  if (holder === 'nobody') throw new ApiError('ON_OTHER_NODE', `message ${id} is being handed over from a node taken out of service; another node takes it on within seconds: try again there (mailgate status lists the nodes)`, { node: null });
+  throw new ApiError('ON_OTHER_NODE', `message ${id} is queued at node ${holder.name} (${holder.node}): retry, hold, release or delete it through that node's API, console or mailgate command`, { node: holder.node, nodeName: holder.name });
+}
+
 export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps): void {
   api.get('/queue', {
     schema: {
@@ -49,6 +62,7 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
 
   api.post('/queue/:id/retry', { schema: { params: idParam } }, async (req, reply) => {
     const { id } = req.params as { id: string };
+    await refuseIfElsewhere(deps.spool, id);
     const result = await deps.scheduler.retryNow(id);
     if (result === 'missing') return notFound(reply, `no message ${id}`);
     if (result === 'done') throw new ApiError('NOT_QUEUED', `message ${id} is no longer queued (every recipient is delivered or failed)`);
@@ -59,6 +73,7 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
   for (const [action, hold] of [['hold', true], ['release', false]] as const) {
     api.post(`/queue/:id/${action}`, { schema: { params: idParam } }, async (req, reply) => {
       const { id } = req.params as { id: string };
+      await refuseIfElsewhere(deps.spool, id);
       const result = await deps.scheduler.setHeld(id, hold, 'an administrator (admin API)');
       if (result === 'missing') return notFound(reply, `no message ${id}`);
       if (result === 'done') throw new ApiError('NOT_QUEUED', `message ${id} is no longer queued`);
@@ -76,6 +91,7 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
 
   api.delete('/queue/:id', { schema: { params: idParam } }, async (req, reply) => {
     const { id } = req.params as { id: string };
+    await refuseIfElsewhere(deps.spool, id);
     const result = await deps.scheduler.remove(id, 'an administrator (admin API)');
     if (result.status === 'deleted') return { id, failed: result.recipients };
     if (result.status === 'missing') return notFound(reply, `no message ${id}`);

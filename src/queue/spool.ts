@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Store, StoreOp } from '../store/ports.js';
+import type { MessageHolder, Store, StoreOp } from '../store/ports.js';
 import { syncDirectory } from '../store/group-commit.js';
 import type { BodyRef, MessageRecord } from '../store/records.js';
 import { queueIdTime } from './ids.js';
@@ -304,6 +304,11 @@ export class Spool {
 
   get(id: string): Promise<MessageRecord | undefined> {
     return this.store.messages.get(id);
+  }
+
+  /** Which node holds a queued message ('here' on a single node); undefined when it is not queued. */
+  async holder(id: string): Promise<MessageHolder | undefined> {
+    return this.store.messages.holder ? this.store.messages.holder(id) : 'here';
   }
 
   /** Ids of messages due at or before `now`, earliest first. */

@@ -234,7 +234,14 @@ export interface MessageStore {
    * not finished); the caller spools each body and commits `message.adopted` with the new body ref.
    */
   readonly adopt?: (limit: number) => Promise<Array<{ record: MessageRecord; body: Buffer }>>;
+  /**
+   * Several nodes: which node holds a queued message — 'here', another node, or 'nobody' while it
+   * is being handed over; undefined when no such message is queued. Absent on a single-node store.
+   */
+  readonly holder?: (id: string) => Promise<MessageHolder | undefined>;
 }
+
+export type MessageHolder = 'here' | 'nobody' | { node: string; name: string };
 
 export interface ErrorQuery {
   /** Only events at or after this time (ms). */

@@ -3,7 +3,7 @@
 // The schedule, the keep list and the queue are this node's (its bodies are on its disk); records,
 // lists and searches are the cluster's.
 import type pg from 'pg';
-import type { MessageListQuery, MessageStore } from '../ports.js';
+import type { MessageHolder, MessageListQuery, MessageStore } from '../ports.js';
 import type { MessageRecord } from '../records.js';
 import { clean } from './text.js';
 import { inTransaction } from './transaction.js';
@@ -98,6 +98,14 @@ export class PgMessages implements MessageStore {
       [this.node, limit],
     );
     return r.rows.map((x) => ({ record: x.record as MessageRecord, body: x.body as Buffer }));
+  }
+
+  async holder(id: string): Promise<MessageHolder | undefined> {
+    const r = await this.pool.query('select m.node, n.name from messages as m left join nodes as n on n.id = m.node where m.id = $1 and m.due_at is not null', [clean(id)]);
+    const row = r.rows[0] as { node: string | null; name: string | null } | undefined;
+    if (!row) return undefined;
+    if (row.node === null) return 'nobody';
+    return row.node === this.node ? 'here' : { node: row.node, name: row.name ?? row.node };
   }
 
   async prune(before: number, now: number, limit: number): Promise<number> {
