@@ -7,6 +7,7 @@ import { testConfig, sinkUpstream } from './helpers/config.js';
 import { openDialogue } from './helpers/smtp-dialogue.js';
 import { useMailgate } from './helpers/use-mailgate.js';
 import { recipientSyntaxProblem, shownAddress } from '../src/smtp/refusals.js';
+import { rcptPath } from '../src/smtp/unparsable-recipients.js';
 
 interface ErrorEvent { type: string; code?: string; recipient: string; detail?: string; reply?: { code: number; enhanced?: string } }
 
@@ -70,6 +71,24 @@ describe('recipients refused at RCPT for their syntax', () => {
     expect(entries.map((e) => e.recipient).sort()).toEqual(['"quoted"@kunde.test', 'back\\slash@kunde.test']);
     expect(entries.every((e) => e.reply?.code === 553)).toBe(true);
     expect(await errors('shop')).toHaveLength(1);
+  });
+
+  it('a path smtp-server\'s own parser refuses (a space, a domain that is no host name) gets 553 5.1.3 and an entry too', async () => {
+    const replies = await session('other', 'other-horse', ['a b@kunde.test', 'x@-bad-.example', 'x@bad_domain.example', 'ok@kunde.test']);
+    expect(replies.slice(1, 4)).toEqual([expect.stringMatching(/^553 5\.1\.3 /), expect.stringMatching(/^553 5\.1\.3 /), expect.stringMatching(/^553 5\.1\.3 /)]);
+    expect(replies[4]).toMatch(/^250/);
+    expect(replies[5]).toMatch(/^250 /);
+    const entries = await settled('other', 5);
+    expect(entries.map((e) => e.recipient)).toEqual(expect.arrayContaining(['a b@kunde.test', 'x@-bad-.example', 'x@bad_domain.example']));
+    expect(entries.find((e) => e.recipient === 'a b@kunde.test')?.reply).toMatchObject({ code: 553, enhanced: '5.1.3' });
+  });
+
+  it('finds the path of an RCPT command smtp-server could not parse', () => {
+    expect(rcptPath('RCPT TO:<a b@kunde.test>')).toBe('a b@kunde.test');
+    expect(rcptPath('rcpt to: <x@-bad-.example> NOTIFY=NEVER')).toBe('x@-bad-.example');
+    expect(rcptPath('RCPT TO:plain@kunde.test SIZE=1')).toBe('plain@kunde.test');
+    expect(rcptPath('RCPT TO:<>')).toBeUndefined();
+    expect(rcptPath('MAIL FROM:<a@b.test>')).toBeUndefined();
   });
 
   it('shows at most 200 characters, control characters replaced; the syntax rule by itself', () => {

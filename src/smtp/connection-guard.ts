@@ -33,6 +33,8 @@ export interface ConnectionGuardOptions {
   greetAtOnce: boolean;
   /** How often connections are checked, ms (default 1 s). */
   sweepEvery?: number;
+  /** Sees each connection made as well (the listener's own hooks on smtp-server's connection). */
+  alsoWatch?: (connection: unknown) => void;
 }
 
 interface Parser {
@@ -205,6 +207,7 @@ export function guardConnections(server: SMTPServer, opts: ConnectionGuardOption
     watch(connection, socket) {
       const w = watch(connection as unknown as Connection);
       socket.once('close', () => watches.delete(w));
+      opts.alsoWatch?.(connection);
     },
   });
 }

@@ -1,7 +1,8 @@
 // The submission listener: legacy shop apps connect here. AUTH PLAIN/LOGIN per tenant or a
 // trusted source network; everyone else is refused relaying. Accepted DATA goes through
 // submit() and is answered 250 only once it is durable. Recipients refused for their syntax are
-// also written to the tenant's error log (refusals.ts). Each client address gets a fair share of
+// also written to the tenant's error log (refusals.ts), those smtp-server's parser refuses included
+// (unparsable-recipients.ts). Each client address gets a fair share of
 // the connections and must keep moving (connection-guard.ts); refused RCPTs are capped per session
 // (refusals.ts). With TLS configured, AUTH is neither offered nor taken before STARTTLS (an app
 // would send its password in clear first); without TLS, plain AUTH stays (README: private networks);
@@ -17,6 +18,7 @@ import { isDiskFull, type DiskSpace } from '../queue/disk-space.js';
 import { plainAddress, type Identity, type TenantAccess } from './tenant-access.js';
 import { insufficientStorage, smtpError } from './errors.js';
 import { guardConnections } from './connection-guard.js';
+import { takeUnparsableRecipients } from './unparsable-recipients.js';
 import { serverTlsOptions } from './tls-settings.js';
 import type { AuthAlarmReport, AuthFailureAlarm, AuthThrottle } from '../security/login-throttle.js';
 import { smtpReplyFor } from '../error-codes.js';
@@ -91,6 +93,41 @@ export function createSubmissionServer(deps: SubmissionDeps, throttle: AuthThrot
     const reply = sessionRefusals.refuse(session.id, plainAddress(session.remoteAddress), address, { code, text });
     return smtpError(reply.code, reply.text);
   };
+  /** The RCPT checks, for paths smtp-server parsed (onRcptTo) and for those it could not (unparsable-recipients.ts). */
+  const checkRecipient = (address: string, session: SMTPServerSession, callback: (err?: Error) => void): void => {
+    const identity = identify(deps, session);
+    if (!identity) {
+      return callback(refuse(session, address, 554, `5.7.1 <${address}>: Relay access denied`));
+    }
+    if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
+      return callback(refuse(session, address, 452, '4.5.3 Too many recipients'));
+    }
+    const count = session.envelope.rcptTo.length;
+    const login = loginOf(identity);
+    const over = (count === 0 ? deps.limits?.admit(identity.tenant.id, identity.tenant.limits, login) : undefined)
+      ?? deps.limits?.admitRecipient(count, identity.tenant.limits, login?.limits);
+    if (over) {
+      if (count === 0) log.warn({ tenant: identity.tenant.id, user: identity.user, reply: `${over.code} ${over.text}` }, 'message refused: sending limit');
+      return callback(smtpError(over.code, over.text));
+    }
+    const problem = recipientSyntaxProblem(address);
+    if (problem) {
+      // The app gets its 501/553 as before; the shop admin now sees it in the error log too.
+      refusals?.note(identity.tenant.id, address, problem);
+      return callback(refuse(session, address, problem.code, problem.text));
+    }
+    callback();
+  };
+  /** A path smtp-server's parser refused: mailgate's checks, and refused for its syntax even where mailgate's own rule would take it. */
+  const checkUnparsable = (address: string, session: SMTPServerSession, reply: (err: Error) => void): void => {
+    checkRecipient(address, session, (err) => {
+      if (err) return reply(err);
+      const problem = { code: 553, text: '5.1.3 Bad recipient address syntax' };
+      const identity = identify(deps, session);
+      if (identity) refusals?.note(identity.tenant.id, address, problem);
+      reply(refuse(session, address, problem.code, problem.text));
+    });
+  };
   const server = new SMTPServer({
     name: config.system.hostname,
     banner: 'mailgate',
@@ -163,28 +200,7 @@ export function createSubmissionServer(deps: SubmissionDeps, throttle: AuthThrot
     },
 
     onRcptTo(address, session, callback) {
-      const identity = identify(deps, session);
-      if (!identity) {
-        return callback(refuse(session, address.address, 554, `5.7.1 <${address.address}>: Relay access denied`));
-      }
-      if (session.envelope.rcptTo.length >= config.limits.maxRecipients) {
-        return callback(refuse(session, address.address, 452, '4.5.3 Too many recipients'));
-      }
-      const count = session.envelope.rcptTo.length;
-      const login = loginOf(identity);
-      const over = (count === 0 ? deps.limits?.admit(identity.tenant.id, identity.tenant.limits, login) : undefined)
-        ?? deps.limits?.admitRecipient(count, identity.tenant.limits, login?.limits);
-      if (over) {
-        if (count === 0) log.warn({ tenant: identity.tenant.id, user: identity.user, reply: `${over.code} ${over.text}` }, 'message refused: sending limit');
-        return callback(smtpError(over.code, over.text));
-      }
-      const problem = recipientSyntaxProblem(address.address);
-      if (problem) {
-        // The app gets its 501/553 as before; the shop admin now sees it in the error log too.
-        refusals?.note(identity.tenant.id, address.address, problem);
-        return callback(refuse(session, address.address, problem.code, problem.text));
-      }
-      callback();
+      checkRecipient(address.address, session, callback);
     },
 
     onData(stream, session, callback) {
@@ -235,6 +251,7 @@ export function createSubmissionServer(deps: SubmissionDeps, throttle: AuthThrot
     minDataRate: config.limits.minDataRate,
     maxCommands: config.limits.maxCommandsPerConnection,
     greetAtOnce: true,
+    alsoWatch: (connection) => takeUnparsableRecipients(connection, checkUnparsable),
   }, log);
   return server;
 }
