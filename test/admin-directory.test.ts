@@ -75,6 +75,10 @@ describe('tenants and upstreams through the admin API', () => {
     expect(bad.status).toBe(400);
     const { issues } = (await bad.json()) as { issues: string[] };
     expect(issues).toEqual(expect.arrayContaining([expect.stringMatching(/^upstream: unknown upstream "nowhere"/), expect.stringMatching(/^domains\[0\]\.domain: /), expect.stringMatching(/^networks\[0\]: /)]));
+    // A network of "everyone" would be an open relay for this tenant.
+    const open = await api('/tenants', { method: 'POST', body: { id: 'open', name: 'Open', networks: ['0.0.0.0/0', '::/0'] } });
+    expect(open.status).toBe(400);
+    expect(((await open.json()) as { issues: string[] }).issues).toEqual([expect.stringMatching(/^networks\[0\]: network "0\.0\.0\.0\/0" is too wide.*open relay/), expect.stringMatching(/^networks\[1\]: network "::\/0" is too wide/)]);
     const schema = await api('/tenants', { method: 'POST', body: { id: 'Upper Case', name: 'x' } });
     expect(schema.status).toBe(400);
     expect(((await schema.json()) as { message: string }).message).toMatch(/id/);

@@ -306,6 +306,15 @@ describe('validation issues', () => {
     ]);
   });
 
+  it('refuses a tenant network wider than one shop\'s servers (an open relay), and takes private ranges whole', () => {
+    const wide = ['0.0.0.0/0', '::/0', '8.0.0.0/8', '1.2.0.0/15', '2001:db8::/31', '10.0.0.0/7', '192.168.0.0/15'];
+    const issues = issuesOf(base({ tenants: [tenant({ networks: wide })] }));
+    expect(issues).toHaveLength(wide.length);
+    expect(issues[0]).toBe('tenants[0].networks[0]: network "0.0.0.0/0" is too wide: every client in it could send as this tenant without a password (an open relay). Give the addresses of the shop\'s own servers: at most a /16 of public IPv4 addresses (a /32 for IPv6), or a private range');
+    const fine = ['1.2.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fd00::/8', '2001:db8::/32', '203.0.113.7'];
+    expect(parse(base({ tenants: [tenant({ networks: fine })] })).tenants[0]!.networks).toHaveLength(fine.length);
+  });
+
   it('invalid e-mail addresses and hostnames', () => {
     const issues = issuesOf({
       system: { hostname: 'bad_host!', sender: { address: 'not-an-address' }, bounceDomain: 'bounces..example' },

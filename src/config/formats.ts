@@ -181,6 +181,31 @@ export function parseCidr(value: string): Parsed<Cidr> {
   });
 }
 
+/** Private ranges a tenant may trust whole (its own LAN): [network, prefix]. */
+const PRIVATE_RANGES: Array<[string, number, 'ipv4' | 'ipv6']> = [['10.0.0.0', 8, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['fc00::', 7, 'ipv6']];
+/** The widest public network a tenant may trust: a provider's block of servers, not "everyone". */
+const WIDEST_PUBLIC = { ipv4: 16, ipv6: 32 } as const;
+
+/**
+ * A tenant's trusted network: a CIDR no wider than a /16 of public IPv4 addresses (/32 for IPv6),
+ * or inside one private range (10/8, 100.64/10, 172.16/12, 192.168/16, fc00::/7). Every client in
+ * it sends as the tenant without a password, so 0.0.0.0/0 would make mailgate an open relay.
+ */
+export function parseTenantNetwork(value: string): Parsed<Cidr> {
+  const parsed = parseCidr(value);
+  if (!parsed.ok) return parsed;
+  const c = parsed.value;
+  if (c.prefix >= WIDEST_PUBLIC[c.family]) return parsed;
+  const inPrivate = PRIVATE_RANGES.some(([network, prefix, family]) => {
+    if (family !== c.family || c.prefix < prefix) return false;
+    const list = new net.BlockList();
+    list.addSubnet(network, prefix, family);
+    return list.check(c.address, family);
+  });
+  if (inPrivate) return parsed;
+  return fail(`network "${value}" is too wide: every client in it could send as this tenant without a password (an open relay). Give the addresses of the shop's own servers: at most a /${WIDEST_PUBLIC.ipv4} of public IPv4 addresses (a /${WIDEST_PUBLIC.ipv6} for IPv6), or a private range`);
+}
+
 /** Bytes of an address already accepted by net.isIP. */
 function ipBytes(address: string, version: number): number[] {
   if (version === 4) return address.split('.').map(Number);

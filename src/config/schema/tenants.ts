@@ -1,9 +1,9 @@
 // tenants: logins, networks, sender, domains with DKIM keys, upstream, message categories.
 import { z } from 'zod';
-import { parseCidr } from '../formats.js';
+import { parseTenantNetwork } from '../formats.js';
 import { domain, mailbox, nonEmpty, secret, selector, stringFormat } from './primitives.js';
 
-export const cidrSchema = stringFormat(parseCidr);
+export const cidrSchema = stringFormat(parseTenantNetwork);
 export const networkSenderSchema = z.strictObject({ cidr: cidrSchema, upstream: nonEmpty.optional(), from: mailbox.optional() });
 
 /** How much a shop (or one of its logins) may send; every field optional, absent = no limit. */
