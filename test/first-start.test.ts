@@ -5,7 +5,7 @@
 // `serve --help`, `bounces parse` on a missing file, `queue` on a stopped relay without a token.
 import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findChromium, launchChromium } from './helpers/browser.js';
@@ -52,6 +52,9 @@ describe('first start without an admin token', () => {
     expect((await readFile(file!, 'utf8')).trim()).toBe(token);
     await mg.waitForLog((l) => l.msg === `config warning: no admin token in the config (admin.tokens): mailgate uses the one it generated in ${file}; \`mailgate admin token\` prints it`);
     expect(statSync(file!).mode & 0o777).toBe(0o600);
+    // The data directory and what mailgate writes in it are closed to other users, whatever the umask.
+    expect(statSync(path.join(dir, 'data')).mode & 0o777).toBe(0o750);
+    for (const f of ['db/CURRENT', 'node-id']) expect(statSync(path.join(dir, 'data', f)).mode & 0o007, f).toBe(0);
     // Printed on a line of its own, never inside a log record.
     expect(mg.stdout.split('\n').filter((l) => l.includes(token!))).toHaveLength(1);
     expect(JSON.stringify(mg.logs)).not.toContain(token);
@@ -92,8 +95,11 @@ describe('first start without an admin token', () => {
   it('a restart keeps the token and prints nothing of it', async () => {
     const token = (await readFile(path.join(dir, 'data', 'admin.token'), 'utf8')).trim();
     expect(await mg!.kill()).toBe(0);
+    await chmod(path.join(dir, 'data'), 0o755); // opened by someone meanwhile: closed again at start, with a warning
     mg = await startMailgate({ configFile, env: { MAILGATE_TOKEN: undefined } });
     expect((await api(token)).status).toBe(200);
+    expect(statSync(path.join(dir, 'data')).mode & 0o777).toBe(0o750);
+    expect(mg.logs.find((l) => l.msg === 'the data directory could be read by other users of this machine; it is closed to them now')).toMatchObject({ mode: '0755', now: '0750' });
     await new Promise((r) => setTimeout(r, 300));
     expect(mg.stdout).not.toContain(token);
     expect(mg.stdout).not.toMatch(/sign in with the admin token/);

@@ -30,6 +30,7 @@ import { generatedTokenPath } from '../admin/generated-token.js';
 import { checkSenderDomains } from '../identity/domain-warnings.js';
 import { dnsResolver } from '../delivery/mx.js';
 import { adminTokenCommand, consoleUrl, firstStartLine, withAdminToken } from './first-start.js';
+import { keepDataDirPrivate } from './data-dir.js';
 
 
 function readConfig(file: string): Config {
@@ -45,8 +46,14 @@ function readConfig(file: string): Config {
 }
 
 async function serve(file: string): Promise<void> {
-  const { config, generated } = await withAdminToken(readConfig(file));
+  const read = readConfig(file);
+  const opened = await keepDataDirPrivate(read.dataDir);
+  const { config, generated } = await withAdminToken(read);
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  if (opened) {
+    log.warn({ dataDir: config.dataDir, mode: opened.was, ...(opened.failed ? { err: opened.failed } : { now: opened.now }) },
+      opened.failed ? 'the data directory can be read by other users of this machine and could not be closed to them: chmod o-rwx it' : 'the data directory could be read by other users of this machine; it is closed to them now');
+  }
   let running: Awaited<ReturnType<typeof startMailgate>>;
   try {
     // Loaded here, not at the top: the other commands (backup, restore, queue, …) start without the server's code.
