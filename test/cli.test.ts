@@ -104,7 +104,7 @@ describe('mailgate history and shutdown', () => {
     const live = await runCli(['history', '--config', file, 'typo@example.test']);
     expect(live.code).toBe(0);
     expect(live.stdout).toMatch(/accepted .*typo@example\.test/);
-    expect(live.stdout).toMatch(/failed .*typo@example\.test\s+up\s+550 5\.1\.1 No such user/);
+    expect(live.stdout).toMatch(/failed .*typo@example\.test\s+up\s+UPSTREAM_REJECTED\s+550 5\.1\.1 No such user/);
 
     expect(await mg.kill('SIGTERM')).toBe(0);
     expect(mg.logs.some((l) => l.msg === 'mailgate stopped')).toBe(true);

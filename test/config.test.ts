@@ -186,6 +186,7 @@ describe('formats', () => {
     expect(parse(base({ limits: { maxMessageSize: '512KB' } })).limits.maxMessageSize).toBe(524288);
     expect(parse(base({ limits: { maxMessageSize: '1GB' } })).limits.maxMessageSize).toBe(1073741824);
     expect(parse(base({ limits: { maxMessageSize: 1000 } })).limits.maxMessageSize).toBe(1000);
+    expect(issuesOf(base({ limits: { maxMessageSize: '99999GB' } }))).toEqual(['limits.maxMessageSize: must be at most 1GB (receiving servers take far less: most 25–50 MB)']);
     expect(parseSize('10 mb')).toEqual({ ok: true, value: 10 * 1024 * 1024 });
     expect(parseSize('25XB').ok).toBe(false);
     expect(parseSize(0).ok).toBe(false);

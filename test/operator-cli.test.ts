@@ -60,6 +60,9 @@ describe('operator CLI', () => {
     expect(del.stdout).toContain('not delivered to bert@example.com');
     const events = (await (await fetch(`${mg.adminUrl}/api/v1/events?msgId=${drop}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { events: Array<{ code?: string }> };
     expect(events.events.map((e) => e.code)).toContain('DELETED_BY_ADMIN');
+    // Deleted by an operator is no bounce: the shop's bounce rate stays 0.
+    const stats = (await (await fetch(`${mg.adminUrl}/api/v1/stats?tenant=shop`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { totals: { accepted: number; failed: number; bounceRate: number } };
+    expect(stats.totals).toMatchObject({ accepted: 2, failed: 0, bounceRate: 0 });
     expect((await cli('queue', 'delete', drop)).code).toBe(1);
     expect((await cli('queue', 'retry', 'NOSUCHMESSAGE0000000')).code).toBe(1);
 

@@ -72,6 +72,7 @@ describe('suppression list export and import', () => {
     const file = path.join(w.dir, 'exported.csv');
     const out = await runCli(['suppression', 'export', 'shop', '--config', w.configFile], { env: { MAILGATE_TOKEN: ADMIN_TOKEN } });
     expect(out.code).toBe(0);
+    expect(out.stdout).toBe(`\uFEFF${csv}`); // what the API sends, BOM and CRLF included
     await writeFile(file, out.stdout);
     const dry = await runCli(['suppression', 'import', 'other', file, '--dry-run', '--config', w.configFile], { env: { MAILGATE_TOKEN: ADMIN_TOKEN } });
     expect(dry.stdout).toMatch(/^3 row\(s\): would add 3, 0 already suppressed/);

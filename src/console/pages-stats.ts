@@ -18,7 +18,7 @@ const pct = (x: number) => `${(x * 100).toFixed(x > 0 && x < 0.01 ? 2 : 1)} %`;
 export function chart(id: string, caption: string, data: Series): SafeHtml {
   const points = { bucket: data.bucket, time: data.series.map((b) => b.time), lines: LINES.map(([key, label]) => ({ label, values: data.series.map((b) => b[key]) })) };
   const t = data.totals;
-  return html`<figure class="chart" id="${id}"><figcaption>${caption}: ${t.accepted} accepted, ${t.delivered} delivered, ${t.bouncedHard + t.bouncedSoft} bounced (${pct(t.bounceRate)}), ${t.complained} complained</figcaption>
+  return html`<figure class="chart" id="${id}"><figcaption>${caption}: ${t.accepted} accepted, ${t.delivered} delivered, ${t.bouncedHard + t.bouncedSoft + t.failed} bounced or refused (${pct(t.bounceRate)}), ${t.complained} complained</figcaption>
 <div class="chart-area" role="img" aria-label="${caption}"></div>
 <script type="application/json" class="chart-data">${raw(JSON.stringify(points).replace(/</g, '\\u003c'))}</script>
 <details><summary>The numbers</summary><div class="table-wrap"><table><thead><tr><th>${data.bucket === 'day' ? 'Day' : 'Hour'} (UTC)</th>${LINES.map(([, l]) => html`<th>${l}</th>`)}<th>Suppressed</th><th>Failed</th></tr></thead><tbody>

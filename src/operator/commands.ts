@@ -57,7 +57,8 @@ export async function adminClient(config: Config, token: string | undefined): Pr
         throw new OperatorError(`mailgate is not running (no admin API at ${base})`, 3);
       }
       if (!bearer && res.status === 401) throw new OperatorError('no admin token: pass --token, set MAILGATE_TOKEN, or add one to admin.tokens', 2);
-      const text = await res.text();
+      // As sent: res.text() would drop a byte order mark (the CSV export's, for spreadsheets).
+      const text = Buffer.from(await res.arrayBuffer()).toString('utf8');
       const isJson = (res.headers.get('content-type') ?? '').includes('json');
       return { status: res.status, json: text && isJson ? JSON.parse(text) : null, text };
     },
@@ -145,7 +146,8 @@ export async function suppressionCommand(client: AdminClient, args: string[], op
   if (sub === 'export' && tenant) {
     const { status, json: body, text } = await client.call('GET', `/suppression/export?tenant=${encodeURIComponent(tenant)}`);
     if (status !== 200) fail(status, body);
-    return out(text.replace(/\r\n$/, ''));
+    // Byte for byte as the API sends it (BOM, CRLF): out() ends the last line with its \n.
+    return out(text.replace(/\n$/, ''));
   }
   if (sub === 'import' && tenant && address) {
     let data: Buffer;

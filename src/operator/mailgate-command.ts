@@ -129,9 +129,13 @@ async function checkConfig(file: string): Promise<void> {
   process.stdout.write(`${file}: ok${warnings.length > 0 ? ` (${warnings.length} warning${warnings.length === 1 ? '' : 's'})` : ''}\n`);
 }
 
+/** One event as a `history` line: time, type, message, tenant, recipient, upstream, the error code (or -) and the reply. */
 function formatEvent(e: QueueEvent): string {
-  const reply = e.reply ? `${e.reply.code}${e.reply.enhanced ? ` ${e.reply.enhanced}` : ''} ${e.reply.text}` : '';
-  return [new Date(e.time).toISOString(), e.type.padEnd(9), e.msgId, e.tenant, e.recipient, e.upstream ?? '-', reply].join('  ');
+  const r = e.reply;
+  const head = r ? `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''}` : '';
+  // A bounce's text often starts with the code already ("550 5.1.1 <x>: …"): said once.
+  const reply = r ? (r.text.startsWith(`${r.code} `) ? r.text : `${head} ${r.text}`.trim()) : '';
+  return [new Date(e.time).toISOString(), e.type.padEnd(9), e.msgId, e.tenant, e.recipient, e.upstream ?? '-', e.code ?? '-', reply].join('  ').trimEnd();
 }
 
 /** host:port of the running server's admin API: from its runtime.json, else from the config. */

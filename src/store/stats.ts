@@ -29,7 +29,8 @@ export function counterOf(e: QueueEvent): StatCounter | undefined {
     case 'accepted': return 'accepted';
     case 'delivered': return 'delivered';
     case 'deferred': return e.repeated ? undefined : 'deferred';
-    case 'failed': return e.code === 'RECIPIENT_SUPPRESSED' || e.code === 'RECIPIENT_UNSUBSCRIBED' ? 'suppressed' : 'failed';
+    // An operator's delete is no outcome of delivery: not counted (it would raise the bounce rate).
+    case 'failed': return e.code === 'RECIPIENT_SUPPRESSED' || e.code === 'RECIPIENT_UNSUBSCRIBED' ? 'suppressed' : e.code === 'DELETED_BY_ADMIN' ? undefined : 'failed';
     case 'expired': return 'failed';
     case 'bounced': return e.class === 'hard' ? 'bouncedHard' : 'bouncedSoft';
     case 'complained': return 'complained';

@@ -6,7 +6,8 @@ import { parseSize } from '../formats.js';
 import { duration, formatted, positiveInt } from './primitives.js';
 
 export const limitsSchema = z.strictObject({
-  maxMessageSize: formatted(parseSize).prefault(26214400),
+  // At most 1 GB: receiving servers take far less (most 25–50 MB), and the free space kept for it is 1.5 × as much.
+  maxMessageSize: formatted(parseSize).pipe(z.number().max(1024 ** 3, 'must be at most 1GB (receiving servers take far less: most 25–50 MB)')).prefault(26214400),
   maxRecipients: positiveInt.default(100),
   idleTimeout: duration.prefault('5m'),
   maxConnections: positiveInt.default(500),
