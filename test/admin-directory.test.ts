@@ -233,6 +233,18 @@ describe('a shop admin whose only upstream is the MX-type system one', () => {
     }),
   });
 
+  it('refuses a webhook aimed at this machine or the LAN when it is made, not by retrying it for ever', async () => {
+    for (const url of ['http://127.0.0.1:8080/hook', 'http://[::1]/hook', 'http://10.1.2.3/hook', 'http://localhost:3000/hook']) {
+      const res = await w.api('/webhooks', { method: 'POST', body: { tenant: 'shop', url } });
+      expect(res.status, url).toBe(400);
+      expect(await res.json()).toMatchObject({ error: 'PRIVATE_HOST', message: expect.stringMatching(/^url: .*\(set webhooks\.allowPrivateTargets to allow\)$/) });
+    }
+    const made = await w.api('/webhooks', { method: 'POST', body: { tenant: 'shop', url: 'https://hooks.example.com/mail' } });
+    expect(made.status).toBe(201);
+    const { id } = (await made.json()) as { id: string };
+    expect((await w.api(`/webhooks/${id}`, { method: 'PATCH', body: { url: 'http://192.168.1.10/' } })).status).toBe(400);
+  });
+
   it('copies it and turns the copy into its own SMTP server (the MX-only keys are dropped, the rest applies)', async () => {
     const { token } = (await (await w.api('/tenants/shop/tokens', { method: 'POST', body: { name: 'console' } })).json()) as { token: string };
     const seen = (await (await w.api('/upstreams', { token })).json()) as { upstreams: Array<{ name: string; type: string }> };

@@ -30,6 +30,12 @@ function validUrl(u: string): boolean {
   }
 }
 
+/** A private or local target is refused when the webhook is made or changed, not retried for ever. */
+function refuseTarget(webhooks: WebhookDispatcher, url: string): void {
+  const refused = webhooks.refusedTarget(url);
+  if (refused) throw new ApiError('PRIVATE_HOST', `url: ${refused}`);
+}
+
 export function registerWebhookRoutes(api: FastifyInstance, deps: WebhookRouteDeps): void {
   /** The webhook, or an answer already sent (404, or 403 for another tenant's). */
   const owned = (req: FastifyRequest, reply: FastifyReply): Webhook | undefined => {
@@ -62,6 +68,7 @@ export function registerWebhookRoutes(api: FastifyInstance, deps: WebhookRouteDe
     const b = req.body as { tenant: string; url: string; events?: WebhookEventType[]; secret?: string };
     if (!deps.directory.tenant(b.tenant)) return notFound(reply, `no tenant ${b.tenant}`);
     if (!validUrl(b.url)) throw new ApiError('INVALID_URL', 'url: must be an http(s) URL without credentials');
+    refuseTarget(deps.webhooks, b.url);
     const hook = await deps.webhooks.create(b);
     // The secret is shown this once; receivers need it to verify X-Mailgate-Signature.
     return reply.code(201).send({ ...view(hook), secret: hook.secret });
@@ -80,6 +87,7 @@ export function registerWebhookRoutes(api: FastifyInstance, deps: WebhookRouteDe
     if (!hook) return reply;
     const b = req.body as { url?: string; events?: WebhookEventType[]; active?: boolean; rotateSecret?: boolean };
     if (b.url && !validUrl(b.url)) throw new ApiError('INVALID_URL', 'url: must be an http(s) URL without credentials');
+    if (b.url) refuseTarget(deps.webhooks, b.url);
     const updated = (await deps.webhooks.update(hook.id, b))!;
     return { ...view(updated), ...(b.rotateSecret ? { secret: updated.secret } : {}) };
   });

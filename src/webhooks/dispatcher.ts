@@ -9,7 +9,7 @@ import type { QueueEvent } from '../store/records.js';
 import type { StoreOp } from '../store/ports.js';
 import type { SuppressionEntry } from '../store/suppression.js';
 import { enqueueOp, newDeliveryId, type DeliveryAttempt, type PendingDelivery, type Webhook, type WebhookEventType, type WebhookStore } from '../store/webhooks.js';
-import { postJson, type PostResult } from './post.js';
+import { postJson, refusedTarget, type PostResult } from './post.js';
 import { signWebhook } from './signature.js';
 
 /** Event-log types that go out as webhooks (under the same name). */
@@ -139,6 +139,11 @@ export class WebhookDispatcher {
     const d = this.delivery(hook, 'test', { message: 'This is a test event from mailgate.' }, this.now());
     const key = `test!${d.id}`;
     return this.attempt(hook, key, d);
+  }
+
+  /** Why `url` may not be a webhook target under the current settings (post.ts refusedTarget), or undefined. */
+  refusedTarget(url: string): string | undefined {
+    return refusedTarget(url, this.settings.allowPrivateTargets);
   }
 
   private delivery(hook: Webhook, type: WebhookEventType, data: unknown, time: number): PendingDelivery {

@@ -6,6 +6,25 @@ import { postTo, type PostResult } from '../security/public-post.js';
 
 export type { PostResult };
 
+const ALLOW_HINT = 'set webhooks.allowPrivateTargets to allow';
+
+/**
+ * Why a webhook may not be set to `url` (its host is an IP literal inside the network, or localhost),
+ * undefined when it may: said when the webhook is made, not by an endless retry later. Names that
+ * resolve to such an address are refused at each delivery (the lookup may change). Pure.
+ */
+export function refusedTarget(url: string, allowPrivate: boolean): string | undefined {
+  if (allowPrivate) return undefined;
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return undefined; // the URL's own check says what is wrong
+  }
+  if (/^localhost\.?$|\.localhost\.?$/i.test(host)) return `${host} is this machine (${ALLOW_HINT})`;
+  return privateLiteral(host, ALLOW_HINT)?.message;
+}
+
 export function postJson(url: string, body: string, headers: Record<string, string>, opts: { timeoutMs: number; allowPrivate: boolean }): Promise<PostResult> {
   let target: URL;
   try {
@@ -13,7 +32,7 @@ export function postJson(url: string, body: string, headers: Record<string, stri
   } catch {
     return Promise.resolve({ error: 'invalid URL', durationMs: 0 });
   }
-  const hint = 'set webhooks.allowPrivateTargets to allow';
+  const hint = ALLOW_HINT;
   const refused = opts.allowPrivate ? undefined : privateLiteral(target.hostname, hint)?.message;
   return postTo(target, body, { 'content-type': 'application/json', 'user-agent': 'mailgate-webhooks/1', ...headers }, {
     timeoutMs: opts.timeoutMs,
