@@ -75,6 +75,12 @@ describe('tenants and upstreams through the admin API', () => {
     expect(bad.status).toBe(400);
     const { issues } = (await bad.json()) as { issues: string[] };
     expect(issues).toEqual(expect.arrayContaining([expect.stringMatching(/^upstream: unknown upstream "nowhere"/), expect.stringMatching(/^domains\[0\]\.domain: /), expect.stringMatching(/^networks\[0\]: /)]));
+    const asText = await fetch(`${mg.adminUrl}/api/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' }, body: '{"id":"x","name":"X"}' });
+    expect(asText.status).toBe(415);
+    expect(await asText.json()).toMatchObject({ error: 'UNSUPPORTED_MEDIA_TYPE' });
+    const typo = await api('/tenants', { method: 'POST', body: { id: 'typo', name: 'T', limits: { messagesPerMinut: 10 } } });
+    expect(typo.status).toBe(400);
+    expect(await typo.json()).toEqual({ error: 'UNKNOWN_PARAMETER', message: expect.stringMatching(/^unknown body field: limits\.messagesPerMinut; limits takes messagesPerMinute, /) });
     // A network of "everyone" would be an open relay for this tenant.
     const open = await api('/tenants', { method: 'POST', body: { id: 'open', name: 'Open', networks: ['0.0.0.0/0', '::/0'] } });
     expect(open.status).toBe(400);

@@ -25,7 +25,7 @@ import type { DomainVerifier } from '../identity/domain-verifier.js';
 import { consolePlugin } from '../console/plugin.js';
 import type { SignInLog } from '../console/session.js';
 import type { Logger } from 'pino';
-import { ApiError, installErrorHandler } from './errors.js';
+import { ApiError, installErrorHandler, sendError } from './errors.js';
 import { addApiSchemas, installApiContract } from './api-contract.js';
 import { adminTokenName, bearerToken, installAuth } from './auth.js';
 import { badTokenLimit, installFailureLimits } from './failure-limits.js';
@@ -86,6 +86,9 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'>, StatsRo
 
 const HEALTH = { type: 'object', required: ['status', 'checks'], properties: { status: { type: 'string', enum: ['ok', 'unavailable'] }, checks: { type: 'object', additionalProperties: { type: 'boolean' } } } } as const;
 
+/** Types of a raw file body (CSV, TSV, XLSX) the import routes take. */
+const UPLOAD_TYPES = ['text/csv', 'application/csv', 'text/plain', 'text/tab-separated-values', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'application/octet-stream'];
+
 export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> {
   // Unknown query parameters and body fields are refused (400 naming them), not silently dropped.
   // req.ip and req.protocol come from X-Forwarded-For/-Proto only when the peer is a configured proxy.
@@ -96,6 +99,9 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     if (body === '') return done(null, null);
     parseJson(req, body as string, done);
   });
+  // Fastify takes text/plain as a string body by default: a JSON route would then answer "body must
+  // be object". Refused as 415 instead; routes that take text (imports) add their own parser.
+  app.removeContentTypeParser('text/plain');
   // The OpenAPI document is generated from the routes' JSON schemas (so it cannot drift from them).
   await app.register(swagger, {
     openapi: {
@@ -130,6 +136,14 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     installAuth(api, deps);
     // Every error in one shape, { error, message }, with the error table's status, once for every route.
     installErrorHandler(api, deps.log);
+    // Files (CSV, XLSX) come as the raw request body to the routes marked `upload` (the imports); any
+    // other route takes JSON, and a body of another type is refused as 415 rather than misread.
+    api.addContentTypeParser(UPLOAD_TYPES, { parseAs: 'buffer', bodyLimit: deps.maxImportSize ?? 20 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    api.addHook('preValidation', async (req, reply) => {
+      if (Buffer.isBuffer(req.body) && !(req.routeOptions.config as { upload?: boolean } | undefined)?.upload) {
+        return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', `this route takes a JSON body (Content-Type: application/json), not ${req.headers['content-type'] ?? 'that type'}`);
+      }
+    });
     // Docs and schemas of every operation (api-docs.ts), no unknown query parameters, and in tests every answer checked.
     installApiContract(api, { checkResponses: deps.checkResponses ?? false });
     // Who the token belongs to: lets a client (the web console, a shop's script) find its tenant.

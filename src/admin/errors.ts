@@ -40,9 +40,27 @@ export function unknownNames(req: FastifyRequest, part: Part): string[] {
   return Object.keys(given).filter((k) => !Object.hasOwn(schema.properties!, k));
 }
 
+interface SchemaNode { properties?: Record<string, SchemaNode>; items?: SchemaNode; anyOf?: SchemaNode[]; oneOf?: SchemaNode[] }
+
+/** The properties of the object schema at `path` (array indexes step into `items`; the first alternative of anyOf/oneOf with properties). */
+function propertiesAt(schema: SchemaNode | undefined, path: string[]): Record<string, SchemaNode> {
+  const object = (s: SchemaNode | undefined) => (s && !s.properties ? [...(s.anyOf ?? []), ...(s.oneOf ?? [])].find((x) => x.properties || x.items) ?? s : s);
+  let node = object(schema);
+  for (const seg of path) node = object(/^\d+$/.test(seg) ? node?.items : node?.properties?.[seg]);
+  return node?.properties ?? {};
+}
+
 /** A schema validation failure in the API's words. */
 function validationAnswer(err: FastifyError, req: FastifyRequest): { error: ErrorCode; message: string } {
   const part = (err.validationContext ?? 'body') as Part;
+  // A misspelt field inside an object (`limits.messagesPerMinut`): named with its path.
+  const nested = err.validation?.find((v) => v.keyword === 'additionalProperties' && v.instancePath !== '');
+  if (nested) {
+    const at = nested.instancePath.slice(1).split('/');
+    const name = String((nested.params as { additionalProperty?: unknown }).additionalProperty ?? '');
+    const known = Object.keys(propertiesAt((req.routeOptions.schema as Record<string, SchemaNode> | undefined)?.[part], at));
+    return { error: 'UNKNOWN_PARAMETER', message: `unknown ${PART_NAMES[part]}: ${[...at, name].join('.')}; ${at.join('.')} takes ${known.length ? known.join(', ') : 'none'}` };
+  }
   if (err.validation?.some((v) => v.keyword === 'additionalProperties')) {
     const names = unknownNames(req, part);
     const known = Object.keys((req.routeOptions.schema as Record<string, { properties?: object }> | undefined)?.[part]?.properties ?? {});

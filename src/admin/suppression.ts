@@ -49,7 +49,7 @@ export function registerSuppressionRoutes(api: FastifyInstance, deps: Suppressio
   });
 
   api.post('/suppression/import', {
-    config: { scope: 'tenant' },
+    config: { scope: 'tenant', upload: true },
     bodyLimit: 10 * 1024 * 1024,
     schema: {
       querystring: {

@@ -38,12 +38,8 @@ const shipmentFields = {
 const tenantQuery = { type: 'object', required: ['tenant'], additionalProperties: false, properties: { tenant: tenantIdSchema } } as const;
 const shipmentParams = { type: 'object', required: ['carrier', 'code'], properties: { carrier: { type: 'string', enum: [...CARRIERS] }, code: { type: 'string', pattern: '^[A-Za-z0-9]{8,40}$' } } } as const;
 
-const SPREADSHEET_TYPES = ['text/csv', 'application/csv', 'text/plain', 'text/tab-separated-values', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'application/octet-stream'];
-
 export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRouteDeps): void {
   const maxImport = deps.maxImportSize ?? 20 * 1024 * 1024;
-  // Spreadsheets come as the raw request body (curl --data-binary @orders.csv), not as multipart.
-  api.addContentTypeParser(SPREADSHEET_TYPES, { parseAs: 'buffer', bodyLimit: maxImport }, (_req, body, done) => done(null, body));
 
   const settingsOf = async (tenant: string): Promise<TrackingSettings> => (await deps.shipments.settings(tenant)) ?? DEFAULT_SETTINGS;
   const knownTenant = (tenant: string, reply: FastifyReply): boolean => {
@@ -115,7 +111,8 @@ export function registerTrackingRoutes(api: FastifyInstance, deps: TrackingRoute
   });
 
   api.post('/shipments/import', {
-    config: { scope: 'tenant' },
+    // Spreadsheets come as the raw request body (curl --data-binary @orders.csv), not as multipart.
+    config: { scope: 'tenant', upload: true },
     bodyLimit: maxImport,
     schema: {
       querystring: {
