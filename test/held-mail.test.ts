@@ -43,6 +43,9 @@ describe('held mail', () => {
     expect(delivered!.to).toEqual(['a@example.com']);
     expect((await message(a)).held).toBeNull();
 
+    const typo = await cli('queue', 'release-all', 'reveiw'); // a shop that does not exist is said to be one, not "0 released"
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toMatch(/no tenant reveiw/);
     const all = await cli('queue', 'release-all', 'review');
     expect(all.stdout).toMatch(/^1 held message\(s\) of review released/);
     await w.sinks[0]!.waitFor(2);

@@ -50,6 +50,10 @@ describe('operator CLI', () => {
     expect(entries.map((e) => e.id).sort()).toEqual([keep, drop].sort());
     expect(entries.every((e) => e.attempts === 1)).toBe(true);
 
+    // The API takes a queue id in lower case as well.
+    const lower = await fetch(`${mg.adminUrl}/api/v1/messages/${keep.toLowerCase()}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(lower.status).toBe(200);
+    expect(await lower.json()).toMatchObject({ id: keep });
     const retry = await cli('queue', 'retry', keep.toLowerCase()); // typed in lower case: normalised (issue 20)
     expect(retry.code).toBe(0);
     expect(retry.stdout).toContain(keep);

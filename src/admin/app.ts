@@ -86,6 +86,8 @@ export interface AdminDeps extends Omit<TrackingRouteDeps, 'directory'>, StatsRo
 
 const HEALTH = { type: 'object', required: ['status', 'checks'], properties: { status: { type: 'string', enum: ['ok', 'unavailable'] }, checks: { type: 'object', additionalProperties: { type: 'boolean' } } } } as const;
 
+const QUEUE_ID = /^[0-9a-z]{20}$/i;
+
 /** Types of a raw file body (CSV, TSV, XLSX) the import routes take. */
 const UPLOAD_TYPES = ['text/csv', 'application/csv', 'text/plain', 'text/tab-separated-values', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'application/octet-stream'];
 
@@ -139,6 +141,13 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     // Files (CSV, XLSX) come as the raw request body to the routes marked `upload` (the imports); any
     // other route takes JSON, and a body of another type is refused as 415 rather than misread.
     api.addContentTypeParser(UPLOAD_TYPES, { parseAs: 'buffer', bodyLimit: deps.maxImportSize ?? 20 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    // Queue ids are upper case; one typed or copied in lower case is taken as the same id.
+    api.addHook('preValidation', async (req) => {
+      const params = req.params as { id?: unknown } | undefined;
+      if (typeof params?.id === 'string' && QUEUE_ID.test(params.id) && /^\/api\/v1\/(queue|messages)\//.test(req.routeOptions.url ?? '')) params.id = params.id.toUpperCase();
+      const query = req.query as { msgId?: unknown } | undefined;
+      if (typeof query?.msgId === 'string' && QUEUE_ID.test(query.msgId)) query.msgId = query.msgId.toUpperCase();
+    });
     api.addHook('preValidation', async (req, reply) => {
       if (Buffer.isBuffer(req.body) && !(req.routeOptions.config as { upload?: boolean } | undefined)?.upload) {
         return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', `this route takes a JSON body (Content-Type: application/json), not ${req.headers['content-type'] ?? 'that type'}`);

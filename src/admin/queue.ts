@@ -3,12 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Scheduler } from '../queue/scheduler.js';
 import type { Spool } from '../queue/spool.js';
 import type { MessageRecord } from '../store/records.js';
+import type { Directory } from '../tenants/directory.js';
 import { notFound, tenantIdSchema } from './principal.js';
 import { ApiError } from './errors.js';
 
 export interface QueueRouteDeps {
   spool: Spool;
   scheduler: Scheduler;
+  directory: Directory;
 }
 
 const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } } } as const;
@@ -66,7 +68,7 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
     const result = await deps.scheduler.retryNow(id);
     if (result === 'missing') return notFound(reply, `no message ${id}`);
     if (result === 'done') throw new ApiError('NOT_QUEUED', `message ${id} is no longer queued (every recipient is delivered or failed)`);
-    if (result === 'held') throw new ApiError('CONFLICT', `message ${id} is held: release it (POST /queue/${id}/release) to deliver it`);
+    if (result === 'held') throw new ApiError('CONFLICT', `message ${id} is held: release it to deliver it (mailgate queue release ${id}, the console's queue page, or POST /queue/${id}/release)`);
     return { id, status: result === 'busy' ? 'being delivered now' : 'due now' };
   });
 
@@ -86,6 +88,7 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
     schema: { querystring: { type: 'object', required: ['tenant'], additionalProperties: false, properties: { tenant: tenantIdSchema } } },
   }, async (req) => {
     const { tenant } = req.query as { tenant: string };
+    if (!deps.directory.tenant(tenant)) throw new ApiError('NOT_FOUND', `no tenant ${tenant}`);
     return { tenant, released: await deps.scheduler.releaseTenant(tenant, 'an administrator (admin API)') };
   });
 

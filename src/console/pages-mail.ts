@@ -131,7 +131,8 @@ ${next ? html`<p><a href="${next}">Older errors →</a></p>` : ''}</section>`,
     const { token } = s.user;
     const scope = await listScope(ctx, req, s);
     const tenant = scope.tenant;
-    const isQueueId = /^[0-9A-Z]{20}$/.test(q);
+    // A queue id typed or copied in lower case is still one (the API takes either case).
+    const isQueueId = /^[0-9A-Z]{20}$/i.test(q);
     const isAddress = /^[^\s@<>]+@[^\s@<>]+$/.test(q) && !q.startsWith('<');
     const isCode = /^[A-Za-z0-9]{8,40}$/.test(q);
     const isPhone = /^\+?[0-9][0-9 ()./-]{5,25}$/.test(q);

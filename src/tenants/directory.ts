@@ -263,7 +263,7 @@ export class Directory {
   private writableTenant(id: string): Tenant {
     const t = this.tenant(id);
     if (!t) throw new DirectoryError('NOT_FOUND', `no tenant ${id}`);
-    if (t.source === 'config') throw new DirectoryError('READ_ONLY', `tenant ${id} is declared in the config file; change it there and restart`);
+    if (t.source === 'config') throw new DirectoryError('READ_ONLY', `tenant ${id} is declared in the config file; change it there, then reload (systemctl reload mailgate, or SIGHUP)`);
     return t;
   }
 
