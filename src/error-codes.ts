@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   BUSY: { http: 409 },
   MESSAGES_QUEUED: { http: 409 },
   NOT_QUEUED: { http: 409 },
+  SUPPRESSED: { http: 409 },
   ON_OTHER_NODE: { http: 409 },
   TRACKING_DISABLED: { http: 409 },
   QUOTA_EXCEEDED: { http: 429 },

@@ -147,6 +147,10 @@ describe('a message after delivery', () => {
     expect((await w.api(`/messages/${id}/raw`, { token })).status).toBe(403);
     expect((await w.api('/messages/AAAAAAAAAAAAAAAAAAAA/raw')).status).toBe(404);
 
+    // The mistyped address bounced and is suppressed: re-sending to it would fail at once, so it is refused with the reason.
+    const again = await w.api(`/messages/${id}/resend`, { method: 'POST', body: { recipient: 'anna@exampel.com' } });
+    expect(again.status).toBe(409);
+    expect(await again.json()).toMatchObject({ error: 'SUPPRESSED', message: expect.stringMatching(/^anna@exampel\.com \(.+\) is on the suppression list, so the message would not go out: correct the address/) });
     const before = w.sink.messages.length;
     const resent = await json<{ id: string }>(`/messages/${id}/resend`, { method: 'POST', body: { recipient: 'anna@example.com' } });
     expect(resent.status).toBe(201);

@@ -213,11 +213,11 @@ ${id_.warning ? html`<dt>Warning</dt><dd class="bad">${id_.warning}</dd>` : ''}
 <section id="recipients"><h2>Recipients</h2><div class="table-wrap"><table><thead><tr><th>Address</th><th>Status</th><th>Attempts</th><th>Last answer</th><th>Upstream</th></tr></thead><tbody>
 ${m.recipients.map((x) => html`<tr><td class="mono">${x.address}</td><td class="status-${x.status}">${statusText(x)}${x.outcome && x.delivery === 'delivered' ? html`<div class="muted">delivered first; ${x.outcome.type} ${fmtTime(x.outcome.time)}</div>` : ''}</td><td>${x.attempts}</td><td>${x.outcome?.diagnostic ?? fmtReply(x.lastReply)}</td><td>${x.upstream ?? ''}</td></tr>`)}
 </tbody></table></div></section>
-<section id="resend"><h2>Fix the address and re-send</h2>${m.contentKeptUntil ? html`
+<section id="resend"><h2>Fix the address and re-send</h2>${m.contentKeptUntil || (m.state === 'queued' && failed.length > 0) ? html`
 <form method="post" action="/messages/${m.id}/resend" class="row" data-spinner>${csrfField(s)}
 <label>Corrected address <input type="email" name="recipient" value="${failed[0]?.address ?? m.envelope.to[0] ?? ''}" required></label>
 <button type="submit">Re-send</button><span class="spinner" hidden></span></form>
-<p class="muted" id="content-kept">The content is kept until ${fmtTime(m.contentKeptUntil)}: until then it can be re-sent to a corrected address. <a href="/messages/${m.id}/raw">Raw source</a></p>`
+<p class="muted" id="content-kept">${m.contentKeptUntil ? html`The content is kept until ${fmtTime(m.contentKeptUntil)}: until then it can be re-sent to a corrected address.` : 'Still being delivered to the other recipients; the failed address can be corrected and re-sent now.'} <a href="/messages/${m.id}/raw">Raw source</a></p>`
     : html`<p class="muted" id="content-kept">${m.state === 'queued' ? 'The message is still being delivered.' : 'The content is no longer kept: ask the shop\'s application to send it again.'}</p>`}</section>
 <section id="attempts"><h2>Attempts, answers and bounces</h2>${m.events.length === 0 ? html`<p class="muted">None yet.</p>` : html`<div class="table-wrap"><table><thead><tr><th>Time</th><th>Event</th><th>Recipient</th><th>Upstream</th><th>Answer</th><th>Detail</th></tr></thead><tbody>
 ${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class ? html` <span class="muted">(${e.class})</span>` : ''}</td><td class="mono">${e.recipient}</td><td>${e.upstream ?? ''}</td><td>${fmtReply(e.reply)}</td><td>${e.code ?? ''}${e.advice ? html`<div class="advice">${e.advice}</div>` : ''}${e.detail ? html`<div class="muted">${e.detail}</div>` : ''}${e.reason ? html`<div class="muted">${e.reason}</div>` : ''}</td></tr>`)}

@@ -65,7 +65,24 @@ export class MailQueue {
     if (!original) throw new SubmitError('NOT_FOUND', `no message ${msgId}`);
     if (!this.deps.spool.hasBody(original, this.now())) throw new SubmitError('BODY_GONE', `the body of ${msgId} is no longer kept; ask the application to send it again`);
     const failed = original.recipients.filter((r) => r.status === 'failed').map((r) => r.address);
-    const recipients = to ?? failed;
+    // A suppressed address would make the re-sent message fail at once: a corrected address on the
+    // list is refused with the reason, and the failed recipients still on it are left out.
+    const listed = new Map<string, SuppressionEntry>();
+    for (const address of to ?? failed) {
+      const entry = await this.deps.suppression.get(original.tenant, address);
+      if (entry) listed.set(address, entry);
+    }
+    const named = (addresses: string[]) => addresses.map((a) => {
+      const e = listed.get(a)!;
+      return `${a} (${e.rule ?? (e.source === 'admin' ? `added by hand: ${e.reason}` : `${e.source}: ${e.reason}`)})`;
+    }).join(', ');
+    if (to && listed.size > 0) {
+      throw new SubmitError('SUPPRESSED', `${named([...listed.keys()])} ${listed.size === 1 ? 'is' : 'are'} on the suppression list, so the message would not go out: correct the address, or remove it from the suppression list first`);
+    }
+    const recipients = to ?? failed.filter((a) => !listed.has(a));
+    if (recipients.length === 0 && listed.size > 0) {
+      throw new SubmitError('SUPPRESSED', `every failed recipient of ${msgId} is on the suppression list (${named([...listed.keys()])}): correct the address and re-send to it`);
+    }
     if (recipients.length === 0) throw new SubmitError('NO_RECIPIENTS', `${msgId} has no failed recipient to re-send to`);
     const result = await this.submit({
       tenant: original.tenant,
