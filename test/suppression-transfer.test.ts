@@ -49,6 +49,10 @@ describe('suppression list export and import', () => {
     expect(entries.map((e) => [e.address, e.class, e.reason])).toEqual([
       ['anna@example.com', 'admin', 'asked by phone'], ['bert@example.com', 'admin', 'imported'], ['gone@example.com', 'hard', 'user-unknown'],
     ]);
+    // Added by hand again: the bounce's entry is kept, as the import keeps it (200, the entry as it is).
+    const again = await w.api('/suppression', { method: 'POST', body: { tenant: 'shop', address: 'Gone@Example.com', reason: 'dup add' } });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ address: 'gone@example.com', class: 'hard', reason: 'user-unknown', source: 'bounce' });
     // An imported address gets no more mail.
     await w.submit({ user: 'shop', pass: 'correct-horse' }).sendMail({ from: 'orders@shop.test', to: 'anna@example.com', subject: 'y', text: 'y' });
     const { match } = await waitForEvent(w.mg, 'anna@example.com', 'failed');

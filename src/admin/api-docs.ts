@@ -57,7 +57,7 @@ export const API_DOCS: Record<string, OperationDoc> = {
   'GET /suppression': doc('Suppression list', `Addresses that get no more mail, and why; filter by a part of the address or the reason. ${ACROSS}`, { 200: obj({ entries: { type: 'array', items: ref('SuppressionEntry') } }) }),
   'GET /suppression/export': doc('Export the suppression list', 'Every entry as CSV (UTF-8 with a BOM; address, class, reason, source, since, message, rule, diagnostic; a tenant column first for every tenant\'s). ' + ACROSS, { 200: { type: 'string', description: 'text/csv' } }),
   'POST /suppression/import': doc('Import addresses to suppress', 'A CSV (or a plain list) as the request body, Content-Type text/csv: one address per row, optionally a reason; a header row with "email"/"address" (and "reason") is recognised; comma, semicolon or tab. Addresses already on the list keep their entry; `dryRun=true` previews. No webhook is sent per imported address. ' + SCOPE, { 200: IMPORTED }),
-  'POST /suppression': doc('Suppress an address', 'Adds an address by hand. ' + SCOPE, { 201: ref('SuppressionEntry') }),
+  'POST /suppression': doc('Suppress an address', 'Adds an address by hand (201). An address already on the list keeps its entry: 200 with the entry as it is. ' + SCOPE, { 200: ref('SuppressionEntry'), 201: ref('SuppressionEntry') }),
   'DELETE /suppression/:tenant/:address': doc('Remove a suppression', 'The address gets mail again (once fixed). ' + SCOPE, { 204: null }),
 
   'GET /shipments': doc('Parcels', `Tracked parcels by status, tracking code, buyer e-mail, phone or order reference, paged with \`cursor\`. ${ACROSS}`, { 200: listOf('shipments', 'Shipment') }),

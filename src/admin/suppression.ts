@@ -7,7 +7,7 @@ import type { AcrossTenants } from '../store/ports.js';
 import type { Directory } from '../tenants/directory.js';
 import { ApiError } from './errors.js';
 import { parseSuppressionCsv, suppressionCsv } from './suppression-csv.js';
-import { tenantIdSchema, tenantScope } from './principal.js';
+import { principalOf, tenantIdSchema, tenantScope } from './principal.js';
 
 export interface SuppressionRouteDeps {
   suppression: SuppressionList;
@@ -93,7 +93,12 @@ export function registerSuppressionRoutes(api: FastifyInstance, deps: Suppressio
     const b = req.body as { tenant: string; address: string; reason?: string };
     if (!deps.directory.tenant(b.tenant)) throw new ApiError('NOT_FOUND', `no tenant ${b.tenant}`);
     if (!isValidAddress(b.address)) throw new ApiError('INVALID_ADDRESS', `address: not a valid e-mail address`);
-    const entry = { tenant: b.tenant, address: b.address.toLowerCase(), class: 'admin', reason: b.reason ?? 'added by an administrator', time: Date.now(), source: 'admin' as const };
+    // An address already on the list keeps its entry (a bounce's diagnostic and message, or the
+    // reason given first), as an import keeps it: 200 with the entry as it is.
+    const existing = await deps.suppression.get(b.tenant, b.address);
+    if (existing) return reply.code(200).send(existing);
+    const who = principalOf(req).role === 'tenant' ? 'the shop' : 'an administrator';
+    const entry = { tenant: b.tenant, address: b.address.toLowerCase(), class: 'admin', reason: b.reason ?? `added by ${who}`, time: Date.now(), source: 'admin' as const };
     await deps.suppression.add(entry);
     return reply.code(201).send(entry);
   });

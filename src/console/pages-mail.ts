@@ -300,7 +300,10 @@ ${suppressionTransfer(csrfField(s), scope.tenant)}`,
     const b = req.body as { address?: unknown; reason?: unknown };
     const reason = String(b.reason ?? '').trim();
     const r = await ctx.api(req, s.user.token, 'POST', '/suppression', { body: { tenant: s.user.tenant, address: String(b.address ?? '').trim(), ...(reason ? { reason } : {}) } });
-    ctx.flash(s, r.status === 201 ? { kind: 'ok', text: `${String(b.address)} added.` } : { kind: 'error', text: `Not added: ${apiError(r)}` });
+    const kept = r.status === 200 ? (r.data as { reason: string; time: number }) : undefined;
+    ctx.flash(s, r.status === 201 ? { kind: 'ok', text: `${String(b.address)} added.` }
+      : kept ? { kind: 'ok', text: `${String(b.address)} is on the list already (since ${fmtTime(kept.time)}: ${kept.reason}); its entry is kept.` }
+        : { kind: 'error', text: `Not added: ${apiError(r)}` });
     return reply.redirect('/suppression', 303);
   });
 

@@ -176,8 +176,9 @@ export async function suppressionCommand(client: AdminClient, args: string[], op
   }
   if (sub === 'add' && tenant && address) {
     const { status, json: body } = await client.call('POST', '/suppression', { tenant, address, ...(reason ? { reason } : {}) });
-    if (status !== 201) fail(status, body);
-    return out(json ? JSON.stringify(body) : `${address} suppressed for ${tenant}`);
+    if (status !== 201 && status !== 200) fail(status, body);
+    const kept = body as { reason: string; time: number };
+    return out(json ? JSON.stringify(body) : status === 201 ? `${address} suppressed for ${tenant}` : `${address} is suppressed for ${tenant} already (since ${new Date(kept.time).toISOString()}: ${kept.reason}); its entry is kept`);
   }
   if (sub === 'remove' && tenant && address) {
     const { status, json: body } = await client.call('DELETE', `/suppression/${encodeURIComponent(tenant)}/${encodeURIComponent(address)}`);
