@@ -115,5 +115,16 @@ describe('suppression list export and import', () => {
       const download = await page.request.get(`${w.mg.adminUrl}/suppression/export.csv`);
       expect(await download.text()).toContain('carl@example.com');
     });
+
+    it('says so when the list is longer than one page, and the filter finds what is past it', async () => {
+      const many = Array.from({ length: 520 }, (_, i) => `zz${String(i).padStart(4, '0')}@example.com`).join('\n');
+      expect((await csvImport('tenant=shop', many)).status).toBe(200);
+      await page.goto(`${w.mg.adminUrl}/suppression`);
+      expect(await page.locator('#suppressed tbody tr').count()).toBe(500);
+      expect(await page.textContent('#suppression-more')).toContain('Only the first 500 addresses');
+      await page.goto(`${w.mg.adminUrl}/suppression?address=zz0519`);
+      expect(await page.textContent('#suppressed')).toContain('zz0519@example.com');
+      expect(await page.locator('#suppression-more').count()).toBe(0);
+    });
   });
 });

@@ -30,6 +30,8 @@ interface Suppressed { tenant: string; address: string; class: string; reason: s
 
 /** How much of a message the raw source page shows. */
 const RAW_SHOWN = 64 * 1024;
+/** Suppression entries on one page of the console (the list can hold many thousands). */
+export const SUPPRESSION_SHOWN = 500;
 const CLASSES = ['hard', 'soft', 'policy', 'complaint', 'auto-reply'] as const;
 const PERIODS: Array<[string, string, number | null]> = [
   ['all', 'any time', null], ['signin', 'since my last sign-in', null], ['1h', 'last hour', 3600e3], ['24h', 'last 24 hours', 86400e3],
@@ -267,8 +269,10 @@ ${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class
     if (!s) return reply;
     const address = String((req.query as { address?: string }).address ?? '').trim();
     const scope = await listScope(ctx, req, s);
-    const r = await ctx.api<{ entries: Suppressed[] }>(req, s.user.token, 'GET', '/suppression', { query: { tenant: scope.tenant, address: address || undefined } });
-    const entries = r.status === 200 ? r.data.entries : [];
+    // One page of SUPPRESSION_SHOWN in address order; past it the page says so (filter, or export the whole list).
+    const r = await ctx.api<{ entries: Suppressed[] }>(req, s.user.token, 'GET', '/suppression', { query: { tenant: scope.tenant, address: address || undefined, limit: SUPPRESSION_SHOWN + 1 } });
+    const more = r.status === 200 && r.data.entries.length > SUPPRESSION_SHOWN;
+    const entries = r.status === 200 ? r.data.entries.slice(0, SUPPRESSION_SHOWN) : [];
     return ctx.page(req, reply, s, {
       title: 'Suppression list', active: '/suppression',
       body: html`<section><p class="muted">Addresses here get no more mail from this shop: hard bounces, complaints and entries made by hand. Remove one once the address is fixed.</p>
@@ -276,7 +280,7 @@ ${m.events.map((e) => html`<tr><td>${fmtTime(e.time)}</td><td>${e.type}${e.class
 <section>${r.status !== 200 ? html`<p class="bad">${apiError(r)}</p>` : entries.length === 0 ? html`<p class="muted">Nobody is suppressed.</p>` : html`<div class="table-wrap"><table id="suppressed"><thead><tr>${tenantHead(scope.operator)}<th>Address</th><th>Why</th><th>Since</th><th>Message</th><th><span class="sr">Remove</span></th></tr></thead><tbody>
 ${entries.map((e) => html`<tr>${tenantCell(scope.operator, e.tenant)}<td class="mono">${e.address}</td><td>${e.class} · ${e.source}<div>${e.rule ?? e.reason}</div>${e.diagnostic ? html`<div class="muted">${e.diagnostic}</div>` : ''}</td><td>${fmtTime(e.time)}</td>
 <td>${e.msgId ? msgLink(e.msgId) : ''}</td><td><form method="post" action="/suppression/remove" class="inline">${csrfField(s)}<input type="hidden" name="address" value="${e.address}"><input type="hidden" name="tenant" value="${e.tenant}"><button type="submit" class="danger">Remove</button></form></td></tr>`)}
-</tbody></table></div>`}</section>
+</tbody></table></div>${more ? html`<p class="bad" id="suppression-more">Only the first ${SUPPRESSION_SHOWN} addresses (A–Z) are shown: filter by address to find one, or export the whole list as CSV below.</p>` : ''}`}</section>
 <section><h2>Add an address</h2><form method="post" action="/suppression/add" class="row">${csrfField(s)}
 <label>Address <input type="email" name="address" required></label><label>Reason <input type="text" name="reason" maxlength="200"></label><button type="submit">Add</button></form></section>
 ${suppressionTransfer(csrfField(s), scope.tenant)}`,
