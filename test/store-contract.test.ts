@@ -230,19 +230,22 @@ for (const engine of engines) {
         event({ time: t0 + H + 7, type: 'complained', msgId: 'S3', recipient: 'c@gmail.test' }),
         event({ time: t0 + H + 8, type: 'failed', msgId: 'S4', recipient: 'd@gmail.test', code: 'RECIPIENT_SUPPRESSED' }),
         event({ time: t0 + H + 9, type: 'auto-replied', msgId: 'S5', recipient: 'e@gmail.test' }),
+        // A bounce names the server that reported it, no upstream of ours; an operator's delete is no outcome.
+        event({ time: t0 + H + 10, type: 'bounced', msgId: 'S6', recipient: 'f@gmail.test', class: 'hard', upstream: 'mx.gmail.test' }),
+        event({ time: t0 + H + 11, type: 'failed', msgId: 'S7', recipient: 'g@gmail.test', code: 'DELETED_BY_ADMIN' }),
         event({ time: t0 + 2 * H, type: 'accepted', msgId: 'T1', recipient: 'x@gmail.test', tenant: 'other' }),
       ]);
       await store.commit([once]);
       const hours = await store.stats.hourly({ tenant: 'shop', from: t0, to: t0 + 24 * H });
       expect(hours.map((h) => h.time)).toEqual([t0, t0 + H]);
       expect(hours[0]!.counts).toMatchObject({ accepted: 2, delivered: 1, deferred: 1, bouncedHard: 0 });
-      expect(hours[1]!.counts).toMatchObject({ bouncedHard: 1, bouncedSoft: 1, complained: 1, suppressed: 1, accepted: 0 });
+      expect(hours[1]!.counts).toMatchObject({ bouncedHard: 2, bouncedSoft: 1, complained: 1, suppressed: 1, accepted: 0, failed: 0 });
       const all = await store.stats.hourly({ from: t0, to: t0 + 24 * H });
       expect(all.map((h) => [h.time, h.counts.accepted])).toEqual([[t0, 2], [t0 + H, 0], [t0 + 2 * H, 1]]);
       expect(await store.stats.hourly({ tenant: 'shop', from: t0 + H, to: t0 + 2 * H })).toHaveLength(1);
       const domains = Object.fromEntries((await store.stats.breakdown({ tenant: 'shop', from: t0 + 5 * H, to: t0 + 24 * H, by: 'domain' })).map((d) => [d.key, d.counts]));
       expect(Object.keys(domains).sort()).toEqual(['gmail.test', 'outlook.test']);
-      expect(domains['gmail.test']).toMatchObject({ accepted: 1, delivered: 1, bouncedHard: 1, complained: 1, suppressed: 1 });
+      expect(domains['gmail.test']).toMatchObject({ accepted: 1, delivered: 1, bouncedHard: 2, complained: 1, suppressed: 1, failed: 0 });
       expect(domains['outlook.test']).toMatchObject({ accepted: 1, deferred: 1, bouncedSoft: 1 });
       const upstreams = await store.stats.breakdown({ from: t0, to: t0 + 24 * H, by: 'upstream' });
       expect(upstreams).toEqual([{ key: 'smarthost', counts: expect.objectContaining({ delivered: 1, deferred: 1 }) }]);

@@ -29,8 +29,8 @@ ${data.series.filter((b) => LINES.some(([k]) => b[k] > 0) || b.suppressed + b.fa
 function breakdownTable(id: string, what: string, r: { status: number; data: Breakdown }): SafeHtml {
   if (r.status !== 200) return html`<p class="bad">${apiError(r as never)}</p>`;
   if (r.data.rows.length === 0) return html`<p class="muted">No mail in this period.</p>`;
-  return html`<div class="table-wrap"><table id="${id}"><thead><tr><th>${what}</th><th>Accepted</th><th>Delivered</th><th>Deferred</th><th>Bounced hard</th><th>Bounced soft</th><th>Complained</th><th>Suppressed</th><th>Bounce rate</th></tr></thead><tbody>
-${r.data.rows.map((x) => html`<tr><td class="mono">${x.key}</td><td>${x.accepted}</td><td>${x.delivered}</td><td>${x.deferred}</td><td>${x.bouncedHard}</td><td>${x.bouncedSoft}</td><td>${x.complained}</td><td>${x.suppressed}</td><td class="${x.bounceRate >= 0.05 ? 'bad' : ''}">${pct(x.bounceRate)}</td></tr>`)}
+  return html`<div class="table-wrap"><table id="${id}"><thead><tr><th>${what}</th><th>Accepted</th><th>Delivered</th><th>Deferred</th><th>Bounced hard</th><th>Bounced soft</th><th>Refused or expired</th><th>Complained</th><th>Suppressed</th><th>Bounce rate</th></tr></thead><tbody>
+${r.data.rows.map((x) => html`<tr><td class="mono">${x.key}</td><td>${x.accepted}</td><td>${x.delivered}</td><td>${x.deferred}</td><td>${x.bouncedHard}</td><td>${x.bouncedSoft}</td><td>${x.failed}</td><td>${x.complained}</td><td>${x.suppressed}</td><td class="${x.bounceRate >= 0.05 ? 'bad' : ''}">${pct(x.bounceRate)}</td></tr>`)}
 </tbody></table></div>`;
 }
 

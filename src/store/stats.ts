@@ -51,7 +51,8 @@ export function statIncrements(e: QueueEvent): StatIncrement[] {
   return [
     { tenant: e.tenant, dim: 'all', value: '', bucket: bucketOf(e.time, HOUR_MS), counter },
     ...(domain ? [{ tenant: e.tenant, dim: 'domain' as const, value: domain.slice(0, 253), bucket: day, counter }] : []),
-    ...(e.upstream ? [{ tenant: e.tenant, dim: 'upstream' as const, value: e.upstream.slice(0, 253), bucket: day, counter }] : []),
+    // A bounce or complaint names the reporting server (the recipient's side), not an upstream of ours.
+    ...(e.upstream && e.type !== 'bounced' && e.type !== 'complained' ? [{ tenant: e.tenant, dim: 'upstream' as const, value: e.upstream.slice(0, 253), bucket: day, counter }] : []),
   ];
 }
 
