@@ -198,6 +198,12 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     expect(await page.textContent('#test-dialogue')).toMatch(/C: AUTH/);
     expect(authSink.messages).toHaveLength(0);
     await shot('upstream-test');
+    // The copy's name is checked by the browser (a pattern it can compile) before anything is sent.
+    const copyName = page.locator('input[name=name]');
+    await copyName.fill('no spaces allowed');
+    expect(await copyName.evaluate((el: HTMLInputElement) => el.validity.patternMismatch)).toBe(true);
+    await copyName.fill('strict-smtp.copy_2');
+    expect(await copyName.evaluate((el: HTMLInputElement) => el.validity.valid)).toBe(true);
     // Tracking import: the preview lists each row's errors before anything is imported.
     await page.goto(`${mg.adminUrl}/tracking`);
     await page.setInputFiles('#import-form input[type=file]', { name: 'orders.csv', mimeType: 'text/csv', buffer: Buffer.from('Tracking Code;Email;Name\nRA123456789RU;buyer@example.com;<b>Anna</b>\nAB-12;x@example.com;Bob\n') });

@@ -154,6 +154,8 @@ export function fmtTime(ms: number | null | undefined): SafeHtml | string {
 
 export function reply(r: { code: number; enhanced?: string; text: string } | null | undefined): string {
   if (!r) return '';
+  // A complaint or feedback report has no SMTP code (0): its text alone.
+  if (!r.code) return [r.enhanced, r.text].filter(Boolean).join(' ');
   // A bounce's diagnostic often repeats the code ("550 5.1.1 …"): say it once.
   return r.text.startsWith(String(r.code)) ? r.text : `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}`;
 }
@@ -161,7 +163,8 @@ export function reply(r: { code: number; enhanced?: string; text: string } | nul
 /** The API's error message of a refused call. */
 export function apiError(a: ApiAnswer<unknown>): string {
   const d = a.data as { error?: string; message?: string };
-  return `${d.message ?? d.error ?? 'request failed'} (HTTP ${a.status})`;
+  // The API's message says what to change; the HTTP status means nothing to a shop admin.
+  return d.message ?? d.error ?? `the request failed (HTTP ${a.status})`;
 }
 
 /** A header value as stored (RFC 2047 encoded words possible) → the text a person reads. */

@@ -61,7 +61,7 @@ export function registerSetupPages(app: FastifyInstance, { ctx, guard, withTenan
     return ctx.page(req, reply, s, {
       title: `Upstream ${u.name}`, active: '/upstreams',
       body: html`<section><h2>Settings</h2>${edit}</section>
-<section><h2>Copy</h2><form method="post" action="/upstreams/${u.name}/copy" class="row">${csrfField(s)}<label>Name of the copy <input type="text" name="name" pattern="[A-Za-z0-9._-]{1,64}" required value="${u.name}-copy"></label><button type="submit">Copy</button></form></section>
+<section><h2>Copy</h2><form method="post" action="/upstreams/${u.name}/copy" class="row">${csrfField(s)}<label>Name of the copy <input type="text" name="name" pattern="[A-Za-z0-9._\\-]{1,64}" title="letters, digits, dot, underscore and hyphen; at most 64" required value="${u.name}-copy"></label><button type="submit">Copy</button></form></section>
 <section id="test-mail"><h2>Send a test e-mail</h2>
 <form method="post" action="/upstreams/${u.name}/test" class="row" data-spinner>${csrfField(s)}<label>To <input type="email" name="to" value="${test?.to ?? ''}" required></label><button type="submit">Send test e-mail</button><span class="spinner" hidden></span></form>
 ${test?.error ? html`<p class="bad">${test.error}</p>` : ''}
