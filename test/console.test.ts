@@ -184,6 +184,11 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     expect(res.status).toBe(302);
     await page.goto(`${mg.adminUrl}/errors`);
     expect(await page.locator('#signin-form').count()).toBe(1);
+    // A form sent with the ended session: "sign in again", not a forgery warning; nothing done.
+    const late = await fetch(`${mg.adminUrl}/suppression/add`, { method: 'POST', headers: { cookie: `mg_session=${before}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'address=late%40example.com&_csrf=x', redirect: 'manual' });
+    expect(late.status).toBe(401);
+    expect(await late.text()).toContain('Your session has ended');
+    expect((await api('/suppression?tenant=demo&address=late@example.com')).data.entries).toEqual([]);
   });
 
   it('upstream test mail (admin) shows the 535 of a sink that wants other credentials', async () => {

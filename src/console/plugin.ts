@@ -64,7 +64,8 @@ export async function consolePlugin(app: FastifyInstance, opts: ConsoleOptions =
     const s = ctx.session(req);
     if (!s?.user) {
       if (req.method === 'GET') void reply.redirect('/');
-      else void refuseCsrf(reply);
+      // A form sent after the session ended (signed out, timed out, or mailgate restarted): said so, not as a forgery.
+      else void ctx.send(reply, 'Signed out', html`<main class="signin"><section><h1>Please sign in again</h1><p id="session-ended">Your session has ended (you signed out, it timed out, or the relay was restarted), so this was not done. Sign in again, then repeat it.</p><p><a href="/">Sign in</a></p></section></main>`, 401);
       return undefined;
     }
     if (req.method !== 'GET' && !SessionStore.csrfOk(s, csrfGiven(req))) {
