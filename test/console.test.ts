@@ -209,6 +209,14 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     expect(await copyName.evaluate((el: HTMLInputElement) => el.validity.patternMismatch)).toBe(true);
     await copyName.fill('strict-smtp.copy_2');
     expect(await copyName.evaluate((el: HTMLInputElement) => el.validity.valid)).toBe(true);
+    // A copy is editable; a refused save shows the form again with what was typed and why.
+    await Promise.all([page.waitForURL(/\/upstreams\/strict-smtp\.copy_2$/), page.click('form[action$="/copy"] button')]);
+    await page.fill('#upstream-edit input[name=host]', 'not a host name');
+    await page.fill('#upstream-edit input[name=user]', 'typed-user');
+    await Promise.all([page.waitForSelector('#upstream-not-saved'), page.click('#upstream-edit button')]);
+    expect(await page.textContent('#upstream-not-saved')).toMatch(/^Not saved: .*host/);
+    expect(await page.inputValue('#upstream-edit input[name=host]')).toBe('not a host name');
+    expect(await page.inputValue('#upstream-edit input[name=user]')).toBe('typed-user');
     // Tracking import: the preview lists each row's errors before anything is imported.
     await page.goto(`${mg.adminUrl}/tracking`);
     await page.setInputFiles('#import-form input[type=file]', { name: 'orders.csv', mimeType: 'text/csv', buffer: Buffer.from('Tracking Code;Email;Name\nRA123456789RU;buyer@example.com;<b>Anna</b>\nAB-12;x@example.com;Bob\n') });

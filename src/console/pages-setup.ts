@@ -41,7 +41,8 @@ export function registerSetupPages(app: FastifyInstance, { ctx, guard, withTenan
     });
   });
 
-  const upstreamPage = async (req: FastifyRequest, reply: FastifyReply, name: string, test?: { to: string; result?: TestResult; error?: string }) => {
+  /** `draft`: what was typed into the settings form when saving it was refused, shown again with the reason. */
+  const upstreamPage = async (req: FastifyRequest, reply: FastifyReply, name: string, test?: { to: string; result?: TestResult; error?: string }, draft?: { host: string; port: string; tls: string; user: string; error: string }) => {
     const s = await guard(req, reply);
     if (!s) return reply;
     const r = await ctx.api<Upstream>(req, s.user.token, 'GET', `/upstreams/${encodeURIComponent(name)}`);
@@ -50,11 +51,11 @@ export function registerSetupPages(app: FastifyInstance, { ctx, guard, withTenan
     const edit = u.readOnly || u.type !== 'smtp'
       ? html`<dl class="kv"><dt>Type</dt><dd>${u.type}</dd>${u.type === 'smtp' ? html`<dt>Server</dt><dd>${u.host}:${u.port}</dd><dt>TLS</dt><dd>${u.tls}</dd><dt>Login</dt><dd>${u.auth?.user ?? 'none'}</dd>` : ''}</dl>
 <p class="muted">${u.system ? 'The system upstream is read-only here.' : 'Declared in the config file: read-only here.'} Copy it to change the settings.</p>`
-      : html`<form method="post" action="/upstreams/${u.name}/edit" class="row" id="upstream-edit">${csrfField(s)}
-<label>Host <input type="text" name="host" value="${u.host}" required></label>
-<label>Port <input type="number" name="port" value="${u.port}" min="1" max="65535" required></label>
-<label>TLS <select name="tls">${['none', 'starttls', 'implicit'].map((t) => html`<option${t === u.tls ? html` selected` : ''}>${t}</option>`)}</select></label>
-<label>Login <input type="text" name="user" value="${u.auth?.user ?? ''}" autocomplete="off"></label>
+      : html`${draft ? html`<p class="bad" id="upstream-not-saved">Not saved: ${draft.error}. Your entries are below; enter the password again if you changed it.</p>` : ''}<form method="post" action="/upstreams/${u.name}/edit" class="row" id="upstream-edit">${csrfField(s)}
+<label>Host <input type="text" name="host" value="${draft?.host ?? u.host}" required></label>
+<label>Port <input type="number" name="port" value="${draft?.port ?? u.port}" min="1" max="65535" required></label>
+<label>TLS <select name="tls">${['none', 'starttls', 'implicit'].map((t) => html`<option${t === (draft?.tls ?? u.tls) ? html` selected` : ''}>${t}</option>`)}</select></label>
+<label>Login <input type="text" name="user" value="${draft?.user ?? u.auth?.user ?? ''}" autocomplete="off"></label>
 <label>Password <input type="password" name="password" placeholder="${u.auth ? 'unchanged' : ''}" autocomplete="new-password"></label>
 <button type="submit">Save</button></form>`;
     const t = test?.result;
@@ -106,7 +107,15 @@ ${t ? html`<div id="test-result"><p class="${t.ok ? 'ok' : 'bad'}" id="test-answ
       auth: user ? { user, ...(b.password ? { password: b.password } : {}) } : null,
     };
     const r = await ctx.api(req, s.user.token, 'PATCH', `/upstreams/${encodeURIComponent(name)}`, { body });
-    ctx.flash(s, r.status === 200 ? { kind: 'ok', text: `Saved ${name}. Send a test e-mail to check the settings.` } : { kind: 'error', text: `Not saved: ${apiError(r)}` });
+    if (r.status === 200) {
+      ctx.flash(s, { kind: 'ok', text: `Saved ${name}. Send a test e-mail to check the settings.` });
+      return reply.redirect(nameOk(name) ? `/upstreams/${name}` : '/upstreams', 303);
+    }
+    // Refused: the form again with what was typed (the password excepted) and why, not the stored values.
+    if (r.status === 400 && nameOk(name)) {
+      return upstreamPage(req, reply, name, undefined, { host: b.host?.trim() ?? '', port: b.port ?? '', tls: b.tls ?? '', user, error: apiError(r) });
+    }
+    ctx.flash(s, { kind: 'error', text: `Not saved: ${apiError(r)}` });
     return reply.redirect(nameOk(name) ? `/upstreams/${name}` : '/upstreams', 303);
   });
 
