@@ -69,5 +69,15 @@ describe('sender domain DNS checks', () => {
   it('reports a missing DKIM record', async () => {
     const r = await checkDomain(resolver, { domain: 'otherspf.test', selectors: [{ selector: 'mg1', key: ed }], spf }, 0);
     expect(r.dkim[0]!.message).toBe(`no DKIM key at mg1._domainkey.otherspf.test: publish TXT "${dkimRecord(ed)}"`);
+    expect(r.dkim[0]!.unchecked).toBeUndefined();
+  });
+
+  it('tells a failed lookup (nothing known) from a missing record', async () => {
+    const dead = new Resolver({ timeout: 300, tries: 1 });
+    dead.setServers(['127.0.0.1:9']); // nothing listens: ECONNREFUSED or a timeout
+    const r = await checkDomain(dead, { domain: 'good.test', selectors: [{ selector: 'mg1', key: rsa }], spf }, 0);
+    expect(r.verified).toBe(false);
+    expect([r.spf.unchecked, r.dkim[0]!.unchecked]).toEqual([true, true]);
+    expect(r.spf.message).toMatch(/^DNS lookup of good\.test failed \(\w+\); it will be checked again$/);
   });
 });

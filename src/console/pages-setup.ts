@@ -11,7 +11,7 @@ interface Upstream {
   auth?: { user: string; password: string } | null; readOnly: boolean; system: boolean; source?: string;
 }
 interface TestResult { ok: boolean; server: string; reply?: { code: number; enhanced?: string; text: string }; error?: string; dialogue: string[] }
-interface CheckItem { ok: boolean; name: string; found?: string; expected: string; message: string }
+interface CheckItem { ok: boolean; name: string; found?: string; expected: string; message: string; unchecked?: boolean }
 interface DomainCheck { domain: string; checkedAt: number; verified: boolean; spf: CheckItem; dkim: Array<CheckItem & { selector: string }>; dmarc: CheckItem & { policy?: string } }
 interface ImportResult {
   format?: string; columns?: Record<string, string>; missingColumns?: string[]; fileErrors?: string[]; dryRun?: boolean;
@@ -121,7 +121,7 @@ ${t ? html`<div id="test-result"><p class="${t.ok ? 'ok' : 'bad'}" id="test-answ
 
   // --- domains -------------------------------------------------------------------------------
 
-  const checkRow = (label: string, c: CheckItem): SafeHtml => html`<tr><td>${label}</td><td class="${c.ok ? 'ok' : 'bad'}">${c.ok ? 'ok' : 'missing or wrong'}</td>
+  const checkRow = (label: string, c: CheckItem): SafeHtml => html`<tr><td>${label}</td><td class="${c.ok ? 'ok' : 'bad'}">${c.ok ? 'ok' : c.unchecked ? 'not checked: the DNS lookup failed' : 'missing or wrong'}</td>
 <td class="mono">${c.name}</td><td class="mono">${c.found ?? '–'}</td><td class="mono">${c.ok ? '' : c.expected}</td><td>${c.message}</td></tr>`;
 
   app.get('/domains', async (req, reply) => {

@@ -15,6 +15,8 @@ export interface CheckItem {
   expected: string;
   /** One sentence for the shop admin. */
   message: string;
+  /** The lookup failed (a DNS outage, a resolver refusing): whether the record is there is not known. */
+  unchecked?: true;
 }
 
 export interface DomainCheck {
@@ -45,7 +47,7 @@ async function txt(resolver: Resolver, name: string): Promise<Txt> {
 }
 
 function lookupFailed(name: string, r: Extract<Txt, { ok: false }>, expected: string): CheckItem {
-  return { ok: false, name, expected, message: `DNS lookup of ${name} failed (${r.error}); it will be checked again` };
+  return { ok: false, unchecked: true, name, expected, message: `DNS lookup of ${name} failed (${r.error}); it will be checked again` };
 }
 
 export async function checkSpf(resolver: Resolver, domain: string, policy: SpfPolicy): Promise<CheckItem> {
