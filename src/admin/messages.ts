@@ -90,8 +90,8 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
   }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const record = await deps.spool.get(id);
-    if (!record) throw new ApiError('NOT_FOUND', `no message ${id}`);
-    if (!mayAccess(req, record.tenant)) throw new ApiError('FORBIDDEN', 'this message belongs to another tenant');
+    // Another tenant's message is answered as one that does not exist: a shop learns nothing of others' ids.
+    if (!record || !mayAccess(req, record.tenant)) throw new ApiError('NOT_FOUND', `no message ${id}`);
     return { ...summary(record), envelope: record.envelope, source: record.source, identity: record.identity ?? null, events: explained(await deps.events.byMessage(id)) };
   });
 
@@ -105,8 +105,8 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
     const { id } = req.params as { id: string };
     const { maxBytes } = req.query as { maxBytes?: number };
     const record = await deps.spool.get(id);
-    if (!record) throw new ApiError('NOT_FOUND', `no message ${id}`);
-    if (!mayAccess(req, record.tenant)) throw new ApiError('FORBIDDEN', 'this message belongs to another tenant');
+    // Another tenant's message is answered as one that does not exist: a shop learns nothing of others' ids.
+    if (!record || !mayAccess(req, record.tenant)) throw new ApiError('NOT_FOUND', `no message ${id}`);
     if (!deps.spool.hasBody(record, Date.now())) throw new ApiError('BODY_GONE', `the content of ${id} is no longer kept (retention.bodies)`);
     // As the app sent it (before our From/DKIM changes), streamed from the spool; maxBytes cuts it.
     const length = Math.min(record.size, maxBytes ?? record.size);
@@ -124,7 +124,7 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
     const { id } = req.params as { id: string };
     const recipient = (req.body as { recipient?: string } | null)?.recipient;
     const original = await deps.spool.get(id);
-    if (original && !mayAccess(req, original.tenant)) throw new ApiError('FORBIDDEN', 'this message belongs to another tenant');
+    if (original && !mayAccess(req, original.tenant)) throw new ApiError('NOT_FOUND', `no message ${id}`);
     // A SubmitError (no such message, body gone) answers with its code's status (errors.ts).
     const result = await deps.queue.resend(id, recipient ? [recipient] : undefined);
     return reply.code(201).send({ id: result.id, resendOf: id });
