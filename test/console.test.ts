@@ -86,6 +86,7 @@ describe.skipIf(!chromiumPath)('web console in a real browser', () => {
     await shot('signin');
     await signIn(demoToken);
     expect(await page.textContent('#error-counter .counter')).toBe('0');
+    expect(await page.textContent('#shop-name')).toBe('Demo Shop'); // the shop's name, not its id
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === 'mg_session')!;
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });

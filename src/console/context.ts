@@ -91,7 +91,14 @@ export class ConsoleContext {
   }
 
   async tenants(req: FastifyRequest, s: SignedIn): Promise<Array<{ id: string; name: string }>> {
-    if (s.user.role !== 'admin') return s.user.tenant ? [{ id: s.user.tenant, name: s.user.tenant }] : [];
+    if (s.user.role !== 'admin') {
+      if (!s.user.tenant) return [];
+      if (s.user.tenantName === undefined) {
+        const r = await this.api<{ name?: string }>(req, s.user.token, 'GET', `/tenants/${encodeURIComponent(s.user.tenant)}`);
+        s.user.tenantName = r.status === 200 && r.data.name ? r.data.name : s.user.tenant;
+      }
+      return [{ id: s.user.tenant, name: s.user.tenantName }];
+    }
     const r = await this.api<{ tenants: Array<{ id: string; name: string }> }>(req, s.user.token, 'GET', '/tenants');
     return r.status === 200 ? r.data.tenants : [];
   }
@@ -105,7 +112,7 @@ export class ConsoleContext {
       ? html`<form method="post" action="/tenant" class="inline">${csrfField(s)}<label class="inline-label"><span class="sr">Tenant</span>
           <select name="tenant" data-autosubmit aria-label="Tenant">${tenants.map((t) => html`<option value="${t.id}"${t.id === s.user.tenant ? raw(' selected') : ''}>${t.id} — ${t.name}</option>`)}</select></label>
           <noscript><button type="submit" class="secondary">Switch</button></noscript></form>`
-      : html`<span>Shop <b>${s.user.tenant}</b></span>`;
+      : html`<span>Shop <b id="shop-name">${tenants[0]?.name ?? s.user.tenant}</b></span>`;
     const counter = count === null ? '' : html`<a href="/errors?period=signin" id="error-counter" title="errors since your previous sign-in"><span class="counter${count === 0 ? ' zero' : ''}" data-count="${count}">${count}</span> errors since your last sign-in</a>`;
     const body = html`<header>
   <a class="brand" href="/">mailgate</a>

@@ -19,6 +19,8 @@ export interface Session {
     role: 'admin' | 'tenant';
     /** The tenant shown: fixed for a tenant token, chosen by an admin. */
     tenant?: string;
+    /** A tenant token's shop name (the header shows it), read once. */
+    tenantName?: string;
     /** Errors since this time are counted in red: the token's previous sign-in (0 on its first since start). */
     since: number;
     signedInAt: number;
