@@ -78,10 +78,6 @@ describe('tenants and upstreams through the admin API', () => {
     const asText = await fetch(`${mg.adminUrl}/api/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' }, body: '{"id":"x","name":"X"}' });
     expect(asText.status).toBe(415);
     expect(await asText.json()).toMatchObject({ error: 'UNSUPPORTED_MEDIA_TYPE' });
-    // JSON is taken as typed: an array is no tenant id (not quietly turned into one).
-    const typed = await api('/tenants', { method: 'POST', body: { id: ['arrayshop'], name: 'A' } });
-    expect(typed.status).toBe(400);
-    expect(await typed.json()).toMatchObject({ error: 'INVALID', message: expect.stringMatching(/id must be string/) });
     const typo = await api('/tenants', { method: 'POST', body: { id: 'typo', name: 'T', limits: { messagesPerMinut: 10 } } });
     expect(typo.status).toBe(400);
     expect(await typo.json()).toEqual({ error: 'UNKNOWN_PARAMETER', message: expect.stringMatching(/^unknown body field: limits\.messagesPerMinut; limits takes messagesPerMinute, /) });

@@ -26,7 +26,6 @@ import { consolePlugin } from '../console/plugin.js';
 import type { SignInLog } from '../console/session.js';
 import type { Logger } from 'pino';
 import { ApiError, installErrorHandler, sendError } from './errors.js';
-import { Ajv } from 'ajv';
 import { addApiSchemas, installApiContract } from './api-contract.js';
 import { adminTokenName, bearerToken, installAuth } from './auth.js';
 import { badTokenLimit, installFailureLimits } from './failure-limits.js';
@@ -139,12 +138,6 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     installAuth(api, deps);
     // Every error in one shape, { error, message }, with the error table's status, once for every route.
     installErrorHandler(api, deps.log);
-    // A JSON body is taken as typed: ["shop"] is no tenant id and 12345 no reason (400, not quietly
-    // converted). Query strings and path parameters are text, so their numbers and booleans are read
-    // from it as before. The console's form posts are outside this context and keep their own rules.
-    const strictBodies = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
-    const textParts = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
-    api.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strictBodies : textParts).compile(schema));
     // Files (CSV, XLSX) come as the raw request body to the routes marked `upload` (the imports); any
     // other route takes JSON, and a body of another type is refused as 415 rather than misread.
     api.addContentTypeParser(UPLOAD_TYPES, { parseAs: 'buffer', bodyLimit: deps.maxImportSize ?? 20 * 1024 * 1024 }, (_req, body, done) => done(null, body));
