@@ -78,6 +78,9 @@ describe('tenants and upstreams through the admin API', () => {
     const asText = await fetch(`${mg.adminUrl}/api/v1/tenants`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain' }, body: '{"id":"x","name":"X"}' });
     expect(asText.status).toBe(415);
     expect(await asText.json()).toMatchObject({ error: 'UNSUPPORTED_MEDIA_TYPE' });
+    // No body at all is no body, whatever type the client names (fetch's POST with body '' sends text/plain).
+    const empty = await fetch(`${mg.adminUrl}/api/v1/queue/flush`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'text/plain;charset=UTF-8' }, body: '' });
+    expect(empty.status).toBe(200);
     const typo = await api('/tenants', { method: 'POST', body: { id: 'typo', name: 'T', limits: { messagesPerMinut: 10 } } });
     expect(typo.status).toBe(400);
     expect(await typo.json()).toEqual({ error: 'UNKNOWN_PARAMETER', message: expect.stringMatching(/^unknown body field: limits\.messagesPerMinut; limits takes messagesPerMinute, /) });

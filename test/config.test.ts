@@ -308,11 +308,12 @@ describe('validation issues', () => {
   });
 
   it('refuses a tenant network wider than one shop\'s servers (an open relay), and takes private ranges whole', () => {
-    const wide = ['0.0.0.0/0', '::/0', '8.0.0.0/8', '1.2.0.0/15', '2001:db8::/31', '10.0.0.0/7', '192.168.0.0/15'];
+    // IPv6 networks over the IPv4-mapped range (::ffff:0:0/96) match IPv4 clients: judged as the IPv4 network they stand for.
+    const wide = ['0.0.0.0/0', '::/0', '8.0.0.0/8', '1.2.0.0/15', '2001:db8::/31', '10.0.0.0/7', '192.168.0.0/15', '::ffff:0.0.0.0/96', '::ffff:0:0/96', '::/32', '::/64', '::/80', '::ffff:8.0.0.0/104'];
     const issues = issuesOf(base({ tenants: [tenant({ networks: wide })] }));
     expect(issues).toHaveLength(wide.length);
     expect(issues[0]).toBe('tenants[0].networks[0]: network "0.0.0.0/0" is too wide: every client in it could send as this tenant without a password (an open relay). Give the addresses of the shop\'s own servers: at most a /16 of public IPv4 addresses (a /32 for IPv6), or a private range');
-    const fine = ['1.2.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fd00::/8', '2001:db8::/32', '203.0.113.7'];
+    const fine = ['1.2.0.0/16', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8', 'fd00::/8', 'fe80::/10', '2001:db8::/32', '203.0.113.7', '::ffff:10.0.0.0/104', '::ffff:203.0.113.0/120', '::1'];
     expect(parse(base({ tenants: [tenant({ networks: fine })] })).tenants[0]!.networks).toHaveLength(fine.length);
   });
 

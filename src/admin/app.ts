@@ -148,10 +148,17 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
       const query = req.query as { msgId?: unknown } | undefined;
       if (typeof query?.msgId === 'string' && QUEUE_ID.test(query.msgId)) query.msgId = query.msgId.toUpperCase();
     });
-    api.addHook('preValidation', async (req, reply) => {
-      if (Buffer.isBuffer(req.body) && !(req.routeOptions.config as { upload?: boolean } | undefined)?.upload) {
-        return sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', `this route takes a JSON body (Content-Type: application/json), not ${req.headers['content-type'] ?? 'that type'}`);
-      }
+    // Refused before the body is read (a 20 MB text body is not buffered to be refused); an empty
+    // body with any type (fetch's POST with body '', Go's http.Post(u, t, nil)) is no body.
+    api.addHook('preParsing', async (req, reply, payload) => {
+      const type = req.headers['content-type'];
+      const hasBody = Number(req.headers['content-length'] ?? (req.headers['transfer-encoding'] ? 1 : 0)) > 0;
+      if (!type || /^application\/json\b/i.test(type) || !hasBody || (req.routeOptions.config as { upload?: boolean } | undefined)?.upload) return payload;
+      sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', `this route takes a JSON body (Content-Type: application/json), not ${type}`);
+      return reply as never;
+    });
+    api.addHook('preValidation', async (req) => {
+      if (Buffer.isBuffer(req.body) && !(req.routeOptions.config as { upload?: boolean } | undefined)?.upload) req.body = undefined;
     });
     // Docs and schemas of every operation (api-docs.ts), no unknown query parameters, and in tests every answer checked.
     installApiContract(api, { checkResponses: deps.checkResponses ?? false });

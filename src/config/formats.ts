@@ -181,29 +181,55 @@ export function parseCidr(value: string): Parsed<Cidr> {
   });
 }
 
-/** Private ranges a tenant may trust whole (its own LAN): [network, prefix]. */
-const PRIVATE_RANGES: Array<[string, number, 'ipv4' | 'ipv6']> = [['10.0.0.0', 8, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'], ['fc00::', 7, 'ipv6']];
+/** Ranges a tenant may trust whole (its own LAN, this host, link-local): [network, prefix]. */
+const PRIVATE_RANGES: Array<[string, number, 'ipv4' | 'ipv6']> = [
+  ['10.0.0.0', 8, 'ipv4'], ['100.64.0.0', 10, 'ipv4'], ['127.0.0.0', 8, 'ipv4'], ['169.254.0.0', 16, 'ipv4'], ['172.16.0.0', 12, 'ipv4'], ['192.168.0.0', 16, 'ipv4'],
+  ['fc00::', 7, 'ipv6'], ['fe80::', 10, 'ipv6'],
+];
 /** The widest public network a tenant may trust: a provider's block of servers, not "everyone". */
 const WIDEST_PUBLIC = { ipv4: 16, ipv6: 32 } as const;
 
 /**
  * A tenant's trusted network: a CIDR no wider than a /16 of public IPv4 addresses (/32 for IPv6),
- * or inside one private range (10/8, 100.64/10, 172.16/12, 192.168/16, fc00::/7). Every client in
- * it sends as the tenant without a password, so 0.0.0.0/0 would make mailgate an open relay.
+ * or inside one private range (10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16, fc00::/7,
+ * fe80::/10). Every client in it sends as the tenant without a password, so 0.0.0.0/0 would make
+ * mailgate an open relay. IPv4 clients are also matched by IPv6 networks over the IPv4-mapped range
+ * (::ffff:0:0/96): such a network is judged as the IPv4 network it stands for (::/64 holds all of it).
  */
 export function parseTenantNetwork(value: string): Parsed<Cidr> {
   const parsed = parseCidr(value);
   if (!parsed.ok) return parsed;
+  const tooWide = fail<Cidr>(`network "${value}" is too wide: every client in it could send as this tenant without a password (an open relay). Give the addresses of the shop's own servers: at most a /${WIDEST_PUBLIC.ipv4} of public IPv4 addresses (a /${WIDEST_PUBLIC.ipv6} for IPv6), or a private range`);
   const c = parsed.value;
-  if (c.prefix >= WIDEST_PUBLIC[c.family]) return parsed;
-  const inPrivate = PRIVATE_RANGES.some(([network, prefix, family]) => {
-    if (family !== c.family || c.prefix < prefix) return false;
+  if (c.family === 'ipv6') {
+    const v4 = mappedIpv4(c);
+    if (v4 === 'all') return tooWide;
+    if (v4) return narrowEnough(v4.address, v4.prefix, 'ipv4') ? parsed : tooWide;
+  }
+  return narrowEnough(c.address, c.prefix, c.family) ? parsed : tooWide;
+}
+
+function narrowEnough(address: string, prefix: number, family: 'ipv4' | 'ipv6'): boolean {
+  if (prefix >= WIDEST_PUBLIC[family]) return true;
+  return PRIVATE_RANGES.some(([network, rangePrefix, rangeFamily]) => {
+    if (rangeFamily !== family || prefix < rangePrefix) return false;
     const list = new net.BlockList();
-    list.addSubnet(network, prefix, family);
-    return list.check(c.address, family);
+    list.addSubnet(network, rangePrefix, rangeFamily);
+    return list.check(address, family);
   });
-  if (inPrivate) return parsed;
-  return fail(`network "${value}" is too wide: every client in it could send as this tenant without a password (an open relay). Give the addresses of the shop's own servers: at most a /${WIDEST_PUBLIC.ipv4} of public IPv4 addresses (a /${WIDEST_PUBLIC.ipv6} for IPv6), or a private range`);
+}
+
+/** The IPv4 part of an IPv6 network that overlaps ::ffff:0:0/96: 'all' when it holds the whole range, undefined when it does not touch it. */
+function mappedIpv4(c: Cidr): { address: string; prefix: number } | 'all' | undefined {
+  const bytes = Buffer.from(c.networkKey.slice(c.networkKey.indexOf(':') + 1, c.networkKey.lastIndexOf('/')), 'hex');
+  const mapped = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+  const bits = Math.min(c.prefix, 96);
+  for (let bit = 0; bit < bits; bit++) {
+    const mask = 0x80 >> (bit & 7);
+    if ((bytes[bit >> 3]! & mask) !== (mapped[bit >> 3]! & mask)) return undefined;
+  }
+  if (c.prefix <= 96) return 'all';
+  return { address: [...bytes.subarray(12, 16)].join('.'), prefix: c.prefix - 96 };
 }
 
 /** Bytes of an address already accepted by net.isIP. */
