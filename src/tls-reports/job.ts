@@ -22,6 +22,11 @@ import { buildReport, parseTlsRptTxt, reportMail, type ReportSource } from './re
 
 const EVERY_MS = 3600_000;
 const GIVE_UP_DAYS = 3;
+/**
+ * A day is reported this long after it ends: a delivery attempt that started before midnight records
+ * its session when it ends, and a session recorded after its day's report would make a second one.
+ */
+const REPORT_DELAY_MS = 60 * 60 * 1000;
 /** The tenant the relay's own report mail is queued under. */
 export const REPORT_TENANT = 'tls-reports';
 
@@ -87,7 +92,7 @@ export class TlsReportJob {
   async runOnce(): Promise<SentReport[]> {
     const now = this.now();
     const out: SentReport[] = [];
-    for (const { day, policyDomain } of await this.deps.store.pending(utcDay(now), 500)) {
+    for (const { day, policyDomain } of await this.deps.store.pending(utcDay(now - REPORT_DELAY_MS), 500)) {
       const old = now - Date.parse(`${day}T00:00:00Z`) > (GIVE_UP_DAYS + 1) * 86400_000;
       const rua = await this.addresses(policyDomain);
       if (rua === undefined && !old) continue; // DNS trouble: next hour
