@@ -122,7 +122,7 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
     expect(slowSink.maxConcurrentTransactions).toBe(2);
   }, 40_000);
 
-  it('a queued message is held, retried or deleted only through the node that holds it', async () => {
+  it('a queued message is held, retried or deleted, and its content read or re-sent, only through the node that holds it', async () => {
     await submit(nodes.a, 'flakyshop').sendMail({ from: 'orders@flaky.test', to: 'stay@example.com', subject: 'Stays at A', text: 'x' });
     const { match } = await waitForEvent(nodes.a, 'stay@example.com', 'deferred');
     const id = match.msgId;
@@ -144,6 +144,13 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
     expect((await atA())?.held).toMatchObject({ by: expect.any(String) });
     const deleted = await api(nodes.a, `/queue/${id}`, { method: 'DELETE' });
     expect(await deleted.json()).toEqual({ id, failed: ['stay@example.com'] });
+    // Its content stays on A's disk (kept for a re-send): B sends to A for the raw source and a re-send, A serves them.
+    for (const [method, path, body] of [['GET', `/messages/${id}/raw`, undefined], ['POST', `/messages/${id}/resend`, { recipient: 'fixed@example.com' }]] as const) {
+      const res = await api(nodes.b, path, { method, ...(body ? { body } : {}) });
+      expect(res.status, path).toBe(409);
+      expect(await res.json()).toMatchObject({ error: 'ON_OTHER_NODE', node: aId });
+    }
+    expect(await (await api(nodes.a, `/messages/${id}/raw`)).text()).toContain('Subject: Stays at A');
   }, 30_000);
 
   it('`mailgate node drain` hands a node\'s queued messages to the others, which deliver them', async () => {

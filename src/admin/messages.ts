@@ -10,6 +10,7 @@ import { RECIPIENT_VIEWS, recipientState, type MessageRecord, type RecipientStat
 import { ApiError } from './errors.js';
 import { explained, referenced } from './events.js';
 import { mayAccess, tenantIdSchema, tenantScope } from './principal.js';
+import { refuseIfElsewhere } from './queue.js';
 
 export interface MessageRouteDeps {
   spool: Spool;
@@ -108,6 +109,8 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
     // Another tenant's message is answered as one that does not exist: a shop learns nothing of others' ids.
     if (!record || !mayAccess(req, record.tenant)) throw new ApiError('NOT_FOUND', `no message ${id}`);
     if (!deps.spool.hasBody(record, Date.now())) throw new ApiError('BODY_GONE', `the content of ${id} is no longer kept (retention.bodies)`);
+    // Several nodes: the content is on the disk of the node that holds the message.
+    await refuseIfElsewhere(deps.spool, id, 'read its raw source');
     // As the app sent it (before our From/DKIM changes), streamed from the spool; maxBytes cuts it.
     const length = Math.min(record.size, maxBytes ?? record.size);
     return reply.type('message/rfc822').header('content-length', length).header('x-mailgate-size', record.size)
@@ -125,6 +128,7 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
     const recipient = (req.body as { recipient?: string } | null)?.recipient;
     const original = await deps.spool.get(id);
     if (original && !mayAccess(req, original.tenant)) throw new ApiError('NOT_FOUND', `no message ${id}`);
+    await refuseIfElsewhere(deps.spool, id, 're-send it');
     // A SubmitError (no such message, body gone) answers with its code's status (errors.ts).
     const result = await deps.queue.resend(id, recipient ? [recipient] : undefined);
     return reply.code(201).send({ id: result.id, resendOf: id });

@@ -33,11 +33,11 @@ export function queueEntry(r: MessageRecord, now: number) {
  * delivered right now). Elsewhere the change could be lost to that node's next write, or make this
  * node try a body it does not have.
  */
-async function refuseIfElsewhere(spool: Spool, id: string): Promise<void> {
+export async function refuseIfElsewhere(spool: Spool, id: string, what = 'retry, hold, release or delete it'): Promise<void> {
   const holder = await spool.holder(id);
   if (holder === undefined || holder === 'here') return;
   if (holder === 'nobody') throw new ApiError('ON_OTHER_NODE', `message ${id} is being handed over from a node taken out of service; another node takes it on within seconds: try again there (mailgate status lists the nodes)`, { node: null });
-  throw new ApiError('ON_OTHER_NODE', `message ${id} is queued at node ${holder.name} (${holder.node}): retry, hold, release or delete it through that node's API, console or mailgate command`, { node: holder.node, nodeName: holder.name });
+  throw new ApiError('ON_OTHER_NODE', `message ${id} is kept at node ${holder.name} (${holder.node}), with its content: ${what} through that node's API, console or mailgate command`, { node: holder.node, nodeName: holder.name });
 }
 
 export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps): void {

@@ -235,8 +235,9 @@ export interface MessageStore {
    */
   readonly adopt?: (limit: number) => Promise<Array<{ record: MessageRecord; body: Buffer }>>;
   /**
-   * Several nodes: which node holds a queued message — 'here', another node, or 'nobody' while it
-   * is being handed over; undefined when no such message is queued. Absent on a single-node store.
+   * Several nodes: which node holds a queued message or the kept content of a failed one (the body is
+   * on that node's disk) — 'here', another node, or 'nobody' while it is being handed over; undefined
+   * when no such message is queued or kept. Absent on a single-node store.
    */
   readonly holder?: (id: string) => Promise<MessageHolder | undefined>;
 }

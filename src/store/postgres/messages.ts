@@ -101,7 +101,7 @@ export class PgMessages implements MessageStore {
   }
 
   async holder(id: string): Promise<MessageHolder | undefined> {
-    const r = await this.pool.query('select m.node, n.name from messages as m left join nodes as n on n.id = m.node where m.id = $1 and m.due_at is not null', [clean(id)]);
+    const r = await this.pool.query('select m.node, n.name from messages as m left join nodes as n on n.id = m.node where m.id = $1 and (m.due_at is not null or m.kept_until is not null)', [clean(id)]);
     const row = r.rows[0] as { node: string | null; name: string | null } | undefined;
     if (!row) return undefined;
     if (row.node === null) return 'nobody';
