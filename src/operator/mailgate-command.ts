@@ -134,7 +134,8 @@ function formatEvent(e: QueueEvent): string {
   const r = e.reply;
   const head = r ? `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''}` : '';
   // A bounce's text often starts with the code already ("550 5.1.1 <x>: …"): said once.
-  const reply = r ? (r.text.startsWith(`${r.code} `) ? r.text : `${head} ${r.text}`.trim()) : '';
+  // A complaint's feedback report has no SMTP code (0): its text alone.
+  const reply = !r ? '' : !r.code ? [r.enhanced, r.text].filter(Boolean).join(' ') : r.text.startsWith(`${r.code} `) ? r.text : `${head} ${r.text}`.trim();
   return [new Date(e.time).toISOString(), e.type.padEnd(9), e.msgId, e.tenant, e.recipient, e.upstream ?? '-', e.code ?? '-', reply].join('  ').trimEnd();
 }
 
