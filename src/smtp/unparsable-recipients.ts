@@ -38,7 +38,9 @@ export function takeUnparsableRecipients(connection: unknown, check: UnparsableR
   c.handler_RCPT = function handleRcpt(command: Buffer, callback: () => void): void {
     const parsed = c._parseAddressCommand('rcpt to', command);
     const path = parsed && parsed.address ? undefined : c.session.envelope.mailFrom ? rcptPath(command.toString('utf8')) : undefined;
-    if (path === undefined) return original.call(c, command, callback);
+    // A path that parses alone failed for its parameters (a control character in ORCPT, say): smtp-server's answer.
+    const pathAlone = path === undefined ? undefined : c._parseAddressCommand('rcpt to', Buffer.from(`RCPT TO:<${path}>`));
+    if (path === undefined || (pathAlone && pathAlone.address)) return original.call(c, command, callback);
     check(path, c.session, (err) => {
       c.send((err as Error & { responseCode?: number }).responseCode ?? 553, err.message);
       callback();
