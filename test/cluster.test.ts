@@ -151,6 +151,22 @@ describe.skipIf(!hasPostgres)(`two nodes on one PostgreSQL${hasPostgres ? '' : `
       expect(await res.json()).toMatchObject({ error: 'ON_OTHER_NODE', node: aId });
     }
     expect(await (await api(nodes.a, `/messages/${id}/raw`)).text()).toContain('Subject: Stays at A');
+
+    // A node not heard from for more than 5 minutes is taken for dead: its queued messages can be deleted elsewhere.
+    await submit(nodes.a, 'flakyshop').sendMail({ from: 'orders@flaky.test', to: 'orphan@example.com', subject: 'Left at A', text: 'x' });
+    const orphan = (await waitForEvent(nodes.a, 'orphan@example.com', 'deferred')).match.msgId;
+    let kept: Response | undefined;
+    for (let i = 0; i < 20 && (kept = await api(nodes.a, `/queue/${orphan}/hold`, { method: 'POST' })).status === 409; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(kept!.status).toBe(200); // held, so A makes no attempt while B deletes it
+    expect((await api(nodes.b, `/queue/${orphan}`, { method: 'DELETE' })).status).toBe(409); // A is alive
+    const db = new URL(env.MG_STORE_URL!).pathname.slice(1);
+    let gone: Response | undefined;
+    for (let i = 0; i < 5; i++) {
+      // As if A had stopped 10 minutes ago (its own heartbeat, every 5 s, may put it back between the two calls).
+      await pg.sql(db, 'update nodes set heartbeat_at = heartbeat_at - 600000 where id = $1', [aId]);
+      if ((gone = await api(nodes.b, `/queue/${orphan}`, { method: 'DELETE' })).status !== 409) break;
+    }
+    expect(await gone!.json()).toEqual({ id: orphan, failed: ['orphan@example.com'] });
   }, 30_000);
 
   it('`mailgate node drain` hands a node\'s queued messages to the others, which deliver them', async () => {

@@ -33,11 +33,16 @@ export function queueEntry(r: MessageRecord, now: number) {
  * delivered right now). Elsewhere the change could be lost to that node's next write, or make this
  * node try a body it does not have.
  */
-export async function refuseIfElsewhere(spool: Spool, id: string, what = 'retry, hold, release or delete it'): Promise<void> {
+/** A node not heard from for this long is taken for dead: its queued messages may be deleted at another node. */
+export const DEAD_HOLDER_MS = 5 * 60 * 1000;
+
+export async function refuseIfElsewhere(spool: Spool, id: string, what = 'retry, hold, release or delete it', opts: { unlessHolderDead?: boolean } = {}): Promise<void> {
   const holder = await spool.holder(id);
   if (holder === undefined || holder === 'here') return;
+  // A node that died with its disk never delivers its messages: the operator can still take them out of the queue.
+  if (opts.unlessHolderDead && holder !== 'nobody' && holder.silentMs > DEAD_HOLDER_MS) return;
   if (holder === 'nobody') throw new ApiError('ON_OTHER_NODE', `message ${id} is being handed over from a node taken out of service; another node takes it on within seconds: try again there (mailgate status lists the nodes)`, { node: null });
-  throw new ApiError('ON_OTHER_NODE', `message ${id} is kept at node ${holder.name} (${holder.node}), with its content: ${what} through that node's API, console or mailgate command`, { node: holder.node, nodeName: holder.name });
+  throw new ApiError('ON_OTHER_NODE', `message ${id} is kept at node ${holder.name} (${holder.node}), with its content: ${what} through that node's API, console or mailgate command (a node not heard from for ${DEAD_HOLDER_MS / 60_000} minutes is taken for dead, and its queued messages can be deleted at any node)`, { node: holder.node, nodeName: holder.name });
 }
 
 export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps): void {
@@ -96,7 +101,7 @@ export function registerQueueRoutes(api: FastifyInstance, deps: QueueRouteDeps):
 
   api.delete('/queue/:id', { schema: { params: idParam } }, async (req, reply) => {
     const { id } = req.params as { id: string };
-    await refuseIfElsewhere(deps.spool, id);
+    await refuseIfElsewhere(deps.spool, id, undefined, { unlessHolderDead: true });
     const result = await deps.scheduler.remove(id, 'an administrator (admin API)');
     if (result.status === 'deleted') return { id, failed: result.recipients };
     if (result.status === 'missing') return notFound(reply, `no message ${id}`);

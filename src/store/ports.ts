@@ -242,7 +242,8 @@ export interface MessageStore {
   readonly holder?: (id: string) => Promise<MessageHolder | undefined>;
 }
 
-export type MessageHolder = 'here' | 'nobody' | { node: string; name: string };
+/** `silentMs`: how long since the holder's last heartbeat. */
+export type MessageHolder = 'here' | 'nobody' | { node: string; name: string; silentMs: number };
 
 export interface ErrorQuery {
   /** Only events at or after this time (ms). */

@@ -101,11 +101,13 @@ export class PgMessages implements MessageStore {
   }
 
   async holder(id: string): Promise<MessageHolder | undefined> {
-    const r = await this.pool.query('select m.node, n.name from messages as m left join nodes as n on n.id = m.node where m.id = $1 and (m.due_at is not null or m.kept_until is not null)', [clean(id)]);
-    const row = r.rows[0] as { node: string | null; name: string | null } | undefined;
+    // The heartbeat's age by the database's clock, as the nodes write it.
+    const r = await this.pool.query(`select m.node, n.name, (extract(epoch from clock_timestamp()) * 1000)::bigint - n.heartbeat_at as silent_ms
+      from messages as m left join nodes as n on n.id = m.node where m.id = $1 and (m.due_at is not null or m.kept_until is not null)`, [clean(id)]);
+    const row = r.rows[0] as { node: string | null; name: string | null; silent_ms: string | null } | undefined;
     if (!row) return undefined;
     if (row.node === null) return 'nobody';
-    return row.node === this.node ? 'here' : { node: row.node, name: row.name ?? row.node };
+    return row.node === this.node ? 'here' : { node: row.node, name: row.name ?? row.node, silentMs: row.silent_ms === null ? Infinity : Number(row.silent_ms) };
   }
 
   async prune(before: number, now: number, limit: number): Promise<number> {
