@@ -80,14 +80,14 @@ export async function buildRelay(config: Config, log: Logger, opts: { now?: () =
   const deliverer = createDeliverer(config, resolver, log, (sessions) => tlsReports.record(sessions));
 
   const directory = new Directory(config, store.tenants);
-  await directory.load();
+  for (const problem of await directory.load()) log.error({ problem }, 'a stored tenant network is too wide and is not used; set the shop\'s networks again through the API');
   const domains = new DomainVerifier({ system: config.system, tenants: () => directory.tenants() }, resolver, store.domains, log);
   directory.onChange(() => void domains.tenantsChanged());
   // With several nodes: one at a time checks domains, delivers webhooks and tracks parcels (a lease
   // each), and every node re-reads what another changed.
   const leases = new Leases(store.cluster);
   const lease = (name: string) => leases.gate(name);
-  const follow: Array<[ChangeTopic, () => Promise<void>]> = [['tenants', () => directory.load()], ['domains', () => domains.reload()], ['webhooks', () => webhooks.reload()]];
+  const follow: Array<[ChangeTopic, () => Promise<void>]> = [['tenants', async () => void (await directory.load())], ['domains', () => domains.reload()], ['webhooks', () => webhooks.reload()]];
   for (const [topic, fn] of follow) store.cluster.onChange(topic, () => void fn().catch((err: Error) => log.warn({ err: err.message, topic }, 'reload after a change on another node failed')));
   await domains.start(lease('domain-checks'));
   const verpSecret = await loadVerpSecret(config.dataDir, config.system.verpSecret, (make) => store.cluster.sharedSecret('verp', make));

@@ -5,7 +5,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { ConfigError, resolveTenantEntry, resolveUpstreamEntry } from '../config/load.js';
 import { hashPassword } from '../config/password.js';
-import { isEmailAddress } from '../config/formats.js';
+import { isEmailAddress, parseTenantNetwork } from '../config/formats.js';
 import type { Config, SenderOverride, SendLimits, Tenant, Upstream } from '../config/types.js';
 import type { MessageSource } from '../store/records.js';
 import { TenantAccess } from '../smtp/tenant-access.js';
@@ -85,9 +85,23 @@ export class Directory {
     });
   }
 
-  async load(): Promise<void> {
-    this.stored = { tenants: await this.store.tenants(), upstreams: await this.store.upstreams() };
+  /**
+   * Reads the API-made tenants and upstreams. A network stored before the width limit that is too wide
+   * (0.0.0.0/0 made an open relay) is not used: said in the returned lines, one per network.
+   */
+  async load(): Promise<string[]> {
+    const refused: string[] = [];
+    const tenants = (await this.store.tenants()).map((t) => {
+      const bad = t.networks.filter((n) => !parseTenantNetwork(n).ok);
+      if (bad.length === 0) return t;
+      for (const n of bad) refused.push(`tenant ${t.id}: network ${n} is not used: ${(parseTenantNetwork(n) as { error: string }).error}`);
+      const { networkSenders, ...rest } = t;
+      const kept = (networkSenders ?? []).filter((s) => !bad.includes(s.cidr));
+      return { ...rest, networks: t.networks.filter((n) => !bad.includes(n)), ...(kept.length > 0 ? { networkSenders: kept } : {}) };
+    });
+    this.stored = { tenants, upstreams: await this.store.upstreams() };
     this.changed();
+    return refused;
   }
 
   systemUpstream(): string {
