@@ -36,7 +36,7 @@ describe('API-made tenants stored before networks had a width limit', () => {
     const dir = await makeTempDir('mg-wide-');
     const store = await openLevelStore(dir);
     try {
-      await store.tenants.putTenant({ ...tenant('old', ['0.0.0.0/0', '10.1.0.0/16']), source: 'store', networkSenders: [{ cidr: '0.0.0.0/0', from: 'x@old.test' }] } as Tenant);
+      await store.tenants.putTenant({ ...tenant('old', ['0.0.0.0/0', '10.1.0.0/16']), source: 'store', networkSenders: [{ cidr: '0.0.0.0/0', from: { address: 'x@old.test' } }] });
       const directory = new Directory(parseConfig('dataDir: /tmp/x\nsystem: { hostname: relay.shop.org, sender: { address: noreply@shop.org }, bounceDomain: bounces.shop.org }\n', { baseDir: '/tmp', env: {} }), store.tenants);
       const problems = await directory.load();
       expect(problems).toEqual([expect.stringMatching(/^tenant old: network 0\.0\.0\.0\/0 is not used: network "0\.0\.0\.0\/0" is too wide/)]);
