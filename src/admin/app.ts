@@ -1,6 +1,6 @@
 // The admin HTTP API (fastify): the server, its OpenAPI document, /healthz, /metrics, backup and the
 // console; each concern's routes are a module of their own (auth.ts says who may call what).
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { AdminToken, Upstream } from '../config/types.js';
 import type { TestMailResult } from '../delivery/test-mail.js';
@@ -88,6 +88,9 @@ const HEALTH = { type: 'object', required: ['status', 'checks'], properties: { s
 
 const QUEUE_ID = /^[0-9a-z]{20}$/i;
 
+/** The route takes a raw file body (its config says `upload`): the imports. */
+const takesUpload = (req: FastifyRequest) => (req.routeOptions.config as { upload?: boolean } | undefined)?.upload === true;
+
 /** Types of a raw file body (CSV, TSV, XLSX) the import routes take. */
 const UPLOAD_TYPES = ['text/csv', 'application/csv', 'text/plain', 'text/tab-separated-values', 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', 'application/octet-stream'];
 
@@ -153,12 +156,12 @@ export async function createAdminApp(deps: AdminDeps): Promise<FastifyInstance> 
     api.addHook('preParsing', async (req, reply, payload) => {
       const type = req.headers['content-type'];
       const hasBody = Number(req.headers['content-length'] ?? (req.headers['transfer-encoding'] ? 1 : 0)) > 0;
-      if (!type || /^application\/json\b/i.test(type) || !hasBody || (req.routeOptions.config as { upload?: boolean } | undefined)?.upload) return payload;
+      if (!type || /^application\/json\b/i.test(type) || !hasBody || takesUpload(req)) return payload;
       sendError(reply, 'UNSUPPORTED_MEDIA_TYPE', `this route takes a JSON body (Content-Type: application/json), not ${type}`);
       return reply as never;
     });
     api.addHook('preValidation', async (req) => {
-      if (Buffer.isBuffer(req.body) && !(req.routeOptions.config as { upload?: boolean } | undefined)?.upload) req.body = undefined;
+      if (Buffer.isBuffer(req.body) && !takesUpload(req)) req.body = undefined;
     });
     // Docs and schemas of every operation (api-docs.ts), no unknown query parameters, and in tests every answer checked.
     installApiContract(api, { checkResponses: deps.checkResponses ?? false });

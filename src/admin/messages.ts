@@ -1,7 +1,7 @@
 // Admin API: a tenant's messages (newest first, by recipient, reference, Message-ID, status, time),
 // one message with its whole history, and re-sending a kept message to a corrected address.
 import { timeMs } from './api-schemas.js';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { MailQueue } from '../queue/queue.js';
 import type { Spool } from '../queue/spool.js';
 import type { EventLog } from '../store/event-log.js';
@@ -85,14 +85,19 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
     return { messages: page.messages.map(summary), ...(page.cursor ? { cursor: page.cursor } : {}) };
   });
 
+  /** The message if the asker may see it; another tenant's is answered as one that does not exist (a shop learns nothing of others' ids). */
+  const visible = async (req: FastifyRequest, id: string): Promise<MessageRecord> => {
+    const record = await deps.spool.get(id);
+    if (!record || !mayAccess(req, record.tenant)) throw new ApiError('NOT_FOUND', `no message ${id}`);
+    return record;
+  };
+
   api.get('/messages/:id', {
     config: { scope: 'tenant' },
     schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[0-9A-Z]{20}$' } }, required: ['id'] } },
   }, async (req, reply) => {
     const { id } = req.params as { id: string };
-    const record = await deps.spool.get(id);
-    // Another tenant's message is answered as one that does not exist: a shop learns nothing of others' ids.
-    if (!record || !mayAccess(req, record.tenant)) throw new ApiError('NOT_FOUND', `no message ${id}`);
+    const record = await visible(req, id);
     return { ...summary(record), envelope: record.envelope, source: record.source, identity: record.identity ?? null, events: explained(await deps.events.byMessage(id)) };
   });
 
@@ -105,9 +110,7 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
   }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const { maxBytes } = req.query as { maxBytes?: number };
-    const record = await deps.spool.get(id);
-    // Another tenant's message is answered as one that does not exist: a shop learns nothing of others' ids.
-    if (!record || !mayAccess(req, record.tenant)) throw new ApiError('NOT_FOUND', `no message ${id}`);
+    const record = await visible(req, id);
     if (!deps.spool.hasBody(record, Date.now())) throw new ApiError('BODY_GONE', `the content of ${id} is no longer kept (retention.bodies)`);
     // Several nodes: the content is on the disk of the node that holds the message.
     await refuseIfElsewhere(deps.spool, id, 'read its raw source');
@@ -126,10 +129,9 @@ export function registerMessageRoutes(api: FastifyInstance, deps: MessageRouteDe
   }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const recipient = (req.body as { recipient?: string } | null)?.recipient;
-    const original = await deps.spool.get(id);
-    if (original && !mayAccess(req, original.tenant)) throw new ApiError('NOT_FOUND', `no message ${id}`);
+    await visible(req, id);
     await refuseIfElsewhere(deps.spool, id, 're-send it');
-    // A SubmitError (no such message, body gone) answers with its code's status (errors.ts).
+    // A SubmitError (body gone, a suppressed address) answers with its code's status (errors.ts).
     const result = await deps.queue.resend(id, recipient ? [recipient] : undefined);
     return reply.code(201).send({ id: result.id, resendOf: id });
   });

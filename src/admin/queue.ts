@@ -27,15 +27,15 @@ export function queueEntry(r: MessageRecord, now: number) {
   };
 }
 
+/** A node not heard from for this long is taken for dead: its queued messages may be deleted at another node. */
+export const DEAD_HOLDER_MS = 5 * 60 * 1000;
+
 /**
  * Several nodes: a queued message is retried, held, released or deleted by the node that holds it
  * (its body is on that node's disk, and only that node's scheduler knows whether it is being
  * delivered right now). Elsewhere the change could be lost to that node's next write, or make this
- * node try a body it does not have.
+ * node try a body it does not have. Its content (raw source, re-send) is read there too.
  */
-/** A node not heard from for this long is taken for dead: its queued messages may be deleted at another node. */
-export const DEAD_HOLDER_MS = 5 * 60 * 1000;
-
 export async function refuseIfElsewhere(spool: Spool, id: string, what = 'retry, hold, release or delete it', opts: { unlessHolderDead?: boolean } = {}): Promise<void> {
   const holder = await spool.holder(id);
   if (holder === undefined || holder === 'here') return;

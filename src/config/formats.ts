@@ -221,15 +221,15 @@ function narrowEnough(address: string, prefix: number, family: 'ipv4' | 'ipv6'):
 
 /** The IPv4 part of an IPv6 network that overlaps ::ffff:0:0/96: 'all' when it holds the whole range, undefined when it does not touch it. */
 function mappedIpv4(c: Cidr): { address: string; prefix: number } | 'all' | undefined {
-  const bytes = Buffer.from(c.networkKey.slice(c.networkKey.indexOf(':') + 1, c.networkKey.lastIndexOf('/')), 'hex');
-  const mapped = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
-  const bits = Math.min(c.prefix, 96);
-  for (let bit = 0; bit < bits; bit++) {
-    const mask = 0x80 >> (bit & 7);
-    if ((bytes[bit >> 3]! & mask) !== (mapped[bit >> 3]! & mask)) return undefined;
+  if (c.prefix <= 96) {
+    const network = new net.BlockList();
+    network.addSubnet(c.address, c.prefix, 'ipv6');
+    return network.check('::ffff:0:0', 'ipv6') ? 'all' : undefined;
   }
-  if (c.prefix <= 96) return 'all';
-  return { address: [...bytes.subarray(12, 16)].join('.'), prefix: c.prefix - 96 };
+  const mapped = new net.BlockList();
+  mapped.addSubnet('::ffff:0:0', 96, 'ipv6');
+  if (!mapped.check(c.address, 'ipv6')) return undefined;
+  return { address: ipBytes(c.address, 6).slice(12).join('.'), prefix: c.prefix - 96 };
 }
 
 /** Bytes of an address already accepted by net.isIP. */

@@ -159,13 +159,7 @@ export function fmtTime(ms: number | null | undefined): SafeHtml | string {
   return html`<time datetime="${iso}" title="${utc}">${utc}</time>`;
 }
 
-export function reply(r: { code: number; enhanced?: string; text: string } | null | undefined): string {
-  if (!r) return '';
-  // A complaint or feedback report has no SMTP code (0): its text alone.
-  if (!r.code) return [r.enhanced, r.text].filter(Boolean).join(' ');
-  // A bounce's diagnostic often repeats the code ("550 5.1.1 …"): say it once.
-  return r.text.startsWith(String(r.code)) ? r.text : `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''} ${r.text}`;
-}
+export { replyText as reply } from './reply-text.js';
 
 /** The API's error message of a refused call. */
 export function apiError(a: ApiAnswer<unknown>): string {

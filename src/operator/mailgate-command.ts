@@ -31,6 +31,7 @@ import { checkSenderDomains } from '../identity/domain-warnings.js';
 import { dnsResolver } from '../delivery/mx.js';
 import { adminTokenCommand, consoleUrl, firstStartLine, withAdminToken } from './first-start.js';
 import { keepDataDirPrivate } from './data-dir.js';
+import { replyText } from '../console/reply-text.js';
 
 
 function readConfig(file: string): Config {
@@ -131,12 +132,7 @@ async function checkConfig(file: string): Promise<void> {
 
 /** One event as a `history` line: time, type, message, tenant, recipient, upstream, the error code (or -) and the reply. */
 function formatEvent(e: QueueEvent): string {
-  const r = e.reply;
-  const head = r ? `${r.code}${r.enhanced ? ` ${r.enhanced}` : ''}` : '';
-  // A bounce's text often starts with the code already ("550 5.1.1 <x>: …"): said once.
-  // A complaint's feedback report has no SMTP code (0): its text alone.
-  const reply = !r ? '' : !r.code ? [r.enhanced, r.text].filter(Boolean).join(' ') : r.text.startsWith(`${r.code} `) ? r.text : `${head} ${r.text}`.trim();
-  return [new Date(e.time).toISOString(), e.type.padEnd(9), e.msgId, e.tenant, e.recipient, e.upstream ?? '-', e.code ?? '-', reply].join('  ').trimEnd();
+  return [new Date(e.time).toISOString(), e.type.padEnd(9), e.msgId, e.tenant, e.recipient, e.upstream ?? '-', e.code ?? '-', replyText(e.reply)].join('  ').trimEnd();
 }
 
 /** host:port of the running server's admin API: from its runtime.json, else from the config. */

@@ -93,8 +93,11 @@ export function createSubmissionServer(deps: SubmissionDeps, throttle: AuthThrot
     const reply = sessionRefusals.refuse(session.id, plainAddress(session.remoteAddress), address, { code, text });
     return smtpError(reply.code, reply.text);
   };
-  /** The RCPT checks, for paths smtp-server parsed (onRcptTo) and for those it could not (unparsable-recipients.ts). */
-  const checkRecipient = (address: string, session: SMTPServerSession, callback: (err?: Error) => void): void => {
+  /**
+   * The RCPT checks, for paths smtp-server parsed (onRcptTo) and for those it could not
+   * (unparsable-recipients.ts): such a path is refused for its syntax even where mailgate's own rule would take it.
+   */
+  const checkRecipient = (address: string, session: SMTPServerSession, callback: (err?: Error) => void, unparsable = false): void => {
     const identity = identify(deps, session);
     if (!identity) {
       return callback(refuse(session, address, 554, `5.7.1 <${address}>: Relay access denied`));
@@ -110,23 +113,13 @@ export function createSubmissionServer(deps: SubmissionDeps, throttle: AuthThrot
       if (count === 0) log.warn({ tenant: identity.tenant.id, user: identity.user, reply: `${over.code} ${over.text}` }, 'message refused: sending limit');
       return callback(smtpError(over.code, over.text));
     }
-    const problem = recipientSyntaxProblem(address);
+    const problem = recipientSyntaxProblem(address) ?? (unparsable ? { code: 553, text: '5.1.3 Bad recipient address syntax' } : undefined);
     if (problem) {
       // The app gets its 501/553 as before; the shop admin now sees it in the error log too.
       refusals?.note(identity.tenant.id, address, problem);
       return callback(refuse(session, address, problem.code, problem.text));
     }
     callback();
-  };
-  /** A path smtp-server's parser refused: mailgate's checks, and refused for its syntax even where mailgate's own rule would take it. */
-  const checkUnparsable = (address: string, session: SMTPServerSession, reply: (err: Error) => void): void => {
-    checkRecipient(address, session, (err) => {
-      if (err) return reply(err);
-      const problem = { code: 553, text: '5.1.3 Bad recipient address syntax' };
-      const identity = identify(deps, session);
-      if (identity) refusals?.note(identity.tenant.id, address, problem);
-      reply(refuse(session, address, problem.code, problem.text));
-    });
   };
   const server = new SMTPServer({
     name: config.system.hostname,
@@ -251,7 +244,8 @@ export function createSubmissionServer(deps: SubmissionDeps, throttle: AuthThrot
     minDataRate: config.limits.minDataRate,
     maxCommands: config.limits.maxCommandsPerConnection,
     greetAtOnce: true,
-    alsoWatch: (connection) => takeUnparsableRecipients(connection, checkUnparsable),
+    // Always refused (`unparsable` makes a syntax problem of it): the callback gets an error.
+    alsoWatch: (connection) => takeUnparsableRecipients(connection, (path, session, reply) => checkRecipient(path, session, (err) => reply(err!), true)),
   }, log);
   return server;
 }

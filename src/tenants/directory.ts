@@ -92,9 +92,14 @@ export class Directory {
   async load(): Promise<string[]> {
     const refused: string[] = [];
     const tenants = (await this.store.tenants()).map((t) => {
-      const bad = t.networks.filter((n) => !parseTenantNetwork(n).ok);
+      const bad: string[] = [];
+      for (const n of t.networks) {
+        const parsed = parseTenantNetwork(n);
+        if (parsed.ok) continue;
+        bad.push(n);
+        refused.push(`tenant ${t.id}: network ${n} is not used: ${parsed.error}`);
+      }
       if (bad.length === 0) return t;
-      for (const n of bad) refused.push(`tenant ${t.id}: network ${n} is not used: ${(parseTenantNetwork(n) as { error: string }).error}`);
       const { networkSenders, ...rest } = t;
       const kept = (networkSenders ?? []).filter((s) => !bad.includes(s.cidr));
       return { ...rest, networks: t.networks.filter((n) => !bad.includes(n)), ...(kept.length > 0 ? { networkSenders: kept } : {}) };

@@ -32,11 +32,10 @@ export function postJson(url: string, body: string, headers: Record<string, stri
   } catch {
     return Promise.resolve({ error: 'invalid URL', durationMs: 0 });
   }
-  const hint = ALLOW_HINT;
-  const refused = opts.allowPrivate ? undefined : privateLiteral(target.hostname, hint)?.message;
+  const refused = opts.allowPrivate ? undefined : privateLiteral(target.hostname, ALLOW_HINT)?.message;
   return postTo(target, body, { 'content-type': 'application/json', 'user-agent': 'mailgate-webhooks/1', ...headers }, {
     timeoutMs: opts.timeoutMs,
     ...(refused ? { refused } : {}),
-    ...(opts.allowPrivate ? {} : { lookup: publicOnlyLookup(hint) }),
+    ...(opts.allowPrivate ? {} : { lookup: publicOnlyLookup(ALLOW_HINT) }),
   });
 }
